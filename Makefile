@@ -1,0 +1,43 @@
+# The targets here are exactly what CI runs (.ci/run calls `make test`).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Debian packages the tests and benchmarks drive as real components.
+DEB_PACKAGES := nginx wrk haproxy chromium chromium-driver redis-server postgresql curl
+PYTEST_ARGS ?=
+
+.PHONY: test demo lint bench system-deps venv clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+system-deps:
+	@bash scripts/system-deps.sh $(DEB_PACKAGES)
+
+test: system-deps venv
+	$(BIN)/python -m pytest -n auto -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+# Peers measured side by side (Locust) live in their own venv so they never load into ours.
+PEERS := .venv-peers
+$(PEERS)/.installed:
+	@test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install --quiet locust==2.47.0
+	@touch $@
+
+bench: system-deps venv $(PEERS)/.installed
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) $(PEERS) battletest-reports .pytest_cache

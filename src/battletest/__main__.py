@@ -1,0 +1,3 @@
+from battletest.cli import main
+
+main()

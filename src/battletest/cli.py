@@ -1,0 +1,78 @@
+"""The ``battletest`` command: parse, call the library, map errors to exit codes.
+
+Subcommands live next to the subsystem they drive and are imported only when invoked, so
+``battletest --help`` stays fast (measured in ``bench/bench_startup.py``). To add a command,
+add one row to ``COMMANDS``: name → (module, attribute, one-line help).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from battletest import __version__
+from battletest.errors import BattletestError, ExitCode
+
+# name → (module, click command attribute, short help shown by `battletest --help`)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "demo": ("battletest.demo.cli", "demo", "Run the built-in hotel concierge demo service."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        row = COMMANDS.get(cmd_name)
+        if row is None:
+            return None
+        module, attr, _ = row
+        command = getattr(importlib.import_module(module), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="battletest")
+def cli() -> None:
+    """Put an HTTP API through everything it must survive before production.
+
+    Exit codes: 0 ok, 1 a gate or test failed, 2 usage or configuration error,
+    3 target unreachable, 130 interrupted.
+    """
+
+
+def error_line(exc: BattletestError) -> str:
+    return f"battletest: error: {exc}"
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point: run the CLI and turn battletest errors into one line and an exit code."""
+    try:
+        cli.main(args=argv, prog_name="battletest", standalone_mode=False)
+    except BattletestError as exc:
+        click.echo(error_line(exc), err=True)
+        sys.exit(int(exc.exit_code))
+    except click.exceptions.Abort:
+        click.echo("battletest: interrupted", err=True)
+        sys.exit(int(ExitCode.INTERRUPTED))
+    except KeyboardInterrupt:
+        click.echo("battletest: interrupted", err=True)
+        sys.exit(int(ExitCode.INTERRUPTED))
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(int(ExitCode.USAGE))
+    sys.exit(int(ExitCode.OK))

@@ -1,0 +1,84 @@
+"""The one exception tree and the exit codes every command uses.
+
+Anything a user can get wrong (config, target, spec, input files) raises a ``BattletestError``
+subclass whose message is one line naming the problem and the fix; the CLI prints that line and
+exits with the error's ``exit_code``. A traceback reaching a user is a bug.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit codes, documented in README.md and docs/ARCHITECTURE.md."""
+
+    OK = 0
+    FAILED = 1  # a gate or a test failed
+    USAGE = 2  # usage or configuration error
+    UNREACHABLE = 3  # the target could not be reached
+    INTERRUPTED = 130  # Ctrl-C / SIGINT
+
+
+class BattletestError(Exception):
+    """Base of every error battletest reports to a user as one line."""
+
+    exit_code: ExitCode = ExitCode.USAGE
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class ConfigError(BattletestError):
+    """The configuration (file, environment, flags) is invalid."""
+
+
+class UsageError(BattletestError):
+    """A command was called with arguments that do not fit together."""
+
+
+class SpecError(BattletestError):
+    """The OpenAPI document is missing, not OpenAPI, or cannot be resolved."""
+
+
+class TargetUnreachable(BattletestError):
+    """The system under test could not be reached or started."""
+
+    exit_code = ExitCode.UNREACHABLE
+
+
+class AuthError(BattletestError):
+    """An identity could not log in or its credentials are unusable."""
+
+
+class ScenarioError(BattletestError):
+    """A load scenario, experiment or stub file is invalid."""
+
+
+class SafetyError(BattletestError):
+    """A destructive action was refused (prod profile, non-loopback address, …)."""
+
+
+class Interrupted(BattletestError):
+    """The user pressed Ctrl-C; partial results were kept."""
+
+    exit_code = ExitCode.INTERRUPTED
+
+
+__all__ = [
+    "AuthError",
+    "BattletestError",
+    "ConfigError",
+    "ExitCode",
+    "Interrupted",
+    "SafetyError",
+    "ScenarioError",
+    "SpecError",
+    "TargetUnreachable",
+    "UsageError",
+]
