@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import pytest
 
+# Fixture modules of the subsystems, loaded by pytest as part of this plugin. Each one imports
+# only pytest at module level and loads its subsystem inside the fixtures.
+pytest_plugins: list[str] = []
+
 MARKERS = {
     "unit": "fast, socket-free test",
     "integration": "test against a running service",
