@@ -1,0 +1,166 @@
+"""report.html in a real headless Chromium: no console errors, nothing fetched, the gate table
+matches report.json, and the status filters hide and show the right rows.
+
+Debian's ``chromium`` and ``chromium-driver`` are driven through selenium with both paths given
+explicitly; Selenium Manager (which would download a browser or driver) is disabled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from battletest.report import html as report_html
+from battletest.results import Status
+
+from .test_html import sample_report
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
+pytestmark = [
+    pytest.mark.chromium,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+        reason="needs Debian chromium and chromium-driver (make system-deps)",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common import selenium_manager
+
+    def no_download(*args: object, **kwargs: object) -> dict[str, str]:
+        raise AssertionError("Selenium Manager must not run: paths are given explicitly")
+
+    saved_env = os.environ.get("SE_OFFLINE")
+    os.environ["SE_OFFLINE"] = "1"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(selenium_manager.SeleniumManager, "binary_paths", no_download)
+        profile = tmp_path_factory.mktemp("chromium-profile")
+        options = webdriver.ChromeOptions()
+        options.binary_location = str(CHROMIUM)
+        for arg in (
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-dev-shm-usage",
+            "--window-size=1280,1600",
+            f"--user-data-dir={profile}",
+        ):
+            options.add_argument(arg)
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        driver = webdriver.Chrome(
+            service=Service(executable_path=str(CHROMEDRIVER)), options=options
+        )
+        try:
+            yield driver
+        finally:
+            driver.quit()
+            if saved_env is None:
+                os.environ.pop("SE_OFFLINE", None)
+            else:
+                os.environ["SE_OFFLINE"] = saved_env
+            shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def run_folder(tmp_path: Path) -> Path:
+    report = sample_report()
+    (tmp_path / "report.json").write_text(report.model_dump_json(indent=2), encoding="utf-8")
+    report_html.write(report, tmp_path)
+    return tmp_path
+
+
+def _open(browser: Any, path: Path) -> list[dict[str, Any]]:
+    """Load a file and return the console entries it produced."""
+    browser.get_log("browser")  # drain anything left from the previous page
+    browser.get(path.as_uri())
+    browser.find_element("tag name", "body")
+    entries: list[dict[str, Any]] = browser.get_log("browser")
+    return entries
+
+
+def test_console_errors_are_caught_by_this_check(browser: Any, tmp_path: Path) -> None:
+    # the console check below is only worth something if a broken page trips it
+    page = tmp_path / "broken.html"
+    page.write_text('<!DOCTYPE html><script>console.error("boom"); undefinedThing();</script>')
+    entries = _open(browser, page)
+    assert any(e["level"] == "SEVERE" and "boom" in e["message"] for e in entries)
+
+
+def test_page_loads_without_console_errors_or_fetches(browser: Any, run_folder: Path) -> None:
+    entries = _open(browser, run_folder / "report.html")
+    assert [e for e in entries if e["level"] in ("SEVERE", "WARNING")] == []
+    assert browser.title.startswith("battletest FAIL")
+    resources = browser.execute_script("return performance.getEntriesByType('resource').length")
+    assert resources == 0
+
+
+def test_gate_table_matches_report_json(browser: Any, run_folder: Path) -> None:
+    _open(browser, run_folder / "report.html")
+    data = json.loads((run_folder / "report.json").read_text())
+    rows = browser.find_elements("css selector", "#gate-table tbody tr")
+    shown = [[td.text for td in row.find_elements("tag name", "td")] for row in rows]
+    expected = []
+    for gate in data["gates"]:
+        verdict = {True: "PASS", False: "FAIL", None: "NOT MEASURED"}[gate["passed"]]
+        expected.append(
+            [
+                gate["name"],
+                report_html.format_value(gate["limit"]),
+                report_html.format_value(gate["measured"]),
+                verdict,
+                gate["reason"],
+            ]
+        )
+    assert shown == expected
+    verdict = browser.find_element("id", "verdict").get_attribute("data-verdict")
+    assert verdict == data["summary"]["verdict"]
+
+
+def _visible_statuses(suite: Any) -> list[str]:
+    rows = suite.find_elements("css selector", "table.cases tbody tr")
+    return [r.get_attribute("data-status") for r in rows if r.is_displayed()]
+
+
+def test_status_filters_show_only_the_chosen_status(browser: Any, run_folder: Path) -> None:
+    _open(browser, run_folder / "report.html")
+    report = sample_report()
+    contract = browser.find_element("css selector", '.suite[data-suite="contract"]')
+    all_contract = [c.status.value for c in report.suites[0].cases]
+    assert _visible_statuses(contract) == all_contract
+
+    contract.find_element("css selector", '.filters button[data-filter="failed"]').click()
+    assert _visible_statuses(contract) == [Status.FAILED.value]
+    assert (
+        contract.find_element("css selector", ".shown").text == f"showing 1 of {len(all_contract)}"
+    )
+    # the other suites are untouched by one suite's filter
+    pytest_suite = browser.find_element("css selector", '.suite[data-suite="pytest"]')
+    assert len(_visible_statuses(pytest_suite)) == len(report.suites[1].cases)
+
+    contract.find_element("css selector", '.filters button[data-filter="all"]').click()
+    assert _visible_statuses(contract) == all_contract
+
+    # the page-wide filter applies to every suite
+    browser.find_element(
+        "css selector", '.filters[data-scope="all"] button[data-filter="passed"]'
+    ).click()
+    for suite in browser.find_elements("css selector", ".suite"):
+        assert set(_visible_statuses(suite)) <= {"passed"}
+    assert len(browser.find_elements("css selector", "table.cases tbody tr.hidden")) == sum(
+        1 for c in report.test_results if c.status is not Status.PASSED
+    )
