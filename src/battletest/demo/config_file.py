@@ -1,0 +1,76 @@
+"""Render the battletest.toml that describes a running demo (``demo serve --write-config``).
+
+The format is the agreed contract read by ``battletest run`` (documented in docs/demo.md):
+target, auth flow, identities with literal credentials, the RBAC matrix, the declared rate
+limits and lockout threshold, and the dependencies.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from battletest.demo.policy import RBAC
+
+if TYPE_CHECKING:
+    from battletest.demo.launcher import DemoHandle
+
+
+def _s(value: str) -> str:
+    """A TOML basic string (JSON string escapes are valid TOML escapes)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def render_config(demo: DemoHandle) -> str:
+    opts = demo.options
+    mode = "INSECURE (planted vulnerabilities on)" if demo.insecure else "secure"
+    lines = [
+        f"# battletest.toml for the built-in demo ({mode}), written by `battletest demo serve`.",
+        "# Credentials are demo-only and written literally; see docs/demo.md.",
+        "",
+        "[target]",
+        f"url = {_s(demo.base_url)}",
+        f"spec = {_s(demo.spec_url)}",
+        'health = "/health"',
+        "",
+        "[auth]",
+        'login_path = "/v1/auth/login"',
+        'login_format = "json"',
+        'token_field = "access_token"',
+        'refresh_path = "/v1/auth/refresh"',
+        'refresh_token_field = "refresh_token"',
+        'logout_path = "/v1/auth/logout"',
+        'tenant_claim = "hotel_id"',
+        'api_key_header = "X-API-Key"',
+    ]
+    for ident in demo.identities:
+        lines += ["", "[[identities]]", f"name = {_s(ident.name)}", f"role = {_s(ident.role)}"]
+        if ident.tenant:
+            lines.append(f"tenant = {_s(ident.tenant)}")
+        if ident.api_key:
+            lines.append(f"api_key = {_s(ident.api_key)}")
+        else:
+            lines += [
+                f"username = {_s(ident.username or '')}",
+                f"password = {_s(ident.password or '')}",
+            ]
+    for rule in RBAC:
+        roles = ", ".join(_s(r) for r in rule.roles)
+        lines += [
+            "",
+            "[[rbac]]",
+            f"method = {_s(rule.method)}",
+            f"path = {_s(rule.path)}",
+            f"roles = [{roles}]",
+        ]
+    lines += [
+        "",
+        "[rate_limits]",
+        f"window_s = {opts.rate_window_s:g}",
+        f"per_client = {opts.rate_limit_per_client if opts.rate_limit else 0}",
+        f"login_lockout_threshold = {opts.lockout_threshold}",
+        f"service_quota = {opts.service_quota if opts.rate_limit else 0}",
+    ]
+    for name, url in demo.dependencies.items():
+        lines += ["", "[[dependencies]]", f"name = {_s(name)}", f"url = {_s(url)}"]
+    return "\n".join(lines) + "\n"
