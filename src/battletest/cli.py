@@ -19,6 +19,8 @@ from battletest.errors import BattletestError, ExitCode
 # name → (module, click command attribute, short help shown by `battletest --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "demo": ("battletest.demo.cli", "demo", "Run the built-in hotel concierge demo service."),
+    "mock": ("battletest.chaos.chaos_cli", "mock", "Mock dependency server and failure scenarios."),
+    "chaos": ("battletest.chaos.chaos_cli", "chaos", "Failure scenarios and chaos experiments."),
 }
 
 

@@ -1,0 +1,192 @@
+"""``battletest mock …`` and ``battletest chaos …``: thin commands over the chaos library.
+
+battletest mock serve stubs.toml                  # or --spec pms-openapi.json
+battletest mock activate throttling --for 30s     # on a running mock, via its admin API
+battletest mock deactivate [NAME]
+battletest mock status
+battletest chaos scenarios                        # the named failure scenarios
+battletest chaos run examples/concierge/pms_outage.toml
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from battletest.errors import ScenarioError, TargetUnreachable, UsageError
+
+DEFAULT_MOCK_URL = "http://127.0.0.1:8081"
+
+
+def _admin_call(url: str, method: str, path: str, payload: Any = None) -> Any:
+    import httpx
+
+    base = url.rstrip("/")
+    try:
+        resp = httpx.request(method, f"{base}/__admin{path}", json=payload, timeout=10.0)
+    except httpx.HTTPError as exc:
+        raise TargetUnreachable(
+            f"no mock admin API at {base} ({type(exc).__name__}); start one with "
+            "`battletest mock serve` or pass --url"
+        ) from None
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    if resp.status_code == 404 and not (isinstance(body, dict) and "error" in body):
+        raise TargetUnreachable(f"{base} is not a battletest mock (no /__admin API); check --url")
+    if resp.status_code >= 400:
+        message = body.get("error") if isinstance(body, dict) else resp.text
+        raise ScenarioError(str(message))
+    return body
+
+
+@click.group("mock")
+def mock() -> None:
+    """Mock dependency server: stubs, faults, named failure scenarios, journal."""
+
+
+@mock.command("serve")
+@click.argument("stubs", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--spec",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Generate stubs from an OpenAPI document.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8081, show_default=True, type=int, help="0 picks a free port.")
+@click.option(
+    "--record",
+    "record",
+    metavar="URL",
+    help="Proxy unmatched requests to URL and record them as stubs.",
+)
+@click.option(
+    "--save",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where --record writes its stubs (JSON) on exit.",
+)
+@click.option("--seed", type=int, default=None, help="Seed for latency and fault randomness.")
+@click.option("--allow-remote", is_flag=True, help="Allow listening on a non-loopback address.")
+def serve(
+    stubs: Path | None,
+    spec: Path | None,
+    host: str,
+    port: int,
+    record: str | None,
+    save: Path | None,
+    seed: int | None,
+    allow_remote: bool,
+) -> None:
+    """Serve STUBS (TOML/JSON) or --spec on a loopback port until Ctrl-C."""
+    from battletest.chaos.mock import MockServer
+
+    if stubs is not None and spec is not None:
+        raise UsageError("give a stub file or --spec, not both")
+    if save is not None and record is None:
+        raise UsageError("--save writes recorded stubs; add --record URL")
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "seed": seed,
+        "record_upstream": record,
+        "allow_remote": allow_remote,
+    }
+    if stubs is not None:
+        server = MockServer.from_file(stubs, **options)
+    elif spec is not None:
+        server = MockServer.from_openapi(spec, **options)
+    elif record is not None:
+        server = MockServer(**options)
+    else:
+        raise UsageError("nothing to serve: pass a stub file, --spec OPENAPI or --record URL")
+    server.start()
+    click.echo(
+        f"mock serving {len(server.stubs)} stub(s) on {server.url} "
+        f"(admin: {server.url}/__admin; Ctrl-C stops)",
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+        if save is not None:
+            server.save_recorded(save)
+            click.echo(f"saved {len(server.recorded_stubs())} recorded stub(s) to {save}")
+    click.echo("mock stopped")
+
+
+def _url_option(f: Any) -> Any:
+    return click.option(
+        "--url",
+        default=lambda: os.environ.get("BATTLETEST_MOCK_URL", DEFAULT_MOCK_URL),
+        show_default="$BATTLETEST_MOCK_URL or " + DEFAULT_MOCK_URL,
+        help="Base URL of the running mock.",
+    )(f)
+
+
+@mock.command("activate")
+@click.argument("name")
+@click.option("--for", "duration", required=True, help="How long: 30s, 500ms, 2m.")
+@click.option(
+    "--path", "paths", multiple=True, help="Only requests under this path prefix (repeatable)."
+)
+@_url_option
+def activate(name: str, duration: str, paths: tuple[str, ...], url: str) -> None:
+    """Switch the failure scenario NAME on for a duration on a running mock."""
+    from battletest.chaos.scenarios import parse_duration
+
+    seconds = parse_duration(duration)
+    _admin_call(url, "POST", f"/scenarios/{name}", {"seconds": seconds, "paths": list(paths)})
+    where = f" on {', '.join(paths)}" if paths else ""
+    click.echo(f"{name} active on {url.rstrip('/')}{where} for {seconds:g}s")
+
+
+@mock.command("deactivate")
+@click.argument("name", required=False)
+@_url_option
+def deactivate(name: str | None, url: str) -> None:
+    """End failure scenario NAME (or all of them) on a running mock."""
+    body = _admin_call(url, "DELETE", f"/scenarios/{name}" if name else "/scenarios")
+    click.echo(f"deactivated {body.get('deactivated', 0)} scenario(s)")
+
+
+@mock.command("status")
+@_url_option
+def status(url: str) -> None:
+    """Active failure scenarios and journal size of a running mock."""
+    health = _admin_call(url, "GET", "/health")
+    scen = _admin_call(url, "GET", "/scenarios")
+    reqs = _admin_call(url, "GET", "/requests")
+    click.echo(
+        f"{url.rstrip('/')}: {health['stubs']} stub(s), {len(reqs['requests'])} request(s) journaled"
+    )
+    for a in scen["active"]:
+        click.echo(
+            f"  {a['name']}: {a['remaining_s']:.1f}s left, {a['requests_affected']} request(s) affected"
+        )
+    if not scen["active"]:
+        click.echo("  no failure scenario active")
+
+
+@click.group("chaos")
+def chaos() -> None:
+    """Named failure scenarios and chaos experiments."""
+
+
+@chaos.command("scenarios")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def scenarios(as_json: bool) -> None:
+    """List the built-in named failure scenarios."""
+    from battletest.chaos.scenarios import BUILTIN_SCENARIOS
+
+    if as_json:
+        click.echo(json.dumps({n: s.description for n, s in BUILTIN_SCENARIOS.items()}, indent=2))
+        return
+    for name, s in BUILTIN_SCENARIOS.items():
+        click.echo(f"{name:<16} {s.description}")

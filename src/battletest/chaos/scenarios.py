@@ -1,0 +1,385 @@
+"""Named failure scenarios: what a dependency does when it fails, switched on for a while.
+
+``activate_failure("throttling", seconds=30)`` on a mock (or a fault proxy) makes the dependency
+answer as a throttled API would, until the time is up. The built-in scenarios:
+
+=================  ==========================================================================
+throttling         429 Too Many Requests with ``Retry-After: 1``
+timeout            hangs past any sane client timeout (30 s, or until the client gives up)
+service_failure    500 / 503 alternately
+quota_exceeded     429 with ``X-RateLimit-Remaining: 0`` and Retry-After until the quota resets
+auth_failure       401 with ``WWW-Authenticate: Bearer error="invalid_token"``
+slow               +2 s of latency on every answer
+flapping           alternates 1 s windows of 503s and normal answers
+outage             the port refuses connections
+=================  ==========================================================================
+
+User-defined scenarios come from config tables (``[scenarios.NAME]`` in a stub file, or the
+``scenarios`` argument of ``MockServer``), optionally starting from a built-in one::
+
+    [scenarios.maintenance]
+    like = "service_failure"           # start from a built-in, override what follows
+    status = 503
+    headers = { "Retry-After" = "{remaining_s}" }   # {remaining_s}: seconds left
+    body = '{"error": "maintenance"}'
+
+This module is pure: it decides *what* to do for a request at a moment; the mock and the proxy
+carry it out. Schedules use an injectable clock so tests need no sleeps.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from battletest.errors import ScenarioError, UsageError
+
+TRANSPORT_FAULTS = (
+    "connection_reset",
+    "empty_response",
+    "malformed_chunk",
+    "random_data_then_close",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Effect:
+    """What to do to one request: answer with a status, delay, hang, break the connection."""
+
+    status: int | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    body: str = ""
+    latency_ms: float = 0.0
+    hang_s: float = 0.0
+    fault: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FailureScenario:
+    """A named way for a dependency to fail."""
+
+    name: str
+    description: str = ""
+    statuses: tuple[int, ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()
+    body: str = ""
+    latency_ms: float = 0.0
+    hang_s: float = 0.0
+    fault: str | None = None
+    refuse_connections: bool = False
+    flap_period_s: float = 0.0
+    probability: float = 1.0
+
+    def effect(
+        self, *, elapsed: float, remaining: float, count: int, rng: random.Random
+    ) -> Effect | None:
+        """The effect on the ``count``-th request ``elapsed`` seconds into the scenario."""
+        if self.flap_period_s > 0 and int(elapsed / self.flap_period_s) % 2 == 1:
+            return None  # a healthy window of a flapping dependency
+        if self.probability < 1.0 and rng.random() >= self.probability:
+            return None
+        left = str(max(1, math.ceil(remaining)))
+        return Effect(
+            status=self.statuses[count % len(self.statuses)] if self.statuses else None,
+            headers=tuple((k, v.replace("{remaining_s}", left)) for k, v in self.headers),
+            body=self.body,
+            latency_ms=self.latency_ms,
+            hang_s=self.hang_s,
+            fault=self.fault,
+        )
+
+
+def _json_error(code: str, message: str) -> str:
+    return f'{{"error": "{code}", "message": "{message}"}}'
+
+
+BUILTIN_SCENARIOS: dict[str, FailureScenario] = {
+    s.name: s
+    for s in (
+        FailureScenario(
+            "throttling",
+            "429 Too Many Requests with Retry-After: 1",
+            statuses=(429,),
+            headers=(("retry-after", "1"), ("content-type", "application/json")),
+            body=_json_error("rate_limited", "too many requests"),
+        ),
+        FailureScenario(
+            "timeout",
+            "hangs past the client's timeout (30 s, or until the client disconnects)",
+            hang_s=30.0,
+        ),
+        FailureScenario(
+            "service_failure",
+            "500 and 503 alternately",
+            statuses=(503, 500),
+            headers=(("content-type", "application/json"),),
+            body=_json_error("unavailable", "dependency failed"),
+        ),
+        FailureScenario(
+            "quota_exceeded",
+            "429 with X-RateLimit-Remaining: 0 until the quota resets",
+            statuses=(429,),
+            headers=(
+                ("retry-after", "{remaining_s}"),
+                ("x-ratelimit-remaining", "0"),
+                ("content-type", "application/json"),
+            ),
+            body=_json_error("quota_exceeded", "quota exhausted"),
+        ),
+        FailureScenario(
+            "auth_failure",
+            "401 with WWW-Authenticate: Bearer error=invalid_token",
+            statuses=(401,),
+            headers=(
+                ("www-authenticate", 'Bearer error="invalid_token"'),
+                ("content-type", "application/json"),
+            ),
+            body=_json_error("unauthorized", "credentials rejected"),
+        ),
+        FailureScenario("slow", "+2000 ms latency on every answer", latency_ms=2000.0),
+        FailureScenario(
+            "flapping",
+            "alternating 1 s windows of 503 and normal answers",
+            statuses=(503,),
+            headers=(("content-type", "application/json"),),
+            body=_json_error("unavailable", "flapping"),
+            flap_period_s=1.0,
+        ),
+        FailureScenario("outage", "the port refuses connections", refuse_connections=True),
+    )
+}
+
+_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "description": str,
+    "status": int,
+    "statuses": list,
+    "headers": dict,
+    "body": str,
+    "latency_ms": (int, float),
+    "hang_s": (int, float),
+    "fault": str,
+    "refuse_connections": bool,
+    "flap_period_s": (int, float),
+    "probability": (int, float),
+}
+
+
+def define_scenario(
+    name: str, table: Mapping[str, Any], base: Mapping[str, FailureScenario] | None = None
+) -> FailureScenario:
+    """A user-defined scenario from a config table; ``like`` names a scenario to start from."""
+    where = f"scenario {name!r}"
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+        raise ScenarioError(f"{where}: names use letters, digits, _ . - only")
+    known = dict(BUILTIN_SCENARIOS if base is None else base)
+    table = dict(table)
+    like = table.pop("like", None)
+    start = FailureScenario(name)
+    if like is not None:
+        if like not in known:
+            raise ScenarioError(
+                f"{where}: like = {like!r} is not a known scenario ({_names(known)})"
+            )
+        start = replace(known[like], name=name)
+    unknown = set(table) - set(_FIELDS)
+    if unknown:
+        raise ScenarioError(
+            f"{where}: unknown key(s) {sorted(unknown)}; allowed: like, {', '.join(_FIELDS)}"
+        )
+    for key, value in table.items():
+        kind = _FIELDS[key]
+        if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
+            raise ScenarioError(f"{where}: {key} has the wrong type ({type(value).__name__})")
+    changes: dict[str, Any] = {}
+    if "status" in table and "statuses" in table:
+        raise ScenarioError(f"{where}: give status or statuses, not both")
+    if "status" in table:
+        changes["statuses"] = (int(table["status"]),)
+    if "statuses" in table:
+        changes["statuses"] = tuple(int(s) for s in table["statuses"])
+    for s in changes.get("statuses", ()):
+        if not 100 <= s <= 599:
+            raise ScenarioError(f"{where}: status {s} is not an HTTP status (100-599)")
+    if "headers" in table:
+        changes["headers"] = tuple((str(k).lower(), str(v)) for k, v in table["headers"].items())
+    for key in ("description", "body"):
+        if key in table:
+            changes[key] = table[key]
+    for key in ("latency_ms", "hang_s", "flap_period_s", "probability"):
+        if key in table:
+            if table[key] < 0:
+                raise ScenarioError(f"{where}: {key} must not be negative")
+            changes[key] = float(table[key])
+    if changes.get("probability", 1.0) > 1.0:
+        raise ScenarioError(f"{where}: probability is between 0 and 1")
+    if "fault" in table:
+        if table["fault"] not in TRANSPORT_FAULTS:
+            raise ScenarioError(
+                f"{where}: unknown fault {table['fault']!r}; use one of {', '.join(TRANSPORT_FAULTS)}"
+            )
+        changes["fault"] = table["fault"]
+    if "refuse_connections" in table:
+        changes["refuse_connections"] = table["refuse_connections"]
+    scenario = replace(start, **changes)
+    if not (
+        scenario.statuses
+        or scenario.latency_ms
+        or scenario.hang_s
+        or scenario.fault
+        or scenario.refuse_connections
+    ):
+        raise ScenarioError(
+            f"{where}: does nothing; set status, latency_ms, hang_s, fault or refuse_connections"
+        )
+    return scenario
+
+
+def _names(scenarios: Iterable[str]) -> str:
+    return ", ".join(sorted(scenarios))
+
+
+class ScenarioRegistry:
+    """The scenarios one mock or proxy knows: the built-ins plus user-defined ones."""
+
+    def __init__(self, user_defined: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        self._scenarios = dict(BUILTIN_SCENARIOS)
+        for name, table in (user_defined or {}).items():
+            if not isinstance(table, Mapping):
+                raise ScenarioError(f"scenario {name!r}: expected a table [scenarios.{name}]")
+            self.add(define_scenario(name, table, self._scenarios))
+
+    def add(self, scenario: FailureScenario) -> None:
+        self._scenarios[scenario.name] = scenario
+
+    def get(self, name: str) -> FailureScenario:
+        try:
+            return self._scenarios[name]
+        except KeyError:
+            raise ScenarioError(
+                f"unknown failure scenario {name!r}; known: {_names(self._scenarios)} "
+                "(define your own under [scenarios.NAME])"
+            ) from None
+
+    def names(self) -> list[str]:
+        return sorted(self._scenarios)
+
+    def __iter__(self) -> Any:
+        return iter(self._scenarios.values())
+
+
+@dataclass(slots=True)
+class ActiveFailure:
+    scenario: FailureScenario
+    started: float
+    until: float
+    paths: tuple[str, ...] = ()
+    count: int = 0
+
+    def applies_to(self, path: str) -> bool:
+        return not self.paths or any(path.startswith(p) for p in self.paths)
+
+    def describe(self, now: float) -> dict[str, Any]:
+        return {
+            "name": self.scenario.name,
+            "description": self.scenario.description,
+            "remaining_s": round(max(0.0, self.until - now), 3),
+            "paths": list(self.paths),
+            "requests_affected": self.count,
+        }
+
+
+@dataclass(slots=True)
+class FailureSchedule:
+    """Which scenarios are active until when; thread-safe, with an injectable clock."""
+
+    registry: ScenarioRegistry = field(default_factory=ScenarioRegistry)
+    clock: Callable[[], float] = time.monotonic
+    rng: random.Random = field(default_factory=random.Random)
+    _active: list[ActiveFailure] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def activate(self, name: str, seconds: float, *, paths: Iterable[str] = ()) -> ActiveFailure:
+        scenario = self.registry.get(name)
+        if not seconds > 0 or math.isinf(seconds):
+            raise UsageError(
+                f"failure duration must be a positive number of seconds, got {seconds}"
+            )
+        now = self.clock()
+        active = ActiveFailure(scenario, now, now + seconds, tuple(paths))
+        with self._lock:
+            self._active = [a for a in self._active if a.scenario.name != name]
+            self._active.append(active)
+        return active
+
+    def deactivate(self, name: str | None = None) -> int:
+        """End one scenario (or all); returns how many were active."""
+        with self._lock:
+            before = len(self._active)
+            self._active = [a for a in self._active if name is not None and a.scenario.name != name]
+            return before - len(self._active)
+
+    def active(self) -> list[ActiveFailure]:
+        now = self.clock()
+        with self._lock:
+            self._active = [a for a in self._active if a.until > now]
+            return list(self._active)
+
+    def refusing(self) -> ActiveFailure | None:
+        """The active outage, if any (the port must refuse connections)."""
+        return next((a for a in self.active() if a.scenario.refuse_connections), None)
+
+    def effect_for(self, path: str) -> tuple[ActiveFailure, Effect] | None:
+        """The newest active scenario that applies to ``path`` and its effect on this request."""
+        now = self.clock()
+        for act in reversed(self.active()):
+            if act.scenario.refuse_connections or not act.applies_to(path):
+                continue
+            with self._lock:
+                count = act.count
+                act.count += 1
+            eff = act.scenario.effect(
+                elapsed=now - act.started, remaining=act.until - now, count=count, rng=self.rng
+            )
+            if eff is not None:
+                return act, eff
+        return None
+
+    def describe(self) -> list[dict[str, Any]]:
+        now = self.clock()
+        return [a.describe(now) for a in self.active()]
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+
+
+def parse_duration(text: str | float) -> float:
+    """``"30s"``, ``"2m"``, ``"500ms"``, ``"1h"``, ``"1.5"`` (seconds) → seconds."""
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        seconds = float(text)
+    else:
+        m = _DURATION.match(str(text))
+        if m is None:
+            raise UsageError(f"bad duration {text!r}; write e.g. 30s, 500ms, 2m or 1h")
+        unit = m.group(2) or "s"
+        seconds = float(m.group(1)) * {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}[unit]
+    if seconds <= 0:
+        raise UsageError(f"duration {text!r} must be greater than zero")
+    return seconds
+
+
+__all__ = [
+    "BUILTIN_SCENARIOS",
+    "ActiveFailure",
+    "Effect",
+    "FailureScenario",
+    "FailureSchedule",
+    "ScenarioRegistry",
+    "define_scenario",
+    "parse_duration",
+]
