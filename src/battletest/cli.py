@@ -18,6 +18,7 @@ from battletest.errors import BattletestError, ExitCode
 
 # name → (module, click command attribute, short help shown by `battletest --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
+    "proxy": ("battletest.chaos.proxy.cli", "proxy", "Fault proxy: Toxiproxy API, TCP+HTTP faults."),
     "demo": ("battletest.demo.cli", "demo", "Run the built-in hotel concierge demo service."),
     "mock": ("battletest.chaos.chaos_cli", "mock", "Mock dependency server and failure scenarios."),
     "chaos": ("battletest.chaos.chaos_cli", "chaos", "Failure scenarios and chaos experiments."),

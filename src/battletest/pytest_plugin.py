@@ -10,6 +10,7 @@ import pytest
 # Fixture modules of the subsystems, loaded by pytest as part of this plugin. Each one imports
 # only pytest at module level and loads its subsystem inside the fixtures.
 pytest_plugins: list[str] = []
+pytest_plugins.append("battletest.chaos.fixtures")
 pytest_plugins.append("battletest.chaos.mock_fixtures")
 
 MARKERS = {
