@@ -1,0 +1,559 @@
+"""The one configuration model: ``battletest.toml`` or ``[tool.battletest]`` in pyproject.toml.
+
+Layers, last wins: the file's base tables → ``[profiles.NAME]`` for the chosen profile →
+``BATTLETEST_*`` environment variables (``BATTLETEST_TARGET__URL``: ``__`` nests, values are
+JSON or plain strings) → overrides from CLI flags (dotted keys). Any string value may be
+``env:NAME`` and is read from the environment; such secrets are never written to a report.
+
+Unknown keys, wrong types and bad values raise ``ConfigError`` naming the key path and the fix.
+The JSON Schema of ``Config`` is committed at ``schemas/config.schema.json`` (a test keeps it in
+sync) and printed by ``battletest config schema``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from battletest.errors import ConfigError
+from battletest.quality.gates import GatesConfig
+
+SUITE_NAMES = ("contract", "auth", "errors", "pytest", "load", "security", "resilience")
+DESTRUCTIVE_SUITES = frozenset({"load", "resilience", "security"})
+STANDARD_PROFILES = frozenset({"default", "dev", "test", "ci", "staging", "prod"})
+ENV_PREFIX = "BATTLETEST_"
+SECRET_KEYS = frozenset(
+    {"password", "token", "api_key", "jwt_secret", "secret", "refresh_token", "client_secret"}
+)
+SCHEMA_PATH = Path(__file__).parent / "schemas" / "config.schema.json"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class _Open(BaseModel):
+    """A section another subsystem will tighten later: unknown keys are kept, not rejected."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class TargetConfig(_Section):
+    """``[target]``: where the system under test is, or how to start it."""
+
+    url: str | None = Field(default=None, description="Base URL of a running service.")
+    app: str | None = Field(
+        default=None, description="ASGI or WSGI app to launch under uvicorn, as 'module:attribute'."
+    )
+    command: str | None = Field(
+        default=None,
+        description="Command that starts the service; '{port}' is replaced by a free port.",
+    )
+    spec: str | None = Field(
+        default=None,
+        description="OpenAPI document: file path or URL (auto-discovered when omitted).",
+    )
+    health: str | None = Field(default=None, description="Path polled until the target answers.")
+    startup_timeout_s: float = Field(default=30.0, gt=0, description="How long to wait for health.")
+    request_timeout_s: float = Field(default=10.0, gt=0, description="Timeout of each request.")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://, e.g. http://127.0.0.1:8000")
+        return v.rstrip("/") if v else v
+
+    @model_validator(mode="after")
+    def _one_target(self) -> TargetConfig:
+        given = [k for k in ("url", "app", "command") if getattr(self, k)]
+        if len(given) > 1:
+            raise ValueError(f"give only one of url, app, command (got {', '.join(given)})")
+        if self.command and "{port}" not in self.command:
+            raise ValueError("command must contain '{port}' where the port goes")
+        return self
+
+
+class AuthConfig(_Section):
+    """``[auth]``: how identities log in, refresh and log out."""
+
+    login_path: str | None = None
+    login_format: Literal["json", "form"] = "json"
+    username_field: str = "username"
+    password_field: str = "password"
+    token_field: str = "access_token"
+    refresh_path: str | None = None
+    refresh_token_field: str = "refresh_token"
+    logout_path: str | None = None
+    tenant_claim: str | None = None
+    api_key_header: str = "X-API-Key"
+    jwt_secret: str | None = Field(
+        default=None,
+        description="Signing key of the target's tokens, if known (to forge expired ones).",
+    )
+    jwt_algorithm: str = "HS256"
+    token_ttl_s: float | None = Field(
+        default=None,
+        ge=0,
+        description="Access token lifetime; a short one lets expiry be waited for.",
+    )
+    max_expiry_wait_s: float = Field(
+        default=5.0, ge=0, description="Longest wait for a token to expire."
+    )
+
+
+class Identity(_Section):
+    """``[[identities]]``: one user or client the suites act as."""
+
+    name: str
+    role: str = "user"
+    tenant: str | None = None
+    username: str | None = None
+    password: str | None = None
+    api_key: str | None = None
+    token: str | None = None
+
+    @model_validator(mode="after")
+    def _credentials(self) -> Identity:
+        if self.username and self.password is None:
+            raise ValueError(f"identity {self.name!r}: username needs a password")
+        if not (self.username or self.api_key or self.token):
+            raise ValueError(f"identity {self.name!r}: give username+password, api_key or token")
+        return self
+
+
+class RbacRule(_Section):
+    """``[[rbac]]``: which roles may call an operation; every other role must get 401/403."""
+
+    method: str
+    path: str
+    roles: list[str]
+
+    @field_validator("method")
+    @classmethod
+    def _method(cls, v: str) -> str:
+        m = v.upper()
+        if m not in {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}:
+            raise ValueError(f"{v!r} is not an HTTP method")
+        return m
+
+
+class RateLimits(_Section):
+    """``[rate_limits]``: what the target declares, so suites pace themselves."""
+
+    window_s: float = Field(default=60.0, gt=0)
+    per_client: int | None = Field(default=None, gt=0)
+    login_lockout_threshold: int | None = Field(default=None, gt=0)
+    service_quota: int | None = Field(default=None, gt=0)
+
+
+class Dependency(_Section):
+    """``[[dependencies]]``: a service the target calls (for the resilience suite)."""
+
+    name: str
+    url: str
+
+
+class ContractSuite(_Section):
+    examples: int = Field(default=3, ge=1, le=1000, description="Generated examples per operation.")
+
+
+class ErrorsSuite(_Section):
+    error_format: Literal["rfc7807", "any"] = Field(
+        default="rfc7807", description="Error body format 4xx responses must use."
+    )
+    correlation_header: str | None = Field(
+        default="X-Request-ID",
+        description="Header the target echoes and generates (None: not checked).",
+    )
+
+
+class PytestSuite(_Section):
+    path: str | None = Field(
+        default=None, description="The user's pytest suite (file or directory)."
+    )
+    args: list[str] = Field(default_factory=list)
+    timeout_s: float = Field(default=600.0, gt=0)
+
+
+class SuitesConfig(_Section):
+    """``[suites]``: which suites run, and their options."""
+
+    enabled: list[str] = Field(default_factory=lambda: ["contract", "auth", "errors", "pytest"])
+    contract: ContractSuite = Field(default_factory=lambda: ContractSuite())
+    errors: ErrorsSuite = Field(default_factory=lambda: ErrorsSuite())
+    pytest: PytestSuite = Field(default_factory=lambda: PytestSuite())
+
+    @field_validator("enabled")
+    @classmethod
+    def _known(cls, v: list[str]) -> list[str]:
+        unknown = [s for s in v if s not in SUITE_NAMES]
+        if unknown:
+            raise ValueError(
+                f"unknown suite {', '.join(unknown)} (available: {', '.join(SUITE_NAMES)})"
+            )
+        return v
+
+
+class Config(_Section):
+    """The resolved configuration of a run."""
+
+    profile: str = "default"
+    mode: Literal["MOCK", "GOLDEN", "LIVE_SMOKE"] = "LIVE_SMOKE"
+    seed: int | None = Field(
+        default=None, ge=0, description="Random seed (printed; random when unset)."
+    )
+    out: str = Field(default="battletest-reports", description="Parent folder of run folders.")
+    parallel: int = Field(default=1, ge=1, le=64, description="Operations exercised concurrently.")
+    timeout_s: float | None = Field(default=None, gt=0, description="Whole-run time budget.")
+    verbose: bool = False
+    allow_destructive: bool = Field(
+        default=False,
+        description="Let load, resilience and active security run on a 'prod' profile.",
+    )
+    target: TargetConfig = Field(default_factory=lambda: TargetConfig())
+    auth: AuthConfig = Field(default_factory=lambda: AuthConfig())
+    identities: list[Identity] = Field(default_factory=list)
+    rbac: list[RbacRule] = Field(default_factory=list)
+    rate_limits: RateLimits = Field(default_factory=lambda: RateLimits())
+    dependencies: list[Dependency] = Field(default_factory=list)
+    suites: SuitesConfig = Field(default_factory=lambda: SuitesConfig())
+    gates: GatesConfig = Field(default_factory=lambda: GatesConfig())
+    load: _Open = Field(default_factory=lambda: _Open())
+    security: _Open = Field(default_factory=lambda: _Open())
+    resilience: _Open = Field(default_factory=lambda: _Open())
+    profiles: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Named overlays merged over the base tables."
+    )
+
+    @field_validator("identities")
+    @classmethod
+    def _unique(cls, v: list[Identity]) -> list[Identity]:
+        names = [i.name for i in v]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"identity names must be unique (repeated: {', '.join(dupes)})")
+        return v
+
+    @property
+    def is_prod(self) -> bool:
+        return self.profile == "prod"
+
+    @property
+    def destructive_allowed(self) -> bool:
+        """Whether destructive suites may run: always off a 'prod' profile, unless allowed."""
+        return self.allow_destructive or not self.is_prod
+
+    def secrets(self) -> list[str]:
+        """Every secret value in the config (for redaction)."""
+        found: list[str] = []
+        for ident in self.identities:
+            found += [v for v in (ident.password, ident.api_key, ident.token) if v]
+        if self.auth.jwt_secret:
+            found.append(self.auth.jwt_secret)
+        return found
+
+    def redacted(self) -> dict[str, Any]:
+        """The resolved config as plain data, with every secret replaced."""
+        data: dict[str, Any] = _redact_keys(self.model_dump(mode="json", exclude={"profiles"}))
+        return data
+
+
+def _redact_keys(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {
+            k: ("***" if k in SECRET_KEYS and v is not None else _redact_keys(v))
+            for k, v in data.items()
+        }
+    if isinstance(data, list):
+        return [_redact_keys(v) for v in data]
+    return data
+
+
+# --------------------------------------------------------------------------------------- loading
+
+
+def find_config_file(cwd: Path | None = None) -> Path | None:
+    """``battletest.toml`` in cwd, else a pyproject.toml with ``[tool.battletest]``."""
+    base = cwd or Path.cwd()
+    own = base / "battletest.toml"
+    if own.is_file():
+        return own
+    py = base / "pyproject.toml"
+    if py.is_file():
+        try:
+            data = tomllib.loads(py.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+            return None
+        if "battletest" in data.get("tool", {}):
+            return py
+    return None
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The raw tables of a config file (``[tool.battletest]`` for a pyproject.toml)."""
+    if not path.is_file():
+        raise ConfigError(f"config file {path} not found", hint="check the --config path")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}", hint="fix the TOML syntax") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text", hint="save the file as UTF-8") from None
+    if path.name == "pyproject.toml":
+        tool = data.get("tool", {}).get("battletest")
+        if not isinstance(tool, dict):
+            raise ConfigError(
+                f"{path} has no [tool.battletest] table", hint="add one or pass --config FILE"
+            )
+        return tool
+    return data
+
+
+def deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+class _Unset:
+    """An override that removes a key (a ``--target`` flag clears a file's ``app``)."""
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node = data
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[parts[-1]] = value
+
+
+def _drop_unset(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _drop_unset(v) for k, v in data.items() if v is not UNSET}
+    return data
+
+
+def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    """``BATTLETEST_SECTION__KEY=value`` variables as nested overrides."""
+    out: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX:
+            continue
+        key = name[len(ENV_PREFIX) :].lower().replace("__", ".")
+        if key.split(".")[0] not in Config.model_fields:
+            continue  # other BATTLETEST_* variables (e.g. of other tools) are not config keys
+        try:
+            value: Any = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        _set_dotted(out, key, value)
+    return out
+
+
+def _resolve_secrets(data: Any, environ: Mapping[str, str], path: str = "") -> Any:
+    if isinstance(data, dict):
+        return {
+            k: _resolve_secrets(v, environ, f"{path}.{k}" if path else k) for k, v in data.items()
+        }
+    if isinstance(data, list):
+        return [_resolve_secrets(v, environ, f"{path}[{i}]") for i, v in enumerate(data)]
+    if isinstance(data, str) and data.startswith("env:"):
+        var = data[4:]
+        if var not in environ:
+            raise ConfigError(
+                f"{path}: environment variable {var} is not set",
+                hint=f"export {var}=… or replace 'env:{var}' with a value",
+            )
+        return environ[var]
+    return data
+
+
+def _loc(loc: tuple[int | str, ...], data: Mapping[str, Any]) -> str:
+    parts: list[str] = []
+    node: Any = data
+    for item in loc:
+        if isinstance(item, int) and isinstance(node, list):
+            name = (
+                node[item].get("name")
+                if item < len(node) and isinstance(node[item], dict)
+                else None
+            )
+            parts.append(f"[{item}]" if not name else f"[{item}] ({name})")
+            node = node[item] if item < len(node) else None
+        else:
+            if str(item) in {"function-after[_one_target()]", "function-after[_credentials()]"}:
+                continue
+            parts.append(("." if parts else "") + str(item))
+            node = node.get(item) if isinstance(node, dict) else None
+    return "".join(parts) or "(top level)"
+
+
+def _config_error(exc: ValidationError, data: Mapping[str, Any], source: str) -> ConfigError:
+    err = exc.errors()[0]
+    where = _loc(tuple(err["loc"]), data)
+    kind = err["type"]
+    more = f" (+{len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    if kind == "extra_forbidden":
+        parent_loc = tuple(err["loc"][:-1])
+        allowed = _allowed_keys(parent_loc)
+        return ConfigError(
+            f"{source}: unknown key '{where}'{more}",
+            hint=f"allowed here: {', '.join(allowed)}" if allowed else "remove it",
+        )
+    msg = err["msg"].removeprefix("Value error, ")
+    given = err.get("input")
+    shown = "" if isinstance(given, dict | list) or given is None else f" (got {given!r})"
+    if kind == "missing":
+        return ConfigError(f"{source}: '{where}' is required{more}", hint="add it")
+    return ConfigError(f"{source}: '{where}': {msg}{shown}{more}", hint="fix the value")
+
+
+def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
+    model: Any = Config
+    for item in loc:
+        if isinstance(item, int):
+            continue
+        field = model.model_fields.get(item) if hasattr(model, "model_fields") else None
+        if field is None:
+            return []
+        ann = field.annotation
+        args = getattr(ann, "__args__", ())
+        model = args[0] if args and isinstance(args[0], type) else ann
+    return sorted(model.model_fields) if hasattr(model, "model_fields") else []
+
+
+def load_config(
+    path: str | Path | None = None,
+    profile: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    base: Mapping[str, Any] | None = None,
+) -> Config:
+    """Load, layer and validate the configuration.
+
+    ``overrides`` are CLI flags as dotted keys (``{"target.url": "http://…"}``) or nested dicts;
+    ``None`` values are ignored so unset flags do not clobber the file; ``UNSET`` removes a
+    key. ``base`` is a layer under the file (e.g. the config the built-in demo writes).
+    """
+    env = os.environ if environ is None else environ
+    file = Path(path) if path is not None else find_config_file(cwd)
+    source = str(file) if file else "config"
+    raw: dict[str, Any] = read_config_file(file) if file else {}
+    if not isinstance(raw.get("profiles", {}), dict):
+        raise ConfigError(f"{source}: 'profiles' must be a table of tables", hint="[profiles.NAME]")
+    env_layer = env_overrides(env)
+    flags: dict[str, Any] = {}
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            _set_dotted(flags, key, value)
+    chosen = flags.pop("profile", None) or profile or env_layer.get("profile") or raw.get("profile")
+    merged = deep_merge(dict(base or {}), raw)
+    if chosen and chosen != "default":
+        table = raw.get("profiles", {}).get(chosen)
+        if table is None and chosen not in STANDARD_PROFILES:
+            known = sorted(set(raw.get("profiles", {})) | {"default"})
+            raise ConfigError(
+                f"{source}: unknown profile '{chosen}'",
+                hint=f"define [profiles.{chosen}] or use one of: {', '.join(known)}",
+            )
+        if table is not None and not isinstance(table, dict):
+            raise ConfigError(
+                f"{source}: profiles.{chosen} must be a table", hint="[profiles.NAME]"
+            )
+        merged = deep_merge(merged, table or {})
+    merged = deep_merge(merged, env_layer)
+    merged = deep_merge(merged, flags)
+    if chosen:
+        merged["profile"] = chosen
+    resolved = _resolve_secrets(_drop_unset(merged), env)
+    try:
+        return Config.model_validate(resolved)
+    except ValidationError as exc:
+        raise _config_error(exc, resolved, source) from None
+
+
+def config_json_schema() -> dict[str, Any]:
+    """The JSON Schema of the config file (what ``battletest config schema`` prints)."""
+    schema: dict[str, Any] = Config.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "battletest configuration (battletest.toml or [tool.battletest])"
+    return schema
+
+
+# ------------------------------------------------------------------------------ `battletest config`
+
+
+def _config_cli() -> Any:
+    import click
+
+    @click.group("config", context_settings={"help_option_names": ["-h", "--help"]})
+    def config_group() -> None:
+        """Show, check and describe the configuration (battletest.toml)."""
+
+    @config_group.command("schema")
+    def schema_cmd() -> None:
+        """Print the JSON Schema of the config file."""
+        click.echo(SCHEMA_PATH.read_text(encoding="utf-8"), nl=False)
+
+    @config_group.command("show")
+    @click.option("--config", "path", type=click.Path(dir_okay=False), help="Config file.")
+    @click.option("--profile", "--environment", "profile", help="Profile to apply.")
+    def show_cmd(path: str | None, profile: str | None) -> None:
+        """Print the resolved configuration (secrets redacted) as JSON."""
+        click.echo(json.dumps(load_config(path, profile).redacted(), indent=2))
+
+    @config_group.command("validate")
+    @click.option("--config", "path", type=click.Path(dir_okay=False), help="Config file.")
+    @click.option("--profile", "--environment", "profile", help="Profile to apply.")
+    def validate_cmd(path: str | None, profile: str | None) -> None:
+        """Check the configuration; one line naming the problem when it is invalid."""
+        cfg = load_config(path, profile)
+        where = path or find_config_file() or "defaults"
+        click.echo(f"ok: {where} (profile {cfg.profile}, {len(cfg.identities)} identities)")
+
+    return config_group
+
+
+config_command = _config_cli()
+
+
+__all__ = [
+    "DESTRUCTIVE_SUITES",
+    "SUITE_NAMES",
+    "UNSET",
+    "AuthConfig",
+    "Config",
+    "Dependency",
+    "Identity",
+    "RateLimits",
+    "RbacRule",
+    "SuitesConfig",
+    "TargetConfig",
+    "config_command",
+    "config_json_schema",
+    "find_config_file",
+    "load_config",
+]

@@ -1,0 +1,416 @@
+"""The main job: ``battletest run`` — config → target → spec → identities → suites → gates → reports.
+
+``execute(config, …)`` is the library entry point; the ``run`` command is a thin click wrapper
+around it. ``SUITES`` maps each suite name to the ``module:callable`` that runs it (a suite takes
+a ``SuiteContext`` and returns a ``SuiteResult``); the load, security and resilience suites are
+added to that table as they are built. ``COMMON_OPTIONS`` are the flags ``run``, ``load``,
+``scan`` and ``chaos run`` share, and ``overrides_from_options`` turns them into config overrides.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import random
+import secrets
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+from battletest import __version__
+from battletest.config import (
+    DESTRUCTIVE_SUITES,
+    SUITE_NAMES,
+    UNSET,
+    Config,
+    load_config,
+    read_config_file,
+)
+from battletest.errors import BattletestError, ExitCode, UsageError
+from battletest.results import Case, Report, RunInfo, Status, SuiteResult, utcnow
+
+# suite name → "module:callable" (imported when the suite runs)
+SUITES: dict[str, str] = {
+    "contract": "battletest.suites.contract:contract_suite",
+    "auth": "battletest.suites.auth:auth_suite",
+    "errors": "battletest.suites.errors:errors_suite",
+    "pytest": "battletest.suites.pytest_suite:pytest_suite",
+}
+NEEDS_SPEC = frozenset({"contract", "auth", "errors", "security", "load"})
+
+
+@dataclass(slots=True)
+class RunOutcome:
+    report: Report
+    folder: Path | None
+    exit_code: ExitCode
+    notes: list[str] = field(default_factory=list)
+
+
+def select_suites(
+    config: Config,
+    only: list[str] | None = None,
+    skip: list[str] | None = None,
+    table: Mapping[str, Any] | None = None,
+) -> list[str]:
+    """The suites to run, in canonical order; unknown or unbuilt names are a UsageError."""
+    available = [n for n in SUITE_NAMES if n in (table if table is not None else SUITES)]
+    wanted = list(only) if only else list(config.suites.enabled)
+    for name in [*wanted, *(skip or [])]:
+        if name not in available:
+            state = "not built yet" if name in SUITE_NAMES else "unknown"
+            raise UsageError(
+                f"suite '{name}' is {state}",
+                hint=f"available suites: {', '.join(available)}",
+            )
+    chosen = [n for n in SUITE_NAMES if n in wanted and n not in (skip or [])]
+    if not chosen:
+        raise UsageError("no suite left to run", hint=f"choose from: {', '.join(available)}")
+    return chosen
+
+
+def resolve_suite(name: str, table: Mapping[str, Any] | None = None) -> Callable[..., SuiteResult]:
+    entry = (table if table is not None else SUITES)[name]
+    if callable(entry):
+        return entry  # type: ignore[no-any-return]
+    module, _, attr = str(entry).partition(":")
+    fn = getattr(importlib.import_module(module), attr)
+    assert callable(fn)
+    return fn  # type: ignore[no-any-return]
+
+
+@contextmanager
+def demo_config(
+    config_path: str | Path | None, profile: str | None, overrides: Mapping[str, Any]
+) -> Iterator[tuple[Config, Any]]:
+    """Start the built-in demo and yield the run config layered over the config it writes."""
+    import tempfile
+
+    try:
+        from battletest.demo import start
+    except ImportError:
+        raise UsageError(
+            "no target given and the built-in demo is not available in this install",
+            hint="pass --target URL or --app module:attr",
+        ) from None
+    with start() as handle, tempfile.TemporaryDirectory(prefix="battletest-demo-") as tmp:
+        written = Path(tmp) / "battletest.toml"
+        handle.write_config(written)
+        base = read_config_file(written)
+        yield load_config(config_path, profile, overrides, base=base), handle
+
+
+def execute(
+    config: Config,
+    *,
+    only: list[str] | None = None,
+    skip: list[str] | None = None,
+    progress: Any = None,
+    suites_table: Mapping[str, Any] | None = None,
+    write_reports: bool = True,
+    target_factory: Callable[[Config, Path | None], contextlib.AbstractContextManager[Any]]
+    | None = None,
+) -> RunOutcome:
+    """Run the selected suites against the configured target and write the run folder."""
+    from battletest.auth import Identities
+    from battletest.quality.gates import evaluate_gates
+    from battletest.redact import Redactor
+    from battletest.report import write_run_folder
+    from battletest.spec import load_spec
+    from battletest.suites.base import SilentProgress, SuiteContext
+    from battletest.suites.http import HttpClientFactory
+    from battletest.target import open_target
+
+    if config.mode == "GOLDEN":
+        raise UsageError(
+            "mode GOLDEN is not available yet (it arrives with recorded golden responses)",
+            hint="use --mode LIVE_SMOKE or --mode MOCK",
+        )
+    names = select_suites(config, only, skip, suites_table)
+    progress = progress or SilentProgress()
+    seed = config.seed if config.seed is not None else random.SystemRandom().randrange(2**31)
+    run_id = secrets.token_hex(4)
+    started_at = utcnow()
+    notes: list[str] = []
+    redactor = Redactor(config.secrets())
+    results: list[SuiteResult] = []
+    interrupted = False
+    target_desc: str | None = None
+    opener = target_factory or (lambda cfg, logs: open_target(cfg.target, logs))
+    deadline = time.monotonic() + config.timeout_s if config.timeout_s else None
+
+    try:
+        with opener(config, None) as target:
+            target_desc = target.base_url
+            spec = None
+            if NEEDS_SPEC & set(names):
+                spec_source = config.target.spec
+                spec = load_spec(
+                    spec_source, target.base_url, timeout=config.target.request_timeout_s
+                )
+                notes.append(
+                    f"spec: {spec.source} (OpenAPI {spec.version}, "
+                    f"{len(spec.operations)} operations)"
+                )
+            service_keys = frozenset(i.name for i in config.identities if i.role == "service")
+            http = HttpClientFactory(
+                target.base_url,
+                timeout=config.target.request_timeout_s,
+                rate_limits=config.rate_limits,
+                service_keys=service_keys,
+            )
+            identities = Identities(config.identities, config.auth, http)
+            ctx = SuiteContext(
+                config=config,
+                target=target,
+                spec=spec,
+                identities=identities,
+                http=http,
+                seed=seed,
+                progress=progress,
+                redactor=redactor,
+                deadline=deadline,
+            )
+            try:
+                identities.login_all()
+                for name in names:
+                    if name in DESTRUCTIVE_SUITES and not config.destructive_allowed:
+                        note = (
+                            f"suite {name} not run: profile 'prod' forbids destructive "
+                            "suites (set allow_destructive = true to allow)"
+                        )
+                        notes.append(note)
+                        results.append(SuiteResult(name=name, status=Status.SKIPPED, message=note))
+                        continue
+                    if ctx.out_of_time():
+                        notes.append(f"suite {name} not run: the run's timeout was reached")
+                        results.append(
+                            SuiteResult(name=name, status=Status.SKIPPED, message="timeout reached")
+                        )
+                        continue
+                    results.append(_run_one(name, ctx, suites_table))
+                    progress.suite_done(results[-1])
+            except KeyboardInterrupt:
+                interrupted = True
+                done = {r.name for r in results}
+                for rec in ctx.recorders:
+                    if rec.suite not in done:
+                        results.append(rec.result(message="interrupted: partial results"))
+            finally:
+                notes.extend(http.notes)
+                if http.pacer is not None and http.pacer.waited_s > 0.5:
+                    notes.append(
+                        f"paced by the declared rate limits: waited {http.pacer.waited_s:.1f}s"
+                    )
+                http.close()
+    except KeyboardInterrupt:
+        interrupted = True
+
+    gates = evaluate_gates(results, config.gates)
+    run = RunInfo(
+        id=run_id,
+        started_at=started_at,
+        finished_at=utcnow(),
+        version=__version__,
+        target=target_desc,
+        profile=config.profile,
+        mode=config.mode,
+        seed=seed,
+        config=redactor(config.redacted()),
+        interrupted=interrupted,
+        notes=[redactor.text(n) for n in notes],
+    )
+    report = Report.build(run, results, gates)
+    folder = write_run_folder(report, Path(config.out)) if write_reports else None
+    if interrupted:
+        code = ExitCode.INTERRUPTED
+    else:
+        code = ExitCode.OK if report.summary.verdict == "pass" else ExitCode.FAILED
+    return RunOutcome(report, folder, code, notes)
+
+
+def _run_one(name: str, ctx: Any, table: Mapping[str, Any] | None) -> SuiteResult:
+    """Run one suite; a bug inside it becomes an errored suite, never a traceback."""
+    fn = resolve_suite(name, table)
+    started = time.monotonic()
+    try:
+        result = fn(ctx)
+    except (KeyboardInterrupt, BattletestError):
+        raise
+    except Exception as exc:  # a tool error: reported as data, the run goes on
+        return SuiteResult(
+            name=name,
+            status=Status.ERROR,
+            duration_s=round(time.monotonic() - started, 3),
+            cases=[
+                Case(
+                    name=f"{name} suite",
+                    status=Status.ERROR,
+                    message=f"suite crashed: {exc.__class__.__name__}: {exc}",
+                )
+            ],
+            message="the suite crashed (a battletest bug; please report it)",
+        )
+    return result
+
+
+# ------------------------------------------------------------------------------------------- CLI
+
+
+def _csv(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+COMMON_OPTIONS: list[Callable[[Any], Any]] = [
+    click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False),
+        help="Config file (default: battletest.toml or [tool.battletest]).",
+    ),
+    click.option(
+        "--profile", "--environment", "profile", help="Profile to apply (dev, staging, prod, …)."
+    ),
+    click.option("--target", "--api-url", "target", help="Base URL of a running service."),
+    click.option("--app", "app", help="ASGI/WSGI app to launch, as module:attribute."),
+    click.option("--spec", "spec", help="OpenAPI document (file or URL); discovered if omitted."),
+    click.option("--timeout", "timeout", type=float, help="Whole-run time budget in seconds."),
+    click.option("--parallel", "parallel", type=int, help="Operations exercised concurrently."),
+    click.option("--suites", "suites", help="Comma-separated suites to run."),
+    click.option("--skip-suites", "skip_suites", help="Comma-separated suites to skip."),
+    click.option("--out", "--output-dir", "out", help="Parent folder of run folders."),
+    click.option("--verbose", "-v", "verbose", is_flag=True, default=None, help="Show every case."),
+    click.option("--seed", "seed", type=int, help="Random seed for generated data."),
+    click.option(
+        "--mode",
+        "mode",
+        type=click.Choice(["MOCK", "LIVE_SMOKE", "GOLDEN"], case_sensitive=False),
+        help="MOCK or LIVE_SMOKE (GOLDEN arrives in a later issue).",
+    ),
+    click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout."),
+]
+
+
+def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorate a click command with the flags run, load, scan and chaos run share."""
+    for option in reversed(COMMON_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
+def overrides_from_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Config overrides (dotted keys) from the common flags; unset flags are left out."""
+    out: dict[str, Any] = {
+        "target.spec": options.get("spec"),
+        "timeout_s": options.get("timeout"),
+        "parallel": options.get("parallel"),
+        "out": options.get("out"),
+        "verbose": options.get("verbose"),
+        "seed": options.get("seed"),
+        "mode": options["mode"].upper() if options.get("mode") else None,
+    }
+    if options.get("target"):
+        out.update({"target.url": options["target"], "target.app": UNSET, "target.command": UNSET})
+    if options.get("app"):
+        out.update({"target.app": options["app"], "target.url": UNSET, "target.command": UNSET})
+    return out
+
+
+def _has_target(config: Config) -> bool:
+    return bool(config.target.url or config.target.app or config.target.command)
+
+
+def run_from_options(
+    options: Mapping[str, Any], *, stdout: Any = None, stderr: Any = None
+) -> RunOutcome:
+    """What ``battletest run`` does with parsed flags; returns the outcome (library use)."""
+    import sys
+
+    from battletest.report.console import (
+        ConsoleProgress,
+        make_console,
+        print_summary,
+        summary_json,
+    )
+
+    overrides = overrides_from_options(options)
+    if options.get("examples"):
+        overrides["suites.contract.examples"] = options["examples"]
+    config = load_config(options.get("config_path"), options.get("profile"), overrides)
+    console = make_console(stderr or sys.stderr, force_plain=bool(options.get("as_json")))
+    only, skip = _csv(options.get("suites")), _csv(options.get("skip_suites"))
+    select_suites(config, only, skip)  # fail fast on a bad suite name, before starting anything
+
+    def go(cfg: Config, target_factory: Any = None) -> RunOutcome:
+        console.print(
+            f"battletest {__version__}: run (profile {cfg.profile}, mode {cfg.mode}, "
+            f"seed {cfg.seed if cfg.seed is not None else 'random'})",
+            markup=False,
+        )
+        with ConsoleProgress(console, verbose=cfg.verbose) as progress:
+            return execute(
+                cfg, only=only, skip=skip, progress=progress, target_factory=target_factory
+            )
+
+    if _has_target(config):
+        outcome = go(config)
+    else:
+        console.print("no target given: starting the built-in demo", markup=False)
+        with demo_config(options.get("config_path"), options.get("profile"), overrides) as (
+            cfg,
+            handle,
+        ):
+            outcome = go(cfg, _demo_target_factory(handle))
+    print_summary(console, outcome.report, outcome.folder)
+    if options.get("as_json"):
+        click.echo(summary_json(outcome.report, outcome.folder), file=stdout)
+    return outcome
+
+
+def _demo_target_factory(handle: Any) -> Callable[[Config, Path | None], Any]:
+    from battletest.target import Target
+
+    @contextmanager
+    def factory(config: Config, logs: Path | None) -> Iterator[Target]:
+        proc = getattr(handle, "process", None)
+        yield Target(
+            str(handle.base_url).rstrip("/"),
+            "demo",
+            proc,
+            getattr(handle, "logs_path", None),
+            "built-in demo",
+        )
+
+    return factory
+
+
+@click.command("run", context_settings={"help_option_names": ["-h", "--help"]})
+@common_options
+@click.option("--examples", "examples", type=int, help="Contract examples per operation.")
+def run_command(**options: Any) -> None:
+    """Run the enabled suites against a target (the built-in demo when none is given).
+
+    Writes OUT/<UTC time>-<run id>/ (report.json, junit.xml, …) and OUT/latest. Exit codes:
+    0 all gates passed, 1 a gate failed, 2 usage or config error, 3 target unreachable,
+    130 interrupted (partial results written).
+    """
+    outcome = run_from_options(options)
+    raise click.exceptions.Exit(int(outcome.exit_code))
+
+
+__all__ = [
+    "COMMON_OPTIONS",
+    "SUITES",
+    "RunOutcome",
+    "common_options",
+    "execute",
+    "overrides_from_options",
+    "run_command",
+    "run_from_options",
+    "select_suites",
+]

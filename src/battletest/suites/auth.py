@@ -1,0 +1,331 @@
+"""The ``auth`` suite: the session lifecycle, bad tokens on every secured operation, and RBAC.
+
+- Session flow, as one identity on a fresh session: login → call → refresh → call → logout →
+  the revoked token is rejected.
+- On every secured operation: a missing, malformed, tampered (signature) and ``alg: none``
+  token, and an expired one, must each get 401/403. The expired token is forged with the
+  signing key when ``[auth].jwt_secret`` verifies the target's tokens, else waited for when the
+  token lifetime is at most ``[auth].max_expiry_wait_s``, else reported as not tested. A token
+  without an ``exp`` claim fails the expiry case outright: it never expires.
+- The ``[[rbac]]`` matrix for every role that has an identity: allowed roles are not refused,
+  every other role gets 401/403.
+
+Requests use ids that name no record, so a service that wrongly accepts a token changes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import httpx
+
+from battletest.auth import IdentitySession
+from battletest.auth import jwt as jwtlib
+from battletest.errors import BattletestError
+from battletest.results import Case, Status, SuiteResult
+from battletest.spec import Operation, Spec
+from battletest.suites.base import CaseRecorder, SuiteContext
+from battletest.suites.data import probe_request
+from battletest.suites.http import ANONYMOUS, curl
+
+NAME = "auth"
+REJECTED = (401, 403)
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    status: int
+    request: httpx.Request
+    excerpt: str
+
+
+def _send(
+    ctx: SuiteContext, op: Operation, spec: Spec, headers: dict[str, str], key: str = ANONYMOUS
+) -> Sent:
+    client = ctx.http(key)
+    request = probe_request(op).build(client, op, spec.base_path, headers)
+    try:
+        response = client.send(request)
+    except httpx.HTTPError as exc:
+        return Sent(0, request, f"request failed: {exc.__class__.__name__}")
+    return Sent(response.status_code, request, response.text[:200])
+
+
+def _attack(
+    ctx: SuiteContext, op: Operation, spec: Spec, name: str, headers: dict[str, str], what: str
+) -> Case:
+    started = time.monotonic()
+    case = _expect_rejected(name, _send(ctx, op, spec, headers), what)
+    return case.model_copy(update={"duration_ms": round((time.monotonic() - started) * 1000, 3)})
+
+
+def _expect_rejected(name: str, sent: Sent, what: str) -> Case:
+    if sent.status in REJECTED:
+        return Case(name=name, status=Status.PASSED, details={"status": sent.status})
+    if sent.status == 0:
+        return Case(name=name, status=Status.ERROR, message=sent.excerpt)
+    return Case(
+        name=name,
+        status=Status.FAILED,
+        message=f"{what} was accepted: {sent.request.method} {sent.request.url.path} → "
+        f"{sent.status} (expected 401 or 403)",
+        details={"status": sent.status, "response_excerpt": sent.excerpt},
+        reproduce=curl(sent.request),
+    )
+
+
+# ------------------------------------------------------------------------------- session flow
+
+
+def _call_target(ctx: SuiteContext, spec: Spec) -> Operation | None:
+    """A secured GET to prove a token works: one without path parameters if there is one."""
+    auth = ctx.config.auth
+    candidates = [
+        op
+        for op in spec.operations
+        if op.method == "GET"
+        and op.secured
+        and op.path not in {auth.login_path, auth.refresh_path, auth.logout_path}
+    ]
+    candidates.sort(key=lambda op: (any(p.location == "path" for p in op.parameters), op.path))
+    return candidates[0] if candidates else None
+
+
+def session_flow(ctx: SuiteContext, spec: Spec, rec: CaseRecorder) -> None:
+    auth = ctx.config.auth
+    users = [s for s in ctx.identities if s.identity.username]
+    if not auth.login_path or not users:
+        rec.skip("session flow", "no [auth].login_path or no identity with a username")
+        return
+    users.sort(key=lambda s: s.role == "admin")  # prefer a less privileged account
+    fresh = IdentitySession(users[0].identity, auth)
+    client = ctx.http(f"{fresh.name}")
+    prefix = f"session flow ({fresh.name})"
+    started = time.monotonic()
+    try:
+        fresh.login(client)
+    except BattletestError as exc:
+        rec.add(Case(name=f"{prefix}: login", status=Status.FAILED, message=str(exc)))
+        return
+    rec.add(
+        Case(
+            name=f"{prefix}: login",
+            status=Status.PASSED,
+            duration_ms=round((time.monotonic() - started) * 1000, 3),
+        )
+    )
+    op = _call_target(ctx, spec)
+    if op is None:
+        rec.skip(f"{prefix}: call", "no secured GET operation to call")
+        return
+
+    def call(step: str) -> bool:
+        sent = _send(ctx, op, spec, fresh.headers(), fresh.name)
+        ok = sent.status not in REJECTED and 0 < sent.status < 500
+        rec.add(
+            Case(
+                name=f"{prefix}: {step}",
+                status=Status.PASSED if ok else Status.FAILED,
+                message="" if ok else f"{op.label} with a valid token → {sent.status}",
+                details={"status": sent.status},
+                reproduce=None if ok else curl(sent.request),
+            )
+        )
+        return ok
+
+    if not call("call with the token"):
+        return
+    if auth.refresh_path and fresh.refresh_token:
+        before = fresh.access_token
+        resp = fresh.refresh(client)
+        ok = resp is not None and resp.status_code < 400 and fresh.access_token is not None
+        rec.add(
+            Case(
+                name=f"{prefix}: refresh",
+                status=Status.PASSED if ok else Status.FAILED,
+                message=""
+                if ok
+                else f"refresh at {auth.refresh_path} → "
+                f"{resp.status_code if resp is not None else 'no response'}",
+                details={"new_token": fresh.access_token != before},
+            )
+        )
+        if ok:
+            call("call with the refreshed token")
+    else:
+        rec.skip(f"{prefix}: refresh", "no [auth].refresh_path or no refresh token returned")
+    if not auth.logout_path:
+        rec.skip(f"{prefix}: logout", "no [auth].logout_path")
+        return
+    revoked_headers = fresh.headers()
+    resp = client.post(auth.logout_path, headers=revoked_headers)
+    ok = resp.status_code < 400
+    rec.add(
+        Case(
+            name=f"{prefix}: logout",
+            status=Status.PASSED if ok else Status.FAILED,
+            message="" if ok else f"logout at {auth.logout_path} → {resp.status_code}",
+        )
+    )
+    if ok:
+        sent = _send(ctx, op, spec, revoked_headers, fresh.name)
+        rec.add(
+            _expect_rejected(f"{prefix}: revoked token rejected", sent, "a token revoked by logout")
+        )
+
+
+# ------------------------------------------------------------------------ bad tokens per operation
+
+
+@dataclass(slots=True)
+class ExpiredToken:
+    """How an expired token is obtained for this run (once), or why it cannot be."""
+
+    token: str | None = None
+    reason: str = ""
+    never_expires: bool = False
+
+
+def expired_token(ctx: SuiteContext, session: IdentitySession) -> ExpiredToken:
+    auth = ctx.config.auth
+    token = session.bearer
+    if not token or not jwtlib.looks_like_jwt(token):
+        return ExpiredToken(reason="tokens are not JWTs; expiry not tested")
+    if "exp" not in jwtlib.claims(token):
+        return ExpiredToken(
+            never_expires=True, reason="the access token has no exp claim: it never expires"
+        )
+    if auth.jwt_secret:
+        alg = str(jwtlib.header(token).get("alg") or auth.jwt_algorithm)
+        if jwtlib.verifies_with(token, auth.jwt_secret, alg):
+            return ExpiredToken(token=jwtlib.forge_expired(token, auth.jwt_secret, alg))
+        ctx.progress.note("[auth].jwt_secret does not verify the target's tokens")
+    left = jwtlib.seconds_left(token)
+    ttl = auth.token_ttl_s
+    if session.uses_login and ttl is not None and ttl <= auth.max_expiry_wait_s:
+        fresh = IdentitySession(session.identity, auth)
+        fresh.login(ctx.http(session.name))
+        wait = max(0.0, (jwtlib.seconds_left(fresh.bearer or "") or ttl)) + 1.0
+        if wait <= auth.max_expiry_wait_s + 1.0:
+            ctx.progress.note(f"waiting {wait:.1f}s for a token to expire")
+            time.sleep(wait)
+            return ExpiredToken(token=fresh.bearer)
+    return ExpiredToken(
+        reason="not tested: signing key unknown ([auth].jwt_secret) and token lifetime "
+        f"{'unknown' if left is None else f'{left:.0f}s'} exceeds [auth].max_expiry_wait_s"
+    )
+
+
+def _attacks(token: str | None) -> list[tuple[str, dict[str, str] | None, str]]:
+    """(case label, headers or None when not applicable, what is being sent)."""
+    rows: list[tuple[str, dict[str, str] | None, str]] = [
+        ("missing token", {}, "a request without credentials"),
+        ("malformed token", {"Authorization": "Bearer not-a-token"}, "a malformed bearer token"),
+    ]
+    if token and jwtlib.looks_like_jwt(token):
+        rows += [
+            (
+                "tampered token",
+                {"Authorization": f"Bearer {jwtlib.tamper_signature(token)}"},
+                "a token with a tampered signature",
+            ),
+            (
+                "alg none",
+                {"Authorization": f"Bearer {jwtlib.forge_alg_none(token)}"},
+                "an unsigned token (alg: none)",
+            ),
+        ]
+    return rows
+
+
+def bad_tokens(ctx: SuiteContext, spec: Spec, rec: CaseRecorder) -> None:
+    auth = ctx.config.auth
+    secured = [
+        op
+        for op in spec.operations
+        if op.secured and op.path not in {auth.login_path, auth.refresh_path}
+    ]
+    if not secured:
+        rec.skip("bad tokens", "the spec declares no secured operation")
+        return
+    bearer = next((s for s in ctx.identities if s.identity.username or s.identity.token), None)
+    session = ctx.identities.get(bearer.name) if bearer else None
+    expired = expired_token(ctx, session) if session else ExpiredToken(reason="no bearer identity")
+    for op in secured:
+        if ctx.out_of_time():
+            rec.skip(f"bad tokens: {op.label}", "not run: out of time or interrupted")
+            continue
+        for label, headers, what in _attacks(session.bearer if session else None):
+            assert headers is not None
+            name = f"{label}: {op.label}"
+            rec.add(_attack(ctx, op, spec, name, headers, what))
+        name = f"expired token: {op.label}"
+        if expired.token:
+            bearer_header = {"Authorization": f"Bearer {expired.token}"}
+            rec.add(_attack(ctx, op, spec, name, bearer_header, "an expired token"))
+        elif expired.never_expires:
+            rec.add(Case(name=name, status=Status.FAILED, message=expired.reason))
+        else:
+            rec.skip(name, expired.reason)
+
+
+# ------------------------------------------------------------------------------------------ RBAC
+
+
+def rbac_matrix(ctx: SuiteContext, spec: Spec, rec: CaseRecorder) -> None:
+    roles = ctx.identities.roles()
+    for rule in ctx.config.rbac:
+        op = spec.operation(rule.method, rule.path)
+        label = f"{rule.method} {rule.path}"
+        if op is None:
+            rec.add(
+                Case(
+                    name=f"rbac: {label}",
+                    status=Status.ERROR,
+                    message=f"[[rbac]] names {label}, which the spec does not have",
+                )
+            )
+            continue
+        for role in roles:
+            session = ctx.identities.with_role(role)
+            assert session is not None
+            allowed = role in rule.roles
+            name = f"rbac: {role} {'may' if allowed else 'may not'} {label}"
+            sent = _send(ctx, op, spec, session.headers(), session.name)
+            if allowed:
+                ok = sent.status not in REJECTED and 0 < sent.status < 500
+                rec.add(
+                    Case(
+                        name=name,
+                        status=Status.PASSED if ok else Status.FAILED,
+                        message="" if ok else f"role {role} was refused: {label} → {sent.status}",
+                        details={"status": sent.status},
+                        reproduce=None if ok else curl(sent.request),
+                    )
+                )
+            else:
+                rec.add(_expect_rejected(name, sent, f"role {role} calling {label}"))
+        missing = sorted(set(rule.roles) - set(roles))
+        if missing:
+            rec.skip(
+                f"rbac: {label} for {', '.join(missing)}",
+                "no identity has this role; add one to [[identities]]",
+            )
+
+
+def auth_suite(ctx: SuiteContext) -> SuiteResult:
+    rec = CaseRecorder(ctx, NAME)
+    if ctx.spec is None:
+        rec.skip("auth", "no OpenAPI document")
+        return rec.result()
+    spec = ctx.spec
+    secured = sum(1 for op in spec.operations if op.secured)
+    ctx.progress.suite_started(NAME, 6 + 5 * secured + len(ctx.config.rbac) * len(ctx.identities))
+    session_flow(ctx, spec, rec)
+    bad_tokens(ctx, spec, rec)
+    rbac_matrix(ctx, spec, rec)
+    return rec.result(metrics={"secured_operations": secured, "rbac_rules": len(ctx.config.rbac)})
+
+
+__all__ = ["auth_suite", "bad_tokens", "expired_token", "rbac_matrix", "session_flow"]

@@ -1,0 +1,111 @@
+"""What a suite is: a callable taking a ``SuiteContext`` and returning a ``SuiteResult``.
+
+The context carries everything a suite may use — config, target, spec, identities, an HTTP
+client factory, the seed, a progress reporter and a redactor — so suites never reach into each
+other or into the CLI. ``run.py`` keeps the table of suite name → callable.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from battletest.results import Case, Status, SuiteResult
+
+if TYPE_CHECKING:
+    from battletest.auth import Identities
+    from battletest.config import Config
+    from battletest.redact import Redactor
+    from battletest.spec import Spec
+    from battletest.suites.http import HttpClientFactory
+    from battletest.target import Target
+
+
+class Progress(Protocol):
+    """Where a suite reports progress; a console reporter draws it live or as plain lines."""
+
+    def suite_started(self, name: str, total: int | None) -> None: ...
+
+    def case_done(self, suite: str, case: Case) -> None: ...
+
+    def suite_done(self, result: SuiteResult) -> None: ...
+
+    def note(self, message: str) -> None: ...
+
+
+class SilentProgress:
+    """A progress reporter that reports nothing (library use, tests)."""
+
+    def suite_started(self, name: str, total: int | None) -> None:
+        return None
+
+    def case_done(self, suite: str, case: Case) -> None:
+        return None
+
+    def suite_done(self, result: SuiteResult) -> None:
+        return None
+
+    def note(self, message: str) -> None:
+        return None
+
+
+@dataclass(slots=True)
+class SuiteContext:
+    config: Config
+    target: Target
+    spec: Spec | None
+    identities: Identities
+    http: HttpClientFactory
+    seed: int
+    progress: Progress
+    redactor: Redactor
+    deadline: float | None = None  # time.monotonic() by which the suite must stop
+    cancel: threading.Event = field(default_factory=threading.Event)
+    recorders: list[CaseRecorder] = field(default_factory=list)  # for partial results on Ctrl-C
+
+    def out_of_time(self) -> bool:
+        return self.cancel.is_set() or (
+            self.deadline is not None and time.monotonic() >= self.deadline
+        )
+
+
+Suite = Callable[[SuiteContext], SuiteResult]
+
+
+class CaseRecorder:
+    """Collects cases for one suite, timing them and reporting each to progress."""
+
+    def __init__(self, ctx: SuiteContext, suite: str) -> None:
+        self.ctx = ctx
+        self.suite = suite
+        self.cases: list[Case] = []
+        self.started = time.monotonic()
+        self._lock = threading.Lock()
+        ctx.recorders.append(self)
+
+    def add(self, case: Case) -> Case:
+        case = case.model_copy(
+            update={
+                "message": self.ctx.redactor.text(case.message),
+                "details": self.ctx.redactor(case.details),
+                "reproduce": self.ctx.redactor.text(case.reproduce) if case.reproduce else None,
+            }
+        )
+        with self._lock:
+            self.cases.append(case)
+        self.ctx.progress.case_done(self.suite, case)
+        return case
+
+    def skip(self, name: str, reason: str) -> Case:
+        return self.add(Case(name=name, status=Status.SKIPPED, message=reason))
+
+    def result(self, **extra: object) -> SuiteResult:
+        return SuiteResult.from_cases(
+            self.suite, list(self.cases), round(time.monotonic() - self.started, 3), **extra
+        )
+
+
+__all__ = ["CaseRecorder", "Progress", "SilentProgress", "Suite", "SuiteContext"]

@@ -1,0 +1,220 @@
+"""The ``contract`` suite: every operation exercised with schema-valid data.
+
+For each operation, ``[suites.contract].examples`` requests are drawn with hypothesis-jsonschema
+from a fixed seed (printed with the run) and sent as the identity the operation's security asks
+for. Each response must have a documented status (and never a 5xx), a documented content type,
+a body valid against the documented schema, and the documented required headers. One case per
+operation; a failure carries a reproducing curl command.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from hypothesis import HealthCheck, Phase, given, seed, settings
+from hypothesis.errors import HypothesisException
+from jsonschema import Draft4Validator, Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+from battletest.auth import IdentitySession
+from battletest.errors import BattletestError
+from battletest.results import Case, Status, SuiteResult
+from battletest.spec import Operation, Spec, response_spec_for
+from battletest.suites.base import CaseRecorder, SuiteContext
+from battletest.suites.data import RequestData, request_strategy
+from battletest.suites.http import ANONYMOUS, curl
+
+NAME = "contract"
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """The outcome of checking one response: ``None`` problem means it conforms."""
+
+    status: int
+    problem: str | None
+    request: httpx.Request
+    excerpt: str = ""
+
+
+def media_type(value: str | None) -> str:
+    return (value or "").split(";")[0].strip().lower()
+
+
+def _type_matches(actual: str, documented: str) -> bool:
+    doc = documented.lower()
+    if doc in ("*/*", actual):
+        return True
+    if doc.endswith("/*"):
+        return actual.startswith(doc[:-1])
+    return False
+
+
+def check_response(op: Operation, response: httpx.Response, *, openapi_31: bool) -> str | None:
+    """What is wrong with ``response`` for ``op``, or None when it conforms."""
+    status = response.status_code
+    if status >= 500:
+        return f"server error {status}"
+    if status == 429:
+        return None  # rate limiting is not a contract question (noted by pacing)
+    documented = response_spec_for(op, status)
+    if documented is None:
+        listed = ", ".join(op.responses) or "none"
+        return f"undocumented status {status} (documented: {listed})"
+    actual = media_type(response.headers.get("content-type"))
+    body = response.content
+    missing = [h for h in documented.required_headers if h.lower() not in response.headers]
+    if missing:
+        return f"missing required header {', '.join(missing)}"
+    if not documented.content:
+        return None
+    if not body and status in (204, 304):
+        return None
+    matches = [ct for ct in documented.content if _type_matches(actual, ct)]
+    if not matches:
+        expected = ", ".join(documented.content)
+        what = "HTML" if actual == "text/html" else (actual or "no content type")
+        return f"{what} where {expected} was documented (status {status})"
+    schema = documented.content[matches[0]]
+    if schema is None or "json" not in actual:
+        return None
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return f"body is not valid JSON although content type is {actual}"
+    validator_cls = Draft202012Validator if openapi_31 else Draft4Validator
+    try:
+        error = next(iter(validator_cls(schema).iter_errors(payload)), None)
+    except SchemaError as exc:
+        return f"the documented schema is invalid: {exc.message}"
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(root)"
+        return f"body does not match the schema at {where}: {error.message[:200]}"
+    return None
+
+
+def _identity_for(ctx: SuiteContext, op: Operation) -> IdentitySession | None:
+    auth = ctx.config.auth
+    if op.path in {auth.login_path, auth.refresh_path, auth.logout_path}:
+        return None  # never spend or revoke the shared identities' tokens
+    if not op.secured:
+        return None
+    for alternative in op.security:
+        schemes = [ctx.spec.security_schemes.get(n, {}) for n in alternative] if ctx.spec else []
+        session = ctx.identities.for_schemes(schemes)
+        if session is not None:
+            return session
+    return None
+
+
+def exercise(ctx: SuiteContext, op: Operation, spec: Spec) -> Case:
+    """Send the example budget for one operation and fold the checks into one case."""
+    started = time.monotonic()
+    name = f"{op.method} {op.path}"
+    try:
+        session = _identity_for(ctx, op)
+    except BattletestError as exc:  # e.g. a re-login failed: a tool error for this case
+        return Case(name=name, status=Status.ERROR, message=str(exc))
+    client = ctx.http(session.name if session else ANONYMOUS)
+    budget = ctx.config.suites.contract.examples
+    checks: list[Check] = []
+
+    def send(data: RequestData) -> None:
+        if len(checks) >= budget or ctx.out_of_time():
+            return
+        request = data.build(client, op, spec.base_path, session.headers() if session else {})
+        try:
+            response = ctx.http.follow_same_host(client, client.send(request))
+        except httpx.HTTPError as exc:
+            checks.append(Check(0, f"request failed: {exc.__class__.__name__}", request))
+            return
+        problem = check_response(op, response, openapi_31=spec.is_31)
+        checks.append(Check(response.status_code, problem, request, response.text[:300]))
+
+    runner = settings(
+        max_examples=budget,
+        database=None,
+        deadline=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )(seed(ctx.seed ^ zlib.crc32(name.encode()))(given(request_strategy(op))(send)))
+    try:
+        runner()
+    except (HypothesisException, ValueError, TypeError) as exc:
+        if not checks:
+            return Case(
+                name=name,
+                status=Status.ERROR,
+                duration_ms=_ms(started),
+                message=f"could not generate data from the schema: {exc}".splitlines()[0][:300],
+            )
+    statuses: dict[str, int] = {}
+    for c in checks:
+        statuses[str(c.status)] = statuses.get(str(c.status), 0) + 1
+    details: dict[str, Any] = {
+        "examples": len(checks),
+        "statuses": statuses,
+        "identity": session.name if session else None,
+        "operation_id": op.operation_id,
+    }
+    failures = [c for c in checks if c.problem]
+    if not checks:
+        return Case(
+            name=name,
+            status=Status.SKIPPED,
+            duration_ms=_ms(started),
+            message="no example was sent (out of time)",
+            details=details,
+        )
+    if not failures:
+        return Case(name=name, status=Status.PASSED, duration_ms=_ms(started), details=details)
+    first = failures[0]
+    details["failures"] = len(failures)
+    details["response_excerpt"] = first.excerpt
+    return Case(
+        name=name,
+        status=Status.FAILED,
+        duration_ms=_ms(started),
+        message=str(first.problem),
+        details=details,
+        reproduce=curl(first.request),
+    )
+
+
+def _ms(started: float) -> float:
+    return round((time.monotonic() - started) * 1000, 3)
+
+
+def contract_suite(ctx: SuiteContext) -> SuiteResult:
+    rec = CaseRecorder(ctx, NAME)
+    if ctx.spec is None:
+        rec.skip("contract", "no OpenAPI document")
+        return rec.result()
+    spec = ctx.spec
+    ctx.progress.suite_started(NAME, len(spec.operations))
+    workers = max(1, ctx.config.parallel)
+    if workers == 1:
+        for op in spec.operations:
+            if ctx.out_of_time():
+                rec.skip(op.label, "not run: out of time or interrupted")
+                continue
+            rec.add(exercise(ctx, op, spec))
+    else:
+        with ThreadPoolExecutor(workers, thread_name_prefix="contract") as pool:
+            for case in pool.map(lambda op: exercise(ctx, op, spec), spec.operations):
+                rec.add(case)
+    return rec.result(
+        metrics={
+            "operations": len(spec.operations),
+            "examples_per_operation": ctx.config.suites.contract.examples,
+        }
+    )
+
+
+__all__ = ["check_response", "contract_suite", "exercise"]

@@ -1,0 +1,261 @@
+"""The ``errors`` suite: bad requests get a 4xx in the documented error format, never a 5xx.
+
+On every operation, as the most privileged identity (so validation, not auth, answers):
+malformed JSON, wrong types (body fields, or a numeric path parameter), unknown ids, and an
+unsupported method on every path. Each must get a 4xx — never a 5xx — in the configured error
+format (RFC 7807 ``application/problem+json`` by default), and no response may leak a stack
+trace. The correlation-id header must be echoed when sent and generated when not.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import httpx
+
+from battletest.auth import IdentitySession
+from battletest.results import Case, Status, SuiteResult
+from battletest.spec import METHODS, Operation, Spec
+from battletest.suites.base import CaseRecorder, SuiteContext
+from battletest.suites.contract import media_type
+from battletest.suites.data import probe_request
+from battletest.suites.http import ANONYMOUS, curl
+
+NAME = "errors"
+STACK_TRACE = re.compile(
+    r"Traceback \(most recent call last\)|File \"[^\"]+\", line \d+|"
+    r"\bat [\w.$]+\([\w]+\.java:\d+\)|Exception in thread \"|"
+    r"\bat .+ \(.+\.[jt]s:\d+:\d+\)|goroutine \d+ \[|"
+    r"(?:sqlalchemy|psycopg2?|sqlite3)\.\w*(?:Error|Exception)",
+)
+_WRONG = {
+    "string": 12345,
+    "integer": "not-a-number",
+    "number": "not-a-number",
+    "boolean": "maybe",
+    "array": "not-an-array",
+    "object": "not-an-object",
+}
+
+
+def stack_trace_in(text: str) -> str | None:
+    m = STACK_TRACE.search(text)
+    return m.group(0) if m else None
+
+
+def format_problem(response: httpx.Response, error_format: str) -> str | None:
+    """What is wrong with an error response's format, or None."""
+    if error_format == "any":
+        return None
+    ct = media_type(response.headers.get("content-type"))
+    if ct != "application/problem+json":
+        return f"error is {ct or 'without content type'}, not application/problem+json (RFC 7807)"
+    try:
+        body = response.json()
+    except ValueError:
+        return "problem+json body is not JSON"
+    if not isinstance(body, dict) or not ({"type", "title", "status"} & set(body)):
+        return "problem+json body has none of type, title, status"
+    return None
+
+
+def judge(
+    name: str,
+    response: httpx.Response | None,
+    request: httpx.Request,
+    *,
+    error_format: str,
+    error: str = "",
+) -> Case:
+    """A bad request's response: 4xx, in the error format, without a stack trace."""
+    if response is None:
+        return Case(name=name, status=Status.ERROR, message=error or "no response")
+    text = response.text[:4000]
+    excerpt = text[:300]
+    trace = stack_trace_in(text)
+    problem: str | None = None
+    if trace:
+        problem = f"stack trace leaked in the response ({trace!r})"
+    elif response.status_code >= 500:
+        problem = f"server error {response.status_code} for a bad request"
+    elif response.status_code < 400:
+        problem = f"accepted with {response.status_code}; expected a 4xx"
+    else:
+        fmt = format_problem(response, error_format)
+        if fmt:
+            problem = f"{response.status_code}: {fmt}"
+    details: dict[str, Any] = {"status": response.status_code}
+    if problem is None:
+        return Case(name=name, status=Status.PASSED, details=details)
+    details["response_excerpt"] = excerpt
+    return Case(
+        name=name, status=Status.FAILED, message=problem, details=details, reproduce=curl(request)
+    )
+
+
+def wrong_typed(schema: dict[str, Any]) -> Any:
+    """A body whose every field (or the body itself) has the wrong JSON type."""
+    t = schema.get("type")
+    if isinstance(t, list):
+        t = next((x for x in t if x != "null"), None)
+    props = schema.get("properties")
+    if (t == "object" or (t is None and props)) and isinstance(props, dict) and props:
+        out: dict[str, Any] = {}
+        for key, sub in props.items():
+            st = sub.get("type") if isinstance(sub, dict) else None
+            st = next((x for x in st if x != "null"), None) if isinstance(st, list) else st
+            out[key] = _WRONG.get(str(st), [["wrong"]])
+        return out
+    return _WRONG.get(str(t), [["wrong"]]) if t else [["wrong"]]
+
+
+class ErrorsRun:
+    def __init__(self, ctx: SuiteContext, spec: Spec, rec: CaseRecorder) -> None:
+        self.ctx = ctx
+        self.spec = spec
+        self.rec = rec
+        self.error_format = ctx.config.suites.errors.error_format
+        self.session: IdentitySession | None = ctx.identities.most_privileged()
+        self.key = self.session.name if self.session else ANONYMOUS
+        self.client = ctx.http(self.key)
+
+    def headers(self) -> dict[str, str]:
+        return self.session.headers() if self.session else {}
+
+    def send(self, name: str, request: httpx.Request) -> None:
+        started = time.monotonic()
+        try:
+            response: httpx.Response | None = self.client.send(request)
+            error = ""
+        except httpx.HTTPError as exc:
+            response, error = None, f"request failed: {exc.__class__.__name__}"
+        case = judge(name, response, request, error_format=self.error_format, error=error)
+        self.rec.add(
+            case.model_copy(update={"duration_ms": round((time.monotonic() - started) * 1000, 3)})
+        )
+
+    def operation(self, op: Operation) -> None:
+        data = probe_request(op)
+        base = self.spec.base_path
+        json_body = op.request_body is not None and "json" in (op.request_content_type or "json")
+        if json_body:
+            req = data.build(self.client, op, base, self.headers())
+            req = self.client.build_request(
+                op.method,
+                req.url,
+                headers={**self.headers(), "Content-Type": "application/json"},
+                content=b'{"battletest": [1, 2,',
+            )
+            self.send(f"malformed JSON: {op.label}", req)
+            data.body = wrong_typed(op.request_body or {})
+            self.send(f"wrong types: {op.label}", data.build(self.client, op, base, self.headers()))
+            data = probe_request(op)
+        else:
+            numeric = [
+                p
+                for p in op.parameters
+                if p.location == "path" and p.schema.get("type") in ("integer", "number")
+            ]
+            if numeric:
+                data.path_params[numeric[0].name] = "not-a-number"
+                self.send(
+                    f"wrong types: {op.label}", data.build(self.client, op, base, self.headers())
+                )
+                data = probe_request(op)
+        if any(p.location == "path" for p in op.parameters):
+            self.send(f"unknown id: {op.label}", data.build(self.client, op, base, self.headers()))
+
+    def unsupported_methods(self) -> None:
+        by_path: dict[str, set[str]] = {}
+        for op in self.spec.operations:
+            by_path.setdefault(op.path, set()).add(op.method)
+        for path, methods in sorted(by_path.items()):
+            spare = next(
+                (
+                    m
+                    for m in ("PATCH", "PUT", "DELETE", "POST", "GET")
+                    if m not in methods and m.lower() in METHODS
+                ),
+                None,
+            )
+            if spare is None:
+                continue
+            concrete = re.sub(r"\{[^}]+\}", "battletest-missing-0", path)
+            req = self.client.build_request(
+                spare, self.spec.base_path + concrete, headers=self.headers()
+            )
+            self.send(f"unsupported method: {spare} {path}", req)
+
+    def correlation_id(self) -> None:
+        header = self.ctx.config.suites.errors.correlation_header
+        if not header:
+            self.rec.skip("correlation id", "[suites.errors].correlation_header is off")
+            return
+        op = next(
+            (
+                o
+                for o in self.spec.operations
+                if o.method == "GET"
+                and not o.secured
+                and not any(p.location == "path" for p in o.parameters)
+            ),
+            None,
+        )
+        path = self.spec.base_path + (op.path if op else "/")
+        value = f"battletest-{self.ctx.seed}"
+        started = time.monotonic()
+        try:
+            echoed = self.client.get(path, headers={header: value})
+            generated = self.client.get(path)
+        except httpx.HTTPError as exc:
+            self.rec.add(
+                Case(
+                    name="correlation id",
+                    status=Status.ERROR,
+                    message=f"request failed: {exc.__class__.__name__}",
+                )
+            )
+            return
+        ms = round((time.monotonic() - started) * 500, 3)
+        got = echoed.headers.get(header)
+        self.rec.add(
+            Case(
+                name=f"correlation id echoed ({header})",
+                status=Status.PASSED if got == value else Status.FAILED,
+                duration_ms=ms,
+                message="" if got == value else f"sent {header}: {value}, got {got!r}",
+                reproduce=None if got == value else curl(echoed.request),
+            )
+        )
+        made = generated.headers.get(header)
+        self.rec.add(
+            Case(
+                name=f"correlation id generated ({header})",
+                status=Status.PASSED if made else Status.FAILED,
+                duration_ms=ms,
+                message="" if made else f"no {header} in the response when none was sent",
+            )
+        )
+
+
+def errors_suite(ctx: SuiteContext) -> SuiteResult:
+    rec = CaseRecorder(ctx, NAME)
+    if ctx.spec is None:
+        rec.skip("errors", "no OpenAPI document")
+        return rec.result()
+    run = ErrorsRun(ctx, ctx.spec, rec)
+    ctx.progress.suite_started(NAME, None)
+    for op in ctx.spec.operations:
+        if ctx.out_of_time():
+            rec.skip(f"errors: {op.label}", "not run: out of time or interrupted")
+            continue
+        run.operation(op)
+    if not ctx.out_of_time():
+        run.unsupported_methods()
+        run.correlation_id()
+    return rec.result(metrics={"error_format": run.error_format})
+
+
+__all__ = ["errors_suite", "format_problem", "judge", "stack_trace_in", "wrong_typed"]
