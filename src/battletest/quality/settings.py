@@ -1,0 +1,89 @@
+"""The ``[history]``, ``[flaky]`` and ``[impact]`` settings of the quality subsystem.
+
+They are read from ``battletest.toml`` (top-level tables) or ``[tool.battletest.*]`` in
+``pyproject.toml`` in the project root; unknown keys are rejected with the fix in the message.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from battletest.errors import ConfigError
+from battletest.quality.flaky import FlakyPolicy
+
+
+class HistorySettings(BaseModel):
+    """``[history]``: where runs are recorded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default sqlite at .battletest/history.db in the project.",
+    )
+    record: bool = Field(default=True, description="Record pytest sessions (--bt-no-history).")
+
+
+class ImpactSettings(BaseModel):
+    """``[impact]``: test impact selection."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    record: bool = Field(default=False, description="Record per-test coverage on every run.")
+    file_map: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Glob of a non-Python file → test id patterns it affects ('*' = all).",
+    )
+    always_run: list[str] = Field(default_factory=list, description="Test id patterns always run.")
+    ignore: list[str] = Field(
+        default_factory=lambda: ["*.md", "*.rst", "docs/*", "LICENSE*", ".gitignore"],
+        description="Changed files that affect no test.",
+    )
+
+
+class QualitySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    history: HistorySettings = HistorySettings()
+    flaky: FlakyPolicy = FlakyPolicy()
+    impact: ImpactSettings = ImpactSettings()
+
+
+SECTIONS = ("history", "flaky", "impact")
+
+
+def load_settings(root: Path) -> QualitySettings:
+    """The quality settings of the project at ``root`` (defaults when nothing is configured)."""
+    raw: dict[str, Any] = {}
+    source = root / "battletest.toml"
+    if source.is_file():
+        raw = _read(source)
+    else:
+        pyproject = root / "pyproject.toml"
+        if pyproject.is_file():
+            raw = _read(pyproject).get("tool", {}).get("battletest", {})
+            source = pyproject
+    picked = {k: raw[k] for k in SECTIONS if k in raw}
+    try:
+        return QualitySettings.model_validate(picked)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise ConfigError(
+            f"{source.name}: [{where}] {err['msg']}",
+            hint="see docs/quality.md for the [history], [flaky] and [impact] keys",
+        ) from exc
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path.name} is not valid TOML: {exc}", hint="fix the syntax") from exc
+
+
+__all__ = ["HistorySettings", "ImpactSettings", "QualitySettings", "load_settings"]
