@@ -1,22 +1,52 @@
 """The pytest plugin (entry point ``pytest11``): markers, options and fixtures.
 
-It imports nothing heavy at import time; battletest subsystems load when a fixture needs them.
+It meets a team's existing pytest suite where it is::
+
+    pytest --bt-target http://127.0.0.1:8000 -m "smoke or auth"
+    pytest --bt-app mypkg.main:app --bt-profile staging
+
+Options: ``--bt-target URL``, ``--bt-app module:attr``, ``--bt-profile NAME``, ``--bt-mode
+MOCK|GOLDEN|LIVE_SMOKE``, ``--bt-config FILE`` (and ``--bt-results FILE``, which
+``battletest run`` passes to collect the outcomes as a ``SuiteResult``). Fixtures:
+``bt_config``, ``bt_target`` (session: the target, launched when given as an app, the built-in
+demo when nothing is given), ``bt_client`` (an httpx client bound to it) and ``bt_identities``
+(one client per configured identity, plus ``anonymous``).
+
+The plugin loads in every pytest run of every user, so this module imports only pytest and the
+standard library; battletest subsystems, httpx and pydantic load inside the fixtures that need
+them. Nothing here changes a run that does not use a ``--bt-*`` option or a ``bt_*`` fixture.
 """
 
 from __future__ import annotations
 
+import argparse
+import importlib
+from collections.abc import Generator, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 import pytest
+
+if TYPE_CHECKING:
+    import httpx
+
+    from battletest.config import Config
+    from battletest.results import Case, SuiteResult
+    from battletest.target import Target
 
 # Fixture modules of the subsystems, loaded by pytest as part of this plugin. Each one imports
 # only pytest at module level and loads its subsystem inside the fixtures.
 pytest_plugins: list[str] = []
-pytest_plugins.append("battletest.chaos.fixtures")
 pytest_plugins.append("battletest.chaos.mock_fixtures")
+pytest_plugins.append("battletest.chaos.fixtures")
+pytest_plugins.append("battletest.quality.fixtures")
 
 MARKERS = {
     "unit": "fast, socket-free test",
     "integration": "test against a running service",
     "e2e": "end-to-end journey through the service",
+    "slow": "takes more than about a second",
     "smoke": "quick check safe to run against any environment (LIVE_SMOKE runs only these)",
     "auth": "authentication or authorization test",
     "api": "API behaviour test",
@@ -26,8 +56,500 @@ MARKERS = {
     "load": "load test",
     "chaos": "fault-injection test",
 }
+# Markers of tests that put a target under stress or break it: never run in LIVE_SMOKE mode,
+# even when they are also marked smoke.
+DESTRUCTIVE_MARKERS = frozenset({"load", "chaos", "performance"})
+MODES = ("MOCK", "GOLDEN", "LIVE_SMOKE")
+# LIVE_SMOKE is read-only: bt_client and bt_identities refuse other methods (logins excepted).
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True, slots=True)
+class BtOptions:
+    """The ``--bt-*`` command-line options of one pytest run."""
+
+    target: str | None = None
+    app: str | None = None
+    profile: str | None = None
+    mode: str | None = None
+    config: str | None = None
+    results: str | None = None
+
+    @property
+    def used(self) -> bool:
+        return any((self.target, self.app, self.profile, self.mode, self.config, self.results))
+
+    def overrides(self) -> dict[str, Any]:
+        """The options as dotted config overrides (unset ones are left out)."""
+        out: dict[str, Any] = {"target.url": self.target, "target.app": self.app, "mode": self.mode}
+        return {k: v for k, v in out.items() if v is not None}
+
+
+OPTIONS_KEY = pytest.StashKey[BtOptions]()
+RECORDER_KEY = pytest.StashKey["OutcomeRecorder"]()
+
+
+# ----------------------------------------------------------------------------------- options
+
+
+def _url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a URL: give http://HOST:PORT, e.g. http://127.0.0.1:8000"
+        )
+    return value.rstrip("/")
+
+
+def _app(value: str) -> str:
+    module, _, attr = value.partition(":")
+    if not module or not attr:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not 'module:attribute', e.g. mypkg.main:app"
+        )
+    return value
+
+
+def _mode(value: str) -> str:
+    mode = value.upper().replace("-", "_")
+    if mode not in MODES:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a mode: use {', '.join(MODES)}")
+    return mode
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("battletest", "battletest: the system under test")
+    group.addoption(
+        "--bt-target", type=_url, metavar="URL", help="base URL of a running service to test"
+    )
+    group.addoption(
+        "--bt-app",
+        type=_app,
+        metavar="MODULE:ATTR",
+        help="ASGI/WSGI app battletest starts on a free loopback port for the session",
+    )
+    group.addoption("--bt-profile", metavar="NAME", help="config profile (dev, staging, prod, …)")
+    group.addoption(
+        "--bt-mode",
+        type=_mode,
+        metavar="MODE",
+        help="MOCK, GOLDEN or LIVE_SMOKE (LIVE_SMOKE runs only smoke tests, read-only)",
+    )
+    group.addoption("--bt-config", metavar="FILE", help="battletest.toml or pyproject.toml to read")
+    group.addoption(
+        "--bt-results",
+        metavar="FILE",
+        help="write the outcomes as a battletest SuiteResult JSON (used by `battletest run`)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     for name, help_text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {help_text}")
+    options = BtOptions(
+        target=config.getoption("bt_target", None),
+        app=config.getoption("bt_app", None),
+        profile=config.getoption("bt_profile", None),
+        mode=config.getoption("bt_mode", None),
+        config=config.getoption("bt_config", None),
+        results=config.getoption("bt_results", None),
+    )
+    if options.target and options.app:
+        raise pytest.UsageError(
+            "battletest: give --bt-target or --bt-app, not both "
+            "(--bt-target tests a running service, --bt-app starts one)"
+        )
+    if options.config and not Path(options.config).is_file():
+        raise pytest.UsageError(
+            f"battletest: --bt-config {options.config} not found (check the path)"
+        )
+    config.stash[OPTIONS_KEY] = options
+    if options.results and not hasattr(config, "workerinput"):
+        recorder = OutcomeRecorder(Path(options.results))
+        config.stash[RECORDER_KEY] = recorder
+        config.pluginmanager.register(recorder, "battletest-outcomes")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    options = config.stash.get(OPTIONS_KEY, BtOptions())
+    if not options.used:
+        return []
+    parts = [
+        f"{name}={value}"
+        for name, value in (
+            ("target", options.target),
+            ("app", options.app),
+            ("profile", options.profile),
+            ("mode", options.mode),
+            ("config", options.config),
+        )
+        if value
+    ]
+    return ["battletest: " + (", ".join(parts) or "results to " + str(options.results))]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In LIVE_SMOKE mode keep only smoke tests, and none that carries a destructive marker."""
+    options = config.stash.get(OPTIONS_KEY, BtOptions())
+    if options.mode != "LIVE_SMOKE":
+        return
+    keep: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        names = {m.name for m in item.iter_markers()}
+        if "smoke" in names and not names & DESTRUCTIVE_MARKERS:
+            keep.append(item)
+        else:
+            dropped.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
+# ----------------------------------------------------------------------------------- outcomes
+
+
+@dataclass(slots=True)
+class _Outcome:
+    nodeid: str
+    status: str = "passed"
+    duration_s: float = 0.0
+    message: str = ""
+    longrepr: str = ""
+    markers: list[str] = field(default_factory=list)
+    location: str = ""
+    ran: bool = False  # a report arrived (collected-but-deselected or -x-skipped tests did not)
+
+
+class OutcomeRecorder:
+    """Collects test outcomes (on the xdist controller too) and writes them as a SuiteResult."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.outcomes: dict[str, _Outcome] = {}
+        self._started: float | None = None
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        import time
+
+        self._started = time.monotonic()
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            out = self.outcomes.setdefault(item.nodeid, _Outcome(item.nodeid))
+            out.markers = sorted({m.name for m in item.iter_markers()} & set(MARKERS))
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            out = self.outcomes.setdefault(report.nodeid, _Outcome(report.nodeid))
+            out.status = "error"
+            out.ran = True
+            text = str(report.longrepr)
+            errors = [ln[1:].strip() for ln in text.splitlines() if ln.startswith("E ")]
+            out.message = (errors[-1] if errors else _first_line(report)) or "collection failed"
+            out.longrepr = _tail(str(report.longrepr))
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        out = self.outcomes.setdefault(report.nodeid, _Outcome(report.nodeid))
+        out.ran = True
+        out.duration_s += report.duration
+        if report.location:
+            path, line, _ = report.location
+            out.location = f"{path}:{(line or 0) + 1}"
+        if report.when == "call":
+            if hasattr(report, "wasxfail"):
+                out.status = "skipped" if report.skipped else "passed"
+                out.message = "xfail: " + str(report.wasxfail) if report.skipped else "xpass"
+            elif report.failed:
+                out.status = "failed"
+            elif report.skipped:
+                out.status = "skipped"
+        elif report.failed:  # setup or teardown failed: the tool could not run the test
+            out.status = "error" if out.status != "failed" else out.status
+        elif report.skipped and report.when == "setup":
+            out.status = "skipped"
+        if report.failed or (report.skipped and not out.message):
+            out.message = (f"{report.when}: " if report.when != "call" else "") + _first_line(
+                report
+            )
+        if report.failed:
+            out.longrepr = _tail(str(report.longrepr))
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        import time
+
+        elapsed = time.monotonic() - self._started if self._started is not None else 0.0
+        suite = self.suite_result(elapsed)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(suite.model_dump_json(indent=2), encoding="utf-8")
+
+    def cases(self) -> list[Case]:
+        from battletest.results import Case, Status
+
+        cases = []
+        for out in self.outcomes.values():
+            if not out.ran:
+                continue  # collected, then deselected or never run (-x, Ctrl-C)
+            details: dict[str, Any] = {"markers": out.markers}
+            if out.location:
+                details["location"] = out.location
+            if out.longrepr:
+                details["traceback"] = out.longrepr
+            cases.append(
+                Case(
+                    name=out.nodeid,
+                    status=Status(out.status),
+                    duration_ms=round(out.duration_s * 1000.0, 3),
+                    message=out.message,
+                    details=details,
+                    reproduce=f"pytest {_shell_quote(out.nodeid)}"
+                    if out.status in ("failed", "error")
+                    else None,
+                )
+            )
+        return cases
+
+    def suite_result(self, elapsed_s: float) -> SuiteResult:
+        from battletest.results import SuiteResult
+
+        return SuiteResult.from_cases("pytest", self.cases(), duration_s=round(elapsed_s, 3))
+
+
+def _first_line(report: pytest.TestReport | pytest.CollectReport) -> str:
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None:
+        text = str(crash.message)
+    elif isinstance(report.longrepr, tuple):  # skip: (path, line, reason)
+        text = str(report.longrepr[2])
+    else:
+        text = str(report.longrepr or "")
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[0].strip()[:500] if lines else ""
+
+
+def _tail(text: str, limit: int = 4000) -> str:
+    return text if len(text) <= limit else "…" + text[-limit:]
+
+
+def _shell_quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
+
+
+def read_results(path: str | Path) -> SuiteResult:
+    """The SuiteResult a ``--bt-results`` run wrote (what ``battletest run`` reads back)."""
+    from battletest.results import SuiteResult
+
+    return SuiteResult.model_validate_json(Path(path).read_text(encoding="utf-8"))
+
+
+# ----------------------------------------------------------------------------------- fixtures
+
+
+@dataclass(slots=True)
+class BtSession:
+    """What the session-scoped fixtures share: the config, the target and the identities."""
+
+    config: Config
+    target: Target
+    identities: list[Any]  # battletest.config.Identity
+    mode: str | None = None  # the mode asked for (flag, file or env); None: no restriction
+    demo: Any = None  # the DemoHandle when battletest started its demo
+
+
+def _fail(exc: BaseException) -> None:
+    """Fail the requesting test with battletest's one-line message (no traceback)."""
+    pytest.fail(f"battletest: {exc}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def _bt_session(
+    pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[BtSession]:
+    from contextlib import ExitStack
+
+    from battletest.config import load_config
+    from battletest.errors import BattletestError
+
+    options = pytestconfig.stash.get(OPTIONS_KEY, BtOptions())
+    with ExitStack() as stack:
+        try:
+            config = load_config(options.config, options.profile, options.overrides())
+            session = _open_session(config, stack, tmp_path_factory.mktemp("bt-target"))
+        except BattletestError as exc:
+            _fail(exc)
+            raise  # unreachable: pytest.fail raises
+        yield session
+
+
+def _open_session(config: Config, stack: Any, work_dir: Path) -> BtSession:
+    mode = config.mode if "mode" in config.model_fields_set else None
+    t = config.target
+    if t.url or t.app or t.command:
+        from battletest.target import open_target
+
+        target = stack.enter_context(open_target(t, logs_dir=work_dir))
+        return BtSession(config, target, list(config.identities), mode)
+    return _open_demo(config, stack, work_dir, mode)
+
+
+def _open_demo(config: Config, stack: Any, work_dir: Path, mode: str | None) -> BtSession:
+    """Start the built-in demo; its target, auth flow and identities fill what config lacks."""
+    from battletest.config import load_config
+    from battletest.target import Target
+
+    demo = stack.enter_context(importlib.import_module("battletest.demo").start())
+    described = load_config(demo.write_config(work_dir / "demo.toml"), environ={})
+    update: dict[str, Any] = {"target": described.target}
+    if not config.auth.login_path:
+        update["auth"] = described.auth
+    if not config.identities:
+        update["identities"] = described.identities
+    if not config.rbac:
+        update["rbac"] = described.rbac
+    config = config.model_copy(update=update)
+    target = Target(demo.base_url, "demo", description="the built-in demo")
+    return BtSession(config, target, list(config.identities), mode, demo)
+
+
+@pytest.fixture(scope="session")
+def bt_config(_bt_session: BtSession) -> Config:
+    """The resolved configuration (file, profile, BATTLETEST_* env, --bt-* flags; the demo's
+    target, auth flow and identities when battletest started the demo)."""
+    return _bt_session.config
+
+
+@pytest.fixture(scope="session")
+def bt_target(_bt_session: BtSession) -> Target:
+    """The system under test for this session (``.base_url``; ``.pid`` when battletest owns it)."""
+    return _bt_session.target
+
+
+def _guard(mode: str | None, allowed_paths: frozenset[str]) -> Any:
+    def check(request: httpx.Request) -> None:
+        if (
+            mode == "LIVE_SMOKE"
+            and request.method not in READ_ONLY_METHODS
+            and request.url.path not in allowed_paths
+        ):
+            from battletest.errors import SafetyError
+
+            raise SafetyError(
+                f"LIVE_SMOKE is read-only: {request.method} {request.url.path} refused",
+                hint="use GET/HEAD/OPTIONS in smoke tests, or run with --bt-mode GOLDEN or MOCK",
+            )
+
+    return check
+
+
+def _client(session: BtSession, **kwargs: Any) -> httpx.Client:
+    import httpx
+
+    config = session.config
+    allowed = frozenset(p for p in (config.auth.login_path, config.auth.refresh_path) if p)
+    return httpx.Client(
+        base_url=session.target.base_url,
+        timeout=config.target.request_timeout_s,
+        event_hooks={"request": [_guard(session.mode, allowed)]},
+        **kwargs,
+    )
+
+
+@pytest.fixture
+def bt_client(_bt_session: BtSession) -> Iterator[httpx.Client]:
+    """An httpx client bound to the target (unauthenticated; fresh cookies per test)."""
+    with _client(_bt_session) as client:
+        yield client
+
+
+class BtIdentities(Mapping[str, "httpx.Client"]):
+    """One httpx client per configured identity, by name, plus ``anonymous`` (no credentials).
+
+    Each identity logs in once per session (on first use); its client sends the identity's
+    bearer token or API key and refreshes an expiring token on its own.
+    """
+
+    def __init__(self, clients: dict[str, httpx.Client], roles: dict[str, str]) -> None:
+        self._clients = clients
+        self._roles = roles
+
+    def __getitem__(self, name: str) -> httpx.Client:
+        try:
+            return self._clients[name]
+        except KeyError:
+            known = ", ".join(sorted(self._clients))
+            raise KeyError(f"no identity {name!r} (configured: {known})") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._clients)
+
+    def __len__(self) -> int:
+        return len(self._clients)
+
+    @property
+    def anonymous(self) -> httpx.Client:
+        return self._clients["anonymous"]
+
+    def role(self, role: str) -> httpx.Client:
+        """The client of the first identity with ``role``."""
+        for name, r in self._roles.items():
+            if r == role:
+                return self._clients[name]
+        raise KeyError(
+            f"no identity with role {role!r} (roles: {', '.join(sorted(set(self._roles.values())))})"
+        )
+
+
+@pytest.fixture(scope="session")
+def _bt_logins(_bt_session: BtSession) -> Iterator[Any]:
+    """The identities' sessions, logged in lazily and once per pytest session."""
+    from battletest.auth.identities import Identities
+
+    clients: dict[str, httpx.Client] = {}
+
+    def client_for(name: str) -> httpx.Client:
+        if name not in clients:
+            clients[name] = _client(_bt_session)
+        return clients[name]
+
+    try:
+        yield Identities(_bt_session.identities, _bt_session.config.auth, client_for)
+    finally:
+        for client in clients.values():
+            client.close()
+
+
+@pytest.fixture
+def bt_identities(_bt_session: BtSession, _bt_logins: Any) -> Iterator[BtIdentities]:
+    """A client per configured identity (``bt_identities["staff"]``) and ``.anonymous``."""
+    import httpx
+
+    from battletest.errors import BattletestError
+
+    class IdentityAuth(httpx.Auth):
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def auth_flow(
+            self, request: httpx.Request
+        ) -> Generator[httpx.Request, httpx.Response, None]:
+            session = _bt_logins.get(self.name)  # logs in on first use, refreshes when due
+            request.headers.update(session.headers())
+            yield request
+
+    clients: dict[str, httpx.Client] = {"anonymous": _client(_bt_session)}
+    roles: dict[str, str] = {}
+    try:
+        for ident in _bt_session.identities:
+            try:
+                _bt_logins.get(ident.name)
+            except BattletestError as exc:
+                _fail(exc)
+            clients[ident.name] = _client(_bt_session, auth=IdentityAuth(ident.name))
+            roles[ident.name] = ident.role
+        yield BtIdentities(clients, roles)
+    finally:
+        for client in clients.values():
+            client.close()
