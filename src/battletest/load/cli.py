@@ -1,0 +1,109 @@
+"""``battletest load``: parse flags into ``LoadSettings``, run, print, exit 0/1/130.
+
+Exit codes: 0 all thresholds passed, 1 a threshold failed, 2 bad flags, 3 target unreachable,
+130 interrupted (the partial result is printed and saved first).
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import click
+
+from battletest.errors import ExitCode, Interrupted, TargetUnreachable
+
+
+def _demo_url(stack: ExitStack) -> str:
+    """Start the built-in demo and return its base URL (stopped when ``stack`` closes)."""
+    try:
+        from battletest.demo import start
+    except ImportError:
+        raise TargetUnreachable(
+            "no --target given and the built-in demo is not available",
+            hint="pass --target http://HOST:PORT",
+        ) from None
+    handle: Any = start()
+    if hasattr(handle, "__enter__"):
+        handle = stack.enter_context(handle)
+    else:
+        for name in ("stop", "close"):
+            if hasattr(handle, name):
+                stack.callback(getattr(handle, name))
+                break
+    if isinstance(handle, str):
+        return handle
+    for name in ("url", "base_url"):
+        if isinstance(getattr(handle, name, None), str):
+            return str(getattr(handle, name))
+    raise TargetUnreachable("the demo started but did not say its URL", hint="pass --target")
+
+
+@click.command("load", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--target", help="Base URL of the service (default: start the demo).")
+@click.option("--path", "paths", multiple=True, help="Path to request (repeatable).")
+@click.option("--method", default="GET", show_default=True)
+@click.option("--header", "headers", multiple=True, help="'Name: value' (repeatable).")
+@click.option("--body", default="", help="Request body (JSON by default).")
+@click.option("--executor", help="k6 executor name (inferred from the flags by default).")
+@click.option("--vus", type=int, help="Virtual users (constant-vus).")
+@click.option("--duration", help="How long, e.g. 30s, 2m (default 10s).")
+@click.option("--rate", type=float, help="Iterations per second (constant-arrival-rate).")
+@click.option(
+    "--max-vus", type=int, help="Connections available to --rate (default max(100, rate))."
+)
+@click.option("--stages", help="DURATION:TARGET,… e.g. 30s:10,1m:50,30s:0 (ramping).")
+@click.option("--iterations", type=int, help="Iterations (shared-iterations, per-vu-iterations).")
+@click.option("--think-time", default="0", help="Pause between a VU's iterations: 1s or 0.5s..2s.")
+@click.option("--graceful-stop", default="30s", show_default=True)
+@click.option("--workers", type=int, help="Worker processes (default: one per core).")
+@click.option("--timeout", default="10s", show_default=True, help="Per-request timeout.")
+@click.option("--threshold", "thresholds", multiple=True, help="e.g. 'p95<300ms' (repeatable).")
+@click.option("--abort-on-fail", is_flag=True, help="Stop as soon as a threshold fails.")
+@click.option("--ca-cert", type=click.Path(), help="CA bundle (PEM) to trust for https.")
+@click.option("--client-cert", type=click.Path(), help="Client certificate (PEM).")
+@click.option("--client-key", type=click.Path(), help="Client private key (PEM).")
+@click.option("--insecure", is_flag=True, help="Do not verify the server certificate.")
+@click.option("--json", "json_path", type=click.Path(), help="Write the result as JSON here.")
+@click.option("--run-dir", type=click.Path(), help="Folder for the merged latency histogram.")
+@click.option("--concurrent-users", type=int, help="Legacy: VUs of per-vu-iterations.")
+@click.option("--requests-per-user", type=int, help="Legacy: iterations per VU.")
+@click.option("--test-duration", help="Legacy: maximum duration (seconds or 5m).")
+def load(**flags: Any) -> None:
+    """Put the target under load (k6-style executors, thresholds, merged histograms)."""
+    from rich.console import Console
+
+    from battletest.load.console import print_result, reporter_for
+    from battletest.load.coordinator import run
+    from battletest.load.options import LoadSettings
+
+    target = flags.pop("target")
+    json_path = flags.pop("json_path")
+    run_dir = flags.pop("run_dir")
+    settings = LoadSettings.coerce(
+        {k: (list(v) if isinstance(v, tuple) else v) for k, v in flags.items()}
+    )
+    kwargs = settings.run_kwargs()
+    console = Console(stderr=True)
+    out = Console(highlight=False)
+    with ExitStack() as stack:
+        if not target:
+            target = _demo_url(stack)
+            if not settings.paths and not settings.endpoints:
+                kwargs["endpoints"] = LoadSettings(paths=["/health"]).endpoint_list()
+        progress = reporter_for(console)
+        try:
+            result = run(target, progress=progress, run_dir=run_dir, **kwargs)
+        finally:
+            progress.close()
+    print_result(result, out)
+    if json_path:
+        Path(json_path).write_text(
+            json.dumps(result.model_dump(mode="json"), indent=2) + "\n", encoding="utf-8"
+        )
+    if result.interrupted:
+        raise Interrupted("load run interrupted; the partial result is above")
+    if not result.passed:
+        raise click.exceptions.Exit(int(ExitCode.FAILED))

@@ -1,0 +1,113 @@
+"""Progress reporters for a load run: a live view on a terminal, plain lines in CI.
+
+Both are ``Progress`` callables (``LiveStats -> None``) with a ``close()``; the engine never
+prints, the command picks a reporter with ``reporter_for(console)``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import IO, Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from battletest.load.coordinator import LiveStats
+from battletest.load.result import LoadResult
+
+
+def _line(s: LiveStats) -> str:
+    return (
+        f"load {s.elapsed:6.1f}s/{s.planned:g}s  vus={s.vus:<5d} rps={s.rps:<9.1f}"
+        f" p50={s.p50:.2f}ms p95={s.p95:.2f}ms p99={s.p99:.2f}ms"
+        f" requests={s.requests} failed={s.failed} dropped={s.dropped}"
+    )
+
+
+class PlainProgress:
+    """One line every ``every`` seconds (CI logs, pipes)."""
+
+    def __init__(self, stream: IO[str], every: float = 5.0) -> None:
+        self.stream = stream
+        self.every = every
+        self.last = -1e9
+
+    def __call__(self, stats: LiveStats) -> None:
+        now = time.monotonic()
+        if now - self.last >= self.every:
+            self.last = now
+            print(_line(stats), file=self.stream, flush=True)
+
+    def close(self) -> None:
+        return None
+
+
+class LiveProgress:
+    """A rich live panel refreshed on every snapshot."""
+
+    def __init__(self, console: Console) -> None:
+        self.live = Live(console=console, refresh_per_second=4, transient=True)
+        self.live.start()
+
+    def __call__(self, stats: LiveStats) -> None:
+        table = Table(box=None, show_header=True, header_style="bold")
+        for col in ("elapsed", "VUs", "rps", "p50", "p95", "p99", "requests", "failed"):
+            table.add_column(col, justify="right")
+        table.add_row(
+            f"{stats.elapsed:.0f}s / {stats.planned:g}s",
+            str(stats.vus),
+            f"{stats.rps:,.0f}",
+            f"{stats.p50:.2f}ms",
+            f"{stats.p95:.2f}ms",
+            f"{stats.p99:.2f}ms",
+            f"{stats.requests:,}",
+            f"{stats.failed:,}",
+        )
+        self.live.update(table)
+
+    def close(self) -> None:
+        self.live.stop()
+
+
+def reporter_for(console: Console, every: float = 5.0) -> PlainProgress | LiveProgress:
+    if console.is_terminal:
+        return LiveProgress(console)
+    return PlainProgress(console.file, every)
+
+
+def render_result(result: LoadResult) -> list[str]:
+    """The end-of-run summary as plain lines (the CLI prints them)."""
+    lat = result.latency_ms
+    out = [
+        f"target {result.target}  executor {result.executor}  workers {result.workers}"
+        f"  duration {result.duration_s:.1f}s",
+        f"requests {result.requests}  failed {result.failed} ({result.error_rate * 100:.2f}%)"
+        f"  rps {result.rps:,.1f}  dropped_iterations {result.dropped_iterations}",
+        f"latency ms  min {lat.min:.2f}  mean {lat.mean:.2f}  p50 {lat.p50:.2f}  p90 {lat.p90:.2f}"
+        f"  p95 {lat.p95:.2f}  p99 {lat.p99:.2f}  p99.9 {lat.p999:.2f}  max {lat.max:.2f}",
+    ]
+    if len(result.endpoints) > 1:
+        for name, ep in result.endpoints.items():
+            out.append(
+                f"  {name}: requests {ep.requests} failed {ep.failed} p50 {ep.latency_ms.p50:.2f}"
+                f" p95 {ep.latency_ms.p95:.2f} p99 {ep.latency_ms.p99:.2f}"
+            )
+    if result.errors:
+        out.append("errors " + ", ".join(f"{k}={v}" for k, v in result.errors.items()))
+    per_req = result.cpu_us_per_request
+    out.append(f"client cpu {result.client_cpu_s:.2f}s ({per_req:.1f} µs/request)")
+    for row in result.thresholds:
+        out.append(f"threshold {row.line}")
+    for warning in result.warnings:
+        out.append(f"warning: {warning}")
+    if result.aborted:
+        out.append("aborted: a threshold failed (--abort-on-fail)")
+    if result.interrupted:
+        out.append("interrupted: partial result")
+    return out
+
+
+def print_result(result: LoadResult, console: Any) -> None:
+    for line in render_result(result):
+        console.print(line, markup=False, highlight=False)

@@ -1,0 +1,445 @@
+"""The coordinator: check the target, start worker processes, merge what they send.
+
+``run`` is the library entry point behind ``battletest load`` and the ``load`` suite. It never
+prints: progress goes to the ``progress`` callable (see ``console.py``), the outcome is a
+``LoadResult``. Ctrl-C (or ``stop.set()``) stops the workers gracefully and the partial result
+is returned with ``interrupted=True``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import multiprocessing.connection
+import os
+import resource
+import signal
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import httptools
+
+from battletest.errors import ConfigError, ScenarioError, TargetUnreachable, UsageError
+from battletest.load.executors import ExecutorSpec, intended_iterations
+from battletest.load.result import Aggregator, LatencyMs, LoadResult, ThresholdRow
+from battletest.load.runtime import TLSOptions, WorkerConfig, worker_main
+from battletest.load.scenario import Endpoint, Target, parse_target, request_bytes
+from battletest.load.thresholds import parse_thresholds
+from battletest.results import utcnow
+
+Pipe = multiprocessing.connection.Connection
+HISTOGRAM_FILE = "load-latency.hdr"
+FD_HEADROOM = 64
+
+
+@dataclass(frozen=True, slots=True)
+class LiveStats:
+    """What the console shows while a run is going (cumulative unless noted)."""
+
+    elapsed: float
+    planned: float
+    vus: int  # active in the last second
+    rps: float  # last second
+    p50: float  # ms, last second
+    p95: float
+    p99: float
+    requests: int
+    failed: int
+    dropped: int
+
+
+Progress = Callable[[LiveStats], None]
+
+
+def default_workers() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def preflight(target: Target, endpoint: Endpoint, tls: TLSOptions, timeout: float) -> str:
+    """Resolve, connect and send one request; return the address workers connect to.
+
+    Raises ``TargetUnreachable`` with the cause and the fix (DNS, refused, TLS, not HTTP).
+    """
+    try:
+        infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise TargetUnreachable(
+            f"cannot resolve host {target.host!r} ({exc.strerror})",
+            hint="check the host name in --target",
+        ) from None
+    sockaddr = infos[0][4]
+    address = str(sockaddr[0])
+    try:
+        sock = socket.create_connection((address, target.port), timeout=min(timeout, 10.0))
+    except ConnectionRefusedError:
+        raise TargetUnreachable(
+            f"connection refused by {target.url}",
+            hint="is the service running and listening on that port?",
+        ) from None
+    except OSError as exc:
+        raise TargetUnreachable(
+            f"cannot connect to {target.url}: {exc.strerror or exc}",
+            hint="check --target and that the service is running",
+        ) from None
+    try:
+        if target.tls:
+            try:
+                ctx = tls.context()
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigError(
+                    f"cannot load TLS files: {exc}",
+                    hint="check --ca-cert, --client-cert and --client-key paths (PEM)",
+                ) from None
+            try:
+                sock = ctx.wrap_socket(sock, server_hostname=target.host)
+            except ssl.SSLCertVerificationError as exc:
+                raise TargetUnreachable(
+                    f"TLS certificate of {target.url} not trusted: {exc.verify_message}",
+                    hint="pass its CA with --ca-cert, or --insecure to skip verification",
+                ) from None
+            except (ssl.SSLError, OSError) as exc:
+                raise TargetUnreachable(
+                    f"TLS handshake with {target.url} failed: {exc}",
+                    hint="check https vs http, and --client-cert if the server requires one",
+                ) from None
+        _probe_http(sock, target, endpoint)
+    finally:
+        sock.close()
+    return address
+
+
+class _Probe:
+    def __init__(self) -> None:
+        self.complete = False
+        self.headers = False
+
+    def on_headers_complete(self) -> None:
+        self.headers = True
+
+    def on_message_complete(self) -> None:
+        self.complete = True
+
+
+def _probe_http(sock: socket.socket, target: Target, endpoint: Endpoint) -> None:
+    probe_ep = endpoint if endpoint.method == "GET" else Endpoint(path="/")
+    sock.sendall(request_bytes(target, probe_ep))
+    probe = _Probe()
+    parser = httptools.HttpResponseParser(probe)
+    received = b""
+    try:
+        while not probe.headers:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+            parser.feed_data(chunk)
+    except httptools.HttpParserError:
+        raise TargetUnreachable(
+            f"{target.url} does not speak HTTP/1.1 (it answered {received[:24]!r})",
+            hint="check the port and scheme in --target",
+        ) from None
+    except TimeoutError:
+        raise TargetUnreachable(
+            f"{target.url} accepted the connection but sent no HTTP response",
+            hint="check the port in --target, or raise --timeout",
+        ) from None
+    except OSError as exc:
+        raise TargetUnreachable(
+            f"{target.url} dropped the connection: {exc}", hint="check the service's logs"
+        ) from None
+    if not probe.headers:
+        raise TargetUnreachable(
+            f"{target.url} closed the connection without an HTTP response"
+            + (f" (it sent {received[:24]!r})" if received else ""),
+            hint="check the port and scheme in --target",
+        )
+
+
+def ensure_fd_limit(
+    needed: int,
+    getrlimit: Callable[[int], tuple[int, int]] = resource.getrlimit,
+    setrlimit: Callable[[int, tuple[int, int]], None] = resource.setrlimit,
+) -> int:
+    """Raise the soft descriptor limit to ``needed`` (inherited by workers) or fail clearly."""
+    soft, hard = getrlimit(resource.RLIMIT_NOFILE)
+    if needed <= soft:
+        return soft
+    if hard != resource.RLIM_INFINITY and needed > hard:
+        raise ConfigError(
+            f"this run needs {needed} file descriptors per worker but the hard limit is {hard}",
+            hint="lower --vus/--max-vus, add --workers, or raise `ulimit -Hn`",
+        )
+    setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+    return needed
+
+
+def run(
+    target: str,
+    *,
+    executor: ExecutorSpec | None = None,
+    endpoints: Sequence[Endpoint] = (),
+    thresholds: Sequence[str] = (),
+    abort_on_fail: bool = False,
+    workers: int | None = None,
+    timeout: float = 10.0,
+    think_time: tuple[float, float] = (0.0, 0.0),
+    tls: TLSOptions | None = None,
+    snapshot_interval: float = 1.0,
+    progress: Progress | None = None,
+    run_dir: str | Path | None = None,
+    stop: threading.Event | None = None,
+    seed: int = 0,
+) -> LoadResult:
+    """Run a load test against ``target`` and return what it measured."""
+    spec = (executor or ExecutorSpec()).validate()
+    parsed = parse_target(target)
+    eps = tuple(e.validate() for e in (endpoints or (Endpoint(),)))
+    names = [e.label for e in eps]
+    if len(set(names)) != len(names):
+        raise ScenarioError("two endpoints share a name", hint="give each endpoint a unique name")
+    checks = parse_thresholds(list(thresholds))
+    for t in checks:
+        if t.endpoint is not None and t.endpoint not in names:
+            raise UsageError(
+                f"threshold {t.source!r} names unknown endpoint {t.endpoint!r}",
+                hint=f"known endpoints: {', '.join(names)}",
+            )
+    if timeout <= 0:
+        raise UsageError("--timeout must be positive", hint="e.g. --timeout 10s")
+    if think_time[0] < 0 or think_time[1] < think_time[0]:
+        raise UsageError("invalid think time", hint="use MIN..MAX with 0 <= MIN <= MAX")
+    tls = tls or TLSOptions()
+    count = spec.worker_count(workers or default_workers())
+    per_worker = -(-spec.effective_max_vus // count)
+    ensure_fd_limit(per_worker + FD_HEADROOM)
+    address = preflight(parsed, eps[0], tls, timeout)
+
+    configs = [
+        WorkerConfig(
+            i, count, parsed, address, eps, spec, timeout, think_time, tls, snapshot_interval, seed
+        )
+        for i in range(count)
+    ]
+    started_at = utcnow()
+    cpu0 = time.thread_time()
+    agg = Aggregator(names, count)
+    session = _Session(configs, agg, checks, abort_on_fail, progress, stop, spec)
+    session.execute()
+    result = _build(session, parsed, spec, started_at, cpu0, count, checks)
+    if run_dir is not None:
+        folder = Path(run_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / HISTOGRAM_FILE).write_text(result.histogram + "\n", encoding="ascii")
+    return result
+
+
+class _Session:
+    """Worker processes and the message loop; turns Ctrl-C into a graceful stop."""
+
+    def __init__(
+        self,
+        configs: list[WorkerConfig],
+        agg: Aggregator,
+        checks: list[Any],
+        abort_on_fail: bool,
+        progress: Progress | None,
+        stop: threading.Event | None,
+        spec: ExecutorSpec,
+    ) -> None:
+        self.configs = configs
+        self.agg = agg
+        self.checks = checks
+        self.abort_on_fail = abort_on_fail
+        self.progress = progress
+        self.stop = stop or threading.Event()
+        self.spec = spec
+        self.interrupted = False
+        self.aborted = False
+        self.stopping = False
+        self.warnings: list[str] = []
+        self.shown = 0
+
+    def execute(self) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+        procs, pipes = [], []
+        try:
+            for cfg in self.configs:
+                parent, child = ctx.Pipe()
+                proc = ctx.Process(target=worker_main, args=(cfg, child), daemon=True)
+                proc.start()
+                child.close()
+                procs.append(proc)
+                pipes.append(parent)
+            if main:
+                signal.signal(signal.SIGINT, self._on_sigint)
+            self._wait_ready(pipes)
+            for pipe in pipes:
+                pipe.send(("start",))
+            self._loop(pipes)
+        finally:
+            if main:
+                signal.signal(signal.SIGINT, previous)
+            for proc in procs:
+                proc.join(timeout=5)
+                if proc.is_alive():
+                    proc.terminate()
+                    proc.join(timeout=5)
+            for pipe in pipes:
+                pipe.close()
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        if self.interrupted:  # a second Ctrl-C: stop waiting for in-flight requests
+            self.stop.set()
+            self._hard = True
+        self.interrupted = True
+        self.stop.set()
+
+    _hard = False
+
+    def _wait_ready(self, pipes: list[Pipe]) -> None:
+        waiting = set(pipes)
+        deadline = time.monotonic() + 60
+        while waiting:
+            ready = cast(list[Pipe], multiprocessing.connection.wait(list(waiting), timeout=0.5))
+            for pipe in ready:
+                try:
+                    pipe.recv()
+                except EOFError:
+                    raise ScenarioError(
+                        "a load worker process exited during start-up",
+                        hint="run with a smaller --workers and check the error output above",
+                    ) from None
+                waiting.discard(pipe)
+            if time.monotonic() > deadline:
+                raise ScenarioError("load workers did not start within 60 s")
+
+    def _loop(self, pipes: list[Pipe]) -> None:
+        pending = set(pipes)
+        sent_stop = False
+        while pending:
+            if self.stop.is_set() and not sent_stop:
+                grace = 0.0 if self._hard else min(self.spec.graceful_stop, 2.0)
+                if not self.interrupted and not self.aborted:
+                    self.interrupted = True
+                for pipe in pending:
+                    with contextlib.suppress(OSError):
+                        pipe.send(("stop", grace))
+                sent_stop = True
+            ready = cast(list[Pipe], multiprocessing.connection.wait(list(pending), timeout=0.2))
+            for pipe in ready:
+                try:
+                    kind, payload = pipe.recv()
+                except (EOFError, OSError):
+                    self.warnings.append("a load worker process exited unexpectedly")
+                    pending.discard(pipe)
+                    continue
+                if kind == "snapshot":
+                    self.agg.add(payload)
+                elif kind == "done":
+                    self.agg.add(payload["snapshot"])
+                    self.agg.cpu_s += float(payload["cpu_s"])
+                    pending.discard(pipe)
+                elif kind == "error":
+                    self.warnings.append(f"a load worker failed: {payload}")
+                    pending.discard(pipe)
+            self._report()
+
+    def _report(self) -> None:
+        complete = self.agg.complete_seconds()
+        fresh = [k for k in complete if k > self.shown]
+        if not fresh:
+            return
+        self.shown = fresh[-1]
+        if (
+            self.abort_on_fail
+            and self.checks
+            and not self.stopping
+            and any(r.passed is False for r in self.agg.evaluate(self.checks))
+        ):
+            self.aborted = True
+            self.stopping = True
+            self.stop.set()
+        if self.progress is not None:
+            sample = self.agg.sample(self.shown)
+            self.progress(
+                LiveStats(
+                    elapsed=sample.t,
+                    planned=self.spec.planned_duration,
+                    vus=sample.vus,
+                    rps=sample.rps,
+                    p50=sample.p50,
+                    p95=sample.p95,
+                    p99=sample.p99,
+                    requests=self.agg.total.requests,
+                    failed=self.agg.total.failed,
+                    dropped=self.agg.dropped,
+                )
+            )
+
+
+def _build(
+    session: _Session,
+    target: Target,
+    spec: ExecutorSpec,
+    started_at: Any,
+    cpu0: float,
+    workers: int,
+    checks: list[Any],
+) -> LoadResult:
+    from battletest.load import histogram
+
+    agg = session.agg
+    total = agg.total
+    elapsed = agg.elapsed
+    rows = [
+        ThresholdRow(
+            threshold=r.threshold.source, measured=r.measured, passed=r.passed, line=r.line
+        )
+        for r in agg.evaluate(checks)
+    ]
+    warnings = list(session.warnings)
+    if agg.dropped:
+        warnings.append(
+            f"{agg.dropped} iterations dropped: {spec.effective_max_vus} connections "
+            "(--max-vus) could not sustain the arrival rate; raise --max-vus"
+        )
+    if total.requests == 0 and not session.interrupted:
+        warnings.append("no request completed; check the target and the --timeout")
+    complete = agg.complete_seconds() or sorted(agg.seconds)
+    return LoadResult(
+        target=target.url,
+        executor=spec.kind,
+        workers=workers,
+        started_at=started_at,
+        duration_s=round(elapsed, 3),
+        requests=total.requests,
+        failed=total.failed,
+        error_rate=round(total.failed / total.requests, 6) if total.requests else 0.0,
+        rps=round(total.requests / elapsed, 2) if elapsed > 0 else 0.0,
+        intended_iterations=intended_iterations(spec),
+        dropped_iterations=agg.dropped,
+        interrupted_iterations=agg.interrupted,
+        latency_ms=LatencyMs(**histogram.summary_ms(total.hist)),
+        endpoints={name: agg.endpoint_metrics(name) for name in agg.names},
+        errors=dict(sorted(agg.errors.items())),
+        bytes_in=agg.bytes_in,
+        bytes_out=agg.bytes_out,
+        series=[agg.sample(k) for k in complete],
+        client_cpu_s=round(agg.cpu_s + time.thread_time() - cpu0, 4),
+        thresholds=rows,
+        interrupted=session.interrupted and not session.aborted,
+        aborted=session.aborted,
+        warnings=warnings,
+        histogram=histogram.encode(total.hist),
+    )

@@ -1,0 +1,195 @@
+"""``LoadSettings``: the one typed description of a load run, shared by the CLI, the ``load``
+suite (the profile's ``[load]`` section) and Python callers.
+
+It maps the flags users know onto an executor, as k6 does: ``vus`` → constant-vus, ``rate`` →
+constant-arrival-rate, ``stages`` → ramping-vus (or ramping-arrival-rate with ``rate``),
+``vus`` + ``iterations`` → shared-iterations, and the legacy ``concurrent_users`` /
+``requests_per_user`` / ``test_duration`` of older in-house runners → per-vu-iterations.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from battletest.errors import ConfigError, UsageError
+from battletest.load.executors import EXECUTORS, ExecutorSpec, Stage
+from battletest.load.runtime import TLSOptions
+from battletest.load.scenario import Endpoint, parse_header
+from battletest.load.units import parse_duration, parse_stages
+
+Duration = str | float | int
+
+
+class EndpointSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    path: str
+    method: str = "GET"
+    name: str = ""
+    weight: float = 1.0
+    headers: list[str] = Field(default_factory=list)
+    body: str = ""
+    expect: list[int] = Field(default_factory=list)
+
+
+class LoadSettings(BaseModel):
+    """A load run; every field is optional and has the default of a short baseline."""
+
+    model_config = ConfigDict(extra="forbid")
+    executor: str | None = None
+    vus: int | None = None
+    duration: Duration | None = None
+    rate: float | None = None
+    max_vus: int | None = None
+    stages: str | list[tuple[Duration, float]] | None = None
+    iterations: int | None = None
+    max_duration: Duration = "10m"
+    graceful_stop: Duration = "30s"
+    graceful_ramp_down: Duration = "30s"
+    paths: list[str] = Field(default_factory=list)
+    method: str = "GET"
+    headers: list[str] = Field(default_factory=list)
+    body: str = ""
+    endpoints: list[EndpointSettings] = Field(default_factory=list)
+    think_time: Duration = 0
+    workers: int | None = None
+    timeout: Duration = "10s"
+    thresholds: list[str] = Field(default_factory=list)
+    abort_on_fail: bool = False
+    ca_cert: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
+    insecure: bool = False
+    snapshot_interval: float = 1.0
+    seed: int = 0
+    concurrent_users: int | None = None
+    requests_per_user: int | None = None
+    test_duration: Duration | None = None
+
+    @classmethod
+    def coerce(cls, settings: LoadSettings | dict[str, Any] | None) -> LoadSettings:
+        if settings is None:
+            return cls()
+        if isinstance(settings, LoadSettings):
+            return settings
+        try:
+            return cls.model_validate(settings)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"]) or "load"
+            raise ConfigError(
+                f"invalid [load] setting {where!r}: {err['msg']}",
+                hint="see docs/load.md for the accepted keys",
+            ) from None
+
+    def executor_spec(self) -> ExecutorSpec:
+        """The executor these settings describe, or ``UsageError`` if flags contradict."""
+        common: dict[str, Any] = {
+            "graceful_stop": parse_duration(self.graceful_stop, what="graceful stop"),
+            "graceful_ramp_down": parse_duration(self.graceful_ramp_down, what="ramp-down"),
+            "max_duration": parse_duration(self.max_duration, what="max duration"),
+        }
+        stages = self._stages()
+        legacy = (self.concurrent_users, self.requests_per_user, self.test_duration)
+        if any(v is not None for v in legacy):
+            if self.vus is not None or self.rate is not None or stages:
+                raise UsageError(
+                    "--concurrent-users/--requests-per-user/--test-duration cannot be mixed "
+                    "with --vus, --rate or --stages",
+                    hint="use one style of flags",
+                )
+            if self.test_duration is not None:
+                common["max_duration"] = parse_duration(self.test_duration, what="test duration")
+            return ExecutorSpec(
+                kind="per-vu-iterations",
+                vus=self.concurrent_users or 1,
+                iterations=self.requests_per_user or 1,
+                **common,
+            ).validate()
+        duration = parse_duration(self.duration if self.duration is not None else "10s")
+        kind = self.executor
+        if kind is None:
+            if stages:
+                kind = "ramping-arrival-rate" if self.rate is not None else "ramping-vus"
+            elif self.rate is not None:
+                if self.vus is not None:
+                    raise UsageError(
+                        "--vus and --rate choose different executors",
+                        hint="with --rate, cap connections with --max-vus",
+                    )
+                kind = "constant-arrival-rate"
+            elif self.iterations is not None:
+                kind = "shared-iterations"
+            else:
+                kind = "constant-vus"
+        if kind not in EXECUTORS:
+            raise UsageError(
+                f"unknown executor {kind!r}", hint=f"use one of {', '.join(EXECUTORS)}"
+            )
+        return ExecutorSpec(
+            kind=kind,
+            vus=self.vus if self.vus is not None else (0 if kind == "ramping-vus" else 10),
+            duration=duration,
+            rate=self.rate or 0.0,
+            max_vus=self.max_vus or 0,
+            stages=stages,
+            iterations=self.iterations or 1,
+            **common,
+        ).validate()
+
+    def _stages(self) -> tuple[Stage, ...]:
+        if self.stages is None:
+            return ()
+        if isinstance(self.stages, str):
+            pairs = parse_stages(self.stages)
+        else:
+            pairs = [(parse_duration(d, what="stage duration"), float(t)) for d, t in self.stages]
+        return tuple(Stage(d, t) for d, t in pairs)
+
+    def endpoint_list(self) -> list[Endpoint]:
+        headers = tuple(parse_header(h) for h in self.headers)
+        eps = [
+            Endpoint(path=p, method=self.method, headers=headers, body=self.body.encode())
+            for p in (self.paths or ([] if self.endpoints else ["/"]))
+        ]
+        for e in self.endpoints:
+            eps.append(
+                Endpoint(
+                    path=e.path,
+                    method=e.method,
+                    name=e.name,
+                    weight=e.weight,
+                    headers=headers + tuple(parse_header(h) for h in e.headers),
+                    body=e.body.encode(),
+                    expect=tuple(e.expect),
+                )
+            )
+        return [e.validate() for e in eps]
+
+    def think(self) -> tuple[float, float]:
+        if isinstance(self.think_time, str) and ".." in self.think_time:
+            low, _, high = self.think_time.partition("..")
+            return parse_duration(low, what="think time"), parse_duration(high, what="think time")
+        value = parse_duration(self.think_time, what="think time")
+        return value, value
+
+    def tls(self) -> TLSOptions:
+        if self.client_key and not self.client_cert:
+            raise UsageError("--client-key needs --client-cert")
+        return TLSOptions(self.ca_cert, self.client_cert, self.client_key, self.insecure)
+
+    def run_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``battletest.load.run`` (target, progress and folder aside)."""
+        return {
+            "executor": self.executor_spec(),
+            "endpoints": self.endpoint_list(),
+            "thresholds": list(self.thresholds),
+            "abort_on_fail": self.abort_on_fail,
+            "workers": self.workers,
+            "timeout": parse_duration(self.timeout, what="timeout"),
+            "think_time": self.think(),
+            "tls": self.tls(),
+            "snapshot_interval": self.snapshot_interval,
+            "seed": self.seed,
+        }
