@@ -16,6 +16,7 @@ from battletest.results import Report
 WRITERS: list[str] = [
     "battletest.report.json",
     "battletest.report.junit",
+    "battletest.report.html",
 ]
 
 
