@@ -195,6 +195,25 @@ def test_untrusted_text_is_escaped() -> None:
     assert page.count("<script>") == 1
 
 
+def test_secrets_in_cases_and_findings_are_redacted() -> None:
+    report = sample_report()
+    leaky = Case(
+        name="login as alice",
+        status=Status.FAILED,
+        message="got 500 for alice@example.com",
+        reproduce="curl -H 'Authorization: Bearer eyJhbGciOi.eyJzdWIi.c2lnbmF0dXJl' http://x/v1/me",
+        details={"password": "hunter2-secret", "status": 500},
+    )
+    report.suites[0].cases.append(leaky)
+    report = Report.build(report.run, report.suites, report.gates)
+    page = report_html.render(report)
+    for secret in ("hunter2-secret", "eyJhbGciOi.eyJzdWIi.c2lnbmF0dXJl", "alice@example.com"):
+        assert secret not in page
+    assert "Bearer ***" in html.unescape(page)
+    # measured values are not touched
+    assert 'data-gate="pass_rate"' in page
+
+
 def test_page_is_self_contained() -> None:
     page = report_html.render(sample_report())
     # nothing that would fetch: no external src/href, no @import, no url(http…)

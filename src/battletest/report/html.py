@@ -62,10 +62,21 @@ class Bucket:
 
 
 def render(report: Report) -> str:
-    """The full HTML document for ``report``."""
+    """The full HTML document for ``report`` (its text passed through ``battletest.redact``)."""
     env = _environment()
     template = env.get_template(TEMPLATE)
-    return template.render(**_context(report))
+    return template.render(**_context(redacted(report)))
+
+
+def redacted(report: Report) -> Report:
+    """A copy of ``report`` with tokens, passwords, API keys and e-mails masked in every case,
+    finding, metric and the run metadata (gates and counts are left as measured)."""
+    from battletest.redact import redact
+
+    data = report.model_dump(mode="json")
+    for key in ("run", "suites", "test_results", "failed_tests"):
+        data[key] = redact(data[key])
+    return Report.model_validate(data)
 
 
 def write(report: Report, folder: Path) -> Path:
@@ -266,6 +277,7 @@ def _pretty_json(value: Any) -> str:
 
 __all__ = [
     "FILENAME",
+    "redacted",
     "duration_histogram",
     "format_duration_ms",
     "format_value",
