@@ -277,10 +277,10 @@ def _pretty_json(value: Any) -> str:
 
 __all__ = [
     "FILENAME",
-    "redacted",
     "duration_histogram",
     "format_duration_ms",
     "format_value",
+    "redacted",
     "render",
     "series_sparklines",
     "write",
