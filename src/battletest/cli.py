@@ -20,6 +20,8 @@ from battletest.errors import BattletestError, ExitCode
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "proxy": ("battletest.chaos.proxy.cli", "proxy", "Fault proxy: Toxiproxy API, TCP+HTTP faults."),
     "demo": ("battletest.demo.cli", "demo", "Run the built-in hotel concierge demo service."),
+    "run": ("battletest.run", "run_command", "Run the enabled suites and write the reports."),
+    "config": ("battletest.config", "config_command", "Show, validate and describe the config."),
     "load": ("battletest.load.cli", "load", "Load test: k6-style executors, thresholds."),
     "mock": ("battletest.chaos.chaos_cli", "mock", "Mock dependency server and failure scenarios."),
     "chaos": ("battletest.chaos.chaos_cli", "chaos", "Failure scenarios and chaos experiments."),
