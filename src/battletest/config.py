@@ -148,9 +148,9 @@ class RateLimits(_Section):
     """``[rate_limits]``: what the target declares, so suites pace themselves."""
 
     window_s: float = Field(default=60.0, gt=0)
-    per_client: int | None = Field(default=None, gt=0)
+    per_client: int | None = Field(default=None, ge=0, description="0: no limit.")
     login_lockout_threshold: int | None = Field(default=None, gt=0)
-    service_quota: int | None = Field(default=None, gt=0)
+    service_quota: int | None = Field(default=None, ge=0, description="0: no limit.")
 
 
 class Dependency(_Section):
@@ -169,8 +169,9 @@ class ErrorsSuite(_Section):
         default="rfc7807", description="Error body format 4xx responses must use."
     )
     correlation_header: str | None = Field(
-        default="X-Request-ID",
-        description="Header the target echoes and generates (None: not checked).",
+        default="auto",
+        description="Header the target echoes and generates; 'auto' finds X-Correlation-ID, "
+        "X-Request-ID or X-Trace-ID; null: not checked.",
     )
 
 

@@ -236,10 +236,9 @@ def execute(
 
 def _run_one(name: str, ctx: Any, table: Mapping[str, Any] | None) -> SuiteResult:
     """Run one suite; a bug inside it becomes an errored suite, never a traceback."""
-    fn = resolve_suite(name, table)
     started = time.monotonic()
     try:
-        result = fn(ctx)
+        result = resolve_suite(name, table)(ctx)
     except (KeyboardInterrupt, BattletestError):
         raise
     except Exception as exc:  # a tool error: reported as data, the run goes on
@@ -377,13 +376,12 @@ def _demo_target_factory(handle: Any) -> Callable[[Config, Path | None], Any]:
 
     @contextmanager
     def factory(config: Config, logs: Path | None) -> Iterator[Target]:
-        proc = getattr(handle, "process", None)
         yield Target(
             str(handle.base_url).rstrip("/"),
             "demo",
-            proc,
-            getattr(handle, "logs_path", None),
-            "built-in demo",
+            logs_path=handle.log_path("app"),
+            description="built-in demo",
+            external_pid=handle.pids.get("app"),
         )
 
     return factory

@@ -45,10 +45,11 @@ class Target:
     process: subprocess.Popen[bytes] | None = None
     logs_path: Path | None = None
     description: str = ""
+    external_pid: int | None = None  # a process battletest did not start but may sample
 
     @property
     def pid(self) -> int | None:
-        return self.process.pid if self.process is not None else None
+        return self.process.pid if self.process is not None else self.external_pid
 
     @property
     def host(self) -> str:

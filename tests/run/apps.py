@@ -1,6 +1,5 @@
 """Small purpose-built targets for the run tests: a FastAPI API with JWT logins, and Flask."""
 
-
 import time
 import uuid
 from typing import Annotated, Any

@@ -41,10 +41,12 @@ def make_console(stream: IO[str] | None = None, *, force_plain: bool = False) ->
             force_terminal=False,
             no_color=True,
             highlight=False,
-            width=120,
             soft_wrap=True,
         )
-    return Console(file=stream, highlight=False)
+    console = Console(file=stream, highlight=False)
+    if not console.is_terminal:
+        console.soft_wrap = True  # plain lines in CI: never wrapped mid-message
+    return console
 
 
 class ConsoleProgress:
@@ -79,7 +81,7 @@ class ConsoleProgress:
             self._tasks[name] = self._progress.add_task(name, total=total, failed=0)
         else:
             size = f" ({total} cases)" if total else ""
-            self.console.print(f"[{name}] started{size}")
+            self.console.print(f"[{name}] started{size}", markup=False)
 
     def case_done(self, suite: str, case: Case) -> None:
         if self._progress is not None and suite in self._tasks:

@@ -78,8 +78,8 @@ def _expect_rejected(name: str, sent: Sent, what: str) -> Case:
 # ------------------------------------------------------------------------------- session flow
 
 
-def _call_target(ctx: SuiteContext, spec: Spec) -> Operation | None:
-    """A secured GET to prove a token works: one without path parameters if there is one."""
+def _call_target(ctx: SuiteContext, spec: Spec, role: str) -> Operation | None:
+    """A secured GET ``role`` may call, to prove a token works (fewest path parameters first)."""
     auth = ctx.config.auth
     candidates = [
         op
@@ -87,6 +87,7 @@ def _call_target(ctx: SuiteContext, spec: Spec) -> Operation | None:
         if op.method == "GET"
         and op.secured
         and op.path not in {auth.login_path, auth.refresh_path, auth.logout_path}
+        and role in (ctx.allowed_roles(op) or [role])
     ]
     candidates.sort(key=lambda op: (any(p.location == "path" for p in op.parameters), op.path))
     return candidates[0] if candidates else None
@@ -115,7 +116,7 @@ def session_flow(ctx: SuiteContext, spec: Spec, rec: CaseRecorder) -> None:
             duration_ms=round((time.monotonic() - started) * 1000, 3),
         )
     )
-    op = _call_target(ctx, spec)
+    op = _call_target(ctx, spec, fresh.role)
     if op is None:
         rec.skip(f"{prefix}: call", "no secured GET operation to call")
         return

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Protocol
 from battletest.results import Case, Status, SuiteResult
 
 if TYPE_CHECKING:
-    from battletest.auth import Identities
+    from battletest.auth import Identities, IdentitySession
     from battletest.config import Config
     from battletest.redact import Redactor
-    from battletest.spec import Spec
+    from battletest.spec import Operation, Spec
     from battletest.suites.http import HttpClientFactory
     from battletest.target import Target
 
@@ -65,6 +65,39 @@ class SuiteContext:
     deadline: float | None = None  # time.monotonic() by which the suite must stop
     cancel: threading.Event = field(default_factory=threading.Event)
     recorders: list[CaseRecorder] = field(default_factory=list)  # for partial results on Ctrl-C
+
+    def allowed_roles(self, op: Operation) -> list[str] | None:
+        """The roles the ``[[rbac]]`` matrix allows on ``op`` (None when it has no rule)."""
+        for rule in self.config.rbac:
+            if rule.method == op.method and rule.path == op.path:
+                return list(rule.roles)
+        return None
+
+    def identity_for(self, op: Operation) -> IdentitySession | None:
+        """The identity to call ``op`` as: None for public and login/refresh/logout operations;
+        else one the RBAC matrix allows, with the most rate-limit budget left (so a service
+        key with its own quota carries load), else the most privileged that fits."""
+        auth = self.config.auth
+        if op.path in {auth.login_path, auth.refresh_path, auth.logout_path} or not op.secured:
+            return None
+        allowed = self.allowed_roles(op)
+        if allowed:
+            fitting = [s for s in self.identities if s.role in allowed]
+            if fitting:
+                pacer = self.http.pacer
+                best = max(
+                    fitting,
+                    key=lambda s: pacer.remaining(s.name) if pacer is not None else 0,
+                )
+                return self.identities.get(best.name)
+        for alternative in op.security:
+            schemes = (
+                [self.spec.security_schemes.get(n, {}) for n in alternative] if self.spec else []
+            )
+            session = self.identities.for_schemes(schemes)
+            if session is not None:
+                return session
+        return None
 
     def out_of_time(self) -> bool:
         return self.cancel.is_set() or (

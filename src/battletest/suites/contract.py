@@ -22,7 +22,6 @@ from hypothesis.errors import HypothesisException
 from jsonschema import Draft4Validator, Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-from battletest.auth import IdentitySession
 from battletest.errors import BattletestError
 from battletest.results import Case, Status, SuiteResult
 from battletest.spec import Operation, Spec, response_spec_for
@@ -99,26 +98,12 @@ def check_response(op: Operation, response: httpx.Response, *, openapi_31: bool)
     return None
 
 
-def _identity_for(ctx: SuiteContext, op: Operation) -> IdentitySession | None:
-    auth = ctx.config.auth
-    if op.path in {auth.login_path, auth.refresh_path, auth.logout_path}:
-        return None  # never spend or revoke the shared identities' tokens
-    if not op.secured:
-        return None
-    for alternative in op.security:
-        schemes = [ctx.spec.security_schemes.get(n, {}) for n in alternative] if ctx.spec else []
-        session = ctx.identities.for_schemes(schemes)
-        if session is not None:
-            return session
-    return None
-
-
 def exercise(ctx: SuiteContext, op: Operation, spec: Spec) -> Case:
     """Send the example budget for one operation and fold the checks into one case."""
     started = time.monotonic()
     name = f"{op.method} {op.path}"
     try:
-        session = _identity_for(ctx, op)
+        session = ctx.identity_for(op)
     except BattletestError as exc:  # e.g. a re-login failed: a tool error for this case
         return Case(name=name, status=Status.ERROR, message=str(exc))
     client = ctx.http(session.name if session else ANONYMOUS)

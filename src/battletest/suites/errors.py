@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 from typing import Any
 
 import httpx
@@ -30,6 +31,7 @@ STACK_TRACE = re.compile(
     r"\bat .+ \(.+\.[jt]s:\d+:\d+\)|goroutine \d+ \[|"
     r"(?:sqlalchemy|psycopg2?|sqlite3)\.\w*(?:Error|Exception)",
 )
+CORRELATION_HEADERS = ("X-Correlation-ID", "X-Request-ID", "X-Trace-ID")
 _WRONG = {
     "string": 12345,
     "integer": "not-a-number",
@@ -117,9 +119,13 @@ class ErrorsRun:
         self.spec = spec
         self.rec = rec
         self.error_format = ctx.config.suites.errors.error_format
-        self.session: IdentitySession | None = ctx.identities.most_privileged()
-        self.key = self.session.name if self.session else ANONYMOUS
-        self.client = ctx.http(self.key)
+        self.session: IdentitySession | None = None
+        self.client = ctx.http(ANONYMOUS)
+
+    def act_as(self, op: Operation | None) -> None:
+        """Call ``op`` as the identity allowed on it (public operations: anonymously)."""
+        self.session = self.ctx.identity_for(op) if op is not None else None
+        self.client = self.ctx.http(self.session.name if self.session else ANONYMOUS)
 
     def headers(self) -> dict[str, str]:
         return self.session.headers() if self.session else {}
@@ -137,6 +143,7 @@ class ErrorsRun:
         )
 
     def operation(self, op: Operation) -> None:
+        self.act_as(op)
         data = probe_request(op)
         base = self.spec.base_path
         json_body = op.request_body is not None and "json" in (op.request_content_type or "json")
@@ -172,6 +179,7 @@ class ErrorsRun:
         for op in self.spec.operations:
             by_path.setdefault(op.path, set()).add(op.method)
         for path, methods in sorted(by_path.items()):
+            self.act_as(next(o for o in self.spec.operations if o.path == path))
             spare = next(
                 (
                     m
@@ -189,10 +197,11 @@ class ErrorsRun:
             self.send(f"unsupported method: {spare} {path}", req)
 
     def correlation_id(self) -> None:
-        header = self.ctx.config.suites.errors.correlation_header
-        if not header:
+        configured = self.ctx.config.suites.errors.correlation_header
+        if not configured:
             self.rec.skip("correlation id", "[suites.errors].correlation_header is off")
             return
+        candidates = CORRELATION_HEADERS if configured == "auto" else (configured,)
         op = next(
             (
                 o
@@ -203,12 +212,14 @@ class ErrorsRun:
             ),
             None,
         )
+        self.act_as(None)
         path = self.spec.base_path + (op.path if op else "/")
-        value = f"battletest-{self.ctx.seed}"
+        value = f"battletest-{self.ctx.seed}-{uuid.uuid4().hex[:12]}"
         started = time.monotonic()
         try:
-            echoed = self.client.get(path, headers={header: value})
             generated = self.client.get(path)
+            header = next((h for h in candidates if h in generated.headers), candidates[0])
+            echoed = self.client.get(path, headers={header: value})
         except httpx.HTTPError as exc:
             self.rec.add(
                 Case(
@@ -219,6 +230,17 @@ class ErrorsRun:
             )
             return
         ms = round((time.monotonic() - started) * 500, 3)
+        made = generated.headers.get(header)
+        self.rec.add(
+            Case(
+                name=f"correlation id generated ({header})",
+                status=Status.PASSED if made else Status.FAILED,
+                duration_ms=ms,
+                message=""
+                if made
+                else f"no {' / '.join(candidates)} header in the response when none was sent",
+            )
+        )
         got = echoed.headers.get(header)
         self.rec.add(
             Case(
@@ -227,15 +249,6 @@ class ErrorsRun:
                 duration_ms=ms,
                 message="" if got == value else f"sent {header}: {value}, got {got!r}",
                 reproduce=None if got == value else curl(echoed.request),
-            )
-        )
-        made = generated.headers.get(header)
-        self.rec.add(
-            Case(
-                name=f"correlation id generated ({header})",
-                status=Status.PASSED if made else Status.FAILED,
-                duration_ms=ms,
-                message="" if made else f"no {header} in the response when none was sent",
             )
         )
 

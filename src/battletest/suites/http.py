@@ -32,7 +32,7 @@ class Pacer:
         service_keys: frozenset[str] = frozenset(),
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
-        headroom: float = 0.9,
+        headroom: float = 0.97,
     ) -> None:
         self.limits = limits
         self.service_keys = service_keys
@@ -45,10 +45,23 @@ class Pacer:
 
     def limit_for(self, key: str) -> int | None:
         if key in self.service_keys and self.limits.service_quota:
-            return max(1, int(self.limits.service_quota * self._headroom))
+            return max(1, self.limits.service_quota - self._margin(self.limits.service_quota))
         if self.limits.per_client:
-            return max(1, int(self.limits.per_client * self._headroom))
+            return max(1, self.limits.per_client - self._margin(self.limits.per_client))
         return None
+
+    def _margin(self, limit: int) -> int:
+        return max(1, round(limit * (1 - self._headroom)))
+
+    def remaining(self, key: str) -> int:
+        """Requests ``key`` may still send in the current window (a large number if unlimited)."""
+        limit = self.limit_for(key)
+        if limit is None:
+            return 1_000_000
+        with self._lock:
+            now = self._clock()
+            sent = self._sent.get(key, deque())
+            return limit - sum(1 for t in sent if t > now - self.limits.window_s)
 
     def acquire(self, key: str) -> None:
         limit = self.limit_for(key)
