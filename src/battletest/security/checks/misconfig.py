@@ -1,0 +1,341 @@
+"""Security misconfiguration (API8:2023): headers, version disclosure, CORS, stack traces,
+CSRF on cookie-authenticated state changes, TRACE."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from functools import partial
+from urllib.parse import quote, urlencode, urlsplit
+
+from battletest.results import Severity
+from battletest.security.checks.common import readable
+from battletest.security.context import Created, ScanContext, extract_ids
+from battletest.security.framework import Outcome, Scanner
+from battletest.security.http import Exchange
+from battletest.security.identity import ScanIdentity
+from battletest.security.model import Operation
+
+EVIL = "https://battletest-attacker.example"
+_VERSION = re.compile(r"\d+\.\d+")
+_DISCLOSING = ("server", "x-powered-by", "x-aspnet-version", "x-aspnetmvc-version", "x-generator")
+STACK_SIGNATURES = [
+    re.compile(p)
+    for p in (
+        r"Traceback \(most recent call last\)",
+        r"File \"[^\"]+\.py\", line \d+",
+        r"\bat [\w$.]+\([\w$]+\.(java|kt|scala):\d+\)",
+        r"Exception in thread \"",
+        r"\bat [\w.<>]+\(.*\) in [^\s]+:line \d+",
+        r"\bat .+ \((/|[A-Z]:\\)[^)]+\.m?js:\d+:\d+\)",
+        r"<b>(Fatal error|Warning)</b>:.* on line <b>\d+",
+        r"Werkzeug Debugger|You're seeing this error because you have <code>DEBUG = True",
+        r"\b(sqlalchemy\.exc|psycopg2?\.errors|sqlite3\.\w*Error|django\.db\.utils)\b",
+        r"\"(stack|stack_trace|stacktrace|traceback|exception_trace)\"\s*:",
+    )
+]
+
+
+def register(scanner: Scanner) -> None:
+    @scanner.check(
+        id="security-headers",
+        title="Security response header missing",
+        owasp="API8:2023",
+        cwe="CWE-693",
+        severity=Severity.LOW,
+        group="headers",
+        active=False,
+        phase=10,
+        remediation="Send the header on every response (a middleware or the reverse proxy).",
+    )
+    def security_headers(ctx: ScanContext, op: Operation | None) -> Outcome:
+        """Reads sampled GET responses and reports each required header (configurable with
+        ``required_headers``; ``A|B`` means either) absent or wrong on every one of them."""
+        exchanges = _samples(ctx)
+        if not exchanges:
+            return Outcome.inconclusive("no GET operation could be called")
+        findings = []
+        for spec, wanted in ctx.settings.required_headers.items():
+            names = [n.strip() for n in spec.split("|")]
+            lacking = [
+                ex
+                for ex in exchanges
+                if not any(
+                    (ex.header(n) or "").lower() == wanted.lower()
+                    if wanted
+                    else ex.header(n) is not None
+                    for n in names
+                )
+            ]
+            if len(lacking) == len(exchanges):
+                findings.append(
+                    ctx.finding(
+                        None,
+                        lacking[0],
+                        parameter=spec,
+                        title=f"Missing security header {spec}"
+                        + (f" ({wanted})" if wanted else ""),
+                        note=f"absent on all {len(exchanges)} sampled responses",
+                    )
+                )
+        return Outcome.found(*findings)
+
+    @scanner.check(
+        id="version-disclosure",
+        title="Server or framework version disclosed",
+        owasp="API8:2023",
+        cwe="CWE-497",
+        severity=Severity.LOW,
+        group="headers",
+        active=False,
+        phase=10,
+        remediation="Remove version numbers from Server and drop X-Powered-By style headers.",
+    )
+    def version_disclosure(ctx: ScanContext, op: Operation | None) -> Outcome:
+        """Reads sampled responses (and one 404) for Server / X-Powered-By / X-AspNet-Version
+        headers carrying a product version; reported when the same header repeats it."""
+        exchanges = _samples(ctx)
+        exchanges.append(ctx.send("GET", f"/battletest-missing-{ctx.rng.randrange(10**6)}"))
+        findings = {}
+        for ex in exchanges:
+            for name in _DISCLOSING:
+                value = ex.header(name)
+                if not value:
+                    continue
+                if name == "server" and not _VERSION.search(value):
+                    continue
+                if name not in findings:
+                    findings[name] = ctx.finding(
+                        None,
+                        ex,
+                        parameter=name,
+                        title=f"Version disclosed in {name}: {value}",
+                        note=f"{name}: {value}",
+                    )
+        return Outcome.found(*findings.values())
+
+    @scanner.check(
+        id="cors",
+        title="CORS trusts untrusted origins with credentials",
+        owasp="API8:2023",
+        cwe="CWE-942",
+        severity=Severity.HIGH,
+        group="cors",
+        phase=20,
+        remediation="Allow only an explicit list of origins; never reflect Origin or allow "
+        "'null' together with Access-Control-Allow-Credentials: true.",
+    )
+    def cors(ctx: ScanContext, op: Operation | None) -> Outcome:
+        """Sends simple and preflight requests with an arbitrary, a ``null`` and look-alike
+        origins; reported when the origin is echoed in Access-Control-Allow-Origin together
+        with Access-Control-Allow-Credentials: true, twice."""
+        samples = readable(ctx, 1)
+        if not samples:
+            return Outcome.inconclusive("no GET operation could be called")
+        _, path, who = samples[0]
+        kinds: list[tuple[str, str, Severity]] = [
+            ("arbitrary origin", EVIL, Severity.HIGH),
+            ("null origin", "null", Severity.MEDIUM),
+        ]
+        kinds += [("look-alike origin", o, Severity.MEDIUM) for o in _lookalikes(ctx)]
+        findings = []
+        reported: set[str] = set()
+        for kind, origin, severity in kinds:
+            if kind in reported:
+                continue
+            for method, extra in (
+                ("GET", {}),
+                ("OPTIONS", {"Access-Control-Request-Method": "GET"}),
+            ):
+                headers = {"Origin": origin, **extra}
+                ex = ctx.send(method, path, who, headers=headers)
+                if _trusts(ex, origin) and _trusts(
+                    ctx.send(method, path, who, headers=headers), origin
+                ):
+                    findings.append(
+                        ctx.finding(
+                            None,
+                            ex,
+                            parameter=kind,
+                            severity=severity,
+                            title=f"CORS allows {kind} {origin} with credentials",
+                            note="Access-Control-Allow-Origin echoes the origin and "
+                            "Access-Control-Allow-Credentials is true",
+                        )
+                    )
+                    reported.add(kind)
+                    break
+        return Outcome.found(*findings)
+
+    @scanner.check(
+        id="stack-trace",
+        title="Stack trace or debug output in an error response",
+        owasp="API8:2023",
+        cwe="CWE-209",
+        severity=Severity.MEDIUM,
+        group="errors",
+        applies=lambda ctx, op: bool(op.path_params or op.body_schema is not None or op.parameters),
+        phase=30,
+        remediation="Return a generic error body; log the details server-side only.",
+    )
+    def stack_trace(ctx: ScanContext, op: Operation | None) -> Outcome:
+        """Sends malformed input (a broken JSON body, a path or query value of the wrong type)
+        and looks for interpreter, framework and database error signatures in the answer; a
+        signature must appear again on a repeat of the same request."""
+        assert op is not None
+        who = next(iter(ctx.identities), None)
+        probes = _error_probes(ctx, op, who)
+        if not probes:
+            return Outcome.inconclusive("no path to send a malformed value to (ids not found)")
+        for parameter, send in probes[: ctx.settings.budget.error_probes + 1]:
+            ex = send()
+            sig = _stack_signature(ex.text)
+            if sig and _stack_signature(send().text):
+                return Outcome.found(
+                    ctx.finding(op, ex, parameter=parameter, note=f"signature: {sig}")
+                )
+        return Outcome.clean()
+
+    @scanner.check(
+        id="csrf",
+        title="Cookie-authenticated state change accepted from another site",
+        owasp="API8:2023",
+        cwe="CWE-352",
+        severity=Severity.HIGH,
+        group="csrf",
+        modifies=True,
+        applies=lambda ctx, op: ctx.is_create(op) and any(i.cookie_auth for i in ctx.identities),
+        phase=40,
+        remediation="Require a CSRF token or a custom header on state changes, check Origin, "
+        "and set session cookies SameSite=Lax or Strict.",
+    )
+    def csrf(ctx: ScanContext, op: Operation | None) -> Outcome:
+        """With a cookie-only identity, sends the create request as a cross-site form would
+        (form-encoded and text/plain bodies, a foreign Origin, no custom header) and reads the
+        object back; reported when it was created."""
+        assert op is not None
+        who = next(i for i in ctx.identities if i.cookie_auth)
+        item = ctx.item_op(op.path)
+        assert item is not None
+        body = ctx.body_for(op)
+        variants = [
+            ("application/x-www-form-urlencoded", urlencode({k: str(v) for k, v in body.items()})),
+            ("text/plain", json.dumps(body)),
+        ]
+        for ctype, content in variants:
+            ex = ctx.send(
+                "POST",
+                op.path,
+                who,
+                headers={"Content-Type": ctype, "Origin": EVIL},
+                content=content,
+            )
+            if not ex.ok:
+                continue
+            ids = extract_ids(ex.json(), item.path_params[-1])
+            if not ids:
+                continue
+            ctx.created.append(Created(who.name, op.path, ids[0], body, ex.json()))
+            back = ctx.send("GET", item.fill({item.path_params[-1]: ids[0]}) or "", who)
+            if back.ok:
+                return Outcome.found(
+                    ctx.finding(
+                        op,
+                        ex,
+                        parameter=f"Content-Type: {ctype}",
+                        note=f"object {ids[0]} created cross-site and read back (HTTP {back.status})",
+                    )
+                )
+        return Outcome.clean()
+
+    @scanner.check(
+        id="trace-method",
+        title="HTTP TRACE enabled",
+        owasp="API8:2023",
+        cwe="CWE-693",
+        severity=Severity.LOW,
+        group="trace",
+        phase=20,
+        remediation="Disable the TRACE method on the server and the proxies in front of it.",
+    )
+    def trace_method(ctx: ScanContext, op: Operation | None) -> Outcome:
+        """Sends TRACE with a marker header; reported when the answer echoes the marker."""
+        marker = f"battletest-{ctx.rng.randrange(10**9)}"
+        paths = ["/", *[p for _, p, _ in readable(ctx, 1)]]
+        for path in paths:
+            ex = ctx.send("TRACE", path, headers={"X-Battletest-Trace": marker})
+            if ex.ok and marker in ex.text:
+                return Outcome.found(ctx.finding(None, ex, path=path, note="request echoed"))
+        return Outcome.clean()
+
+
+def _samples(ctx: ScanContext) -> list[Exchange]:
+    out = []
+    for _, path, who in readable(ctx, ctx.settings.budget.sample_ops):
+        out.append(ctx.send("GET", path, who))
+    return out
+
+
+def _trusts(ex: Exchange, origin: str) -> bool:
+    allowed = ex.header("access-control-allow-origin")
+    creds = (ex.header("access-control-allow-credentials") or "").lower() == "true"
+    return allowed == origin and creds
+
+
+def _lookalikes(ctx: ScanContext) -> list[str]:
+    origins = ctx.settings.allowed_origins or [ctx.client.base_url]
+    out = []
+    for origin in origins[:2]:
+        parts = urlsplit(origin)
+        host = parts.hostname or "localhost"
+        scheme = parts.scheme or "https"
+        out.append(f"{scheme}://{host}.battletest-attacker.example")
+        out.append(f"{scheme}://battletest{host}")
+    return out
+
+
+def _stack_signature(text: str) -> str | None:
+    for pattern in STACK_SIGNATURES:
+        m = pattern.search(text)
+        if m:
+            return m.group(0)[:120]
+    return None
+
+
+def _error_probes(
+    ctx: ScanContext, op: Operation, who: ScanIdentity | None
+) -> list[tuple[str, Callable[[], Exchange]]]:
+    probes: list[tuple[str, Callable[[], Exchange]]] = []
+    path = ctx.fill(op, who) if who else (op.path if not op.path_params else None)
+    if op.path_params:
+        bad = {p: quote("'\"battletest%00", safe="") for p in op.path_params}
+        bad_path = op.fill(bad)
+        assert bad_path is not None
+        big = op.fill({p: "9" * 40 for p in op.path_params})
+        assert big is not None
+        for probe_path in (bad_path, big):
+            probes.append((op.path_params[-1], partial(ctx.send, op.method, probe_path, who)))
+    if path and op.body_schema is not None:
+        probes.insert(
+            0,
+            (
+                "body",
+                lambda: ctx.send(
+                    op.method,
+                    path,
+                    who,
+                    content='{"battletest": [',
+                    headers={"Content-Type": "application/json"},
+                ),
+            ),
+        )
+    query = [p for p in op.parameters if p.location == "query"]
+    if path and query and op.safe:
+        probes.append(
+            (
+                query[0].name,
+                lambda: ctx.send(op.method, path, who, params={query[0].name: "'\"[]{"}),
+            )
+        )
+    return probes

@@ -1,0 +1,304 @@
+"""What checks share during one scan: the client, identities, discovered objects and helpers.
+
+``ScanContext`` sends requests as an identity, harvests object ids from list operations, creates
+objects through the API (and remembers them: only these may be changed or deleted unless
+destructive work is allowed), fills path parameters, finds the login and reset operations, and
+builds findings with the scan's redaction. It is created per scan; nothing here is global.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from battletest.results import Finding
+from battletest.security.canary import Canary
+from battletest.security.framework import CheckInfo, make_finding
+from battletest.security.http import Exchange, ScanClient
+from battletest.security.identity import ScanIdentity
+from battletest.security.model import Operation, path_matches
+from battletest.security.settings import ScanSettings
+from battletest.security.values import example
+
+_LOGIN = re.compile(r"(^|/)(login|signin|sign-in|token|session|sessions|authenticate)$", re.I)
+_RESET = re.compile(r"(reset|forgot|recover)", re.I)
+
+
+@dataclass(slots=True)
+class Created:
+    """An object the scanner created (it may change and delete these)."""
+
+    identity: str
+    collection: str
+    id: str
+    body: dict[str, Any]
+    response: Any
+
+
+@dataclass
+class ScanContext:
+    client: ScanClient
+    settings: ScanSettings
+    operations: list[Operation]
+    identities: list[ScanIdentity] = field(default_factory=list)
+    all_operations: list[Operation] = field(default_factory=list)
+    extra_secrets: list[str] = field(default_factory=list)
+    seed: int = 0
+    created: list[Created] = field(default_factory=list)
+    state: dict[str, Any] = field(default_factory=dict)  # per-scan cache shared by checks
+    _ids: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    current: CheckInfo | None = None  # the check now running (set by Scanner.run)
+    _canary: Canary | None = None
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+        if not self.all_operations:
+            self.all_operations = list(self.operations)
+
+    # -- identities -------------------------------------------------------------------------
+
+    @property
+    def secrets(self) -> list[str]:
+        found = list(self.extra_secrets)
+        for ident in self.identities:
+            found += ident.secrets()
+        if self.settings.jwt_secret:
+            found.append(self.settings.jwt_secret)
+        return found
+
+    def privileged(self, identity: ScanIdentity) -> bool:
+        return identity.role in self.settings.privileged_roles
+
+    @property
+    def unprivileged(self) -> list[ScanIdentity]:
+        return [i for i in self.identities if not self.privileged(i)]
+
+    @property
+    def admins(self) -> list[ScanIdentity]:
+        return [i for i in self.identities if self.privileged(i)]
+
+    def pair(self) -> tuple[ScanIdentity, ScanIdentity] | None:
+        """Two different identities, preferring two of the same unprivileged role."""
+        low = self.unprivileged
+        for a in low:
+            for b in low:
+                if a is not b and a.role == b.role:
+                    return a, b
+        if len(low) >= 2:
+            return low[0], low[1]
+        return None
+
+    def jwt_identity(self) -> ScanIdentity | None:
+        return next((i for i in self.identities if i.jwt), None)
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        identity: ScanIdentity | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> Exchange:
+        hdrs = dict(identity.headers) if identity else {}
+        hdrs.update(headers or {})
+        cookies = dict(identity.cookies) if identity and identity.cookies else None
+        if cookies and "cookies" not in kwargs:
+            kwargs["cookies"] = cookies
+        return self.client.send(method, path, headers=hdrs, **kwargs)
+
+    def finding(self, op: Operation | None, ex: Exchange | None, **kw: Any) -> Finding:
+        """A finding of the running check, evidence redacted with every known secret."""
+        assert self.current is not None, "findings are made while a check runs"
+        return make_finding(self.current, op, ex, secrets=self.secrets, **kw)
+
+    # -- the operation graph ----------------------------------------------------------------
+
+    def find(self, method: str, path: str) -> Operation | None:
+        return next((o for o in self.all_operations if o.method == method and o.path == path), None)
+
+    def item_op(self, collection: str, method: str = "GET") -> Operation | None:
+        return next(
+            (
+                o
+                for o in self.all_operations
+                if o.method == method and o.collection_path() == collection
+            ),
+            None,
+        )
+
+    def is_create(self, op: Operation) -> bool:
+        """POST on a collection whose items can be read back."""
+        return op.method == "POST" and not op.path_params and self.item_op(op.path) is not None
+
+    def in_spec(self, path: str) -> bool:
+        for op in self.all_operations:
+            pattern = "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(op.path)) + "/?$"
+            if re.match(pattern, path):
+                return True
+        return False
+
+    def admin_like(self, op: Operation) -> bool:
+        return any(path_matches(op.path, g) for g in self.settings.admin_paths)
+
+    def login_op(self) -> Operation | None:
+        wanted = self.settings.login.path
+        for op in self.all_operations:
+            if op.method != "POST":
+                continue
+            if wanted and op.path == wanted:
+                return op
+            if not wanted and _LOGIN.search(op.path.rstrip("/")):
+                props = op.body_properties()
+                if self.settings.login.password_field in props or not props:
+                    return op
+        return None
+
+    def reset_op(self) -> tuple[Operation, str] | None:
+        wanted = self.settings.login.reset_path
+        for op in self.all_operations:
+            if op.method != "POST" or (wanted and op.path != wanted):
+                continue
+            if not wanted and not _RESET.search(op.path):
+                continue
+            props = op.body_properties()
+            field_name = self.settings.login.reset_field or next(
+                (p for p in props if re.search(r"email|user|login", p, re.I)), None
+            )
+            if field_name:
+                return op, field_name
+        return None
+
+    # -- objects ----------------------------------------------------------------------------
+
+    def ids(self, identity: ScanIdentity, collection: str) -> list[str]:
+        """Ids of objects ``identity`` sees in ``collection`` (listed, then created)."""
+        key = (identity.name, collection)
+        if key not in self._ids:
+            found: list[str] = []
+            lister = self.find("GET", collection)
+            item = self.item_op(collection)
+            param = item.path_params[-1] if item else "id"
+            if lister is not None:
+                ex = self.send("GET", collection, identity)
+                if ex.ok:
+                    found = extract_ids(ex.json(), param)
+            self._ids[key] = found
+        own = [
+            c.id for c in self.created if c.identity == identity.name and c.collection == collection
+        ]
+        return list(dict.fromkeys([*own, *self._ids[key]]))
+
+    def fill(self, op: Operation, identity: ScanIdentity) -> str | None:
+        """``op.path`` with its path parameters set from ``identity``'s own objects."""
+        if not op.path_params:
+            return op.path
+        values: dict[str, str] = {}
+        segments = op.path.split("/")
+        for i, seg in enumerate(segments):
+            if seg.startswith("{") and seg.endswith("}"):
+                collection = "/".join(segments[:i]) or "/"
+                concrete = _fill_prefix(collection, values)
+                found = self.ids(identity, concrete) if concrete else []
+                if not found:
+                    return None
+                values[seg[1:-1]] = found[0]
+        return op.fill(values)
+
+    def body_for(self, op: Operation) -> dict[str, Any]:
+        value = example(op.body_schema, self.rng)
+        return value if isinstance(value, dict) else {}
+
+    def create(
+        self, identity: ScanIdentity, collection: str, extra: Mapping[str, Any] | None = None
+    ) -> tuple[Created | None, Exchange | None]:
+        """Create an object through ``POST collection``; remember it as the scanner's own."""
+        op = self.find("POST", collection)
+        item = self.item_op(collection)
+        if op is None or item is None:
+            return None, None
+        body = {**self.body_for(op), **(extra or {})}
+        ex = self.send("POST", collection, identity, json_body=body)
+        if not ex.ok:
+            return None, ex
+        found = extract_ids(ex.json(), item.path_params[-1])
+        if not found:
+            return None, ex
+        obj = Created(identity.name, collection, found[0], body, ex.json())
+        self.created.append(obj)
+        return obj, ex
+
+    def owned(self, identity: ScanIdentity, collection: str) -> Created | None:
+        """An object ``identity`` created in this scan, creating one when needed."""
+        for c in self.created:
+            if c.identity == identity.name and c.collection == collection:
+                return c
+        obj, _ = self.create(identity, collection)
+        return obj
+
+    def may_modify(self, collection: str, object_id: str) -> bool:
+        return self.settings.allow_destructive or any(
+            c.collection == collection and c.id == object_id for c in self.created
+        )
+
+    def canary(self) -> Canary:
+        if self._canary is None:
+            self._canary = Canary(self.settings.canary_host)
+        return self._canary
+
+    def cleanup(self) -> None:
+        """Delete what the scanner created (best effort) and stop the canary."""
+        by_name = {i.name: i for i in self.identities}
+        for obj in reversed(self.created):
+            item = self.item_op(obj.collection, "DELETE")
+            ident = by_name.get(obj.identity)
+            if item is None or ident is None:
+                continue
+            path = item.fill({item.path_params[-1]: obj.id}) if len(item.path_params) == 1 else None
+            if path:
+                try:
+                    self.send("DELETE", path, ident)
+                except Exception:  # cleanup never hides the scan's result
+                    break
+        self.created.clear()
+        if self._canary is not None:
+            self._canary.close()
+            self._canary = None
+
+
+def extract_ids(body: Any, param: str = "id") -> list[str]:
+    """Object ids in a response: a list, an object, or an envelope holding a list."""
+    items: list[Any]
+    if isinstance(body, list):
+        items = body
+    elif isinstance(body, dict):
+        lists = [v for v in body.values() if isinstance(v, list) and v and isinstance(v[0], dict)]
+        items = lists[0] if lists else [body]
+    else:
+        return []
+    keys = [param, "id", "uuid", "_id"]
+    out: list[str] = []
+    for it in items:
+        if not isinstance(it, dict):
+            continue
+        for k in keys:
+            if k in it and isinstance(it[k], str | int) and not isinstance(it[k], bool):
+                out.append(str(it[k]))
+                break
+    return out
+
+
+def _fill_prefix(prefix: str, values: Mapping[str, str]) -> str | None:
+    try:
+        return re.sub(r"\{([^}]+)\}", lambda m: values[m.group(1)], prefix)
+    except KeyError:
+        return None
+
+
+def sensitive_secrets(identities: Iterable[ScanIdentity]) -> list[str]:
+    return [s for i in identities for s in i.secrets()]

@@ -1,0 +1,126 @@
+"""What a scan is told: depth, checks, scope, pacing, safety, suppressions, auth hints.
+
+``ScanSettings`` is the ``[security]`` section of the config (unknown keys rejected) merged with
+the ``battletest scan`` flags. Depth picks budgets (wordlist sizes, burst sizes, samples).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from battletest.results import Severity
+
+Depth = Literal["basic", "standard", "comprehensive"]
+DEPTHS: tuple[Depth, ...] = ("basic", "standard", "comprehensive")
+
+DEFAULT_REQUIRED_HEADERS: dict[str, str | None] = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options|Content-Security-Policy": None,
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Suppression(_Strict):
+    """A finding accepted as a false positive or a known risk, with the reason why."""
+
+    check: str
+    path: str = "*"
+    method: str = "*"
+    parameter: str | None = None
+    reason: str = Field(min_length=3)
+
+
+class LoginSettings(_Strict):
+    """Where identities log in and reset passwords (discovered from the spec when unset)."""
+
+    path: str | None = None
+    format: Literal["json", "form"] = "json"
+    username_field: str = "username"
+    password_field: str = "password"
+    token_field: str = "access_token"
+    reset_path: str | None = None
+    reset_field: str | None = None
+
+
+class RbacRule(_Strict):
+    method: str
+    path: str
+    roles: list[str]
+
+
+class Budget(_Strict):
+    """Per-depth limits, all bounded."""
+
+    jwt_wordlist: int
+    inventory_paths: int
+    burst: int
+    sample_ops: int
+    error_probes: int
+
+
+BUDGETS: dict[str, Budget] = {
+    "basic": Budget(jwt_wordlist=200, inventory_paths=30, burst=25, sample_ops=3, error_probes=1),
+    "standard": Budget(
+        jwt_wordlist=2000, inventory_paths=80, burst=50, sample_ops=8, error_probes=2
+    ),
+    "comprehensive": Budget(
+        jwt_wordlist=100_000, inventory_paths=100_000, burst=100, sample_ops=50, error_probes=3
+    ),
+}
+
+
+class ScanSettings(_Strict):
+    depth: Depth = "standard"
+    checks: list[str] = Field(default_factory=list, description="Check ids or groups; [] = all.")
+    skip_checks: list[str] = Field(default_factory=list)
+    include: list[str] = Field(default_factory=list, description="Path globs to scan.")
+    exclude: list[str] = Field(default_factory=list, description="Path globs to leave alone.")
+    max_rps: float | None = Field(
+        default=None, gt=0, description="The scanner's own request rate cap."
+    )
+    timeout_s: float = Field(default=10.0, gt=0)
+    profile: str = "default"
+    allow_destructive: bool = False
+    fail_on: Severity = Severity.HIGH
+    required_headers: dict[str, str | None] = Field(
+        default_factory=lambda: dict(DEFAULT_REQUIRED_HEADERS),
+        description="Header (alternatives joined by '|') → required value, or null for any.",
+    )
+    allowed_origins: list[str] = Field(default_factory=list)
+    suppressions: list[Suppression] = Field(default_factory=list)
+    tenant_header: str | None = None
+    tenant_claim: str | None = None
+    jwt_secret: str | None = None
+    login: LoginSettings = Field(default_factory=LoginSettings)
+    rbac: list[RbacRule] = Field(default_factory=list)
+    privileged_roles: list[str] = Field(default_factory=lambda: ["admin"])
+    admin_paths: list[str] = Field(
+        default_factory=lambda: ["*/admin", "*/admin/*", "*/internal/*", "*/manage/*"]
+    )
+    burst: int | None = Field(
+        default=None, ge=5, le=100, description="Login burst size (at most 100)."
+    )
+    canary_host: str = "127.0.0.1"
+
+    @field_validator("fail_on", mode="before")
+    @classmethod
+    def _severity(cls, v: object) -> object:
+        return v.lower() if isinstance(v, str) else v
+
+    @property
+    def budget(self) -> Budget:
+        return BUDGETS[self.depth]
+
+    @property
+    def burst_size(self) -> int:
+        return min(100, self.burst or self.budget.burst)
+
+    @property
+    def active_allowed(self) -> bool:
+        """Active checks never run against a prod profile unless destructive work is allowed."""
+        return self.profile != "prod" or self.allow_destructive

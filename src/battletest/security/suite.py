@@ -1,0 +1,252 @@
+"""The scanner's public entry points: ``scan`` (library) and ``run_security_suite`` (for
+``battletest run``), both returning data — a ``ScanOutcome`` or a ``SuiteResult``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from battletest.errors import TargetUnreachable
+from battletest.results import Case, Finding, Severity, Status, SuiteResult
+from battletest.security import baseline as baseline_file
+from battletest.security.checks import register_all
+from battletest.security.context import ScanContext
+from battletest.security.framework import Scanner, ScanOutcome
+from battletest.security.http import ScanClient
+from battletest.security.identity import ScanIdentity, identities_from, login
+from battletest.security.model import Operation, build_operations, select
+from battletest.security.settings import ScanSettings
+
+
+def default_scanner() -> Scanner:
+    """A scanner with every part-1 check registered (a new instance each call)."""
+    return register_all(Scanner())
+
+
+def operations_of(spec: Any) -> list[Operation]:
+    """Operations from an OpenAPI dict, a ``battletest.spec`` Spec, or a list of operations."""
+    if isinstance(spec, list) and all(isinstance(o, Operation) for o in spec):
+        return list(spec)
+    if isinstance(spec, Mapping):
+        return build_operations(spec)
+    for attr in ("document", "raw", "resolved", "data"):
+        doc = getattr(spec, attr, None)
+        if isinstance(doc, Mapping):
+            return build_operations(doc)
+    return build_operations({})
+
+
+def scan(
+    base_url: str,
+    spec: Any,
+    identities: Sequence[ScanIdentity] = (),
+    settings: ScanSettings | None = None,
+    *,
+    scanner: Scanner | None = None,
+    transport: httpx.BaseTransport | None = None,
+    extra_secrets: Iterable[str] = (),
+    accepted: set[str] | None = None,
+    seed: int = 0,
+) -> ScanOutcome:
+    """Scan the API at ``base_url`` described by ``spec`` and return what was found."""
+    settings = settings or ScanSettings()
+    scanner = scanner or default_scanner()
+    scanner.select(settings.checks, settings.skip_checks)  # unknown names fail before any request
+    all_ops = operations_of(spec)
+    ops = select(all_ops, settings.include, settings.exclude)
+    client = ScanClient(
+        base_url, max_rps=settings.max_rps, timeout_s=settings.timeout_s, transport=transport
+    )
+    try:
+        try:
+            client.send("GET", "/")
+        except TargetUnreachable:
+            raise TargetUnreachable(
+                f"cannot reach {base_url}",
+                hint="start the service or fix --target",
+            ) from None
+        people = [_copy(i) for i in identities]
+        login_settings = settings.login
+        if login_settings.path is None:
+            ctx0 = ScanContext(client, settings, ops, [], all_operations=all_ops)
+            found = ctx0.login_op()
+            if found is not None:
+                login_settings = login_settings.model_copy(update={"path": found.path})
+        people = [login(client, i, login_settings) for i in people]
+        ctx = ScanContext(
+            client,
+            settings,
+            ops,
+            people,
+            all_operations=all_ops,
+            extra_secrets=list(extra_secrets),
+            seed=seed,
+        )
+        outcome = scanner.run(ctx)
+    finally:
+        client.close()
+    if accepted:
+        outcome.findings, outcome.accepted = baseline_file.split(outcome.findings, accepted)
+    return outcome
+
+
+def _copy(identity: ScanIdentity) -> ScanIdentity:
+    return ScanIdentity(
+        name=identity.name,
+        role=identity.role,
+        tenant=identity.tenant,
+        token=identity.token,
+        api_key=identity.api_key,
+        api_key_header=identity.api_key_header,
+        cookies=dict(identity.cookies),
+        username=identity.username,
+        password=identity.password,
+    )
+
+
+def to_suite(outcome: ScanOutcome, settings: ScanSettings) -> SuiteResult:
+    """The ``security`` suite: one case per check and operation, findings, metrics."""
+    threshold = settings.fail_on
+    cases: list[Case] = []
+    for run in outcome.runs:
+        mine = [f for f in outcome.findings if _belongs(f, run.check_id, run.target)]
+        failing = [f for f in mine if f.severity.rank >= threshold.rank]
+        if failing:
+            status, message = Status.FAILED, "; ".join(f.title for f in failing)
+        elif not run.conclusive:
+            status, message = Status.SKIPPED, f"inconclusive: {run.reason}"
+        else:
+            status = Status.PASSED
+            message = "; ".join(f"{f.severity.value}: {f.title}" for f in mine) or run.reason
+        cases.append(
+            Case(
+                name=f"{run.check_id} {run.target}",
+                status=status,
+                duration_ms=round(run.duration_ms, 3),
+                message=message,
+                details={"check": run.check_id, "target": run.target, "conclusive": run.conclusive},
+                reproduce=failing[0].reproduce if failing else None,
+            )
+        )
+    highest = max((f.severity for f in outcome.findings), key=lambda s: s.rank, default=None)
+    metrics: dict[str, Any] = {
+        "requests": outcome.requests,
+        "depth": settings.depth,
+        "checks": [c.id for c in outcome.checks],
+        "operations_checked": len({r.target for r in outcome.runs}),
+        "inconclusive": len(outcome.inconclusive),
+        "highest_severity": highest.value if highest else None,
+        "fail_on": threshold.value,
+        "suppressed": [
+            {"check_id": f.check_id, "path": f.path, "reason": reason}
+            for f, reason in outcome.suppressed
+        ],
+        "accepted": [baseline_file.fingerprint(f) for f in outcome.accepted],
+        "not_run": outcome.not_run,
+    }
+    suite = SuiteResult.from_cases(
+        "security", cases, round(outcome.duration_s, 3), findings=outcome.findings, metrics=metrics
+    )
+    if outcome.interrupted:
+        suite.message = "interrupted: partial results"
+    return suite
+
+
+def _belongs(f: Finding, check_id: str, target: str) -> bool:
+    if f.check_id != check_id:
+        return False
+    return target == "*" or target == f"{f.method} {f.path}"
+
+
+def settings_from(config: Any, **overrides: Any) -> ScanSettings:
+    """ScanSettings from a config's ``[security]`` section, ``[auth]``, ``[[rbac]]`` and profile."""
+    raw: dict[str, Any] = {}
+    section = getattr(config, "security", None)
+    if section is not None:
+        raw.update(section.model_dump() if hasattr(section, "model_dump") else dict(section))
+    auth = getattr(config, "auth", None)
+    if auth is not None:
+        login = dict(raw.get("login") or {})
+        for mine, theirs in (
+            ("path", "login_path"),
+            ("format", "login_format"),
+            ("username_field", "username_field"),
+            ("password_field", "password_field"),
+            ("token_field", "token_field"),
+        ):
+            value = getattr(auth, theirs, None)
+            if value is not None:
+                login.setdefault(mine, value)
+        raw["login"] = login
+        if getattr(auth, "jwt_secret", None):
+            raw.setdefault("jwt_secret", auth.jwt_secret)
+        if getattr(auth, "tenant_claim", None):
+            raw.setdefault("tenant_claim", auth.tenant_claim)
+    rbac = getattr(config, "rbac", None)
+    if rbac:
+        raw.setdefault(
+            "rbac",
+            [{"method": r.method, "path": r.path, "roles": list(r.roles)} for r in rbac],
+        )
+    raw.setdefault("profile", getattr(config, "profile", "default"))
+    if getattr(config, "allow_destructive", False):
+        raw["allow_destructive"] = True
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    from pydantic import ValidationError
+
+    from battletest.errors import ConfigError
+
+    try:
+        return ScanSettings.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise ConfigError(
+            f"[security] {where}: {err['msg']}",
+            hint="see docs/security-checks.md for the keys of [security]",
+        ) from None
+
+
+def run_security_suite(
+    base_url: str,
+    spec: Any,
+    identities: Any = (),
+    *,
+    settings: ScanSettings | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> SuiteResult:
+    """The ``security`` suite for ``battletest run``.
+
+    ``identities`` is a list of ``ScanIdentity`` or config identities, or a whole Config (its
+    ``identities``, ``[auth]``, ``[[rbac]]``, ``[security]`` and profile are used).
+    """
+    started = time.perf_counter()
+    extra: list[str] = []
+    if hasattr(identities, "identities"):
+        config = identities
+        settings = settings or settings_from(config)
+        header = getattr(getattr(config, "auth", None), "api_key_header", "X-API-Key")
+        people = identities_from(config.identities, header)
+        if hasattr(config, "secrets"):
+            extra = list(config.secrets())
+    else:
+        people = [i if isinstance(i, ScanIdentity) else identities_from([i])[0] for i in identities]
+    settings = settings or ScanSettings()
+    outcome = scan(base_url, spec, people, settings, transport=transport, extra_secrets=extra)
+    suite = to_suite(outcome, settings)
+    suite.duration_s = round(time.perf_counter() - started, 3)
+    return suite
+
+
+__all__ = [
+    "Severity",
+    "default_scanner",
+    "operations_of",
+    "run_security_suite",
+    "scan",
+    "settings_from",
+    "to_suite",
+]

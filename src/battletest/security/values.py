@@ -1,0 +1,76 @@
+"""Valid example values from JSON schemas, for bodies the scanner must get accepted.
+
+Deterministic per seed, small, and marked (``battletest-…``) so objects the scanner creates are
+recognisable in the target's data.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from battletest.security.model import properties_of
+
+
+def example(schema: Mapping[str, Any] | None, rng: random.Random, name: str = "") -> Any:
+    """One valid value for ``schema`` (objects get every declared property)."""
+    if not isinstance(schema, Mapping):
+        return f"battletest-{rng.randrange(10**6):06d}"
+    if "example" in schema:
+        return schema["example"]
+    if schema.get("examples") and isinstance(schema["examples"], list):
+        return schema["examples"][0]
+    if "const" in schema:
+        return schema["const"]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    if "default" in schema and schema["default"] is not None:
+        return schema["default"]
+    for key in ("anyOf", "oneOf"):
+        options = [s for s in schema.get(key) or [] if isinstance(s, Mapping)]
+        non_null = [s for s in options if s.get("type") != "null"]
+        if non_null:
+            return example(non_null[0], rng, name)
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), None)
+    props = properties_of(schema)
+    if kind == "object" or props:
+        return {k: example(v, rng, k) for k, v in props.items() if not v.get("readOnly")}
+    if kind == "array":
+        count = max(1, int(schema.get("minItems", 1)))
+        return [example(schema.get("items"), rng, name) for _ in range(count)]
+    if kind == "integer":
+        low = int(schema.get("minimum", 1))
+        high = int(schema.get("maximum", max(low, 1000)))
+        return rng.randint(low, max(low, min(high, low + 1000)))
+    if kind == "number":
+        base = float(schema.get("minimum", 1))
+        return round(base + rng.random() * 10, 2)
+    if kind == "boolean":
+        return False
+    return _string(schema, rng, name)
+
+
+def _string(schema: Mapping[str, Any], rng: random.Random, name: str) -> str:
+    fmt = schema.get("format", "")
+    tag = f"{rng.randrange(10**6):06d}"
+    if fmt == "email" or "email" in name.lower():
+        value = f"battletest.{tag}@example.com"
+    elif fmt == "uuid":
+        value = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    elif fmt == "date-time":
+        value = "2030-01-01T12:00:00Z"
+    elif fmt == "date":
+        value = "2030-01-01"
+    elif fmt in {"uri", "url"}:
+        value = f"https://example.com/battletest/{tag}"
+    else:
+        value = f"battletest-{tag}"
+    low = int(schema.get("minLength", 0))
+    high = int(schema.get("maxLength", 10**6))
+    if len(value) < low:
+        value = value + "x" * (low - len(value))
+    return value[:high] if high >= low else value
