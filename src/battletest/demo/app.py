@@ -42,7 +42,7 @@ from battletest.demo.store import Store
 log = logging.getLogger("battletest.demo")
 
 PROBLEM_TYPE = "application/problem+json"
-UNLIMITED_PATHS = frozenset({"/health", "/ready", "/metrics", "/version"})
+UNLIMITED_PATHS = frozenset({"/health", "/ready", "/metrics"})
 CORRELATION_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 SECURITY_HEADERS = [
     (b"strict-transport-security", b"max-age=31536000; includeSubDomains"),

@@ -8,6 +8,7 @@ experiments can show the difference. Every call carries the request's ``X-Correl
 
 from __future__ import annotations
 
+import asyncio
 import time
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -100,6 +101,7 @@ class PmsClient:
             wait=wait_random_exponential(multiplier=0.05, max=1.0) if opts.backoff else wait_none(),
             retry=retry_if_exception_type((httpx.TransportError, UpstreamError)),
             reraise=True,
+            sleep=asyncio.sleep,
         )
         async for attempt in retrying:
             with attempt:

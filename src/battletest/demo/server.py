@@ -39,8 +39,11 @@ def configure_logging() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    # httpcore probes for trio at import (≈0.5 s when installed); this process is asyncio-only.
-    sys.modules.setdefault("trio", None)  # type: ignore[arg-type]
+    # Start-up time matters (tests start many demos): httpcore probes for trio at import
+    # (≈0.5 s when installed) and httpx imports its rich-based CLI (≈0.2 s). This process is
+    # asyncio-only and has no httpx CLI, so both imports are made to fail fast.
+    for unused in ("trio", "httpx._main"):
+        sys.modules.setdefault(unused, None)  # type: ignore[arg-type]
     from battletest.demo.app import create_app
     from battletest.demo.child import parse_fd, serve
 
