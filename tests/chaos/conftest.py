@@ -70,16 +70,20 @@ async def _http_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         {"path": scope["path"], "method": scope["method"], "body": body.decode(), "ok": True}
     ).encode()
     status = 200
+    chunked = scope["path"] == "/chunked"
     if scope["path"].startswith("/status/"):
         status = int(scope["path"].rsplit("/", 1)[1])
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"x-seen-host", b"1")],
+            "headers": [
+                (b"content-type", b"application/json"),
+                *([] if chunked else [(b"content-length", str(len(payload)).encode())]),
+            ],
         }
     )
-    if scope["path"] == "/chunked":
+    if chunked:
         await send({"type": "http.response.body", "body": payload[:10], "more_body": True})
         await send({"type": "http.response.body", "body": payload[10:], "more_body": False})
         return

@@ -1,0 +1,104 @@
+"""The ``bt_fault`` fixture and ``FaultProxy`` as a library used from several threads."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from typing import Any
+
+import pytest
+
+from battletest.chaos.proxy import FaultProxy
+from battletest.errors import UsageError
+
+pytestmark = pytest.mark.chaos
+
+
+def test_bt_fault_applies_for_the_block_only(bt_fault: Any, echo_server: Any) -> None:
+    url = bt_fault.proxy("fixture_echo", echo_server.address)
+    host, port = url.split("://", 1)[1].rsplit(":", 1)
+    with bt_fault("fixture_echo", "limit_data", bytes=2) as toxic:
+        assert toxic.type == "limit_data"
+        with socket.create_connection((host, int(port)), timeout=5) as sock:
+            sock.sendall(b"abcd")
+            got = b""
+            while chunk := sock.recv(10):
+                got += chunk
+        assert got == b"ab"
+    assert bt_fault.faults.toxics("fixture_echo") == []
+
+
+@pytest.mark.slow
+def test_bt_fault_cleans_up_after_a_failing_test(
+    pytester: pytest.Pytester, echo_server: Any
+) -> None:
+    pytester.makepyfile(
+        f"""
+        def test_fails(bt_fault, bt_fault_proxy):
+            bt_fault.proxy("p", "{echo_server.address}")
+            with bt_fault("p", "latency", latency=100):
+                assert bt_fault_proxy.toxics("p")
+                raise AssertionError("boom")
+
+        def test_after(bt_fault_proxy):
+            assert bt_fault_proxy.list() == {{}}
+        """
+    )
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+
+
+def test_sync_calls_from_many_threads(echo_server: Any) -> None:
+    with FaultProxy() as faults:
+        faults.add("t", echo_server.address)
+        errors: list[BaseException] = []
+
+        def worker(i: int) -> None:
+            try:
+                for j in range(10):
+                    with faults.fault("t", "latency", name=f"lat_{i}_{j}", latency=1):
+                        pass
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert errors == []
+        assert faults.toxics("t") == []
+
+
+def test_calls_before_start_are_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="not running"):
+        FaultProxy().add("x", "127.0.0.1:1")
+
+
+def test_async_core_in_an_existing_loop(echo_server: Any) -> None:
+    import asyncio
+
+    asyncio.run(_use_the_core(echo_server.address))
+
+
+async def _use_the_core(upstream: str) -> None:
+    import asyncio
+
+    from battletest.chaos.proxy import ProxyServer
+
+    async with ProxyServer() as server:
+        proxy = await server.create("a", upstream)
+        server.add_toxic("a", {"type": "latency", "attributes": {"latency": 1}})
+        host, port = proxy.listen_address
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(b"async")
+        assert await asyncio.wait_for(reader.readexactly(5), 5) == b"async"
+        writer.close()
+        await writer.wait_closed()
+
+
+def test_disabled_context_restores(bt_fault: Any, echo_server: Any) -> None:
+    bt_fault.proxy("d", echo_server.address)
+    with bt_fault.disabled("d"):
+        assert bt_fault.faults.get("d")["enabled"] is False
+    assert bt_fault.faults.get("d")["enabled"] is True
