@@ -32,6 +32,7 @@ class Behaviour:
     first_freeze_s: float = 1.0
     delay_s: float = 0.1
     close_every: int = 2
+    hang_after: int = 0  # when set, requests after this many get no answer at all
     clock_after: int = 1  # the stall clock starts at this request (1: after the preflight)
     started: float | None = None
     requests: int = 0
@@ -81,7 +82,7 @@ class _Handler(asyncio.Protocol):
     def _answer(self) -> None:
         b = self.b
         tr = self.transport
-        if tr is None:
+        if tr is None or (b.hang_after and b.requests > b.hang_after):
             return
         if b.mode == "garbage":
             tr.write(b"SSH-2.0-OpenSSH_9.2\r\n")

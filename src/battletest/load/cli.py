@@ -13,7 +13,14 @@ from typing import Any
 
 import click
 
-from battletest.errors import ExitCode, Interrupted, TargetUnreachable
+from battletest.errors import BattletestError, ExitCode, Interrupted, TargetUnreachable
+
+
+class ThresholdsFailed(BattletestError):
+    """A threshold did not hold: exit 1 (click's own ``Exit`` is swallowed outside standalone
+    mode, so the code travels as a battletest error)."""
+
+    exit_code = ExitCode.FAILED
 
 
 def _demo_url(stack: ExitStack) -> str:
@@ -106,4 +113,5 @@ def load(**flags: Any) -> None:
     if result.interrupted:
         raise Interrupted("load run interrupted; the partial result is above")
     if not result.passed:
-        raise click.exceptions.Exit(int(ExitCode.FAILED))
+        failed = [row.threshold for row in result.thresholds if row.passed is False]
+        raise ThresholdsFailed(f"load thresholds failed: {', '.join(failed)}")
