@@ -325,7 +325,7 @@ def test_record_upstream_down_is_502(tmp_path: Path) -> None:
         url = dead.url
     with MockServer(record_upstream=url) as recorder:
         r = httpx.get(recorder.url + "/x")
-        assert r.status_code == 502 and "record upstream failed" in r.json()["error"]
+        assert r.status_code == 502 and "upstream failed" in r.json()["error"]
 
 
 def test_non_loopback_host_is_refused() -> None:
@@ -341,3 +341,15 @@ def test_port_in_use_is_a_usage_error(pms: MockServer) -> None:
 def test_url_before_start() -> None:
     with pytest.raises(UsageError, match="not started"):
         _ = MockServer().url
+
+
+def test_upstream_passthrough_applies_scenarios(pms: MockServer) -> None:
+    with MockServer(upstream=pms.url) as front:
+        assert httpx.get(front.url + "/reservations/3").json()["id"] == "3"
+        front.activate_failure("service_failure", 5)
+        assert httpx.get(front.url + "/reservations/3").status_code == 503
+        assert front.recorded_stubs() == []
+        assert [e.stub for e in front.requests()] == ["(upstream)", None]
+    assert pms.verify("GET", "/reservations/{id}", count=1)
+    with pytest.raises(UsageError, match="not both"):
+        MockServer(upstream=pms.url, record_upstream=pms.url)

@@ -66,6 +66,11 @@ def mock() -> None:
     help="Proxy unmatched requests to URL and record them as stubs.",
 )
 @click.option(
+    "--upstream",
+    metavar="URL",
+    help="Forward unmatched requests to URL; failure scenarios apply in front of it.",
+)
+@click.option(
     "--save",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where --record writes its stubs (JSON) on exit.",
@@ -78,6 +83,7 @@ def serve(
     host: str,
     port: int,
     record: str | None,
+    upstream: str | None,
     save: Path | None,
     seed: int | None,
     allow_remote: bool,
@@ -94,16 +100,19 @@ def serve(
         "port": port,
         "seed": seed,
         "record_upstream": record,
+        "upstream": upstream,
         "allow_remote": allow_remote,
     }
     if stubs is not None:
         server = MockServer.from_file(stubs, **options)
     elif spec is not None:
         server = MockServer.from_openapi(spec, **options)
-    elif record is not None:
+    elif record is not None or upstream is not None:
         server = MockServer(**options)
     else:
-        raise UsageError("nothing to serve: pass a stub file, --spec OPENAPI or --record URL")
+        raise UsageError(
+            "nothing to serve: pass a stub file, --spec OPENAPI, --upstream URL or --record URL"
+        )
     server.start()
     click.echo(
         f"mock serving {len(server.stubs)} stub(s) on {server.url} "

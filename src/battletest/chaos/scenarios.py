@@ -24,11 +24,13 @@ User-defined scenarios come from config tables (``[scenarios.NAME]`` in a stub f
     body = '{"error": "maintenance"}'
 
 This module is pure: it decides *what* to do for a request at a moment; the mock and the proxy
-carry it out. Schedules use an injectable clock so tests need no sleeps.
+carry it out (``ProxyFailures`` turns a scenario into toxics on a fault proxy). Schedules use an
+injectable clock so tests need no sleeps.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import re
@@ -353,6 +355,117 @@ class FailureSchedule:
     def describe(self) -> list[dict[str, Any]]:
         now = self.clock()
         return [a.describe(now) for a in self.active()]
+
+
+class ProxyFailures:
+    """Named failure scenarios on one proxy of a fault proxy (``battletest.chaos.proxy``).
+
+    A scenario becomes toxics on the proxy for its duration: statuses → ``http_status`` (429 →
+    ``http_throttle``), latency → ``latency``, a hang → ``timeout`` (held, never closed), a
+    reset → ``reset_peer``, an empty or malformed answer → ``http_body``, an outage → the proxy
+    disabled (its port refuses connections), flapping → the toxics switched on and off every
+    period. A timer removes everything when the duration is over. The proxy object needs only
+    ``toxic``/``remove_toxic``/``enable``/``disable`` (``FaultProxy`` has them).
+    """
+
+    def __init__(self, proxy: Any, name: str, registry: ScenarioRegistry | None = None) -> None:
+        self.proxy = proxy
+        self.name = name
+        self.registry = registry or ScenarioRegistry()
+        self._lock = threading.Lock()
+        self._active: dict[str, tuple[list[str], list[threading.Timer], bool]] = {}
+
+    def toxics_for(self, scenario: FailureScenario, seconds: float) -> list[dict[str, Any]]:
+        """The toxic definitions that carry out ``scenario`` (without the refuse part)."""
+        tag = f"scenario-{scenario.name}"
+        out: list[dict[str, Any]] = []
+        headers = dict(scenario.headers)
+        if scenario.statuses:
+            status = scenario.statuses[0]
+            retry = headers.get("retry-after", "0").replace(
+                "{remaining_s}", str(max(1, math.ceil(seconds)))
+            )
+            out.append(
+                {
+                    "type": "http_throttle" if status == 429 else "http_status",
+                    "name": f"{tag}-status",
+                    "status": status,
+                    "retry_after": int(retry) if retry.isdigit() else 0,
+                    "body": scenario.body,
+                }
+            )
+        if scenario.latency_ms:
+            out.append(
+                {"type": "latency", "name": f"{tag}-latency", "latency": int(scenario.latency_ms)}
+            )
+        if scenario.hang_s:
+            out.append({"type": "timeout", "name": f"{tag}-hang", "timeout": 0})
+        if scenario.fault == "connection_reset":
+            out.append({"type": "reset_peer", "name": f"{tag}-reset", "timeout": 0})
+        elif scenario.fault is not None:
+            mode = "empty" if scenario.fault == "empty_response" else "malformed"
+            out.append({"type": "http_body", "name": f"{tag}-body", "mode": mode})
+        return out
+
+    def activate_failure(self, name: str, seconds: float) -> None:
+        scenario = self.registry.get(name)
+        if not seconds > 0 or math.isinf(seconds):
+            raise UsageError(
+                f"failure duration must be a positive number of seconds, got {seconds}"
+            )
+        self.deactivate_failure(name)
+        specs = self.toxics_for(scenario, seconds)
+        added: list[str] = []
+        timers: list[threading.Timer] = []
+
+        def add_all() -> None:
+            for spec in specs:
+                body = dict(spec)
+                kind, toxic_name = body.pop("type"), body.pop("name")
+                self.proxy.toxic(
+                    self.name, kind, name=toxic_name, toxicity=scenario.probability, **body
+                )
+                added.append(toxic_name)
+
+        def remove_all() -> None:
+            for toxic_name in list(added):
+                with contextlib.suppress(Exception):
+                    self.proxy.remove_toxic(self.name, toxic_name)
+            added.clear()
+
+        if scenario.refuse_connections:
+            self.proxy.disable(self.name)
+        add_all()
+        if scenario.flap_period_s > 0:
+            periods = int(seconds / scenario.flap_period_s)
+            for i in range(1, periods + 1):
+                toggle = remove_all if i % 2 == 1 else add_all
+                timers.append(threading.Timer(i * scenario.flap_period_s, toggle))
+        end = threading.Timer(seconds, self.deactivate_failure, args=(name,))
+        timers.append(end)
+        with self._lock:
+            self._active[name] = (added, timers, scenario.refuse_connections)
+        for t in timers:
+            t.daemon = True
+            t.start()
+
+    def deactivate_failure(self, name: str | None = None) -> None:
+        with self._lock:
+            names = [name] if name is not None else list(self._active)
+            entries = [(n, self._active.pop(n)) for n in names if n in self._active]
+        for _, (added, timers, refused) in entries:
+            for t in timers:
+                if t is not threading.current_thread():
+                    t.cancel()
+            for toxic_name in list(added):
+                with contextlib.suppress(Exception):
+                    self.proxy.remove_toxic(self.name, toxic_name)
+            if refused:
+                self.proxy.enable(self.name)
+
+    def active_failures(self) -> list[str]:
+        with self._lock:
+            return sorted(self._active)
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")

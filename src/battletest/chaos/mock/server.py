@@ -9,6 +9,10 @@ The server runs its own event loop in a background thread, so it serves blocking
 other threads and other processes alike. Everything a Python caller can change (stubs, faults,
 latency, failure scenarios, scenario states, the journal) is also reachable over HTTP under
 ``/__admin`` (see docs/mock.md), which is what ``battletest mock activate`` talks to.
+
+``MockServer(upstream=URL)`` forwards every request no stub matches to a real dependency, so
+failure scenarios and the journal work in front of it; ``record_upstream=URL`` also saves each
+forwarded exchange as a stub (``save_recorded``).
 """
 
 from __future__ import annotations
@@ -69,6 +73,7 @@ class MockServer:
         scenarios: Mapping[str, Mapping[str, Any]] | None = None,
         seed: int | None = None,
         record_upstream: str | None = None,
+        upstream: str | None = None,
         allow_remote: bool = False,
         name: str = "mock",
     ) -> None:
@@ -84,7 +89,13 @@ class MockServer:
         self.registry = ScenarioRegistry(scenarios)
         self.failures = FailureSchedule(self.registry, rng=random.Random(seed))
         self.journal = Journal()
-        self.record_upstream = record_upstream.rstrip("/") if record_upstream else None
+        if record_upstream and upstream:
+            raise UsageError(
+                "give record_upstream (proxy and record) or upstream (proxy), not both"
+            )
+        # unmatched requests go to the upstream; record mode also saves them as stubs
+        self.upstream = (record_upstream or upstream or "").rstrip("/") or None
+        self.recording = record_upstream is not None
         self._lock = threading.RLock()
         self._stubs: list[Stub] = [
             s if isinstance(s, Stub) else parse_stub(s, i) for i, s in enumerate(stubs)
@@ -342,22 +353,22 @@ class MockServer:
         p.write_text(json.dumps(doc, indent=2, sort_keys=False) + "\n", encoding="utf-8")
         return p
 
-    async def _record(self, request: Request) -> Response:
+    async def _forward(self, request: Request) -> Response:
         import httpx
 
-        assert self.record_upstream is not None
+        assert self.upstream is not None
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=30.0)
         headers = [(k, v) for k, v in request.headers if k.lower() not in _HOP]
         try:
             up = await self._client.request(
                 request.method,
-                self.record_upstream + request.target,
+                self.upstream + request.target,
                 headers=headers,
                 content=request.body,
             )
         except httpx.HTTPError as exc:
-            return _json(502, {"error": "record upstream failed", "detail": str(exc)})
+            return _json(502, {"error": "upstream failed", "detail": str(exc)})
         out_headers = [
             (k, v)
             for k, v in up.headers.items()
@@ -365,7 +376,7 @@ class MockServer:
         ]
         key = (request.method, request.target)
         with self._lock:
-            if key not in self._recorded:
+            if self.recording and key not in self._recorded:
                 ctype = up.headers.get("content-type", "")
                 resp: dict[str, Any] = {"status": up.status_code, "headers": dict(out_headers)}
                 try:
@@ -436,9 +447,9 @@ class MockServer:
             await asyncio.sleep(latency.sample_ms(self.rng) / 1000)
         stub, params = self._match(request, stubs)
         if stub is None:
-            if self.record_upstream is not None:
-                entry.stub = "(recorded)"
-                return await self._record(request)
+            if self.upstream is not None:
+                entry.stub = "(recorded)" if self.recording else "(upstream)"
+                return await self._forward(request)
             return _json(
                 404,
                 {
