@@ -91,6 +91,11 @@ def make_api(*, insecure: bool = False, ttl_s: float = 300.0) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if insecure:  # the planted flaw: a bad request leaks a traceback with a 500
+            return JSONResponse(
+                {"error": 'Traceback (most recent call last):\n  File "app.py", line 7, in parse'},
+                status_code=500,
+            )
         return problem(422, "invalid request")
 
     def issue(sub: str, role: str) -> Token:
