@@ -1,0 +1,74 @@
+"""Requests/s of the demo's `GET /v1/reservations/{id}` with one uvicorn worker, measured by wrk.
+
+The authenticated reservation lookup (JWT verification, revocation and user lookup in SQLite,
+RBAC and tenant checks, the PMS connector's cache, problem-free JSON) is the reference figure for
+later load work. Beside it, in the same run and on the same process: wrk against the trivial
+`/health`, so the ratio shows what the real operation costs on top of the framework floor.
+wrk is pinned to CPU 0 and the app process to CPU 1 (when the machine has two cores).
+Exits non-zero when wrk is missing or a run had errors.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import httpx
+
+from battletest.demo import start
+
+DURATION_S = int(os.environ.get("BENCH_DEMO_SECONDS", "8"))
+CONNECTIONS = 50
+
+
+def wrk(url: str, headers: dict[str, str]) -> tuple[float, str, int]:
+    cmd = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{DURATION_S}s", "--latency"]
+    for k, v in headers.items():
+        cmd += ["-H", f"{k}: {v}"]
+    if shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
+        cmd = ["taskset", "-c", "0", *cmd]
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p99 = re.search(r"99%\s+(\S+)", out)
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = int(bad.group(1)) if bad else 0
+    sock = re.search(r"Socket errors:.*", out)
+    if sock:
+        errors += sum(int(n) for n in re.findall(r"\d+", sock.group()))
+    return rps, p99.group(1) if p99 else "?", errors
+
+
+def main() -> int:
+    if shutil.which("wrk") is None:
+        print("wrk is not installed (apt-get install wrk): the peer did not run")
+        return 1
+    with start(rate_limit=False) as demo:
+        if (os.cpu_count() or 1) >= 2:
+            os.sched_setaffinity(demo.pids["app"], {1})
+        admin = demo.identity("admin")
+        token = httpx.post(demo.base_url + "/v1/auth/login",
+                           json={"username": admin.username, "password": admin.password}
+                           ).json()["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        url = demo.base_url + "/v1/reservations/r-1001"
+        assert httpx.get(url, headers=auth).status_code == 200
+        rows = [
+            ("GET /health (no auth)", *wrk(demo.base_url + "/health", {})),
+            ("GET /v1/reservations/{id}", *wrk(url, auth)),
+        ]
+        stats = httpx.get(demo.base_url + "/metrics").text
+    print(f"demo app, 1 uvicorn worker, wrk -t1 -c{CONNECTIONS} -d{DURATION_S}s")
+    print(f"{'operation':<30}{'req/s':>10}{'p99':>10}{'errors':>8}")
+    for name, rps, p99, errors in rows:
+        print(f"{name:<30}{rps:>10.0f}{p99:>10}{errors:>8}")
+    pms = re.search(r'concierge_pms_calls_total\{kind="attempts"\} (\d+)', stats)
+    print(f"reservation lookup / health: {rows[1][1] / rows[0][1]:.2f}x "
+          f"(PMS attempts during the run: {pms.group(1) if pms else '?'}, cache TTL 5 s)")
+    return 1 if any(r[3] for r in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
