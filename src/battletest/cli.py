@@ -20,6 +20,10 @@ from battletest.errors import BattletestError, ExitCode
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "proxy": ("battletest.chaos.proxy.cli", "proxy", "Fault proxy: Toxiproxy API, TCP+HTTP faults."),
     "demo": ("battletest.demo.cli", "demo", "Run the built-in hotel concierge demo service."),
+    "gate": ("battletest.quality.cli", "gate", "Re-evaluate a run folder's quality gates (exit 0/1)."),
+    "flaky": ("battletest.quality.cli", "flaky", "Flaky tests: list, report, quarantine, release."),
+    "impact": ("battletest.quality.cli", "impact", "The tests a change needs (impact selection)."),
+    "history": ("battletest.quality.cli", "history", "The history store: prune, show."),
     "run": ("battletest.run", "run_command", "Run the enabled suites and write the reports."),
     "config": ("battletest.config", "config_command", "Show, validate and describe the config."),
     "load": ("battletest.load.cli", "load", "Load test: k6-style executors, thresholds."),

@@ -106,3 +106,10 @@ def postgres_url() -> Iterator[str]:
             proc.kill()
             proc.wait(10)
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test starts in its own directory with no history URL from the environment."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("BATTLETEST_HISTORY_URL", raising=False)

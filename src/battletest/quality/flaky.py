@@ -15,23 +15,9 @@ import time
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field
 
+from battletest.quality.settings import FlakyPolicy
 from battletest.quality.store import HistoryStore, cases, daily, test_commits, tests
-
-
-class FlakyPolicy(BaseModel):
-    """``[flaky]``: how flakiness is judged and handled."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    window_days: int = Field(default=14, ge=1, description="Days of history judged.")
-    min_samples: int = Field(default=10, ge=1, description="Runs needed before a rate counts.")
-    flaky_rate: float = Field(default=0.10, ge=0, le=1, description="Flaky above this rate.")
-    quarantine_rate: float = Field(
-        default=0.20, ge=0, le=1, description="Quarantined above this failure rate."
-    )
-    max_retries: int = Field(default=2, ge=0, le=5, description="Retries for known-flaky tests.")
 
 
 @dataclass(slots=True)

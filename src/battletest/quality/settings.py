@@ -13,7 +13,20 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from battletest.errors import ConfigError
-from battletest.quality.flaky import FlakyPolicy
+
+
+class FlakyPolicy(BaseModel):
+    """``[flaky]``: how flakiness is judged and handled."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    window_days: int = Field(default=14, ge=1, description="Days of history judged.")
+    min_samples: int = Field(default=10, ge=1, description="Runs needed before a rate counts.")
+    flaky_rate: float = Field(default=0.10, ge=0, le=1, description="Flaky above this rate.")
+    quarantine_rate: float = Field(
+        default=0.20, ge=0, le=1, description="Quarantined above this failure rate."
+    )
+    max_retries: int = Field(default=2, ge=0, le=5, description="Retries for known-flaky tests.")
 
 
 class HistorySettings(BaseModel):
@@ -54,6 +67,7 @@ class QualitySettings(BaseModel):
 
 
 SECTIONS = ("history", "flaky", "impact")
+DEFAULT_DB = ".battletest/history.db"  # relative to the project root
 
 
 def load_settings(root: Path) -> QualitySettings:
@@ -86,4 +100,4 @@ def _read(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path.name} is not valid TOML: {exc}", hint="fix the syntax") from exc
 
 
-__all__ = ["HistorySettings", "ImpactSettings", "QualitySettings", "load_settings"]
+__all__ = ["FlakyPolicy", "HistorySettings", "ImpactSettings", "QualitySettings", "load_settings"]

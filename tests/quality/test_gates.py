@@ -1,0 +1,194 @@
+"""Gates: each row's limit, measured value and verdict; `battletest gate` exit codes."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
+
+from battletest.cli import cli
+from battletest.errors import UsageError
+from battletest.quality.gates import GatesConfig, evaluate_gates, evaluate_report
+from battletest.quality.store import CaseRecord, HistoryStore, RunRecord, sqlite_url
+from battletest.results import (
+    Case,
+    Finding,
+    GateResult,
+    Report,
+    RunInfo,
+    Severity,
+    Status,
+    SuiteResult,
+)
+
+
+def _suite(name: str, statuses: list[Status], **extra: object) -> SuiteResult:
+    cases = [Case(name=f"t{i}", status=s) for i, s in enumerate(statuses)]
+    return SuiteResult.from_cases(name, cases, 0.1, **extra)  # type: ignore[arg-type]
+
+
+def _rows(rows: list[GateResult]) -> dict[str, GateResult]:
+    return {r.name: r for r in rows}
+
+
+def test_nothing_measurable_is_null_never_a_failure() -> None:
+    rows = _rows(evaluate_gates([], GatesConfig()))
+    assert set(rows) == {
+        "no_failed_cases",
+        "success_rate",
+        "line_coverage",
+        "branch_coverage",
+        "max_severity",
+        "flakiness_budget",
+        "load_error_rate",
+        "load_thresholds",
+    }
+    assert all(r.passed is None and r.reason for r in rows.values())
+
+
+def test_coverage_gates_read_the_pytest_suite_metrics() -> None:
+    suite = _suite("pytest", [Status.PASSED], metrics={"coverage": {"line": 91.5, "branch": 70}})
+    rows = _rows(evaluate_gates([suite], GatesConfig()))
+    assert rows["line_coverage"].passed is True and rows["line_coverage"].measured == 91.5
+    assert rows["branch_coverage"].passed is False and rows["branch_coverage"].measured == 70
+
+
+def test_severity_gate_fails_above_the_allowed_severity() -> None:
+    high = Finding(check_id="sqli", title="SQL injection", severity=Severity.HIGH)
+    low = Finding(check_id="hdr", title="header", severity=Severity.LOW)
+    clean = _suite("security", [Status.PASSED])
+    dirty = _suite("security", [Status.FAILED], findings=[high, low])
+    assert _rows(evaluate_gates([clean], GatesConfig()))["max_severity"].passed is True
+    row = _rows(evaluate_gates([dirty], GatesConfig()))["max_severity"]
+    assert (row.passed, row.measured, row.limit) == (False, "high", "medium")
+    lenient = GatesConfig(max_severity=Severity.CRITICAL)
+    assert _rows(evaluate_gates([dirty], lenient))["max_severity"].passed is True
+
+
+def test_load_gates_read_error_rate_and_thresholds() -> None:
+    load = _suite(
+        "load",
+        [Status.PASSED],
+        metrics={
+            "requests": 1000,
+            "error_rate": 0.08,
+            "threshold_results": [
+                {"threshold": "p95<300ms", "passed": True, "measured": 120, "line": ""},
+                {"threshold": "rps>500", "passed": False, "measured": 300, "line": ""},
+            ],
+        },
+    )
+    rows = _rows(evaluate_gates([load], GatesConfig()))
+    assert (rows["load_error_rate"].measured, rows["load_error_rate"].passed) == (8, False)
+    assert rows["load_thresholds"].passed is False
+    assert "rps>500" in rows["load_thresholds"].reason
+
+
+def test_flakiness_budget_counts_known_flaky_tests_of_this_run() -> None:
+    suite = _suite("pytest", [Status.PASSED] * 10)
+    rows = _rows(evaluate_gates([suite], GatesConfig(), flaky_tests={"t1"}))
+    assert (rows["flakiness_budget"].measured, rows["flakiness_budget"].passed) == (10, False)
+    rows = _rows(evaluate_gates([suite], GatesConfig(max_flaky_percent=10), flaky_tests={"t1"}))
+    assert rows["flakiness_budget"].passed is True
+
+
+@given(
+    passed=st.integers(0, 50),
+    failed=st.integers(0, 50),
+    limit=st.floats(0, 100, allow_nan=False),
+)
+def test_success_rate_gate_matches_its_definition(passed: int, failed: int, limit: float) -> None:
+    suite = _suite("api", [Status.PASSED] * passed + [Status.FAILED] * failed)
+    row = _rows(evaluate_gates([suite], GatesConfig(min_success_rate=limit)))["success_rate"]
+    if passed + failed == 0:
+        assert row.passed is None
+    else:
+        assert row.passed is (round(100 * passed / (passed + failed), 2) >= limit)
+
+
+def _write_run(
+    folder: Path, statuses: list[Status], gates: dict[str, object] | None = None
+) -> Path:
+    suite = _suite("pytest", statuses)
+    run = RunInfo(
+        id="r1",
+        started_at=datetime.now(UTC),
+        version="0",
+        config={"gates": gates} if gates is not None else {},
+    )
+    report = Report.build(run, [suite], [])
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "report.json").write_text(report.model_dump_json())
+    return folder
+
+
+def test_gate_command_exits_0_when_every_gate_holds(tmp_path: Path) -> None:
+    folder = _write_run(tmp_path / "run", [Status.PASSED] * 3)
+    result = CliRunner().invoke(cli, ["gate", str(folder), "--db", sqlite_url(tmp_path / "h.db")])
+    assert result.exit_code == 0, result.output
+    assert "success_rate" in result.output and "pass" in result.output
+
+
+def test_gate_command_exits_1_when_a_gate_fails(tmp_path: Path) -> None:
+    folder = _write_run(tmp_path / "run", [Status.PASSED, Status.FAILED])
+    result = CliRunner().invoke(cli, ["gate", str(folder), "--json"])
+    assert result.exit_code == 1
+    rows = json.loads(result.stdout)
+    assert {r["name"]: r["passed"] for r in rows}["success_rate"] is False
+
+
+def test_gate_command_uses_the_limits_the_run_recorded(tmp_path: Path) -> None:
+    folder = _write_run(
+        tmp_path / "run",
+        [Status.PASSED, Status.FAILED],
+        gates={"min_success_rate": 40, "max_failed_cases": 1},
+    )
+    assert CliRunner().invoke(cli, ["gate", str(folder)]).exit_code == 0
+
+
+def test_flaky_tests_from_history_count_against_the_budget(tmp_path: Path) -> None:
+    folder = _write_run(tmp_path / "run", [Status.PASSED] * 4)
+    store = HistoryStore(sqlite_url(tmp_path / "h.db"))
+    for outcome in ("passed", "failed"):
+        rid = store.start_run(RunRecord(commit="c"))
+        store.add_cases(rid, [CaseRecord("t0", outcome)], commit="c")
+    rows = _rows(evaluate_report(folder, history=store))
+    store.close()
+    assert rows["flakiness_budget"].measured == 25.0
+    assert rows["flakiness_budget"].passed is False
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "does not exist"),
+        ("{not json", "is not JSON"),
+        ('{"schema_version": "1.0"}', "is not a battletest report"),
+    ],
+)
+def test_bad_run_folders_are_usage_errors(
+    tmp_path: Path, content: str | None, message: str
+) -> None:
+    folder = tmp_path / "run"
+    folder.mkdir()
+    if content is not None:
+        (folder / "report.json").write_text(content)
+    with pytest.raises(UsageError, match=message):
+        evaluate_report(folder)
+
+
+def test_gate_command_prints_one_line_and_exits_2_on_a_missing_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from battletest.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["gate", str(tmp_path / "nope")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("battletest: error:")
