@@ -20,6 +20,8 @@ from battletest.errors import BattletestError, ExitCode
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "proxy": ("battletest.chaos.proxy.cli", "proxy", "Fault proxy: Toxiproxy API, TCP+HTTP faults."),
     "demo": ("battletest.demo.cli", "demo", "Run the built-in hotel concierge demo service."),
+    "init": ("battletest.scaffold", "init", "Write a commented battletest.toml from an OpenAPI spec."),
+    "doctor": ("battletest.doctor", "doctor", "Check config, target, spec, identities and tools."),
     "gate": ("battletest.quality.cli", "gate", "Re-evaluate a run folder's quality gates (exit 0/1)."),
     "flaky": ("battletest.quality.cli", "flaky", "Flaky tests: list, report, quarantine, release."),
     "impact": ("battletest.quality.cli", "impact", "The tests a change needs (impact selection)."),

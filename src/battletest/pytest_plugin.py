@@ -20,6 +20,7 @@ them. Nothing here changes a run that does not use a ``--bt-*`` option or a ``bt
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -100,6 +101,18 @@ def _url(value: str) -> str:
     return value.rstrip("/")
 
 
+def _env_url(name: str) -> str | None:
+    import os
+
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return _url(value)
+    except argparse.ArgumentTypeError as exc:
+        raise pytest.UsageError(f"battletest: {name}: {exc}") from None
+
+
 def _app(value: str) -> str:
     module, _, attr = value.partition(":")
     if not module or not attr:
@@ -146,13 +159,16 @@ def pytest_configure(config: pytest.Config) -> None:
     for name, help_text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {help_text}")
     options = BtOptions(
-        target=config.getoption("bt_target", None),
+        # `battletest run` hands its target to the child pytest as BATTLETEST_BASE_URL
+        target=config.getoption("bt_target", None) or _env_url("BATTLETEST_BASE_URL"),
         app=config.getoption("bt_app", None),
         profile=config.getoption("bt_profile", None),
         mode=config.getoption("bt_mode", None),
         config=config.getoption("bt_config", None),
         results=config.getoption("bt_results", None),
     )
+    if options.app and config.getoption("bt_target", None) is None:
+        options = dataclasses.replace(options, target=None)  # --bt-app wins over the env URL
     if options.target and options.app:
         raise pytest.UsageError(
             "battletest: give --bt-target or --bt-app, not both "

@@ -217,3 +217,21 @@ def test_no_target_uses_the_demo(pytester: pytest.Pytester) -> None:
     )
     result = pytester.runpytest()
     result.assert_outcomes(passed=1)
+
+
+def test_battletest_run_hands_its_target_through_the_environment(
+    pytester: pytest.Pytester, api_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BATTLETEST_BASE_URL", api_url)
+    pytester.makepyfile(
+        """
+        def test_bound(bt_target, bt_client):
+            assert bt_target.kind == "url"
+            assert bt_client.get("/health").json() == {"status": "ok"}
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+    monkeypatch.setenv("BATTLETEST_BASE_URL", "not-a-url")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "BATTLETEST_BASE_URL: 'not-a-url' is not a URL" in result.stderr.str()

@@ -1,0 +1,367 @@
+"""``battletest doctor``: is everything in place for a run? One line per check, with the fix.
+
+Checks, in the order a run needs them: the config loads; the target answers (a URL is polled,
+an app or command is started and stopped, and with no target the built-in demo is started, as
+``battletest run`` would); the OpenAPI document is found and valid; every identity can log in
+and its credentials are accepted; and the optional tools some features drive are installed
+(chromium + chromedriver for the HTML report check, nginx / haproxy / wrk for the benchmarks).
+
+``diagnose()`` returns the checks as data; the command prints them and exits 0 when every
+required check passed, 1 otherwise. Missing optional tools never change the exit code.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from battletest.errors import BattletestError, ExitCode
+
+if TYPE_CHECKING:
+    import httpx
+
+    from battletest.config import Config
+    from battletest.spec import Spec
+
+
+class Mark(StrEnum):
+    OK = "✓"
+    FAIL = "✗"
+    SKIP = "–"  # not checked because an earlier check failed
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One line of the doctor's answer."""
+
+    name: str
+    mark: Mark
+    detail: str
+    fix: str = ""
+    optional: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return self.mark is Mark.FAIL and not self.optional
+
+    def line(self) -> str:
+        text = f"{self.mark.value} {self.name}: {self.detail}"
+        if self.fix and self.mark is not Mark.OK:
+            text += f" → {self.fix}"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class Tool:
+    name: str
+    package: str  # the Debian package that provides it
+    used_for: str
+
+
+OPTIONAL_TOOLS: tuple[Tool, ...] = (
+    Tool("chromium", "chromium", "checking report.html in a real browser"),
+    Tool("chromedriver", "chromium-driver", "driving chromium from the report tests"),
+    Tool("nginx", "nginx", "benchmarks against a real reverse proxy"),
+    Tool("haproxy", "haproxy", "benchmarks of the fault proxy"),
+    Tool("wrk", "wrk", "the load benchmark's peer"),
+)
+
+
+def check_tools(
+    tools: tuple[Tool, ...] = OPTIONAL_TOOLS, which: Callable[[str], str | None] = shutil.which
+) -> list[Check]:
+    """One optional check per tool: found on PATH, or the apt-get line that installs it."""
+    out = []
+    for tool in tools:
+        path = which(tool.name)
+        if path:
+            out.append(Check(f"tool {tool.name}", Mark.OK, path, optional=True))
+        else:
+            out.append(
+                Check(
+                    f"tool {tool.name}",
+                    Mark.FAIL,
+                    f"not found (optional: {tool.used_for})",
+                    f"apt-get install {tool.package}",
+                    optional=True,
+                )
+            )
+    return out
+
+
+def _error_check(name: str, exc: BattletestError) -> Check:
+    return Check(name, Mark.FAIL, exc.message, exc.hint or "")
+
+
+def _skipped(names: list[str], reason: str) -> list[Check]:
+    return [Check(n, Mark.SKIP, "not checked", reason) for n in names]
+
+
+@contextmanager
+def _open_config_and_target(
+    config_path: str | None, profile: str | None, overrides: Mapping[str, Any]
+) -> Iterator[tuple[Config, Any, str]]:
+    """Yield (config, target base URL, how the target was reached), like ``battletest run``."""
+    from battletest.config import load_config
+    from battletest.target import open_target
+
+    config = load_config(config_path, profile, overrides)
+    if config.target.url or config.target.app or config.target.command:
+        with open_target(config.target) as target:
+            yield config, target.base_url, target.kind
+        return
+    from battletest.run import demo_config
+
+    with demo_config(config_path, profile, overrides) as (demo_cfg, handle):
+        yield demo_cfg, handle.base_url, "demo"
+
+
+def diagnose(
+    config_path: str | None = None,
+    profile: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    tools: tuple[Tool, ...] = OPTIONAL_TOOLS,
+    which: Callable[[str], str | None] = shutil.which,
+) -> list[Check]:
+    """Run every check and return them in order (never raises for a user's mistake)."""
+    from battletest.config import find_config_file, load_config
+
+    overrides = dict(overrides or {})
+    checks: list[Check] = []
+    source = config_path or find_config_file()
+    try:
+        config = load_config(config_path, profile, overrides)
+    except BattletestError as exc:
+        checks.append(_error_check("config", exc))
+        checks += _skipped(["target", "spec", "identities"], "fix the config first")
+        return checks + check_tools(tools, which)
+    settings = f"profile {config.profile}, mode {config.mode}"
+    if source:
+        checks.append(Check("config", Mark.OK, f"{source} valid ({settings})"))
+    else:
+        checks.append(
+            Check(
+                "config",
+                Mark.OK,
+                f"no battletest.toml, defaults apply ({settings}); "
+                "`battletest init --spec openapi.json` writes one",
+            )
+        )
+    with ExitStack() as stack:
+        try:
+            config, base_url, kind = stack.enter_context(
+                _open_config_and_target(config_path, profile, overrides)
+            )
+        except BattletestError as exc:
+            checks.append(_error_check("target", exc))
+            checks += _skipped(["spec", "identities"], "make the target reachable first")
+            return checks + check_tools(tools, which)
+        how = {
+            "demo": "the built-in demo (no target configured, as `battletest run` does)",
+            "url": "answers",
+            "app": f"app {config.target.app} started and answered",
+            "command": "command started and answered",
+        }.get(kind, kind)
+        checks.append(Check("target", Mark.OK, f"{base_url}: {how}"))
+        spec, spec_check = check_spec(config, base_url)
+        checks.append(spec_check)
+        checks += check_identities(config, base_url, spec)
+    return checks + check_tools(tools, which)
+
+
+def check_spec(config: Config, base_url: str) -> tuple[Spec | None, Check]:
+    """The spec loads, resolves and validates against the OpenAPI schema."""
+    from battletest.spec import load_spec
+
+    try:
+        spec = load_spec(config.target.spec, base_url, timeout=config.target.request_timeout_s)
+    except BattletestError as exc:
+        return None, _error_check("spec", exc)
+    problem = _validate_openapi(spec.document)
+    if problem:
+        return spec, Check(
+            "spec",
+            Mark.FAIL,
+            f"{spec.source} is not valid OpenAPI {spec.version}: {problem}",
+            "fix the document (the first problem is shown)",
+        )
+    return spec, Check(
+        "spec",
+        Mark.OK,
+        f"{spec.source} (OpenAPI {spec.version}, {len(spec.operations)} operations)",
+    )
+
+
+def _validate_openapi(document: dict[str, Any]) -> str:
+    from openapi_spec_validator import validate
+    from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+
+    try:
+        validate(document)
+    except OpenAPIValidationError as exc:
+        where = "/".join(str(p) for p in getattr(exc, "path", ()) or ())
+        message = str(getattr(exc, "message", exc)).splitlines()[0][:200]
+        return f"{message}" + (f" (at {where})" if where else "")
+    except Exception as exc:  # the validator cannot handle the document at all
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+    return ""
+
+
+def check_identities(config: Config, base_url: str, spec: Spec | None) -> list[Check]:
+    """Each identity logs in (or presents its key or token) and is accepted by the API."""
+    import httpx
+
+    from battletest.auth.identities import Identities
+
+    secured = [op for op in spec.operations if op.secured] if spec is not None else []
+    if not config.identities:
+        if secured:
+            return [
+                Check(
+                    "identities",
+                    Mark.FAIL,
+                    f"none configured, but {len(secured)} operations need credentials",
+                    "add [[identities]] (battletest init stubs them from the spec)",
+                )
+            ]
+        return [Check("identities", Mark.OK, "none configured (no operation needs credentials)")]
+    probe = _probe_path(spec)
+    clients: dict[str, httpx.Client] = {}
+
+    def client_for(name: str) -> httpx.Client:
+        if name not in clients:
+            clients[name] = httpx.Client(base_url=base_url, timeout=config.target.request_timeout_s)
+        return clients[name]
+
+    identities = Identities(config.identities, config.auth, client_for)
+    checks = []
+    try:
+        for ident in config.identities:
+            name = f"identity {ident.name}"
+            try:
+                session = identities.get(ident.name)
+            except BattletestError as exc:
+                checks.append(_error_check(name, exc))
+                continue
+            how = (
+                f"logged in via POST {config.auth.login_path}"
+                if ident.username and config.auth.login_path
+                else ("API key set" if ident.api_key else "token set")
+            )
+            if probe is None:
+                checks.append(Check(name, Mark.OK, f"{how} (role {ident.role})"))
+                continue
+            try:
+                status = client_for(ident.name).get(probe, headers=session.headers()).status_code
+            except httpx.HTTPError as exc:
+                checks.append(
+                    Check(
+                        name,
+                        Mark.FAIL,
+                        f"GET {probe} failed: {type(exc).__name__}",
+                        "check the target",
+                    )
+                )
+                continue
+            if status == 401:
+                checks.append(
+                    Check(
+                        name,
+                        Mark.FAIL,
+                        f"{how}, but GET {probe} answered 401: the credentials are not accepted",
+                        "check the identity's secret (and [auth].api_key_header / token_field)",
+                    )
+                )
+            else:
+                accepted = " (credentials accepted)" if status == 403 else ""
+                checks.append(
+                    Check(
+                        name,
+                        Mark.OK,
+                        f"{how}; GET {probe} → {status}{accepted} (role {ident.role})",
+                    )
+                )
+    finally:
+        for client in clients.values():
+            client.close()
+    return checks
+
+
+def _probe_path(spec: Spec | None) -> str | None:
+    """A secured GET operation without required parameters, to see credentials accepted."""
+    if spec is None:
+        return None
+    for op in spec.operations:
+        if (
+            op.method == "GET"
+            and op.secured
+            and "{" not in op.path
+            and not any(p.required for p in op.parameters)
+        ):
+            return spec.base_path + op.path
+    return None
+
+
+def render(checks: list[Check], color: bool = False) -> str:
+    styles = {Mark.OK: "green", Mark.FAIL: "red", Mark.SKIP: "yellow"}
+    lines = []
+    for check in checks:
+        line = check.line()
+        if color:
+            fg = "yellow" if check.optional and check.mark is Mark.FAIL else styles[check.mark]
+            line = click.style(check.mark.value, fg=fg, bold=True) + line[1:]
+        lines.append(line)
+    failed = [c for c in checks if c.failed]
+    missing = [c for c in checks if c.optional and c.mark is Mark.FAIL]
+    if failed:
+        lines.append(f"{len(failed)} check{'s' if len(failed) != 1 else ''} failed.")
+    else:
+        lines.append(
+            "ready to run."
+            + (
+                f" ({len(missing)} optional tool{'s' if len(missing) != 1 else ''} missing)"
+                if missing
+                else ""
+            )
+        )
+    return "\n".join(lines)
+
+
+@click.command("doctor")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Config file.")
+@click.option("--profile", help="Profile to apply (dev, staging, prod, …).")
+@click.option("--target", help="Base URL of a running service.")
+@click.option("--app", help="ASGI/WSGI app to launch, as module:attribute.")
+@click.option("--spec", help="OpenAPI document (file or URL); discovered if omitted.")
+def doctor(
+    config_path: str | None,
+    profile: str | None,
+    target: str | None,
+    app: str | None,
+    spec: str | None,
+) -> None:
+    """Check config, target, spec, identities and optional tools; say how to fix each."""
+    import sys
+
+    from battletest.run import overrides_from_options
+
+    if config_path is not None and not Path(config_path).is_file():
+        from battletest.errors import ConfigError
+
+        raise ConfigError(f"config file {config_path} not found", hint="check the --config path")
+    overrides = overrides_from_options({"target": target, "app": app, "spec": spec})
+    checks = diagnose(config_path, profile, overrides)
+    click.echo(render(checks, color=sys.stdout.isatty()))
+    if any(c.failed for c in checks):
+        raise SystemExit(int(ExitCode.FAILED))
+
+
+__all__ = ["OPTIONAL_TOOLS", "Check", "Mark", "Tool", "check_tools", "diagnose", "doctor", "render"]
