@@ -243,7 +243,7 @@ def main() -> int:
             for name in paths:
                 rps, cpu, p50 = med(name)
                 cpu_text = "-" if name == "direct" else f"{cpu:.1f}"
-                added = "-" if name == "direct" else f"+{p50 - direct_p50:.2f} ms"
+                added = "-" if name == "direct" else f"{p50 - direct_p50:+.2f} ms"
                 print(f"{name:<34}{rps:>10.0f}{cpu_text:>18}{p50:>9.2f}{added:>11}")
             ratio = med("battletest proxy (uvloop)")[0] / med("haproxy 2.x mode tcp, 1 thread")[0]
             print(f"battletest / haproxy req/s: {ratio:.2f} (goal >= {THROUGHPUT_GOAL:.2f})")
@@ -269,8 +269,10 @@ def main() -> int:
                     toxic_ok &= ok
                     goal = f"{TOXIC_MS:.0f}±{tolerance:.0f} {'ok' if ok else 'MISSED'}"
                     print(f"{connections:<14}{off:>9.2f}{on:>9.2f}{added:>9.2f}{goal:>12}")
-                netem = client.get("/proxies").json()
-            del netem
+                toxic = client.post(
+                    "/proxies/bench/toxics", json={"type": "packet_loss", "toxicity": 0.0}
+                ).json()
+                print(f"\npacket loss / blackhole run on: {toxic['implementation']}")
         finally:
             for proc in reversed(procs):
                 proc.terminate()
