@@ -58,12 +58,19 @@ class FakeLink:
         self.loop: Any = FakeLoop()
         self.closed = False
         self.was_reset = False
+        self.paused: set[tuple[str, int]] = set()
 
     def close(self) -> None:
         self.closed = True
 
     def reset(self) -> None:
         self.was_reset = True
+
+    def pause(self, direction: str, paused: bool, reason: object = None) -> None:
+        if paused:
+            self.paused.add((direction, id(reason)))
+        else:
+            self.paused.discard((direction, id(reason)))
 
 
 class Recorder:
@@ -187,3 +194,24 @@ def test_pending_data_is_handed_back_when_a_toxic_is_removed() -> None:
     assert pending == [(b"one", False), (b"two", False)]
     link.loop.advance(2)
     assert out.events == []  # the timer was cancelled
+
+
+def test_a_stage_holding_too_much_pauses_its_source_until_it_drains() -> None:
+    from battletest.chaos.proxy.stages import HIGH_WATER
+
+    st, link, out = stage("bandwidth", rate=1000)  # 1 MB/s
+    st.data(b"x" * (HIGH_WATER + 1))
+    assert link.paused == {("downstream", id(st))}
+    link.loop.advance(0.5)
+    assert link.paused == {("downstream", id(st))}
+    link.loop.advance(1)
+    assert link.paused == set()
+    assert sum(len(c or b"") for _, c in out.events) == HIGH_WATER + 1
+
+
+def test_timeout_stops_reading_while_it_holds_data() -> None:
+    st, link, _ = stage("timeout", timeout=0)
+    st.data(b"a")
+    assert link.paused == {("downstream", id(st))}
+    st.take_pending()
+    assert link.paused == set()

@@ -149,6 +149,7 @@ class Link:
         self.early_eof = False
         self.closed = False
         self.done = {UP: False, DOWN: False}
+        self.holds: dict[Stream, set[object]] = {UP: set(), DOWN: set()}
         self.pipes = {UP: _Pipe(self, UP), DOWN: _Pipe(self, DOWN)}
         self.stage_of: dict[str, Stage] = {}
         self.rolls: dict[str, tuple[float, bool]] = {}
@@ -263,13 +264,22 @@ class Link:
         if self.done[UP] and self.done[DOWN]:
             self.close()
 
-    def pause(self, direction: Stream, paused: bool) -> None:
-        """The far side of ``direction`` is full (or drained): throttle its source."""
+    def pause(self, direction: Stream, paused: bool, reason: object = "transport") -> None:
+        """Throttle the source of ``direction`` while any reason holds (a full far side, or a
+        toxic holding too much data); resume when the last reason is gone."""
+        reasons = self.holds[direction]
+        before = bool(reasons)
+        if paused:
+            reasons.add(reason)
+        else:
+            reasons.discard(reason)
+        if bool(reasons) == before:
+            return
         source = self.client if direction == UP else self.upstream
         if source is None or source.is_closing():
             return
         with contextlib.suppress(RuntimeError):
-            if paused:
+            if reasons:
                 source.pause_reading()
             else:
                 source.resume_reading()

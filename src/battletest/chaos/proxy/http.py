@@ -24,7 +24,8 @@ import httptools
 from battletest.chaos.proxy.stages import DelayStage, LinkControl
 from battletest.chaos.proxy.toxics import Toxic
 
-_PASS = Toxic(name="http", type="http")
+_REQUESTS = Toxic(name="http requests", type="http", stream="upstream")
+_RESPONSES = Toxic(name="http responses", type="http", stream="downstream")
 
 
 @dataclass(slots=True)
@@ -226,7 +227,7 @@ class RequestStage(DelayStage):
     )
 
     def __init__(self, exchange: HttpExchange) -> None:
-        super().__init__(_PASS, exchange.link, exchange.rng)
+        super().__init__(_REQUESTS, exchange.link, exchange.rng)
         self.exchange = exchange
         self.parser = httptools.HttpRequestParser(self)
         self.url = b""
@@ -311,7 +312,7 @@ class ResponseStage(DelayStage):
     __slots__ = ("body", "chunked", "dead", "decision", "exchange", "headers", "parser", "reason")
 
     def __init__(self, exchange: HttpExchange) -> None:
-        super().__init__(_PASS, exchange.link, exchange.rng)
+        super().__init__(_RESPONSES, exchange.link, exchange.rng)
         self.exchange = exchange
         self.parser = httptools.HttpResponseParser(self)
         self.reason = b""

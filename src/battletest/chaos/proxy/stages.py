@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
-from battletest.chaos.proxy.toxics import Toxic
+from battletest.chaos.proxy.toxics import Stream, Toxic
 
 
 class Sink(Protocol):
@@ -33,6 +33,12 @@ class LinkControl(Protocol):
 
     def reset(self) -> None: ...
 
+    def pause(self, direction: Stream, paused: bool, reason: object = ...) -> None: ...
+
+
+# A stage holding more than HIGH bytes pauses reading from its source until it is under LOW.
+HIGH_WATER = 1 << 20
+LOW_WATER = 1 << 18
 
 Item = tuple[bytes, bool]  # (chunk, is_eof)
 
@@ -79,13 +85,14 @@ _NULL = _Null()
 class DelayStage(Stage):
     """Releases each item at a computed time, never before the item ahead of it."""
 
-    __slots__ = ("last", "queue", "timer")
+    __slots__ = ("held", "last", "queue", "timer")
 
     def __init__(self, toxic: Toxic, link: LinkControl, rng: random.Random) -> None:
         super().__init__(toxic, link, rng)
         self.queue: deque[tuple[float, bytes, bool]] = deque()
         self.timer: asyncio.TimerHandle | None = None
         self.last = 0.0
+        self.held = 0  # bytes in the queue
 
     def push(self, when: float, chunk: bytes, is_eof: bool = False) -> None:
         when = max(when, self.last)
@@ -94,6 +101,9 @@ class DelayStage(Stage):
             self._emit(chunk, is_eof)
             return
         self.queue.append((when, chunk, is_eof))
+        self.held += len(chunk)
+        if self.held > HIGH_WATER:
+            self.link.pause(self.toxic.stream, True, self)
         if self.timer is None:
             self.timer = self.link.loop.call_at(when, self._fire)
 
@@ -107,9 +117,13 @@ class DelayStage(Stage):
         self.timer = None
         queue = self.queue
         now = self.link.loop.time()
+        held = self.held
         while queue and queue[0][0] <= now:
             _, chunk, is_eof = queue.popleft()
+            self.held -= len(chunk)
             self._emit(chunk, is_eof)
+        if held > LOW_WATER >= self.held:
+            self.link.pause(self.toxic.stream, False, self)
         if queue and self.timer is None:
             self.timer = self.link.loop.call_at(queue[0][0], self._fire)
 
@@ -123,6 +137,9 @@ class DelayStage(Stage):
             self.timer.cancel()
             self.timer = None
         self.queue.clear()
+        if self.held:
+            self.held = 0
+            self.link.pause(self.toxic.stream, False, self)
 
     def eof(self) -> None:
         self.push(self.link.loop.time(), b"", True)
@@ -261,6 +278,8 @@ class TimeoutStage(_TimerStage):
         return ms > 0
 
     def data(self, chunk: bytes) -> None:
+        if not self.held:
+            self.link.pause(self.toxic.stream, True, self)  # stop reading, as Toxiproxy does
         self.held.append((chunk, False))
 
     def eof(self) -> None:
@@ -273,6 +292,7 @@ class TimeoutStage(_TimerStage):
 
     def stop(self) -> None:
         super().stop()
+        self.link.pause(self.toxic.stream, False, self)
 
 
 class ResetPeerStage(_TimerStage):
