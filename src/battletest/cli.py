@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "load": ("battletest.load.cli", "load", "Load test: k6-style executors, thresholds."),
     "mock": ("battletest.chaos.chaos_cli", "mock", "Mock dependency server and failure scenarios."),
     "chaos": ("battletest.chaos.chaos_cli", "chaos", "Failure scenarios and chaos experiments."),
+    "scan": ("battletest.security.cli", "scan_command", "Security scan: OWASP API Top 10 checks."),
 }
 
 

@@ -82,14 +82,29 @@ class ScanContext:
 
     def pair(self) -> tuple[ScanIdentity, ScanIdentity] | None:
         """Two different identities, preferring two of the same unprivileged role."""
+        found = self.pairs()
+        return found[0] if found else None
+
+    def pairs(self, *, same_tenant: bool | None = None) -> list[tuple[ScanIdentity, ScanIdentity]]:
+        """Ordered pairs of different unprivileged identities of one role (then any role);
+        ``same_tenant`` keeps pairs whose tenants are equal (True) or differ (False)."""
         low = self.unprivileged
-        for a in low:
-            for b in low:
-                if a is not b and a.role == b.role:
-                    return a, b
-        if len(low) >= 2:
-            return low[0], low[1]
-        return None
+        out = [
+            (a, b)
+            for a in low
+            for b in low
+            if a is not b and (same_tenant is None or (a.tenant == b.tenant) == same_tenant)
+        ]
+        return sorted(out, key=lambda p: p[0].role != p[1].role)
+
+    def relogin(self) -> None:
+        """Log every username/password identity in again (after tokens were let expire)."""
+        from battletest.security.identity import login
+
+        for ident in self.identities:
+            if ident.username and ident.password and not ident.api_key:
+                ident.token, ident.cookies = None, {}
+                login(self.client, ident, self.settings.login)
 
     def jwt_identity(self) -> ScanIdentity | None:
         return next((i for i in self.identities if i.jwt), None)
@@ -185,7 +200,7 @@ class ScanContext:
             item = self.item_op(collection)
             param = item.path_params[-1] if item else "id"
             if lister is not None:
-                ex = self.send("GET", collection, identity)
+                ex = self.send("GET", collection + self.query(lister), identity)
                 if ex.ok:
                     found = extract_ids(ex.json(), param)
             self._ids[key] = found
@@ -197,7 +212,7 @@ class ScanContext:
     def fill(self, op: Operation, identity: ScanIdentity) -> str | None:
         """``op.path`` with its path parameters set from ``identity``'s own objects."""
         if not op.path_params:
-            return op.path
+            return op.path + self.query(op)
         values: dict[str, str] = {}
         segments = op.path.split("/")
         for i, seg in enumerate(segments):
@@ -205,24 +220,50 @@ class ScanContext:
                 collection = "/".join(segments[:i]) or "/"
                 concrete = _fill_prefix(collection, values)
                 found = self.ids(identity, concrete) if concrete else []
+                if not found and concrete == collection and self.settings.active_allowed:
+                    made = self.owned(identity, collection)
+                    found = [made.id] if made else []
                 if not found:
                     return None
                 values[seg[1:-1]] = found[0]
-        return op.fill(values)
+        filled = op.fill(values)
+        return filled + self.query(op) if filled else None
 
-    def body_for(self, op: Operation) -> dict[str, Any]:
+    def query(self, op: Operation) -> str:
+        """``?name=value`` for the operation's required query parameters ('' when none)."""
+        from urllib.parse import urlencode
+
+        required = [p for p in op.parameters if p.location == "query" and p.required]
+        if not required:
+            return ""
+        return "?" + urlencode({p.name: example(p.schema, self.rng, p.name) for p in required})
+
+    def body_for(self, op: Operation, identity: ScanIdentity | None = None) -> dict[str, Any]:
+        """A valid JSON body for ``op``; the tenant property gets ``identity``'s tenant."""
         value = example(op.body_schema, self.rng)
-        return value if isinstance(value, dict) else {}
+        if not isinstance(value, dict):
+            return {}
+        claim = self.settings.tenant_claim
+        if identity is not None and identity.tenant and claim and claim in value:
+            value[claim] = identity.tenant
+        return value
 
     def create(
         self, identity: ScanIdentity, collection: str, extra: Mapping[str, Any] | None = None
     ) -> tuple[Created | None, Exchange | None]:
         """Create an object through ``POST collection``; remember it as the scanner's own."""
         op = self.find("POST", collection)
-        item = self.item_op(collection)
+        item = next(
+            (
+                self.item_op(collection, m)
+                for m in ("GET", "DELETE", "PATCH", "PUT")
+                if self.item_op(collection, m)
+            ),
+            None,
+        )
         if op is None or item is None:
             return None, None
-        body = {**self.body_for(op), **(extra or {})}
+        body = {**self.body_for(op, identity), **(extra or {})}
         ex = self.send("POST", collection, identity, json_body=body)
         if not ex.ok:
             return None, ex
@@ -234,11 +275,16 @@ class ScanContext:
         return obj, ex
 
     def owned(self, identity: ScanIdentity, collection: str) -> Created | None:
-        """An object ``identity`` created in this scan, creating one when needed."""
+        """An object ``identity`` created in this scan, creating one when needed (once)."""
         for c in self.created:
             if c.identity == identity.name and c.collection == collection:
                 return c
+        key = f"create-failed:{identity.name}:{collection}"
+        if key in self.state:
+            return None
         obj, _ = self.create(identity, collection)
+        if obj is None:
+            self.state[key] = True
         return obj
 
     def may_modify(self, collection: str, object_id: str) -> bool:
@@ -276,6 +322,8 @@ def extract_ids(body: Any, param: str = "id") -> list[str]:
     items: list[Any]
     if isinstance(body, list):
         items = body
+    elif isinstance(body, dict) and any(k in body for k in (param, "id")):
+        items = [body]
     elif isinstance(body, dict):
         lists = [v for v in body.values() if isinstance(v, list) and v and isinstance(v[0], dict)]
         items = lists[0] if lists else [body]

@@ -167,7 +167,11 @@ class ScanClient:
             body = json.dumps(json_body)
             hdrs.setdefault("Content-Type", "application/json")
         request = self._client.build_request(
-            method, self.url(path), headers=hdrs, params=dict(params or {}), content=body
+            method,
+            self.url(path),
+            headers=hdrs,
+            params=dict(params) if params else None,
+            content=body,
         )
         started = time.perf_counter()
         try:

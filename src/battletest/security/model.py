@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from battletest.errors import SpecError
 
@@ -137,6 +138,7 @@ def build_operations(document: Mapping[str, Any]) -> list[Operation]:
             hint="pass an OpenAPI 3 document with --spec (convert Swagger 2 first)",
         )
     doc = resolve(document)
+    base = _base_path(doc)
     global_security = _security(doc.get("security"))
     ops: list[Operation] = []
     for path, item in (doc.get("paths") or {}).items():
@@ -156,7 +158,7 @@ def build_operations(document: Mapping[str, Any]) -> list[Operation]:
             ops.append(
                 Operation(
                     method=method.upper(),
-                    path=str(path),
+                    path=base + str(path),
                     operation_id=str(raw.get("operationId") or ""),
                     parameters=params,
                     body_schema=body_schema,
@@ -201,6 +203,15 @@ def _parameters(raw: list[Any]) -> tuple[Parameter, ...]:
         )
         seen[(param.name, param.location)] = param
     return tuple(seen.values())
+
+
+def _base_path(doc: Mapping[str, Any]) -> str:
+    """The path part of the first server URL (``/api`` in ``https://host/api``), or ''."""
+    servers = doc.get("servers") or []
+    raw = str(servers[0].get("url", "")) if servers and isinstance(servers[0], Mapping) else ""
+    raw = urlsplit(raw).path if "://" in raw else raw
+    raw = raw.split("{")[0].strip("/")
+    return "/" + raw if raw else ""
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:

@@ -1,4 +1,4 @@
-"""One redaction function for everything the scanner writes: evidence, curl commands, reports.
+"""Redaction for everything the scanner writes: evidence, curl commands, reports.
 
 Tokens (JWTs keep only their header's ``alg`` so a forged ``alg: none`` token stays visible as
 such), passwords, API keys, cookies, e-mail addresses, phone numbers, card numbers and any secret
@@ -12,6 +12,8 @@ import json
 import re
 from collections.abc import Iterable
 from typing import Any
+
+from battletest.redact import Redactor
 
 REDACTED = "[redacted]"
 SECRET_HEADERS = frozenset(
@@ -52,12 +54,18 @@ def _luhn(digits: str) -> bool:
 
 
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
-    """Redact secrets and PII inside free text (bodies, curl commands)."""
-    for secret in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
+    """Redact secrets and PII inside free text (bodies, curl commands).
+
+    JWTs become ``[jwt alg=… redacted]`` first (so a forged ``alg: none`` token stays
+    recognisable), then battletest's shared redaction runs, then card and phone numbers.
+    """
+    known = [s for s in secrets if s and len(s) >= 4]
+    for secret in sorted(known, key=len, reverse=True):
         text = text.replace(secret, REDACTED)
     text = _JWT.sub(lambda m: _jwt_label(m.group(0)), text)
     text = _KV.sub(lambda m: f"{m.group('key')}{m.group('q')}{REDACTED}", text)
     text = _EMAIL.sub("[email]", text)
+    text = Redactor(known).text(text)
 
     def card(m: re.Match[str]) -> str:
         digits = re.sub(r"\D", "", m.group(0))

@@ -102,6 +102,9 @@ class ScanSettings(_Strict):
     admin_paths: list[str] = Field(
         default_factory=lambda: ["*/admin", "*/admin/*", "*/internal/*", "*/manage/*"]
     )
+    max_expiry_wait_s: float = Field(
+        default=5.0, ge=0, description="Longest wait for a real token to expire (jwt-expired)."
+    )
     burst: int | None = Field(
         default=None, ge=5, le=100, description="Login burst size (at most 100)."
     )

@@ -76,6 +76,7 @@ def scan(
             if found is not None:
                 login_settings = login_settings.model_copy(update={"path": found.path})
         people = [login(client, i, login_settings) for i in people]
+        settings = settings.model_copy(update={"login": login_settings})
         ctx = ScanContext(
             client,
             settings,
@@ -185,6 +186,8 @@ def settings_from(config: Any, **overrides: Any) -> ScanSettings:
             raw.setdefault("jwt_secret", auth.jwt_secret)
         if getattr(auth, "tenant_claim", None):
             raw.setdefault("tenant_claim", auth.tenant_claim)
+        if getattr(auth, "max_expiry_wait_s", None) is not None:
+            raw.setdefault("max_expiry_wait_s", auth.max_expiry_wait_s)
     rbac = getattr(config, "rbac", None)
     if rbac:
         raw.setdefault(

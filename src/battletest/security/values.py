@@ -38,7 +38,12 @@ def example(schema: Mapping[str, Any] | None, rng: random.Random, name: str = ""
         kind = next((k for k in kind if k != "null"), None)
     props = properties_of(schema)
     if kind == "object" or props:
-        return {k: example(v, rng, k) for k, v in props.items() if not v.get("readOnly")}
+        required = set(schema.get("required") or ())
+        return {
+            k: example(v, rng, k)
+            for k, v in props.items()
+            if not v.get("readOnly") and (k in required or not _nullable(v))
+        }
     if kind == "array":
         count = max(1, int(schema.get("minItems", 1)))
         return [example(schema.get("items"), rng, name) for _ in range(count)]
@@ -57,7 +62,10 @@ def example(schema: Mapping[str, Any] | None, rng: random.Random, name: str = ""
 def _string(schema: Mapping[str, Any], rng: random.Random, name: str) -> str:
     fmt = schema.get("format", "")
     tag = f"{rng.randrange(10**6):06d}"
-    if fmt == "email" or "email" in name.lower():
+    pattern = str(schema.get("pattern", ""))
+    if "phone" in name.lower() or pattern.startswith(("^\\+", "^\\+?", "\\+")):
+        value = "+1555" + tag + "1"
+    elif fmt == "email" or "email" in name.lower():
         value = f"battletest.{tag}@example.com"
     elif fmt == "uuid":
         value = str(uuid.UUID(int=rng.getrandbits(128), version=4))
@@ -74,3 +82,17 @@ def _string(schema: Mapping[str, Any], rng: random.Random, name: str) -> str:
     if len(value) < low:
         value = value + "x" * (low - len(value))
     return value[:high] if high >= low else value
+
+
+def _nullable(schema: Mapping[str, Any]) -> bool:
+    """Optional properties that may be null are left out of generated bodies."""
+    if schema.get("nullable") or schema.get("type") == "null":
+        return True
+    kinds = schema.get("type")
+    if isinstance(kinds, list) and "null" in kinds:
+        return True
+    return any(
+        isinstance(s, Mapping) and s.get("type") == "null"
+        for key in ("anyOf", "oneOf")
+        for s in schema.get(key) or []
+    )

@@ -13,7 +13,7 @@ from battletest.security.checks.common import is_secured_get, readable, secured,
 from battletest.security.context import ScanContext
 from battletest.security.framework import Outcome, Scanner
 from battletest.security.http import Exchange
-from battletest.security.identity import ScanIdentity
+from battletest.security.identity import ScanIdentity, login
 from battletest.security.model import Operation
 
 _LOCKED = re.compile(r"too many|locked|try again later|rate limit", re.I)
@@ -52,7 +52,10 @@ def _forged(ctx: ScanContext, op: Operation, forge: Any, what: str) -> Outcome:
         return Outcome.inconclusive("answers without any token (see auth-missing)")
     forged = forge(token)
     if forged is None:
-        return Outcome.inconclusive(f"cannot forge a token {what}: signing key unknown")
+        return Outcome.inconclusive(
+            f"cannot make a token {what}: signing key unknown and tokens outlive "
+            "max_expiry_wait_s (set [security] jwt_secret or a short token TTL)"
+        )
     headers = {"Authorization": f"Bearer {forged}"}
     ex = ctx.send("GET", path, headers=headers)
     if ex.ok and ctx.send("GET", path, headers=headers).ok:
@@ -60,6 +63,30 @@ def _forged(ctx: ScanContext, op: Operation, forge: Any, what: str) -> Outcome:
             ctx.finding(op, ex, parameter="Authorization", note=f"token {what} accepted")
         )
     return Outcome.clean()
+
+
+def _really_expired(ctx: ScanContext) -> str | None:
+    """Without the signing key: a real token of a fresh login, waited out until it expired
+    (when its lifetime is under ``max_expiry_wait_s``); every identity then logs in again."""
+    if "expired_token" in ctx.state:
+        return ctx.state["expired_token"]  # type: ignore[no-any-return]
+    ctx.state["expired_token"] = None
+    who = next((i for i in ctx.identities if i.username and i.password and i.jwt), None)
+    if who is None or not ctx.settings.login.path:
+        return None
+    fresh = ScanIdentity(name=who.name, username=who.username, password=who.password)
+    login(ctx.client, fresh, ctx.settings.login)
+    token = jwtutil.Jwt.parse(fresh.token or "")
+    exp = token.claims.get("exp") if token else None
+    if not isinstance(exp, int | float):
+        return None
+    wait = float(exp) - time.time() + 1.0
+    if wait > ctx.settings.max_expiry_wait_s:
+        return None
+    time.sleep(max(0.0, wait))
+    ctx.relogin()
+    ctx.state["expired_token"] = fresh.token
+    return fresh.token
 
 
 def _signing_key(ctx: ScanContext) -> str | None:
@@ -163,7 +190,7 @@ def register(scanner: Scanner) -> None:
 
         def forge(t: jwtutil.Jwt) -> str | None:
             if key is None or not t.alg.startswith("HS"):
-                return None
+                return _really_expired(ctx)
             now = int(time.time())
             claims = {**t.claims, "exp": now - 3600, "iat": now - 7200}
             claims.pop("nbf", None)

@@ -35,7 +35,7 @@ def _split_path(ctx: ScanContext, op: Operation, who: ScanIdentity) -> tuple[str
     path = ctx.fill(op, who)
     if path is None:
         return None
-    collection, _, last = path.rpartition("/")
+    collection, _, last = path.split("?", 1)[0].rpartition("/")
     return collection, last
 
 
@@ -43,21 +43,26 @@ def _foreign_object(
     ctx: ScanContext, op: Operation, owner: ScanIdentity, other: ScanIdentity
 ) -> tuple[str, str, bool] | None:
     """An object of ``owner`` that ``other`` does not list: (item path, id, scanner-created)."""
-    collection_tpl = op.collection_path()
+    collection_tpl = op.path.split("/{" + op.path_params[-1] + "}")[0] if op.path_params else None
     if collection_tpl is None:
         return None
-    if len(op.path_params) == 1 and ctx.is_create(ctx.find("POST", collection_tpl) or op):
+    if len(op.path_params) == 1 and ctx.find("POST", collection_tpl) is not None:
         obj = ctx.owned(owner, collection_tpl)
         if obj is not None:
-            return op.fill({op.path_params[0]: obj.id}) or "", obj.id, True
+            return (op.fill({op.path_params[0]: obj.id}) or "") + ctx.query(op), obj.id, True
     split = _split_path(ctx, op, owner)
     if split is None:
         return None
-    collection = split[0]
+    filled = ctx.fill(op, owner) or ""
+    suffix = op.path.split("{" + op.path_params[-1] + "}", 1)[1]
+    collection = filled.split("?", 1)[0]
+    if suffix:
+        collection = collection[: -len(suffix)]
+    collection = collection.rpartition("/")[0]
     theirs = set(ctx.ids(other, collection))
     for object_id in ctx.ids(owner, collection):
         if object_id not in theirs:
-            return f"{collection}/{object_id}", object_id, False
+            return f"{collection}/{object_id}{suffix}{ctx.query(op)}", object_id, False
     return None
 
 
@@ -91,12 +96,16 @@ def register(scanner: Scanner) -> None:
         changed or deleted as identity B; reported when B succeeds and A reads back the same
         object (GET) or the change (PUT/PATCH/DELETE)."""
         assert op is not None
-        pair = ctx.pair()
-        if pair is None:
+        pairs = ctx.pairs(same_tenant=True) or ctx.pairs()
+        if not pairs:
             return Outcome.inconclusive("needs two unprivileged identities")
-        a, b = pair
-        target = _foreign_object(ctx, op, a, b)
+        target = None
+        for a, b in pairs:
+            target = _foreign_object(ctx, op, a, b)
+            if target is not None:
+                break
         if target is None:
+            a, b = pairs[0]
             return Outcome.inconclusive(f"{a.name} has no object that {b.name} does not own")
         path, object_id, created = target
         if op.method == "GET":
@@ -106,7 +115,9 @@ def register(scanner: Scanner) -> None:
                     f"{a.name} cannot read its own object: HTTP {mine.status}"
                 )
             ex = ctx.send("GET", path, b)
-            if _has(ex, object_id, op) and _has(ctx.send("GET", path, b), object_id, op):
+            if _same_object(ex, mine, object_id, op) and _same_object(
+                ctx.send("GET", path, b), mine, object_id, op
+            ):
                 return Outcome.found(
                     ctx.finding(
                         op,
@@ -134,12 +145,15 @@ def register(scanner: Scanner) -> None:
                     )
                 )
             return Outcome.clean()
-        body = ctx.body_for(op)
-        strings = [k for k, v in body.items() if isinstance(v, str)]
+        strings = [
+            k
+            for k, v in op.body_properties().items()
+            if _is_string(v) and not v.get("enum") and not v.get("format")
+        ]
         if not strings or read_path is None:
             return Outcome.inconclusive("no string property to change and read back")
         marker = f"battletest-bola-{ctx.rng.randrange(10**6)}"
-        body[strings[0]] = marker
+        body = {strings[0]: marker}
         ex = ctx.send(op.method, path, b, json_body=body)
         back = ctx.send("GET", read_path, a)
         if ex.ok and marker in back.text:
@@ -185,6 +199,29 @@ def register(scanner: Scanner) -> None:
             if ex.ok and ctx.send("GET", path, who).ok:
                 return Outcome.found(ctx.finding(op, ex, note=f"{who.name} ({who.role}) got 2xx"))
             return Outcome.clean()
+        collection = op.collection_path()
+        if (
+            op.method == "DELETE"
+            and len(op.path_params) == 1
+            and collection
+            and ctx.admins
+            and ctx.find("POST", collection)
+        ):
+            obj, _ = ctx.create(ctx.admins[0], collection)
+            if obj is not None:
+                own_path = op.fill({op.path_params[0]: obj.id}) or path
+                ex = ctx.send("DELETE", own_path, who)
+                if ex.ok:
+                    return Outcome.found(
+                        ctx.finding(
+                            op,
+                            ex,
+                            note=f"{who.name} ({who.role}) deleted object {obj.id} that "
+                            f"{ctx.admins[0].name} created: HTTP {ex.status}",
+                        )
+                    )
+                if ex.status in (401, 403):
+                    return Outcome.clean()
         if op.path_params and not ctx.settings.allow_destructive:
             _, _, last = path.rpartition("/")
             if not ctx.may_modify(path.rpartition("/")[0], last):
@@ -237,11 +274,29 @@ def register(scanner: Scanner) -> None:
         writable = {k for k, v in op.body_properties().items() if not v.get("readOnly")}
         extra = {k: v for k, v in PRIVILEGED_PROPERTIES.items() if k not in writable}
         if not op.path_params and op.method in {"PATCH", "PUT"}:
-            before = ctx.send("GET", op.path, who)
-            ex = ctx.send(op.method, op.path, who, json_body=extra)
-            after = ctx.send("GET", op.path, who)
-            control, attacked = before.json(), after.json()
-            read = after
+            before = ctx.send("GET", op.path, who).json()
+            if not isinstance(before, dict):
+                return Outcome.inconclusive("the object could not be read back as JSON")
+            findings = []
+            for key, value in extra.items():
+                if before.get(key) == value:
+                    continue
+                ex = ctx.send(op.method, op.path, who, json_body={key: value})
+                read = ctx.send("GET", op.path, who)
+                after = read.json()
+                if isinstance(after, dict) and after.get(key) == value:
+                    findings.append(
+                        ctx.finding(
+                            op,
+                            ex,
+                            parameter=key,
+                            note=f"read back {key}={value!r} (before: {before.get(key)!r})",
+                            extra={"read_back": read.evidence(ctx.secrets)["response"]},
+                        )
+                    )
+                    if key in before:  # put the identity back as it was
+                        ctx.send(op.method, op.path, who, json_body={key: before[key]})
+            return Outcome.found(*findings)
         else:
             item = ctx.item_op(op.path)
             assert item is not None
@@ -316,7 +371,7 @@ def register(scanner: Scanner) -> None:
         if body is None:
             return Outcome.clean("not a JSON response")
         keys = _valued_keys(body)
-        declared = set(properties_of(item_schema(op.response_schema())))
+        declared = set(properties_of(_carried_schema(op.response_schema(), body)))
         schema_known = bool(declared)
         findings = []
         second = _valued_keys(ctx.send("GET", path, who).json())
@@ -342,26 +397,29 @@ def register(scanner: Scanner) -> None:
 
     @scanner.check(
         id="cross-tenant",
-        title="Another tenant's data reachable by switching the tenant header",
+        title="Another tenant's data reachable",
         owasp="API1:2023",
         cwe="CWE-639",
         severity=Severity.HIGH,
-        group="bola",
-        applies=lambda ctx, op: op.method == "GET" and bool(ctx.settings.tenant_header),
+        group="tenant",
+        modifies=True,
+        applies=lambda ctx, op: (
+            op.method == "GET" and bool(ctx.pairs(same_tenant=False)) and not _privileged(ctx, op)
+        ),
         phase=41,
-        remediation="Derive the tenant from the authenticated identity, never from a header "
-        "the client sets; scope every query by it.",
+        remediation="Derive the tenant from the authenticated identity, never from input the "
+        "client sets; scope every query and lookup by it.",
     )
     def cross_tenant(ctx: ScanContext, op: Operation | None) -> Outcome:
-        """As identity A, sends identity B's tenant in the configured tenant header and asks
-        for B's objects (B's listing, or B's object by id); reported when A gets them."""
+        """Identity B's object (created by the scanner, or listed by B only) is asked for by
+        identity A of another tenant: by id, in A's listing, and — when ``tenant_header`` is
+        configured — with B's tenant in that header; reported when A gets it."""
         assert op is not None
-        header = ctx.settings.tenant_header or ""
-        people = [i for i in ctx.identities if i.tenant]
-        pair = next(((a, b) for a in people for b in people if a.tenant != b.tenant), None)
-        if pair is None:
+        header = ctx.settings.tenant_header
+        pairs = [(a, b) for a, b in ctx.pairs(same_tenant=False) if a.tenant and b.tenant]
+        if not pairs:
             return Outcome.inconclusive("needs two identities with different tenants")
-        a, b = pair
+        a, b = pairs[0]
         assert b.tenant is not None
         if op.path_params:
             target = _foreign_object(ctx, op, b, a)
@@ -369,26 +427,33 @@ def register(scanner: Scanner) -> None:
                 return Outcome.inconclusive(f"{b.name} has no object that {a.name} does not own")
             path, object_id, _ = target
         else:
-            path = op.path
+            path = op.path + ctx.query(op)
             listing = ctx.send("GET", path, b)
             if not listing.ok:
                 return Outcome.clean(f"{b.name} cannot read it at all (HTTP {listing.status})")
-            theirs = set(ctx.ids(b, path)) - set(ctx.ids(a, path))
+            own = ctx.owned(b, op.path) if ctx.find("POST", op.path) else None
+            theirs = {own.id} if own else set(ctx.ids(b, op.path)) - set(ctx.ids(a, op.path))
             if not theirs:
                 return Outcome.clean("no object differs between the two tenants' listings")
             object_id = sorted(theirs)[0]
-        ex = ctx.send("GET", path, a, headers={header: b.tenant})
-        if _has(ex, object_id, op) and _has(
-            ctx.send("GET", path, a, headers={header: b.tenant}), object_id, op
-        ):
-            return Outcome.found(
-                ctx.finding(
-                    op,
-                    ex,
-                    parameter=header,
-                    note=f"{a.name} (tenant {a.tenant}) got {b.name}'s object {object_id}",
+        variants: list[tuple[str | None, dict[str, str]]] = [(None, {})]
+        if header:
+            variants.append((header, {header: b.tenant}))
+        for parameter, headers in variants:
+            ex = ctx.send("GET", path, a, headers=headers)
+            if _has(ex, object_id, op) and _has(
+                ctx.send("GET", path, a, headers=headers), object_id, op
+            ):
+                how = f"with {parameter}: {b.tenant}" if parameter else "directly"
+                return Outcome.found(
+                    ctx.finding(
+                        op,
+                        ex,
+                        parameter=parameter,
+                        note=f"{a.name} (tenant {a.tenant}) got {b.name}'s object {object_id} "
+                        f"(tenant {b.tenant}) {how}",
+                    )
                 )
-            )
         return Outcome.clean()
 
 
@@ -407,6 +472,31 @@ def _first_readable(
             return path, who, ex
         reason = f"no identity may read it (HTTP {ex.status})"
     return reason
+
+
+def _is_string(schema: Any) -> bool:
+    if not isinstance(schema, dict):
+        return False
+    if schema.get("type") == "string":
+        return True
+    return any(_is_string(s) for key in ("anyOf", "oneOf") for s in schema.get(key) or [])
+
+
+def _carried_schema(schema: Any, body: Any) -> Any:
+    """The schema of the objects ``body`` carries: list items, an envelope's list, the object."""
+    schema = item_schema(schema)
+    if isinstance(body, dict) and not any(k in body for k in ("id", "uuid")):
+        for key, value in body.items():
+            if isinstance(value, list) and value and isinstance(value[0], dict):
+                return item_schema(properties_of(schema).get(key))
+    return schema
+
+
+def _same_object(ex: Exchange, mine: Exchange, object_id: str, op: Operation) -> bool:
+    """B's answer carries A's object: by id in JSON, or byte for byte (audio, files)."""
+    if _has(ex, object_id, op):
+        return True
+    return ex.ok and bool(mine.response_body) and ex.response_body == mine.response_body
 
 
 def _has(ex: Exchange, object_id: str, op: Operation) -> bool:

@@ -56,6 +56,8 @@ def normalise(text: str, *words: str) -> str:
     text = re.sub(
         r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", "<uuid>", text
     )
+    text = re.sub(r"\b[0-9a-fA-F]{16,}\b", "<hex>", text)
+    text = re.sub(r"[A-Za-z0-9_-]{24,}", "<token>", text)
     text = re.sub(r"\d{4}-\d\d-\d\dT[\d:.]+Z?", "<time>", text)
     return re.sub(r"\d+(\.\d+)?", "<n>", text)
 

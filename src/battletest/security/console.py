@@ -1,0 +1,53 @@
+"""The console table of a scan: findings by severity, then what was (not) concluded."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from battletest.results import Severity
+from battletest.security.framework import ScanOutcome
+
+STYLES = {
+    Severity.CRITICAL: "bold red",
+    Severity.HIGH: "red",
+    Severity.MEDIUM: "yellow",
+    Severity.LOW: "cyan",
+    Severity.INFO: "dim",
+}
+
+
+def render(outcome: ScanOutcome, console: Console, fail_on: Severity) -> None:
+    if outcome.findings:
+        table = Table(title="Security findings", show_lines=False)
+        for column in ("severity", "check", "owasp", "operation", "parameter", "finding"):
+            table.add_column(column, overflow="fold")
+        for f in outcome.findings:
+            table.add_row(
+                f"[{STYLES[f.severity]}]{f.severity.value}[/]",
+                f.check_id,
+                f.owasp or "",
+                " ".join(p for p in (f.method, f.path) if p) or "target",
+                f.parameter or "",
+                f.title,
+            )
+        console.print(table)
+    inconclusive = outcome.inconclusive
+    if inconclusive:
+        table = Table(title="Inconclusive (nothing can be said about these)")
+        for column in ("check", "operation", "reason"):
+            table.add_column(column, overflow="fold")
+        for run in inconclusive:
+            table.add_row(run.check_id, run.target, run.reason)
+        console.print(table)
+    for check_id, reason in outcome.not_run.items():
+        console.print(f"not run: {check_id}: {reason}")
+    for f, reason in outcome.suppressed:
+        console.print(f"suppressed: {f.check_id} {f.method or ''} {f.path or ''}: {reason}")
+    failing = outcome.failing(fail_on)
+    console.print(
+        f"{len(outcome.findings)} findings ({len(failing)} at or above {fail_on.value}), "
+        f"{len(outcome.accepted)} accepted by the baseline, {len(outcome.suppressed)} suppressed; "
+        f"{len(outcome.runs) - len(inconclusive)}/{len(outcome.runs)} check runs conclusive; "
+        f"{outcome.requests} requests in {outcome.duration_s:.1f}s"
+    )
