@@ -17,6 +17,7 @@ WRITERS: list[str] = [
     "battletest.report.json",
     "battletest.report.junit",
     "battletest.report.html",
+    "battletest.report.sarif",
 ]
 
 
