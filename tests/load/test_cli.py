@@ -169,7 +169,11 @@ def test_ctrl_c_keeps_the_partial_result_and_exits_130() -> None:
             stderr=subprocess.PIPE,
             text=True,
         )
-        time.sleep(3.0)
+        assert proc.stderr is not None
+        deadline = time.monotonic() + 60
+        first = ""
+        while not first.startswith("load ") and time.monotonic() < deadline:
+            first = proc.stderr.readline()  # the first progress line: the run is going
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err

@@ -203,7 +203,7 @@ def test_arrival_driver_drops_iterations_when_all_slots_are_busy(
     driver.dispatch()
     assert len(driver.users) == 10
     assert rt.rec.dropped == 41
-    driver.finished(driver.users[0], error=False)  # one slot frees up
+    driver.finished(driver.users[0], error=False, now=0.0)  # one slot frees up
     clock.now = rt.t0 + 0.515  # the 510 ms iteration takes the freed slot
     driver.dispatch()
     assert rt.rec.dropped == 41

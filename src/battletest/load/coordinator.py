@@ -16,6 +16,8 @@ import resource
 import signal
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -28,7 +30,7 @@ import httptools
 from battletest.errors import ConfigError, ScenarioError, TargetUnreachable, UsageError
 from battletest.load.executors import ExecutorSpec, intended_iterations
 from battletest.load.result import Aggregator, LatencyMs, LoadResult, ThresholdRow
-from battletest.load.runtime import TLSOptions, WorkerConfig, worker_main
+from battletest.load.runtime import TLSOptions, WorkerConfig
 from battletest.load.scenario import Endpoint, Target, parse_target, request_bytes
 from battletest.load.thresholds import parse_thresholds
 from battletest.results import utcnow
@@ -269,16 +271,20 @@ class _Session:
         self.shown = 0
 
     def execute(self) -> None:
-        ctx = multiprocessing.get_context("spawn")
         main = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
-        procs, pipes = [], []
+        previous = signal.getsignal(signal.SIGINT) if main else None
+        procs: list[subprocess.Popen[bytes]] = []
+        pipes: list[Pipe] = []
         try:
             for cfg in self.configs:
-                parent, child = ctx.Pipe()
-                proc = ctx.Process(target=worker_main, args=(cfg, child), daemon=True)
-                proc.start()
+                parent, child = multiprocessing.Pipe()
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "battletest.load.worker", str(child.fileno())],
+                    pass_fds=[child.fileno()],
+                    start_new_session=True,  # Ctrl-C reaches the coordinator only
+                )
                 child.close()
+                parent.send(cfg)
                 procs.append(proc)
                 pipes.append(parent)
             if main:
@@ -290,13 +296,14 @@ class _Session:
         finally:
             if main:
                 signal.signal(signal.SIGINT, previous)
-            for proc in procs:
-                proc.join(timeout=5)
-                if proc.is_alive():
-                    proc.terminate()
-                    proc.join(timeout=5)
             for pipe in pipes:
-                pipe.close()
+                pipe.close()  # a worker still waiting sees EOF and stops
+            for proc in procs:
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=5)
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
         if self.interrupted:  # a second Ctrl-C: stop waiting for in-flight requests

@@ -166,9 +166,10 @@ class Connection(asyncio.Protocol):
         ep = self.ep
         if ep < 0:
             return
+        now = perf_counter()
         rt = self.rt
         rec = rt.rec
-        rec.lat[ep].append(int((perf_counter() - self.start) * 1_000_000))
+        rec.lat[ep].append(int((now - self.start) * 1_000_000))
         status = self.parser.get_status_code()
         expect = rt.expect[ep]
         if (status not in expect) if expect else status >= 400:
@@ -177,7 +178,7 @@ class Connection(asyncio.Protocol):
         self.ep = -1
         if not self.parser.should_keep_alive():
             self.close()
-        self.user.done(False)
+        self.user.done(False, now)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -196,7 +197,7 @@ class Connection(asyncio.Protocol):
         rec.lost[self.ep] += 1
         rec.error(kind)
         self.ep = -1
-        self.user.done(True)
+        self.user.done(True, perf_counter())
 
     def close(self, abort: bool = False) -> None:
         self.closed = True
@@ -242,9 +243,9 @@ class User:
         else:
             conn.send(ep, start)
 
-    def done(self, error: bool) -> None:
+    def done(self, error: bool, now: float) -> None:
         self.iterations += 1
-        self.driver.finished(self, error)
+        self.driver.finished(self, error, now)
 
 
 class Driver(Protocol):
@@ -252,7 +253,7 @@ class Driver(Protocol):
 
     def begin(self) -> None: ...
     def tick(self, offset: float) -> None: ...
-    def finished(self, user: User, error: bool) -> None: ...
+    def finished(self, user: User, error: bool, now: float) -> None: ...
     def exhausted(self, offset: float) -> bool: ...
     def active(self) -> int: ...
 
@@ -277,6 +278,9 @@ class ClosedDriver:
             rng = random.Random(cfg.seed + cfg.index)
             self.think = (lambda: low) if high == low else (lambda: rng.uniform(low, high))
         self.loop = asyncio.get_running_loop()
+        # constant-vus without think time: no per-iteration bookkeeping at all
+        self.simple = spec.kind == "constant-vus" and self.think is None
+        self.weighted = len(cfg.endpoints) > 1
 
     def begin(self) -> None:
         self.tick(0.0)
@@ -308,7 +312,12 @@ class ClosedDriver:
             self.remaining -= 1
         user.fire(self.rt.pick(), perf_counter())
 
-    def finished(self, user: User, error: bool) -> None:
+    def finished(self, user: User, error: bool, now: float) -> None:
+        conn = user.conn
+        if self.simple and not error and not self.stopping and conn is not None:
+            if conn.transport is not None:  # the hot path: next request on the same socket
+                conn.send(self.rt.pick() if self.weighted else 0, now)
+                return
         if not self._may_run(user):
             user.parked = True
             return
@@ -385,7 +394,7 @@ class ArrivalDriver:
     def tick(self, offset: float) -> None:
         return None
 
-    def finished(self, user: User, error: bool) -> None:
+    def finished(self, user: User, error: bool, now: float) -> None:
         self.idle.append(user)
 
     def exhausted(self, offset: float) -> bool:
@@ -518,6 +527,7 @@ def cpu_seconds() -> float:
 def worker_main(cfg: WorkerConfig, pipe: Any) -> None:
     """Entry point of a worker process: wait for start, run, stream snapshots, report."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator owns Ctrl-C
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
         import uvloop
 
@@ -525,7 +535,10 @@ def worker_main(cfg: WorkerConfig, pipe: Any) -> None:
     except ImportError:  # pragma: no cover - uvloop is a dependency on POSIX
         pass
     pipe.send(("ready", cfg.index))
-    message = pipe.recv()
+    try:
+        message = pipe.recv()
+    except EOFError:  # the coordinator gave up before the start
+        return
     if message[0] != "start":
         return
     try:
