@@ -314,10 +314,16 @@ class ClosedDriver:
 
     def finished(self, user: User, error: bool, now: float) -> None:
         conn = user.conn
-        if self.simple and not error and not self.stopping and conn is not None:
-            if conn.transport is not None:  # the hot path: next request on the same socket
-                conn.send(self.rt.pick() if self.weighted else 0, now)
-                return
+        # the hot path: the next request on the same socket, no per-iteration bookkeeping
+        if (
+            self.simple
+            and not error
+            and not self.stopping
+            and conn is not None
+            and conn.transport is not None
+        ):
+            conn.send(self.rt.pick() if self.weighted else 0, now)
+            return
         if not self._may_run(user):
             user.parked = True
             return
