@@ -254,6 +254,7 @@ def test_write_creates_report_html(tmp_path: Path) -> None:
     ("ms", "expected"),
     [
         (None, "–"),
+        (0, "0 ms"),
         (0.25, "250 µs"),
         (12.34, "12.3 ms"),
         (250.0, "250 ms"),
@@ -287,3 +288,11 @@ def test_sparklines_ignore_non_series() -> None:
     assert report_html.series_sparklines("x", {"a": 1}) == []
     (line,) = report_html.series_sparklines("x", [1, 3, 2])
     assert (line.low, line.high, line.count) == (1, 3, 3)
+
+
+def test_every_run_folder_gets_a_report_html(tmp_path: Path) -> None:
+    from battletest.report import write_run_folder
+
+    folder = write_run_folder(sample_report(), tmp_path)
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    assert 'data-verdict="fail"' in page

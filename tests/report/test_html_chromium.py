@@ -164,3 +164,22 @@ def test_status_filters_show_only_the_chosen_status(browser: Any, run_folder: Pa
     assert len(browser.find_elements("css selector", "table.cases tbody tr.hidden")) == sum(
         1 for c in report.test_results if c.status is not Status.PASSED
     )
+
+
+def test_big_passing_suite_is_folded_until_asked_for(browser: Any, tmp_path: Path) -> None:
+    from battletest.results import Case, Report, SuiteResult
+
+    base = sample_report()
+    big = SuiteResult.from_cases(
+        "auth",
+        [Case(name=f"identity check {i}", status=Status.PASSED, duration_ms=2) for i in range(40)],
+        duration_s=1.0,
+    )
+    report_html.write(Report.build(base.run, [*base.suites, big], base.gates), tmp_path)
+    _open(browser, tmp_path / "report.html")
+    auth = browser.find_element("css selector", '.suite[data-suite="auth"]')
+    assert _visible_statuses(auth) == []  # folded: 40 passing cases would bury the failures
+    contract = browser.find_element("css selector", '.suite[data-suite="contract"]')
+    assert len(_visible_statuses(contract)) == 5  # suites with failures stay open
+    auth.find_element("css selector", '.filters button[data-filter="passed"]').click()
+    assert _visible_statuses(auth) == ["passed"] * 40

@@ -245,6 +245,8 @@ def format_duration_ms(ms: float | None) -> str:
     """A duration for people: ``850 µs``, ``12.3 ms``, ``4.20 s``, ``3 min 05 s``."""
     if ms is None:
         return "–"
+    if ms == 0:
+        return "0 ms"
     if ms < 1:
         return f"{ms * 1000:.0f} µs"
     if ms < 1000:
