@@ -28,7 +28,25 @@ from battletest.results import (
 def test_sqlite_store_uses_wal_and_records_the_schema_version(store: HistoryStore) -> None:
     with store.read() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-    assert store.version() == store_mod.SCHEMA_VERSION
+        indexes = {i["name"] for i in sa.inspect(conn).get_indexes("bt_cases")}
+    assert store.version() == store_mod.SCHEMA_VERSION == 2
+    assert "ix_bt_cases_run" not in indexes  # dropped by migration 2
+
+
+def test_a_version_1_store_is_migrated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = sqlite_url(tmp_path / "v1.db")
+    with monkeypatch.context() as mp:
+        mp.setattr(store_mod, "MIGRATIONS", store_mod.MIGRATIONS[:1])
+        mp.setattr(store_mod, "SCHEMA_VERSION", 1)
+        old = HistoryStore(url)
+        with old.write() as conn:
+            conn.exec_driver_sql("CREATE INDEX ix_bt_cases_run ON bt_cases (run_id)")
+        old.close()
+    s = HistoryStore(url)
+    with s.read() as conn:
+        indexes = {i["name"] for i in sa.inspect(conn).get_indexes("bt_cases")}
+    assert s.version() == 2 and "ix_bt_cases_run" not in indexes
+    s.close()
 
 
 def test_cases_are_recorded_with_outcomes_and_rollups(store: HistoryStore) -> None:
@@ -93,9 +111,10 @@ def test_migrations_bring_an_old_store_up_to_date(
     monkeypatch.setattr(
         store_mod, "MIGRATIONS", [*store_mod.MIGRATIONS, lambda conn: extra.create(conn)]
     )
-    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 2)
+    newer = store_mod.SCHEMA_VERSION + 1
+    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", newer)
     s = HistoryStore(url)
-    assert s.version() == 2
+    assert s.version() == newer
     with s.read() as conn:
         assert sa.inspect(conn).has_table("bt_extra")
     s.close()

@@ -238,3 +238,36 @@ def history_stats(db: str | None) -> None:
     click.echo(f"schema version {store.version()}")
     for table, n in store.counts().items():
         click.echo(f"{table:<20}{n:>10}")
+
+
+@history.command("gaps")
+@click.option(
+    "--data-file",
+    type=click.Path(path_type=Path),
+    default=Path(".coverage"),
+    show_default=True,
+    help="coverage.py data from your test suite.",
+)
+@click.option("--churn-days", type=click.IntRange(1, 3650), default=90, show_default=True)
+@click.option("--limit", type=click.IntRange(1, 10000), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON rows (as in report.json).")
+def history_gaps(data_file: Path, churn_days: int, limit: int, as_json: bool) -> None:
+    """Functions and branches no test covers, ranked by complexity and recent churn."""
+    from battletest.quality.coverage_gaps import find_gaps, gaps_for_report
+
+    gaps = find_gaps(data_file, Path.cwd(), churn_days=churn_days, limit=limit)
+    if as_json:
+        click.echo(json.dumps(gaps_for_report(gaps), indent=2))
+        return
+    if not gaps:
+        click.echo("no coverage gaps")
+        return
+    click.echo(f"{'score':>7} {'cc':>3} {'churn':>6} {'missing':>9}  function")
+    for g in gaps:
+        missing = f"{g.missing_lines}/{g.statements}" + (
+            f"+{g.missing_branches}b" if g.missing_branches else ""
+        )
+        click.echo(
+            f"{g.score:>7.2f} {g.complexity:>3} {g.churn:>6} {missing:>9}  "
+            f"{g.file}:{g.first_line} {g.function} ({g.kind})"
+        )

@@ -83,7 +83,6 @@ cases = sa.Table(
     sa.Column("duration_ms", sa.Float, nullable=False, default=0.0),
     sa.Column("commit", sa.String(64)),
     sa.Column("ts", sa.Float, nullable=False),
-    sa.Index("ix_bt_cases_run", "run_id"),
     sa.Index("ix_bt_cases_test", "test", "ts"),
 )
 
@@ -179,8 +178,15 @@ impact_entries = sa.Table(
     sa.Index("ix_bt_impact_file", "map_id", "file", "function"),
 )
 
-# Schema migrations, in order. Version N is reached by applying MIGRATIONS[N-1]. Add new ones at
-# the end; never edit an applied one.
+
+def _v2_drop_case_run_index(conn: Connection) -> None:
+    # Version 1 indexed bt_cases.run_id; ingest is faster without it and nothing reads by run.
+    conn.exec_driver_sql("DROP INDEX IF EXISTS ix_bt_cases_run")
+
+
+# Schema migrations, in order. Version N is reached by applying MIGRATIONS[N-1]. Migration 1
+# creates the tables as defined above (the newest shape); each later one brings a store made by an
+# older battletest to that shape and must be harmless on a fresh store. Add new ones at the end.
 MIGRATIONS: list[Callable[[Connection], None]] = [
     lambda conn: metadata.create_all(
         conn,
@@ -198,6 +204,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
             impact_entries,
         ],
     ),
+    _v2_drop_case_run_index,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -244,10 +251,26 @@ class RunRecord:
     source: str = "pytest"
 
 
-def _failed_flag(outcome: str) -> int | None:
-    if outcome == Status.SKIPPED.value:
-        return None
-    return 1 if outcome in (Status.FAILED.value, Status.ERROR.value) else 0
+# outcome → the ``failed`` column (1 failed, 0 passed, None skipped: not a run)
+_FAILED: dict[str, int | None] = {
+    Status.PASSED.value: 0,
+    Status.FAILED.value: 1,
+    Status.ERROR.value: 1,
+    Status.SKIPPED.value: None,
+}
+_CASE_COLUMNS = (
+    "run_id",
+    "test",
+    "suite",
+    "outcome",
+    "failed",
+    "flipped",
+    "attempts",
+    "quarantined",
+    "duration_ms",
+    "commit",
+    "ts",
+)
 
 
 def _on_sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -419,39 +442,38 @@ class HistoryStore:
         if not records:
             return
         keys = self._test_keys(conn, {r.test_id: r.file for r in records})
-        rows = [
-            {
-                "run_id": run_id,
-                "test": keys[r.test_id],
-                "suite": r.suite,
-                "outcome": r.outcome,
-                "failed": _failed_flag(r.outcome),
-                "flipped": int(r.flipped),
-                "attempts": r.attempts,
-                "quarantined": int(r.quarantined),
-                "duration_ms": r.duration_ms,
-                "commit": commit,
-                "ts": ts,
-            }
-            for r in records
-        ]
-        _bulk_insert(conn, cases, rows)
-        self._roll_up(conn, rows, commit or "", ts)
+        per_test: dict[int, list[int]] = {}  # test key → [passes, fails, flips]
+        rows: list[tuple[Any, ...]] = []
+        for r in records:
+            key = keys[r.test_id]
+            failed = _FAILED.get(r.outcome, 0)
+            flipped = 1 if r.flipped else 0
+            rows.append(
+                (
+                    run_id,
+                    key,
+                    r.suite,
+                    r.outcome,
+                    failed,
+                    flipped,
+                    r.attempts,
+                    1 if r.quarantined else 0,
+                    r.duration_ms,
+                    commit,
+                    ts,
+                )
+            )
+            if failed is not None:
+                agg = per_test.setdefault(key, [0, 0, 0])
+                agg[failed] += 1
+                agg[2] += flipped
+        _bulk_insert_tuples(conn, cases, _CASE_COLUMNS, rows)
+        self._roll_up(conn, per_test, commit or "", ts)
 
     def _roll_up(
-        self, conn: Connection, rows: list[dict[str, Any]], commit: str, ts: float
+        self, conn: Connection, per_test: dict[int, list[int]], commit: str, ts: float
     ) -> None:
         day = int(ts // 86400)
-        per_test: dict[int, list[int]] = {}
-        for r in rows:
-            if r["failed"] is None:
-                continue
-            agg = per_test.setdefault(r["test"], [0, 0, 0])
-            if r["failed"]:
-                agg[1] += 1
-            else:
-                agg[0] += 1
-            agg[2] += r["flipped"]
         if not per_test:
             return
         m = "?" if conn.dialect.paramstyle == "qmark" else "%s"
@@ -700,6 +722,18 @@ class HistoryStore:
                 t.name: int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar() or 0)
                 for t in (runs, cases, metrics, findings, gates, impact_maps, impact_entries)
             }
+
+
+def _bulk_insert_tuples(
+    conn: Connection, table: sa.Table, names: Sequence[str], rows: list[tuple[Any, ...]]
+) -> None:
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    q = conn.dialect.identifier_preparer.quote
+    sql = (
+        f"INSERT INTO {q(table.name)} ({', '.join(q(n) for n in names)}) "
+        f"VALUES ({', '.join(marker for _ in names)})"
+    )
+    conn.exec_driver_sql(sql, rows)
 
 
 def _bulk_insert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
