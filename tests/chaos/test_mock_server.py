@@ -353,3 +353,28 @@ def test_upstream_passthrough_applies_scenarios(pms: MockServer) -> None:
     assert pms.verify("GET", "/reservations/{id}", count=1)
     with pytest.raises(UsageError, match="not both"):
         MockServer(upstream=pms.url, record_upstream=pms.url)
+
+
+def test_admin_port_stays_up_during_an_outage() -> None:
+    with MockServer([{"path": "/r"}], admin_port=0) as mock:
+        assert mock.admin_url != mock.url
+        admin = mock.admin_url + "/__admin"
+        assert httpx.post(admin + "/scenarios/outage", json={"seconds": 30}).status_code == 200
+        deadline = time.monotonic() + 3
+        while True:
+            try:
+                httpx.get(mock.url + "/r", timeout=1)
+            except httpx.ConnectError:
+                break
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert httpx.get(admin + "/scenarios").json()["active"][0]["name"] == "outage"
+        assert httpx.delete(admin + "/scenarios").json() == {"deactivated": 1}
+        deadline = time.monotonic() + 3
+        while True:
+            try:
+                assert httpx.get(mock.url + "/r", timeout=1).status_code == 200
+                break
+            except httpx.ConnectError:
+                assert time.monotonic() < deadline
+                time.sleep(0.02)

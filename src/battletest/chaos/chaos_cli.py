@@ -75,6 +75,12 @@ def mock() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where --record writes its stubs (JSON) on exit.",
 )
+@click.option(
+    "--admin-port",
+    type=int,
+    default=None,
+    help="Also serve the admin API on this port (0: free); it stays up during an outage.",
+)
 @click.option("--seed", type=int, default=None, help="Seed for latency and fault randomness.")
 @click.option("--allow-remote", is_flag=True, help="Allow listening on a non-loopback address.")
 def serve(
@@ -85,6 +91,7 @@ def serve(
     record: str | None,
     upstream: str | None,
     save: Path | None,
+    admin_port: int | None,
     seed: int | None,
     allow_remote: bool,
 ) -> None:
@@ -101,6 +108,7 @@ def serve(
         "seed": seed,
         "record_upstream": record,
         "upstream": upstream,
+        "admin_port": admin_port,
         "allow_remote": allow_remote,
     }
     if stubs is not None:
@@ -116,7 +124,7 @@ def serve(
     server.start()
     click.echo(
         f"mock serving {len(server.stubs)} stub(s) on {server.url} "
-        f"(admin: {server.url}/__admin; Ctrl-C stops)",
+        f"(admin: {server.admin_url}/__admin; Ctrl-C stops)",
     )
     try:
         server.serve_forever()

@@ -74,6 +74,7 @@ class MockServer:
         seed: int | None = None,
         record_upstream: str | None = None,
         upstream: str | None = None,
+        admin_port: int | None = None,
         allow_remote: bool = False,
         name: str = "mock",
     ) -> None:
@@ -105,6 +106,9 @@ class MockServer:
         self._latency: Latency | None = None
         self._recorded: dict[tuple[str, str], Stub] = {}
         self._http = HttpServer(self._handle, seed=seed)
+        # an admin-only listener that stays up during an outage (admin_port=0: a free port)
+        self._admin_http = HttpServer(self._admin) if admin_port is not None else None
+        self.requested_admin_port = admin_port or 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._watcher: asyncio.Task[None] | None = None
@@ -142,6 +146,14 @@ class MockServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self._port}"
 
+    @property
+    def admin_url(self) -> str:
+        """Where the admin API is: the separate admin port if any, else the mock's own URL."""
+        if self._admin_http is None:
+            return self.url
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self._admin_http.port}"
+
     def start(self) -> MockServer:
         if self._thread is not None:
             return self
@@ -153,6 +165,10 @@ class MockServer:
             asyncio.set_event_loop(loop)
             try:
                 loop.run_until_complete(self._http.start(self.host, self.requested_port))
+                if self._admin_http is not None:
+                    loop.run_until_complete(
+                        self._admin_http.start(self.host, self.requested_admin_port)
+                    )
                 self._watcher = loop.create_task(self._watch_outages())
             except BaseException as exc:
                 failure.append(exc)
@@ -205,6 +221,8 @@ class MockServer:
         if self._watcher is not None:
             self._watcher.cancel()
         await self._http.stop()
+        if self._admin_http is not None:
+            await self._admin_http.stop()
         if self._client is not None:
             await self._client.aclose()
         tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
