@@ -191,3 +191,37 @@ def test_abort_on_fail_stops_the_run_early() -> None:
         )
     assert result.aborted and not result.passed
     assert result.duration_s < 10
+
+
+@pytest.mark.slow
+def test_expected_status_mismatch_is_a_failed_check() -> None:
+    with serve("ok") as (url, _):
+        result = run(
+            url,
+            executor=ExecutorSpec("per-vu-iterations", vus=1, iterations=5),
+            endpoints=[Endpoint("/", expect=(201,))],
+            workers=1,
+        )
+    assert result.requests == result.failed == 5
+    assert result.errors == {"check_failed": 5}
+    assert result.latency_ms.p50 > 0  # a response arrived, so its latency counts
+
+
+@pytest.mark.slow
+def test_graceful_ramp_down_interrupts_iterations_that_take_too_long() -> None:
+    with serve("ok", hang_after=1) as (url, _):  # after the preflight, no answers
+        result = run(
+            url,
+            executor=ExecutorSpec(
+                "ramping-vus",
+                vus=2,
+                stages=(Stage(0.2, 2), Stage(0.1, 0), Stage(1.5, 0)),
+                graceful_ramp_down=0.3,
+                graceful_stop=30.0,
+            ),
+            workers=1,
+            timeout=30.0,
+        )
+    # without the ramp-down limit the run would wait for the 30 s graceful stop
+    assert result.interrupted_iterations == 2
+    assert result.duration_s < 5.0

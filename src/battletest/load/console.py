@@ -110,4 +110,4 @@ def render_result(result: LoadResult) -> list[str]:
 
 def print_result(result: LoadResult, console: Any) -> None:
     for line in render_result(result):
-        console.print(line, markup=False, highlight=False)
+        console.print(line, markup=False, highlight=False, soft_wrap=True)

@@ -172,7 +172,11 @@ class Connection(asyncio.Protocol):
         rec.lat[ep].append(int((now - self.start) * 1_000_000))
         status = self.parser.get_status_code()
         expect = rt.expect[ep]
-        if (status not in expect) if expect else status >= 400:
+        if expect:
+            if status not in expect:
+                rec.failed[ep] += 1
+                rec.error("check_failed")
+        elif status >= 400:
             rec.failed[ep] += 1
             rec.error(f"status_{status}")
         self.ep = -1
@@ -296,6 +300,15 @@ class ClosedDriver:
             if user.parked and self._may_run(user):
                 user.parked = False
                 self._next(user)
+        # graceful ramp-down: VUs above the target finish their iteration, up to a limit
+        limit = perf_counter() - self.spec.graceful_ramp_down
+        for user in self.users[self.target :]:
+            conn = user.conn
+            if conn is not None and conn.ep >= 0 and conn.start < limit:
+                self.rt.rec.interrupted += 1
+                conn.ep = -1
+                conn.close(abort=True)
+                user.parked = True
 
     def _may_run(self, user: User) -> bool:
         if self.stopping or user.index >= self.target:
