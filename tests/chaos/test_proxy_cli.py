@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
     return int(exit_info.value.code or 0), out, err
 
 
+@pytest.mark.slow
 def test_subcommands_drive_a_running_server(
     capsys: pytest.CaptureFixture[str], faults_api: FaultProxy, echo_server: Any
 ) -> None:
@@ -134,7 +135,6 @@ def test_serve_populates_from_config_and_answers_toxiproxy_clients(
     assert "proxy pms: 127.0.0.1:" in out and "control API on" in out
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(
     ("content", "message"),
     [
@@ -142,27 +142,34 @@ def test_serve_populates_from_config_and_answers_toxiproxy_clients(
         ('{"name": "x"}', "a JSON list of proxies"),
         ('[{"name": "x"}]', "missing required field: upstream"),
         ('[{"name": "x", "upstream": "h:1", "speed": 3}]', "unknown field(s) ['speed']"),
+        ('[{"name": "x", "upstream": "h:1"}, {"name": "x", "upstream": "h:2"}]', "more than once"),
         (None, "does not exist"),
     ],
 )
 def test_serve_rejects_a_bad_populate_file(
-    tmp_path: Path, content: str | None, message: str
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, content: str | None, message: str
 ) -> None:
     config = tmp_path / "proxies.json"
     if content is not None:
         config.write_text(content)
     port = free_port()
-    server = _serve("--api", f"127.0.0.1:{port}", "--config", str(config))
-    _, err = server.communicate(timeout=30)
-    assert server.returncode == 2
+    code, _, err = run_cli(capsys, "proxy", "--api", f"127.0.0.1:{port}", "--config", str(config))
+    assert code == 2
     assert err.startswith("battletest: error: ") and message in err
+    with pytest.raises(OSError):  # nothing was left listening
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
 
 
-@pytest.mark.slow
-def test_serve_refuses_a_busy_api_port(faults_api: FaultProxy) -> None:
+def test_serve_refuses_a_busy_api_port(
+    capsys: pytest.CaptureFixture[str], faults_api: FaultProxy
+) -> None:
     taken = str(faults_api.api_url).split("://", 1)[1]
-    server = _serve("--api", taken)
-    started = time.monotonic()
-    _, err = server.communicate(timeout=30)
-    assert server.returncode == 2 and "cannot be bound" in err
-    assert time.monotonic() - started < 30
+    code, _, err = run_cli(capsys, "proxy", "--api", taken)
+    assert code == 2 and "cannot be bound" in err
+
+
+def test_serve_with_config_and_a_subcommand_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = run_cli(capsys, "proxy", "--config", str(tmp_path / "p.json"), "list")
+    assert code == 2 and "--config is for serving" in err
