@@ -49,9 +49,10 @@ def main() -> int:
         if (os.cpu_count() or 1) >= 2:
             os.sched_setaffinity(demo.pids["app"], {1})
         admin = demo.identity("admin")
-        token = httpx.post(demo.base_url + "/v1/auth/login",
-                           json={"username": admin.username, "password": admin.password}
-                           ).json()["access_token"]
+        token = httpx.post(
+            demo.base_url + "/v1/auth/login",
+            json={"username": admin.username, "password": admin.password},
+        ).json()["access_token"]
         auth = {"Authorization": f"Bearer {token}"}
         url = demo.base_url + "/v1/reservations/r-1001"
         assert httpx.get(url, headers=auth).status_code == 200
@@ -65,8 +66,10 @@ def main() -> int:
     for name, rps, p99, errors in rows:
         print(f"{name:<30}{rps:>10.0f}{p99:>10}{errors:>8}")
     pms = re.search(r'concierge_pms_calls_total\{kind="attempts"\} (\d+)', stats)
-    print(f"reservation lookup / health: {rows[1][1] / rows[0][1]:.2f}x "
-          f"(PMS attempts during the run: {pms.group(1) if pms else '?'}, cache TTL 5 s)")
+    print(
+        f"reservation lookup / health: {rows[1][1] / rows[0][1]:.2f}x "
+        f"(PMS attempts during the run: {pms.group(1) if pms else '?'}, cache TTL 5 s)"
+    )
     return 1 if any(r[3] for r in rows) else 0
 
 

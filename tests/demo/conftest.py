@@ -30,6 +30,19 @@ def insecure_demo() -> Iterator[DemoHandle]:
         yield handle
 
 
+@pytest.fixture(scope="session")
+def short_ttl_demo() -> Iterator[DemoHandle]:
+    """Access tokens live 1 s (expiry tests)."""
+    with start(token_ttl_s=1, **FAST) as handle:
+        yield handle
+
+
+@pytest.fixture(scope="session")
+def short_ttl_insecure_demo() -> Iterator[DemoHandle]:
+    with start(token_ttl_s=1, insecure=True, **FAST) as handle:
+        yield handle
+
+
 def login(demo: DemoHandle, name: str) -> str:
     ident = demo.identity(name)
     r = httpx.post(

@@ -60,10 +60,20 @@ def test_pms_down_serves_stale_or_503_then_recovers() -> None:
             assert c.get("/ready").status_code == 200
 
 
-def test_without_breaker_and_backoff_every_request_tries_the_pms() -> None:
-    with start(breaker=False, backoff=False, retries=1, cache_ttl_s=0.1, **FAST) as demo:
+def test_without_breaker_backoff_or_rate_limit() -> None:
+    """The resilience switches off: every request tries the PMS; with the TTS down too, calls
+    are still taken; rate limiting is off."""
+    with start(
+        breaker=False,
+        backoff=False,
+        retries=1,
+        cache_ttl_s=0.1,
+        rate_limit=False,
+        **{**FAST, "rate_limit_per_client": 2},
+    ) as demo:
         admin = headers(demo, "admin")
         demo.stop_dependency("pms")
+        demo.stop_dependency("tts")
         with httpx.Client(base_url=demo.base_url, timeout=30) as c:
             details = [
                 c.get("/v1/reservations/r-2002", headers=admin).json()["detail"] for _ in range(8)
@@ -73,18 +83,13 @@ def test_without_breaker_and_backoff_every_request_tries_the_pms() -> None:
             assert 'concierge_pms_breaker_open{state="disabled"} 0' in metrics
             assert 'concierge_pms_calls_total{kind="attempts"} 16' in metrics  # 8 x (1 + 1 retry)
 
-
-def test_tts_down_still_takes_the_call() -> None:
-    with start(**FAST) as demo:
-        demo.stop_dependency("tts")
-        with httpx.Client(base_url=demo.base_url, timeout=30) as c:
-            svc = headers(demo, "service")
             call = c.post(
-                "/v1/calls", headers=svc, json={"caller": "+15550100001", "hotel_id": "h1"}
+                "/v1/calls", headers=admin, json={"caller": "+15550100001", "hotel_id": "h1"}
             ).json()
-            assert call["degraded"] == ["tts"] and call["greeting_url"] is None
-            r = c.post("/v1/tts/synthesize", headers=svc, json={"text": "hello"})
+            assert call["degraded"] == ["pms", "tts"] and call["greeting_url"] is None
+            r = c.post("/v1/tts/synthesize", headers=admin, json={"text": "hello"})
             assert r.status_code == 503 and "retry-after" in r.headers
+            assert {c.get("/version").status_code for _ in range(10)} == {200}  # no limit
 
 
 def test_external_pms_url_is_used() -> None:

@@ -19,14 +19,24 @@ import jwt
 import pytest
 from jwt.warnings import InsecureKeyLengthWarning
 
-from battletest.demo import DemoHandle, start
+from battletest.demo import DemoHandle
 from battletest.netutil import serve_app
 
-from .conftest import FAST, headers, login
+from .conftest import headers, login
 
 pytestmark = [pytest.mark.network, pytest.mark.security]
-WORDLIST = ["password", "123456", "secret", "changeme", "letmein", "admin", "qwerty",
-            "sunshine", "dragon", "monkey"]
+WORDLIST = [
+    "password",
+    "123456",
+    "secret",
+    "changeme",
+    "letmein",
+    "admin",
+    "qwerty",
+    "sunshine",
+    "dragon",
+    "monkey",
+]
 EVIL = "https://evil.example"
 XSS = "<script>alert(document.cookie)</script>"
 
@@ -44,8 +54,12 @@ def post(d: DemoHandle, path: str, who: str | None = None, **kw: Any) -> httpx.R
 def new_user(d: DemoHandle, role: str = "guest") -> tuple[str, str, str]:
     """A fresh user (so lockouts and role changes never touch the shared identities)."""
     email, password = f"v-{secrets.token_hex(5)}@demo.test", "victim-pass-123"
-    r = post(d, "/v1/users", "admin", json={"email": email, "password": password, "role": role,
-                                            "hotel_id": "h1"})
+    r = post(
+        d,
+        "/v1/users",
+        "admin",
+        json={"email": email, "password": password, "role": role, "hotel_id": "h1"},
+    )
     assert r.status_code == 201, r.text
     return str(r.json()["id"]), email, password
 
@@ -61,8 +75,15 @@ def b64(data: dict[str, Any]) -> str:
 
 
 def admin_claims() -> dict[str, Any]:
-    return {"iss": "battletest-demo", "sub": "u_admin", "role": "admin", "typ": "access",
-            "jti": secrets.token_hex(8), "iat": int(time.time()), "exp": time.time() + 600}
+    return {
+        "iss": "battletest-demo",
+        "sub": "u_admin",
+        "role": "admin",
+        "typ": "access",
+        "jti": secrets.token_hex(8),
+        "iat": int(time.time()),
+        "exp": time.time() + 600,
+    }
 
 
 # 1. SQL injection in the guest search ---------------------------------------------------------
@@ -83,8 +104,9 @@ def test_01_sqli_closed(demo: DemoHandle) -> None:
 # 2. Reflected XSS in the transcript view ----------------------------------------------------
 def _transcript(d: DemoHandle) -> httpx.Response:
     call = post(d, "/v1/calls", "staff_h1", json={"caller": "+15550100001", "hotel_id": "h1"})
-    return get(d, f"/v1/calls/{call.json()['id']}/transcript", "staff_h1",
-               params={"highlight": XSS})
+    return get(
+        d, f"/v1/calls/{call.json()['id']}/transcript", "staff_h1", params={"highlight": XSS}
+    )
 
 
 def test_02_xss_exploit(insecure_demo: DemoHandle) -> None:
@@ -113,8 +135,9 @@ def test_03_bola_closed(demo: DemoHandle) -> None:
 # 4. BFLA: a guest deletes a user ------------------------------------------------------------
 def test_04_bfla_exploit(insecure_demo: DemoHandle) -> None:
     victim, _, _ = new_user(insecure_demo)
-    r = httpx.delete(f"{insecure_demo.base_url}/v1/users/{victim}",
-                     headers=headers(insecure_demo, "guest1"))
+    r = httpx.delete(
+        f"{insecure_demo.base_url}/v1/users/{victim}", headers=headers(insecure_demo, "guest1")
+    )
     assert r.status_code == 204
     assert victim not in {u["id"] for u in get(insecure_demo, "/v1/users", "admin").json()}
 
@@ -194,30 +217,31 @@ def test_07_weak_jwt_secret_closed(demo: DemoHandle) -> None:
 
 
 # 8. Token expiry not enforced -----------------------------------------------------------------
-def _use_after_expiry(**options: Any) -> httpx.Response:
-    with start(token_ttl_s=1, **options, **FAST) as d:
-        token = login(d, "guest1")
-        time.sleep(1.5)
-        return get(d, "/v1/me", headers={"Authorization": f"Bearer {token}"})
+def _use_after_expiry(d: DemoHandle) -> httpx.Response:
+    token = login(d, "guest1")
+    time.sleep(1.5)
+    return get(d, "/v1/me", headers={"Authorization": f"Bearer {token}"})
 
 
 @pytest.mark.slow
-def test_08_no_token_expiry_exploit() -> None:
-    r = _use_after_expiry(insecure=True)
+def test_08_no_token_expiry_exploit(short_ttl_insecure_demo: DemoHandle) -> None:
+    r = _use_after_expiry(short_ttl_insecure_demo)
     assert r.status_code == 200 and r.json()["email"] == "guest1@demo.test"
 
 
 @pytest.mark.slow
-def test_08_no_token_expiry_closed() -> None:
-    assert _use_after_expiry().status_code == 401
+def test_08_no_token_expiry_closed(short_ttl_demo: DemoHandle) -> None:
+    assert _use_after_expiry(short_ttl_demo).status_code == 401
 
 
 # 9. No login rate limit or lockout --------------------------------------------------------
 def _brute_force(d: DemoHandle) -> list[int]:
     _, email, password = new_user(d)
     guesses = [f"guess-{i}" for i in range(8)] + [password]
-    return [post(d, "/v1/auth/login", json={"username": email, "password": g}).status_code
-            for g in guesses]
+    return [
+        post(d, "/v1/auth/login", json={"username": email, "password": g}).status_code
+        for g in guesses
+    ]
 
 
 def test_09_no_login_limit_exploit(insecure_demo: DemoHandle) -> None:
@@ -277,8 +301,7 @@ def test_12_verbose_errors_closed(demo: DemoHandle) -> None:
 # 13. Missing security headers and version disclosure ------------------------------------
 def test_13_missing_headers_exploit(insecure_demo: DemoHandle) -> None:
     h = get(insecure_demo, "/health").headers
-    assert not {"strict-transport-security", "x-content-type-options",
-                "x-frame-options"} & set(h)
+    assert not {"strict-transport-security", "x-content-type-options", "x-frame-options"} & set(h)
     assert "uvicorn/" in h["server"] and "Python/" in h["server"]
     assert h["x-powered-by"].startswith("FastAPI/")
 
@@ -311,8 +334,13 @@ def listener() -> Iterator[tuple[str, list[str]]]:
         if scope["type"] != "http":
             return
         seen.append(scope["path"])
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"text/plain")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/plain")],
+            }
+        )
         await send({"type": "http.response.body", "body": b"internal-secret-42"})
 
     with serve_app(app) as url:
@@ -321,19 +349,28 @@ def listener() -> Iterator[tuple[str, list[str]]]:
 
 def test_15_ssrf_exploit(insecure_demo: DemoHandle, listener: tuple[str, list[str]]) -> None:
     url, seen = listener
-    r = post(insecure_demo, "/v1/voices/import", "admin",
-             json={"name": "x", "url": url + "/latest/meta-data"})
+    r = post(
+        insecure_demo,
+        "/v1/voices/import",
+        "admin",
+        json={"name": "x", "url": url + "/latest/meta-data"},
+    )
     assert r.status_code == 201 and r.json()["preview"] == "internal-secret-42"
     assert seen == ["/latest/meta-data"]
 
 
 def test_15_ssrf_closed(demo: DemoHandle, listener: tuple[str, list[str]]) -> None:
     url, seen = listener
-    r = post(demo, "/v1/voices/import", "admin",
-             json={"name": "x", "url": url + "/latest/meta-data"})
+    r = post(
+        demo, "/v1/voices/import", "admin", json={"name": "x", "url": url + "/latest/meta-data"}
+    )
     assert r.status_code == 422 and seen == []
-    ok = post(demo, "/v1/voices/import", "admin",
-              json={"name": "harbour", "url": demo.tts_url + "/voices/harbour.wav"})
+    ok = post(
+        demo,
+        "/v1/voices/import",
+        "admin",
+        json={"name": "harbour", "url": demo.tts_url + "/voices/harbour.wav"},
+    )
     assert ok.status_code == 201 and ok.json()["content_type"] == "audio/wav"
 
 

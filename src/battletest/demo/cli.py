@@ -9,6 +9,8 @@ from types import FrameType
 
 import click
 
+from battletest.errors import UsageError
+
 
 @click.group(name="demo", help="Run the built-in hotel concierge demo service.")
 def demo() -> None:
@@ -87,6 +89,11 @@ def serve(
     """Serve the concierge API and its PMS and TTS dependencies on loopback."""
     from battletest.demo.launcher import start
 
+    if write_config and not Path(write_config).resolve().parent.is_dir():
+        raise UsageError(
+            f"cannot write {write_config}: its directory does not exist",
+            hint="choose a writable path for --write-config",
+        )
     stop_event = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

@@ -10,6 +10,7 @@ import base64
 import json
 import secrets
 import time
+import warnings
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from typing import Any
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from jwt.warnings import InsecureKeyLengthWarning
 
 from battletest.demo.options import WEAK_JWT_SECRET, DemoOptions
 
@@ -60,6 +62,9 @@ class Tokens:
         self.secret = (
             WEAK_JWT_SECRET if options.vuln("weak_jwt_secret") else secrets.token_urlsafe(48)
         )
+        # verified access tokens → claims: the signature check is the costliest step per
+        # request, so each token is verified once; expiry is still checked on every use
+        self.verified: dict[str, dict[str, Any]] = {}
 
     def issue(self, user_id: str, role: str, hotel_id: str | None, kind: str) -> IssuedToken:
         now = self.clock()
@@ -75,28 +80,47 @@ class Tokens:
             "iat": int(now),
             "exp": now + ttl,
         }
-        return IssuedToken(jwt.encode(claims, self.secret, algorithm="HS256"), jti, now + ttl)
+        with warnings.catch_warnings():
+            if self.options.vuln("weak_jwt_secret"):
+                warnings.simplefilter("ignore", InsecureKeyLengthWarning)
+            token = jwt.encode(claims, self.secret, algorithm="HS256")
+        return IssuedToken(token, jti, now + ttl)
 
     def decode(self, token: str, kind: str = "access") -> dict[str, Any]:
+        claims = self.verified.get(token)
+        if claims is None:
+            claims = self._verify(token)
+            if len(self.verified) >= 10_000:
+                self.verified.clear()
+            self.verified[token] = claims
+        if claims.get("typ") != kind or not isinstance(claims.get("sub"), str):
+            raise InvalidToken("wrong token type")
+        exp = claims.get("exp")
+        if not self.options.vuln("no_token_expiry") and (  # PLANTED (no_token_expiry) if on
+            not isinstance(exp, int | float) or self.clock() >= exp
+        ):
+            self.verified.pop(token, None)
+            raise InvalidToken("Signature has expired")
+        return claims
+
+    def _verify(self, token: str) -> dict[str, Any]:
         try:
             header = jwt.get_unverified_header(token)
             if self.options.vuln("jwt_alg_none") and str(header.get("alg", "")).lower() == "none":
-                claims = _unverified_claims(token)  # PLANTED VULNERABILITY (jwt_alg_none)
-            else:
-                claims = jwt.decode(
+                return _unverified_claims(token)  # PLANTED VULNERABILITY (jwt_alg_none)
+            with warnings.catch_warnings():
+                if self.options.vuln("weak_jwt_secret"):  # the short key is the point
+                    warnings.simplefilter("ignore", InsecureKeyLengthWarning)
+                claims: dict[str, Any] = jwt.decode(
                     token,
                     self.secret,
                     algorithms=["HS256"],
                     issuer=ISSUER,
-                    options={
-                        "require": ["exp", "sub", "jti", "typ"],
-                        "verify_exp": not self.options.vuln("no_token_expiry"),
-                    },
+                    # expiry is checked in decode() against our clock, also for cached tokens
+                    options={"require": ["exp", "sub", "jti", "typ"], "verify_exp": False},
                 )
         except (jwt.PyJWTError, ValueError) as exc:
             raise InvalidToken(str(exc)) from None
-        if claims.get("typ") != kind or not isinstance(claims.get("sub"), str):
-            raise InvalidToken("wrong token type")
         return claims
 
 
