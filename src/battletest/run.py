@@ -13,6 +13,7 @@ import contextlib
 import importlib
 import random
 import secrets
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -226,7 +227,7 @@ def execute(
         notes=[redactor.text(n) for n in notes],
     )
     report = Report.build(run, results, gates)
-    folder = write_run_folder(report, Path(config.out)) if write_reports else None
+    folder = write_run_folder(report, Path(config.out).absolute()) if write_reports else None
     if interrupted:
         code = ExitCode.INTERRUPTED
     else:
@@ -328,8 +329,6 @@ def run_from_options(
     options: Mapping[str, Any], *, stdout: Any = None, stderr: Any = None
 ) -> RunOutcome:
     """What ``battletest run`` does with parsed flags; returns the outcome (library use)."""
-    import sys
-
     from battletest.report.console import (
         ConsoleProgress,
         make_console,
@@ -398,7 +397,9 @@ def run_command(**options: Any) -> None:
     130 interrupted (partial results written).
     """
     outcome = run_from_options(options)
-    raise click.exceptions.Exit(int(outcome.exit_code))
+    # sys.exit, not click's Exit: the CLI runs click with standalone_mode=False, where an Exit
+    # would be returned (and lost) instead of ending the process with its code.
+    sys.exit(int(outcome.exit_code))
 
 
 __all__ = [

@@ -223,7 +223,13 @@ def import_app(spec: str) -> Any:
     for part in attr.split("."):
         obj = getattr(obj, part)
     if inspect.isfunction(obj) and not inspect.iscoroutinefunction(obj):
-        obj = obj()  # an app factory
+        required = [
+            p
+            for p in inspect.signature(obj).parameters.values()
+            if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+        if not required:
+            obj = obj()  # an app factory; a plain WSGI function takes (environ, start_response)
     return obj
 
 

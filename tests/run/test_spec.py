@@ -157,7 +157,7 @@ def test_recursive_refs_become_open_schemas(tmp_path: Path) -> None:
 
 
 def test_a_file_that_is_not_openapi_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(SpecError, match="not an OpenAPI 2.0/3.x document"):
+    with pytest.raises(SpecError, match=r"not an OpenAPI 2\.0/3\.x document"):
         load_spec(write(tmp_path, {"name": "package.json", "version": "1"}), None)
 
 

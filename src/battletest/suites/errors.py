@@ -1,8 +1,8 @@
 """The ``errors`` suite: bad requests get a 4xx in the documented error format, never a 5xx.
 
-On every operation, as the most privileged identity (so validation, not auth, answers):
-malformed JSON, wrong types (body fields, or a numeric path parameter), unknown ids, and an
-unsupported method on every path. Each must get a 4xx — never a 5xx — in the configured error
+On every operation, as an identity allowed to call it (so validation, not auth, answers):
+malformed JSON, wrong types (body fields, or a numeric path parameter), special characters in
+string query parameters, unknown ids, and an unsupported method on every path. Each must get a 4xx — never a 5xx — in the configured error
 format (RFC 7807 ``application/problem+json`` by default), and no response may leak a stack
 trace. The correlation-id header must be echoed when sent and generated when not.
 """
@@ -31,6 +31,9 @@ STACK_TRACE = re.compile(
     r"\bat .+ \(.+\.[jt]s:\d+:\d+\)|goroutine \d+ \[|"
     r"(?:sqlalchemy|psycopg2?|sqlite3)\.\w*(?:Error|Exception)",
 )
+# quotes, a statement end and comment, markup and a percent sign: text a parser or a query
+# builder must cope with (a 2xx or 4xx is fine; a 5xx or a stack trace is not)
+SPECIAL_CHARACTERS = "bt'\"`;--<x>%{}"
 CORRELATION_HEADERS = ("X-Correlation-ID", "X-Request-ID", "X-Trace-ID")
 _WRONG = {
     "string": 12345,
@@ -70,8 +73,10 @@ def judge(
     *,
     error_format: str,
     error: str = "",
+    success_ok: bool = False,
 ) -> Case:
-    """A bad request's response: 4xx, in the error format, without a stack trace."""
+    """A bad request's response: 4xx (or 2xx if ``success_ok``), in the error format, without
+    a stack trace."""
     if response is None:
         return Case(name=name, status=Status.ERROR, message=error or "no response")
     text = response.text[:4000]
@@ -82,8 +87,10 @@ def judge(
         problem = f"stack trace leaked in the response ({trace!r})"
     elif response.status_code >= 500:
         problem = f"server error {response.status_code} for a bad request"
-    elif response.status_code < 400:
+    elif response.status_code < 400 and not success_ok:
         problem = f"accepted with {response.status_code}; expected a 4xx"
+    elif response.status_code < 400:
+        problem = None
     else:
         fmt = format_problem(response, error_format)
         if fmt:
@@ -130,14 +137,21 @@ class ErrorsRun:
     def headers(self) -> dict[str, str]:
         return self.session.headers() if self.session else {}
 
-    def send(self, name: str, request: httpx.Request) -> None:
+    def send(self, name: str, request: httpx.Request, *, success_ok: bool = False) -> None:
         started = time.monotonic()
         try:
             response: httpx.Response | None = self.client.send(request)
             error = ""
         except httpx.HTTPError as exc:
             response, error = None, f"request failed: {exc.__class__.__name__}"
-        case = judge(name, response, request, error_format=self.error_format, error=error)
+        case = judge(
+            name,
+            response,
+            request,
+            error_format=self.error_format,
+            error=error,
+            success_ok=success_ok,
+        )
         self.rec.add(
             case.model_copy(update={"duration_ms": round((time.monotonic() - started) * 1000, 3)})
         )
@@ -171,6 +185,22 @@ class ErrorsRun:
                     f"wrong types: {op.label}", data.build(self.client, op, base, self.headers())
                 )
                 data = probe_request(op)
+        strings = [
+            p
+            for p in op.parameters
+            if p.location == "query"
+            and p.schema.get("type") in (None, "string")
+            and "enum" not in p.schema
+            and "format" not in p.schema
+        ]
+        if strings:
+            data.query.update({p.name: SPECIAL_CHARACTERS for p in strings})
+            self.send(
+                f"special characters: {op.label}",
+                data.build(self.client, op, base, self.headers()),
+                success_ok=True,
+            )
+            data = probe_request(op)
         if any(p.location == "path" for p in op.parameters):
             self.send(f"unknown id: {op.label}", data.build(self.client, op, base, self.headers()))
 
