@@ -164,3 +164,17 @@ def test_proxy_listen_update_moves_the_listener(api: str, echo_server: Any) -> N
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(b"moved")
         assert sock.recv(10) == b"moved"
+
+
+def test_moving_to_a_busy_port_keeps_the_old_listener(api: str, echo_server: Any) -> None:
+    created = _post(f"{api}/proxies", {"name": "stay", "upstream": echo_server.address}).json()
+    r = _post(f"{api}/proxies/stay", {"listen": echo_server.address})
+    assert r.status_code == 409 and "already in use" in r.json()["error"]
+    shown = HTTP.get(f"{api}/proxies/stay").json()
+    assert shown["listen"] == created["listen"] and shown["enabled"] is True
+    import socket
+
+    host, port = created["listen"].rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(b"still")
+        assert sock.recv(10) == b"still"

@@ -579,9 +579,20 @@ class ProxyServer:
         new_upstream = parse_address(upstream, "upstream")
         moved = new_listen != proxy.listen_address and new_listen[1] != 0
         if moved or new_upstream != proxy.upstream_address:
+            was_listening = proxy._listener is not None
+            old = (proxy.listen_address, proxy.upstream_address, proxy.upstream)
             await proxy.stop()
             proxy.listen_address = new_listen if moved else proxy.listen_address
             proxy.upstream_address, proxy.upstream = new_upstream, upstream
+            if enabled:
+                try:
+                    await proxy.start()
+                except ListenError:
+                    # Never half-applied: back to the old address, listening as before.
+                    proxy.listen_address, proxy.upstream_address, proxy.upstream = old
+                    if was_listening:
+                        await proxy.start()
+                    raise
         if enabled and proxy._listener is None:
             await proxy.start()
         elif not enabled and (proxy._listener is not None or proxy.enabled):
