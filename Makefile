@@ -24,6 +24,12 @@ system-deps:
 test: system-deps venv
 	$(BIN)/python -m pytest -n auto -p no:cacheprovider $(PYTEST_ARGS)
 
+# `battletest run` with no target starts the built-in demo, runs the enabled suites, writes
+# battletest-reports/<UTC time>-<run id>/ (and latest), and exits with the run's code.
+DEMO_ARGS ?=
+demo: venv
+	$(BIN)/battletest run $(DEMO_ARGS)
+
 lint: venv
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
