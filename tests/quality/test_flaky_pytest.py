@@ -36,9 +36,12 @@ def _history(path: Path) -> HistoryStore:
 
 
 @pytest.fixture
-def project(pytester: pytest.Pytester) -> pytest.Pytester:
+def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     init_repo(pytester.path)
     pytester.makeini("[pytest]\n")
+    # Sessions started inside a test record only into a store named explicitly.
+    db = pytester.path / ".battletest" / "history.db"
+    monkeypatch.setenv("BATTLETEST_HISTORY_URL", sqlite_url(db))
     return pytester
 
 
@@ -222,6 +225,15 @@ def test_known_flaky_tests_get_retries_and_others_none(project: pytest.Pytester)
 def test_no_history_option_records_nothing(project: pytest.Pytester) -> None:
     project.makepyfile(test_a="def test_a():\n    pass\n")
     project.runpytest("--bt-no-history", *QUIET).assert_outcomes(passed=1)
+    assert not (project.path / ".battletest" / "history.db").exists()
+
+
+def test_a_nested_session_does_not_record_into_a_default_store(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("BATTLETEST_HISTORY_URL")
+    project.makepyfile(test_a="def test_a():\n    pass\n")
+    project.runpytest(*QUIET).assert_outcomes(passed=1)
     assert not (project.path / ".battletest" / "history.db").exists()
 
 

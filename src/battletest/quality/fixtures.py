@@ -2,18 +2,20 @@
 
 - Every session is recorded in the history store (``--bt-no-history`` or
   ``[history] record = false`` turn it off); results are committed in batches as tests finish,
-  so a crash loses nothing already committed. Under xdist only the controller writes.
+  so a crash loses nothing already committed. Under xdist only the controller writes. A session
+  started from inside a test (pytester) records only into a store named explicitly.
 - Known-flaky tests (from the history) get up to ``[flaky] max_retries`` automatic retries of a
   failed call; others none. Quarantined tests still run, but a failure is reported as
   ``xfail`` ("battletest quarantine") so it cannot fail the build; the summary lists them apart.
 - ``--bt-impact-record`` (or ``[impact] record = true``) records per-test coverage into an
   impact map; ``--bt-impact REF`` deselects the tests the change since REF does not need.
 
-Only pytest and typing are imported here at module level; the store loads inside the hooks.
+Only pytest, typing and the standard library are imported here at module level; the store loads inside the hooks.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -81,6 +83,8 @@ class QualityPlugin:
         self.config = config
         self.root = config.rootpath
         self.worker = hasattr(config, "workerinput")
+        # Read now: the nested session's own tests reset the variable as they run.
+        self._nested = bool(os.environ.get("PYTEST_CURRENT_TEST"))
         self._settings: QualitySettings | None = None
         self._store: HistoryStore | None = None
         self._state: PytestState | None = None
@@ -109,8 +113,6 @@ class QualityPlugin:
         return self._settings
 
     def _url(self) -> str:
-        import os
-
         opt = self.config.getoption("--bt-history-url")
         url = opt or os.environ.get("BATTLETEST_HISTORY_URL") or self.settings.history.url
         if url:
@@ -139,10 +141,23 @@ class QualityPlugin:
 
     @property
     def recording(self) -> bool:
-        return (
-            not self.worker
-            and not self.config.getoption("--bt-no-history")
-            and self.settings.history.record
+        if self.worker or self.config.getoption("--bt-no-history"):
+            return False
+        if not self.settings.history.record:
+            return False
+        return not self.nested or self._explicit_url()
+
+    @property
+    def nested(self) -> bool:
+        """A session started from inside another test (a plugin's own pytester tests): it
+        records only into a store named explicitly, never into a default one."""
+        return self._nested
+
+    def _explicit_url(self) -> bool:
+        return bool(
+            self.config.getoption("--bt-history-url")
+            or os.environ.get("BATTLETEST_HISTORY_URL")
+            or self.settings.history.url
         )
 
     # -- session ------------------------------------------------------------------------------
