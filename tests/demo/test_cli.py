@@ -63,7 +63,7 @@ def _assert_gone(procs: list[psutil.Process]) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_serve_writes_config_and_stops_every_child(tmp_path: Path, sig: signal.Signals) -> None:
-    proc, config = _serve(tmp_path, "--token-ttl", "300")
+    proc, config = _serve(tmp_path, "--token-ttl", "300", "--cors-origin", "http://app.example")
     try:
         children = _children(proc)
         assert len(children) == 3
@@ -86,6 +86,8 @@ def test_serve_writes_config_and_stops_every_child(tmp_path: Path, sig: signal.S
             json={"username": admin["username"], "password": admin["password"]},
         )
         assert login.json()["expires_in"] == 300
+        cors = httpx.get(str(target["url"]) + "/health", headers={"Origin": "http://app.example"})
+        assert cors.headers["access-control-allow-origin"] == "http://app.example"
         rbac = config["rbac"]
         assert isinstance(rbac, list) and len(rbac) == len(RBAC)
         assert {"method": "DELETE", "path": "/v1/users/{user_id}", "roles": ["admin"]} in rbac

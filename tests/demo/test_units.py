@@ -131,3 +131,17 @@ def test_config_renders_the_contract(tmp_path: Path) -> None:
     assert [d["name"] for d in doc["dependencies"]] == ["pms", "tts"]
     with pytest.raises(UsageError, match="no demo identity"):
         handle.identity("root")
+    # insecure mode states the same identities and what SHOULD hold
+    insecure = DemoHandle(
+        options=DemoOptions(service_api_key="btk_x", insecure=True),
+        base_url="http://127.0.0.1:8000",
+        pms_url="http://p",
+        tts_url="http://t",
+        identities=identities_for(opts),
+        db_path="x",
+        run_dir=tmp_path,
+        _own_run_dir=False,
+    )
+    insecure_doc = tomllib.loads(insecure.config_toml())
+    assert insecure_doc["rbac"] == doc["rbac"] and insecure_doc["identities"] == doc["identities"]
+    assert "INSECURE" in insecure.config_toml().splitlines()[0]

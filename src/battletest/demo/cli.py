@@ -55,6 +55,19 @@ def demo() -> None:
 @click.option("--lockout-seconds", type=float, default=300, show_default=True)
 @click.option("--kdf-time-cost", type=int, default=2, show_default=True, help="argon2id t")
 @click.option("--kdf-memory-kib", type=int, default=19456, show_default=True, help="argon2id m")
+@click.option(
+    "--body-limit",
+    type=int,
+    default=65536,
+    show_default=True,
+    help="largest accepted request body, bytes",
+)
+@click.option(
+    "--cors-origin",
+    "cors_origins",
+    multiple=True,
+    help="an allowed CORS origin (repeatable; default http://localhost:3000)",
+)
 @click.option("--no-breaker", is_flag=True, help="call the PMS without a circuit breaker")
 @click.option("--no-backoff", is_flag=True, help="retry the PMS without backoff")
 @click.option("--insecure", is_flag=True, help="plant the 18 documented vulnerabilities")
@@ -81,6 +94,8 @@ def serve(
     lockout_seconds: float,
     kdf_time_cost: int,
     kdf_memory_kib: int,
+    body_limit: int,
+    cors_origins: tuple[str, ...],
     no_breaker: bool,
     no_backoff: bool,
     insecure: bool,
@@ -119,6 +134,8 @@ def serve(
             lockout_s=lockout_seconds,
             kdf_time_cost=kdf_time_cost,
             kdf_memory_kib=kdf_memory_kib,
+            body_limit=body_limit,
+            **({"cors_origins": cors_origins} if cors_origins else {}),
             breaker=not no_breaker,
             backoff=not no_backoff,
             insecure=insecure,
