@@ -137,7 +137,8 @@ def scan_command(
     if as_json:
         click.echo(to_suite(outcome, settings).model_dump_json(indent=2))
     else:
-        render(outcome, Console(file=sys.stdout, soft_wrap=True), settings.fail_on)
+        width = None if sys.stdout.isatty() else 160  # CI logs: wide plain tables
+        render(outcome, Console(file=sys.stdout, width=width), settings.fail_on)
     if outcome.interrupted:
         raise Interrupted("scan interrupted; partial results were printed")
     if outcome.failing(settings.fail_on):
