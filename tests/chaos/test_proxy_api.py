@@ -178,3 +178,43 @@ def test_moving_to_a_busy_port_keeps_the_old_listener(api: str, echo_server: Any
     with socket.create_connection((host, int(port)), timeout=5) as sock:
         sock.sendall(b"still")
         assert sock.recv(10) == b"still"
+
+
+def test_populate_with_toxics_applies_them_or_nothing(api: str, echo_server: Any) -> None:
+    good = [
+        {
+            "name": "pms",
+            "upstream": echo_server.address,
+            "toxics": [{"type": "latency", "attributes": {"latency": 50}}],
+        }
+    ]
+    r = _post(f"{api}/populate", good)
+    assert r.status_code == 201
+    assert r.json()["proxies"][0]["toxics"][0]["attributes"]["latency"] == 50
+    bad = [
+        {"name": "pms", "upstream": echo_server.address, "toxics": [{"type": "latency"}]},
+        {"name": "tts", "upstream": echo_server.address, "toxics": [{"type": "nope"}]},
+    ]
+    r = _post(f"{api}/populate", bad)
+    assert r.status_code == 400 and "proxy 'tts': unknown toxic type 'nope'" in r.json()["error"]
+    proxies = HTTP.get(f"{api}/proxies").json()
+    assert sorted(proxies) == ["pms"]
+    assert proxies["pms"]["toxics"][0]["attributes"]["latency"] == 50
+
+
+def test_populate_failure_restores_replaced_proxies(api: str, echo_server: Any) -> None:
+    first = _post(f"{api}/populate", [{"name": "a", "upstream": echo_server.address}])
+    listen = first.json()["proxies"][0]["listen"]
+    body = [
+        {"name": "a", "upstream": "127.0.0.1:9"},  # a replacement ...
+        {"name": "b", "listen": echo_server.address, "upstream": "127.0.0.1:9"},  # ... fails
+    ]
+    assert _post(f"{api}/populate", body).status_code == 409
+    shown = HTTP.get(f"{api}/proxies/a").json()
+    assert shown["upstream"] == echo_server.address and shown["listen"] == listen
+    import socket
+
+    host, port = listen.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(b"back")
+        assert sock.recv(10) == b"back"

@@ -561,7 +561,11 @@ class ProxyServer:
 
     async def create_json(self, body: Any) -> Proxy:
         name, listen, upstream, enabled = _proxy_fields(body)
-        return await self.create(name, upstream, listen, enabled)
+        toxics = self._toxics_of(body, name)
+        proxy = await self.create(name, upstream, listen, enabled)
+        if toxics:
+            proxy.set_toxics(toxics)
+        return proxy
 
     async def update(self, name: str, body: Any) -> Proxy:
         proxy = self.get(name)
@@ -622,10 +626,14 @@ class ProxyServer:
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ConfigError(f"populate lists proxy {dupes[0]!r} more than once")
+        toxics = [self._toxics_of(item, name) for item, name in zip(body, names, strict=True)]
         created: list[Proxy] = []
+        replaced: list[tuple[Proxy, bool]] = []  # (old proxy, was listening)
         result: list[Proxy] = []
         try:
-            for name, listen, upstream, enabled in wanted:
+            for (name, listen, upstream, enabled), wanted_toxics in zip(
+                wanted, toxics, strict=True
+            ):
                 current = self.proxies.get(name)
                 same = current is not None and (
                     current.upstream_address == parse_address(upstream, "upstream")
@@ -634,24 +642,49 @@ class ProxyServer:
                         or current.listen_address == parse_address(listen, "listen")
                     )
                 )
-                if current is not None and same:
-                    await self.update(name, {"enabled": enabled})
+                if current is not None and same and wanted_toxics is None:
                     result.append(current)
                     continue
                 if current is not None:
-                    await self.delete(name)
+                    replaced.append((current, current._listener is not None))
+                    await current.stop()
                 proxy = Proxy(self, name, listen, upstream, enabled)
                 if enabled:
                     await proxy.start()
+                proxy.set_toxics(wanted_toxics or [])
                 created.append(proxy)
                 result.append(proxy)
         except BaseException:
             for proxy in created:
                 await proxy.stop()
+            for old, was_listening in replaced:  # never half-applied: put them back
+                if was_listening:
+                    await old.start()
             raise
         for proxy in created:
             self.proxies[proxy.name] = proxy
+        for (name, _, _, enabled), proxy in zip(wanted, result, strict=True):
+            if proxy not in created:
+                await self.update(name, {"enabled": enabled})
         return result
+
+    def _toxics_of(self, item: Mapping[str, Any], name: str) -> list[Toxic] | None:
+        """Toxics listed with a proxy in a populate file (a battletest extension)."""
+        if "toxics" not in item:
+            return None
+        listed = item["toxics"]
+        if not isinstance(listed, list):
+            raise ConfigError(f"proxy {name!r}: 'toxics' must be a list of toxics")
+        built: list[Toxic] = []
+        for entry in listed:
+            try:
+                toxic = self.kinds.from_json(entry)
+            except ConfigError as exc:
+                raise ConfigError(f"proxy {name!r}: {exc}") from None
+            if any(t.name == toxic.name for t in built):
+                raise ConfigError(f"proxy {name!r}: toxic {toxic.name!r} is listed twice")
+            built.append(toxic)
+        return built
 
     # toxics ------------------------------------------------------------------------------
     def add_toxic(self, proxy_name: str, toxic: Toxic | Mapping[str, Any]) -> Toxic:
@@ -722,7 +755,7 @@ def _proxy_fields(body: Any, index: int | None = None) -> tuple[str, str, str, b
     if unknown:
         raise ConfigError(
             f"{where}: unknown field(s) {sorted(unknown)}",
-            hint="a proxy has name, listen, upstream and enabled",
+            hint="a proxy has name, listen, upstream, enabled (and toxics)",
         )
     name = body.get("name")
     if not name:
