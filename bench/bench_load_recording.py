@@ -18,12 +18,11 @@ from __future__ import annotations
 import random
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from battletest.load import histogram  # noqa: E402
+from battletest.load import histogram
 
 N = 300_000
 PER_SECOND = 50_000  # values per snapshot

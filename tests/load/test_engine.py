@@ -6,7 +6,7 @@ import pytest
 
 from battletest.errors import TargetUnreachable
 from battletest.load import histogram
-from battletest.load.coordinator import HISTOGRAM_FILE, run
+from battletest.load.coordinator import HISTOGRAM_FILE, LiveStats, run
 from battletest.load.executors import ExecutorSpec, Stage
 from battletest.load.scenario import Endpoint
 from battletest.load.suite import run_load_suite, thresholds_to_gates
@@ -20,6 +20,7 @@ pytestmark = [pytest.mark.network]
 
 @pytest.mark.slow
 def test_constant_vus_counts_every_request_the_target_saw() -> None:
+    live: list[LiveStats] = []
     with serve("ok") as (url, server):
         result = run(
             url,
@@ -27,8 +28,10 @@ def test_constant_vus_counts_every_request_the_target_saw() -> None:
             endpoints=[Endpoint("/a", name="a", weight=3), Endpoint("/b", name="b")],
             workers=1,
             snapshot_interval=0.5,
+            progress=live.append,
         )
     assert result.requests == server.requests - 1  # the preflight is the one extra
+    assert live and live[-1].requests <= result.requests and live[0].vus == 3
     assert result.failed == 0 and result.errors == {}
     assert result.endpoints["a"].requests > result.endpoints["b"].requests > 0
     assert set(server.paths[1:]) == {"/a", "/b"}
