@@ -145,3 +145,20 @@ def test_run_security_suite_for_battletest_run() -> None:
     assert suite.name == "security" and suite.status.value == "failed"
     assert any(f.check_id == "auth-missing" for f in suite.findings)
     assert suite.metrics["requests"] > 0
+
+
+@pytest.mark.slow
+def test_security_suite_entry_for_the_run_pipeline() -> None:
+    from types import SimpleNamespace
+
+    from battletest.config import Config
+    from battletest.security.suite import security_suite
+
+    with served({"version"}) as (base, spec):
+        config = Config.model_validate(
+            {"security": {"checks": ["version-disclosure"], "depth": "basic"}}
+        )
+        ctx = SimpleNamespace(target=SimpleNamespace(base_url=base), spec=spec, config=config)
+        suite = security_suite(ctx)
+    assert [f.check_id for f in suite.findings] == ["version-disclosure"]
+    assert suite.status.value == "passed"  # low is below the default fail_on high

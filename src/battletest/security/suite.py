@@ -244,12 +244,19 @@ def run_security_suite(
     return suite
 
 
+def security_suite(ctx: Any) -> SuiteResult:
+    """The ``run`` pipeline's entry (``SUITES["security"]``): a ``SuiteContext`` in — its
+    target's base URL, resolved spec and config — the ``security`` suite out."""
+    return run_security_suite(ctx.target.base_url, ctx.spec, ctx.config)
+
+
 __all__ = [
     "Severity",
     "default_scanner",
     "operations_of",
     "run_security_suite",
     "scan",
+    "security_suite",
     "settings_from",
     "to_suite",
 ]
