@@ -65,8 +65,14 @@ def test_shares_add_up(total: int, workers: int) -> None:
     assert max(parts) - min(parts) <= 1
 
 
-def test_worker_offsets_partition_the_schedule() -> None:
-    spec = ExecutorSpec("constant-arrival-rate", rate=77, duration=3)
+@pytest.mark.parametrize(
+    "spec",
+    [
+        ExecutorSpec("constant-arrival-rate", rate=77, duration=3),
+        ExecutorSpec("ramping-arrival-rate", rate=10, stages=(Stage(2, 90), Stage(1, 5))),
+    ],
+)
+def test_worker_offsets_partition_the_schedule(spec: ExecutorSpec) -> None:
     merged = sorted(o for k in range(3) for o in worker_offsets(spec, 3, k))
     assert merged == list(arrival_offsets(spec))
 

@@ -196,6 +196,11 @@ def arrival_offsets(spec: ExecutorSpec) -> Iterator[float]:
 
 def worker_offsets(spec: ExecutorSpec, workers: int, index: int) -> Iterator[float]:
     """The arrival offsets owned by one worker (iteration i → worker i % workers)."""
+    if spec.kind == "constant-arrival-rate":  # direct: no need to walk the others' share
+        count = math.ceil(spec.rate * spec.duration - 1e-9)
+        for i in range(index, count, workers):
+            yield i / spec.rate
+        return
     for i, offset in enumerate(arrival_offsets(spec)):
         if i % workers == index:
             yield offset
