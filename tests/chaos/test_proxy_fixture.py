@@ -102,3 +102,37 @@ def test_disabled_context_restores(bt_fault: Any, echo_server: Any) -> None:
     with bt_fault.disabled("d"):
         assert bt_fault.faults.get("d")["enabled"] is False
     assert bt_fault.faults.get("d")["enabled"] is True
+
+
+def test_calling_from_the_proxy_loop_itself_is_a_usage_error(faults: FaultProxy) -> None:
+    import concurrent.futures
+
+    outcome: concurrent.futures.Future[BaseException | None] = concurrent.futures.Future()
+
+    def inside() -> None:
+        try:
+            faults.list()
+        except BaseException as exc:
+            outcome.set_result(exc)
+        else:
+            outcome.set_result(None)
+
+    assert faults._loop is not None
+    faults._loop.call_soon_threadsafe(inside)
+    error = outcome.result(10)
+    assert isinstance(error, UsageError) and "ProxyServer" in str(error)
+
+
+def test_ipv6_loopback_listen_and_upstream(faults: FaultProxy) -> None:
+    server = socket.socket(socket.AF_INET6)
+    server.bind(("::1", 0))
+    server.listen(4)
+    with server:
+        created = faults.add("six", f"[::1]:{server.getsockname()[1]}", listen="[::1]:0")
+        assert created["listen"].startswith("[::1]:") and faults.url("six").startswith("http://[")
+        host, port = created["listen"].rsplit(":", 1)
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=5) as client:
+            client.sendall(b"six")
+            conn, _ = server.accept()
+            with conn:
+                assert conn.recv(10) == b"six"
