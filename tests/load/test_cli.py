@@ -181,3 +181,25 @@ def test_ctrl_c_keeps_the_partial_result_and_exits_130() -> None:
     requests = int(re.search(r"requests (\d+)", out).group(1))  # type: ignore[union-attr]
     assert requests > 0
     assert "load run interrupted" in err
+
+
+@pytest.mark.slow
+def test_without_target_the_demo_is_started_and_loaded(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _main(
+        [
+            "load",
+            "--vus",
+            "2",
+            "--duration",
+            "1s",
+            "--workers",
+            "1",
+            "--threshold",
+            "error_rate<1%",
+        ],
+        capsys,
+    )
+    assert code == 0, out
+    assert re.search(r"target http://127\.0\.0\.1:\d+ ", out)
+    assert int(re.search(r"requests (\d+)", out).group(1)) > 0  # type: ignore[union-attr]
+    assert "threshold error_rate<1%: 0.00% (ok)" in out

@@ -79,7 +79,17 @@ def _demo_url(stack: ExitStack) -> str:
 @click.option("--requests-per-user", type=int, help="Legacy: iterations per VU.")
 @click.option("--test-duration", help="Legacy: maximum duration (seconds or 5m).")
 def load(**flags: Any) -> None:
-    """Put the target under load (k6-style executors, thresholds, merged histograms)."""
+    """Put the target under load (k6-style executors, thresholds, merged histograms).
+
+    \b
+    --vus N             constant-vus        --rate R       constant-arrival-rate
+    --stages ...        ramping-vus         --rate R --stages ...  ramping-arrival-rate
+    --vus N --iterations I  shared-iterations
+    --concurrent-users N --requests-per-user I --test-duration S  per-vu-iterations
+
+    Exit codes: 0 thresholds passed, 1 a threshold failed, 2 bad flags,
+    3 target unreachable, 130 interrupted (the partial result is printed).
+    """
     from rich.console import Console
 
     from battletest.load.console import print_result, reporter_for
