@@ -214,3 +214,42 @@ def test_doctor_against_the_demo(tmp_path: Path) -> None:
     assert len(identities) >= 3
     assert any("API key set" in ln for ln in identities)
     assert lines[-1].startswith("ready to run.")
+
+
+@pytest.mark.slow
+@pytest.mark.network
+def test_init_then_doctor_against_a_running_demo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first-day journey: init from the spec, export the secrets, doctor says ready."""
+    import httpx
+
+    from battletest.demo import start
+    from battletest.scaffold import init_config
+
+    with start() as demo:
+        spec = tmp_path / "openapi.json"
+        spec.write_text(httpx.get(demo.spec_url, timeout=10).text)
+        path, _ = init_config(str(spec), tmp_path / "battletest.toml")
+        text = path.read_text().replace(
+            '# url = "http://127.0.0.1:8000"', f'url = "{demo.base_url}"'
+        )
+        path.write_text(text)
+        admin = demo.identity("admin")
+        guest = next(i for i in demo.identities if i.role == "guest")
+        service = demo.identity("service")
+        for name, value in {
+            "BT_USER_USERNAME": guest.username,
+            "BT_USER_PASSWORD": guest.password,
+            "BT_ADMIN_USERNAME": admin.username,
+            "BT_ADMIN_PASSWORD": admin.password,
+            "BT_SERVICE_API_KEY": service.api_key,
+        }.items():
+            monkeypatch.setenv(name, value or "")
+        checks = diagnose(str(path), tools=NO_TOOLS)
+        assert [c.mark for c in checks] == [Mark.OK] * 6, render(checks)
+        assert checks[1].detail == f"{demo.base_url}: answers"
+
+        monkeypatch.setenv("BT_SERVICE_API_KEY", "btk_revoked")
+        failed = [c for c in diagnose(str(path), tools=NO_TOOLS) if c.failed]
+        assert [c.name for c in failed] == ["identity service"]
