@@ -28,24 +28,19 @@ def test_bt_fault_applies_for_the_block_only(bt_fault: Any, echo_server: Any) ->
     assert bt_fault.faults.toxics("fixture_echo") == []
 
 
-@pytest.mark.slow
-def test_bt_fault_cleans_up_after_a_failing_test(
-    pytester: pytest.Pytester, echo_server: Any
-) -> None:
-    pytester.makepyfile(
-        f"""
-        def test_fails(bt_fault, bt_fault_proxy):
-            bt_fault.proxy("p", "{echo_server.address}")
-            with bt_fault("p", "latency", latency=100):
-                assert bt_fault_proxy.toxics("p")
-                raise AssertionError("boom")
+def test_fault_scope_cleans_up_whatever_the_test_did(faults: FaultProxy, echo_server: Any) -> None:
+    from battletest.chaos.proxy.facade import FaultScope
 
-        def test_after(bt_fault_proxy):
-            assert bt_fault_proxy.list() == {{}}
-        """
-    )
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=1, failed=1)
+    scope = FaultScope(faults)
+    scope.proxy("p", echo_server.address)
+    with pytest.raises(AssertionError), scope("p", "latency", latency=100):
+        assert faults.toxics("p")
+        raise AssertionError("the test failed inside the block")
+    assert faults.toxics("p") == []
+    scope("p", "timeout", timeout=0).__enter__()  # a block that never ended
+    faults.toxic("p", "slicer", average_size=1)  # goes with the proxy the scope created
+    scope.close()  # the fixture's teardown
+    assert faults.list() == {}
 
 
 def test_sync_calls_from_many_threads(echo_server: Any) -> None:
