@@ -207,3 +207,63 @@ def scenarios(as_json: bool) -> None:
         return
     for name, s in BUILTIN_SCENARIOS.items():
         click.echo(f"{name:<16} {s.description}")
+
+
+@chaos.command("run")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the result as JSON.",
+)
+def run(file: Path, json_out: Path | None) -> None:
+    """Run the experiment FILE: steady state → fault → recovery (exit 0 pass, 1 fail)."""
+    import threading
+
+    from battletest.chaos.experiment import run_experiment
+    from battletest.chaos.experiment_model import load_experiment
+    from battletest.errors import ExitCode
+
+    exp = load_experiment(file)
+    click.echo(f"experiment: {exp.title}")
+    stop = threading.Event()
+    try:
+        result = run_experiment(exp, stop=stop, on_event=lambda m: click.echo(f"  {m}"))
+    except KeyboardInterrupt:  # a second Ctrl-C while rollbacks ran
+        stop.set()
+        raise
+    for line in render_experiment(result):
+        click.echo(line)
+    if json_out is not None:
+        json_out.write_text(result.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    code = {"pass": ExitCode.OK, "fail": ExitCode.FAILED, "interrupted": ExitCode.INTERRUPTED}
+    raise click.exceptions.Exit(int(code[result.verdict]))
+
+
+def render_experiment(result: Any) -> list[str]:
+    """The result as the plain lines ``chaos run`` prints."""
+    lines = [
+        f"{'phase':<7} {'window':>13} {'req':>6} {'err':>5} {'p95 max':>9} {'p99 max':>9}  thresholds"
+    ]
+    for p in result.phases:
+        mark = {True: "hold", False: "FAIL", None: "-"}[p.holds]
+        checks = ", ".join(
+            f"{v.threshold} ({'ok' if v.passed else 'FAILED' if v.passed is False else 'n/a'})"
+            for v in p.thresholds
+        )
+        lines.append(
+            f"{p.name:<7} {p.start_s:5.1f}–{p.end_s:5.1f}s {p.requests:>6} {p.errors:>5} "
+            f"{p.worst_p95_ms:>7.1f}ms {p.worst_p99_ms:>7.1f}ms  {mark}: {checks or 'none'}"
+        )
+    for a in [*result.actions, *result.rollbacks]:
+        state = "ok" if a.ok else "FAILED"
+        lines.append(f"  t={a.at_s:6.2f}s {a.action}: {state} {a.message}")
+    ttr = result.time_to_recover_s
+    lines.append(
+        f"time to recover: {ttr:.2f}s" if ttr is not None else "time to recover: did not recover"
+    )
+    for reason in result.reasons:
+        lines.append(f"  - {reason}")
+    lines.append(f"verdict: {result.verdict.upper()} ({result.duration_s:.1f}s)")
+    return lines

@@ -1,0 +1,559 @@
+"""Run a chaos experiment: steady state → fault → recovery, with rollbacks that always run.
+
+    result = run_experiment(load_experiment("examples/concierge/pms_outage.toml"))
+    result.verdict, result.time_to_recover_s
+
+One open-model load run (``battletest.load.run``) spans the three phases; the method's actions
+fire on a timeline from a second thread while it runs. When the fault phase ends the rollbacks
+run (each failure is reported and the remaining rollbacks still run; they also run on an error
+or Ctrl-C). The load engine's per-interval samples are then cut into phases on the same clock
+(see ``experiment_model``) and the time to recover is measured from the start of the rollbacks
+(the fault's removal; a restart's boot time counts) until the thresholds hold again.
+
+Targets: ``demo = true`` starts the built-in demo with battletest mocks (named ``pms`` and
+``tts``) forwarding to its real dependencies; ``command = [...]`` starts a process battletest
+owns (so it can SIGKILL and restart it); ``url`` alone tests a running service.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field
+
+from battletest.chaos.experiment_model import (
+    Action,
+    Experiment,
+    PhaseResult,
+    analyse_phase,
+    intervals_from_series,
+    time_to_recover,
+)
+from battletest.errors import BattletestError, ScenarioError, TargetUnreachable
+from battletest.netutil import free_port
+from battletest.results import Case, Status, SuiteResult
+
+SNAPSHOT_INTERVAL_S = 0.25
+
+
+class ActionOutcome(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    action: str
+    at_s: float  # on the experiment clock (0 = the load started)
+    ok: bool
+    message: str = ""
+
+
+class ExperimentResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str
+    verdict: Literal["pass", "fail", "interrupted"]
+    reasons: list[str] = Field(default_factory=list)
+    phases: list[PhaseResult] = Field(default_factory=list)
+    fault_started_s: float | None = None
+    fault_removed_s: float | None = None
+    time_to_recover_s: float | None = None
+    errors_by_kind: dict[str, int] = Field(default_factory=dict)
+    actions: list[ActionOutcome] = Field(default_factory=list)
+    rollbacks: list[ActionOutcome] = Field(default_factory=list)
+    duration_s: float = 0.0
+
+    def phase(self, name: str) -> PhaseResult | None:
+        return next((p for p in self.phases if p.name == name), None)
+
+    def to_suite_result(self) -> SuiteResult:
+        """The experiment as a ``chaos`` suite result (one case per phase, recovery, rollbacks)."""
+        cases = []
+        for p in self.phases:
+            status = (
+                Status.SKIPPED if p.holds is None else Status.PASSED if p.holds else Status.FAILED
+            )
+            lines = [f"{v.threshold}: {v.measured}" for v in p.thresholds]
+            cases.append(
+                Case(
+                    name=f"{self.title}: {p.name}",
+                    status=status,
+                    message="; ".join(lines),
+                    details=p.model_dump(mode="json"),
+                )
+            )
+        recovered = self.time_to_recover_s is not None
+        cases.append(
+            Case(
+                name=f"{self.title}: recovery",
+                status=Status.PASSED if recovered else Status.FAILED,
+                message=f"recovered in {self.time_to_recover_s:.2f}s"
+                if recovered
+                else "did not recover: " + "; ".join(self.reasons),
+                details={"time_to_recover_s": self.time_to_recover_s},
+            )
+        )
+        for rb in self.rollbacks:
+            cases.append(
+                Case(
+                    name=f"{self.title}: rollback {rb.action}",
+                    status=Status.PASSED if rb.ok else Status.ERROR,
+                    message=rb.message,
+                )
+            )
+        return SuiteResult.from_cases("chaos", cases, self.duration_s)
+
+
+# ------------------------------------------------------------------------------ environment
+
+
+class ManagedProcess:
+    """A target process battletest starts, kills, restarts, stops and continues."""
+
+    def __init__(self, argv: list[str], url: str, ready_path: str, ready_timeout: float) -> None:
+        self.argv = argv
+        self.url = url.rstrip("/")
+        self.ready_path = ready_path
+        self.ready_timeout = ready_timeout
+        self.log_dir = Path(tempfile.mkdtemp(prefix="battletest-chaos-"))
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def _spawn(self) -> None:
+        self.starts += 1
+        log = open(self.log_dir / f"target-{self.starts}.log", "wb")  # noqa: SIM115
+        try:
+            self.proc = subprocess.Popen(
+                self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
+        except OSError as exc:
+            raise TargetUnreachable(f"cannot start the target {self.argv[0]!r}: {exc}") from None
+        finally:
+            log.close()
+
+    def start(self) -> float:
+        """Start (again) and wait until it answers; returns the seconds waited."""
+        t0 = time.monotonic()
+        deadline = t0 + self.ready_timeout
+        self._spawn()
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:  # died (e.g. the port not free yet): try again
+                time.sleep(0.2)
+                self._spawn()
+                continue
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.url + self.ready_path, timeout=1.0).status_code < 500:
+                    return time.monotonic() - t0
+            time.sleep(0.05)
+        waited = time.monotonic() - t0
+        raise TargetUnreachable(
+            f"the target did not come back: not ready at {self.url}{self.ready_path} after "
+            f"{waited:.1f}s (log: {self.log_dir / f'target-{self.starts}.log'})"
+        )
+
+    @property
+    def pid(self) -> int:
+        if self.proc is None or self.proc.poll() is not None:
+            raise ScenarioError("the target process is not running")
+        return self.proc.pid
+
+    def signal(self, sig: int) -> None:
+        os.kill(self.pid, sig)
+        if sig in (signal.SIGKILL, signal.SIGTERM, signal.SIGINT) and self.proc is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.proc.pid, signal.SIGCONT)
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+@dataclass
+class Environment:
+    """What the actions act on."""
+
+    base_url: str
+    placeholders: dict[str, str] = field(default_factory=dict)
+    mock_admin: dict[str, str] = field(default_factory=dict)  # name → admin URL
+    process: ManagedProcess | None = None
+    target_pid: Callable[[], int] | None = None
+    dependencies: Any = None  # a DemoHandle whose PMS/TTS processes can be stopped
+
+
+@contextmanager
+def open_environment(exp: Experiment) -> Iterator[Environment]:
+    from battletest.chaos.mock import MockServer
+
+    t = exp.target
+    with ExitStack() as stack:
+        mocks: dict[str, str] = {}
+        placeholders: dict[str, str] = {"python": sys.executable}
+        for name, spec in t.mocks.items():
+            if spec.url:
+                mocks[name] = spec.url.rstrip("/")
+                placeholders[f"{name}_url"] = spec.url.rstrip("/")
+                continue
+            if spec.stubs:
+                mock = MockServer.from_file(spec.stubs, admin_port=0, name=name)
+            else:
+                mock = MockServer(upstream=spec.upstream, admin_port=0, name=name)
+            stack.enter_context(mock)
+            mocks[name] = mock.admin_url
+            placeholders[f"{name}_url"] = mock.url
+        if t.demo:
+            import battletest.demo as demo
+
+            deps = None
+            if not {"pms", "tts"} <= set(mocks):  # real dependencies behind the mocks
+                deps = stack.enter_context(demo.start())
+                for name, real in (("pms", deps.pms_url), ("tts", deps.tts_url)):
+                    if name not in mocks:
+                        mock = stack.enter_context(
+                            MockServer(upstream=real, admin_port=0, name=name)
+                        )
+                        mocks[name] = mock.admin_url
+                        placeholders[f"{name}_url"] = mock.url
+            key = "btk_" + secrets.token_urlsafe(18)
+            options = {
+                "pms_url": placeholders["pms_url"],
+                "tts_url": placeholders["tts_url"],
+                "service_api_key": key,
+                **t.demo_options,
+            }
+            handle = stack.enter_context(demo.start(**options))
+            placeholders.update(service_api_key=key, target_url=handle.base_url)
+            yield Environment(
+                handle.base_url,
+                placeholders,
+                mocks,
+                target_pid=lambda: int(handle.pids["app"]),
+                dependencies=deps,
+            )
+            return
+        port = str(free_port())
+        placeholders["port"] = port
+        assert t.url is not None
+        url = _fill(t.url, placeholders)
+        placeholders["target_url"] = url
+        process = None
+        if t.command:
+            argv = [_fill(a, placeholders) for a in t.command]
+            process = ManagedProcess(argv, url, t.ready_path, t.ready_timeout)
+            stack.callback(process.stop)
+            process.start()
+        yield Environment(url, placeholders, mocks, process=process)
+
+
+def _fill(text: str, values: dict[str, str]) -> str:
+    for k, v in values.items():
+        text = text.replace("{" + k + "}", v)
+    return text
+
+
+# ------------------------------------------------------------------------------ actions
+
+
+def perform(action: Action, env: Environment, phase_seconds: float) -> str:
+    """Carry out one action; returns what happened, raises BattletestError/OSError on failure."""
+    kind = action.action
+    if kind in ("mock.activate", "mock.deactivate"):
+        assert action.mock is not None
+        admin = env.mock_admin[action.mock] + "/__admin"
+        try:
+            if kind == "mock.activate":
+                seconds = action.seconds or phase_seconds
+                r = httpx.post(
+                    f"{admin}/scenarios/{action.scenario}",
+                    json={"seconds": seconds, "paths": action.paths},
+                    timeout=10,
+                )
+            else:
+                suffix = f"/{action.scenario}" if action.scenario else ""
+                r = httpx.delete(f"{admin}/scenarios{suffix}", timeout=10)
+        except httpx.HTTPError as exc:
+            raise TargetUnreachable(
+                f"mock {action.mock!r} admin API: {type(exc).__name__}"
+            ) from None
+        if r.status_code >= 400:
+            raise ScenarioError(f"mock {action.mock!r}: {r.json().get('error', r.text)}")
+        return "ok"
+    if kind in ("dependency.stop", "dependency.start"):
+        assert action.dependency is not None
+        if env.dependencies is None:
+            raise ScenarioError(
+                f"{kind} needs the demo's own {action.dependency}: remove [target.mocks] "
+                "pms and tts so the demo starts them"
+            )
+        if kind == "dependency.stop":
+            env.dependencies.stop_dependency(action.dependency)
+        else:
+            env.dependencies.start_dependency(action.dependency)
+        return "ok"
+    if kind == "process.restart":
+        assert env.process is not None
+        if env.process.proc is not None and env.process.proc.poll() is None:
+            env.process.stop()
+        waited = env.process.start()
+        return f"ready after {waited:.2f}s"
+    if kind.startswith("process."):
+        sig = {
+            "process.kill": getattr(signal, action.signal),
+            "process.stop": signal.SIGSTOP,
+            "process.cont": signal.SIGCONT,
+        }[kind]
+        if env.process is not None:
+            env.process.signal(sig)
+        else:
+            assert env.target_pid is not None
+            os.kill(env.target_pid(), sig)
+        return signal.Signals(sig).name
+    if kind == "exec":
+        assert action.command is not None
+        argv = [_fill(a, env.placeholders) for a in action.command]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+        if done.returncode != 0:
+            tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or [""]
+            raise ScenarioError(f"{argv[0]} exited {done.returncode}: {tail[0]}")
+        return "exit 0"
+    if kind == "wait":
+        assert action.duration is not None
+        time.sleep(action.duration)
+        return f"waited {action.duration:g}s"
+    raise ScenarioError(f"unknown action {kind!r}")  # the model rejects these first
+
+
+# ------------------------------------------------------------------------------ the run
+
+
+class _Clock:
+    """The experiment clock: 0 is when the load engine started sending."""
+
+    def __init__(self) -> None:
+        self.origin: float | None = None
+        self.ready = threading.Event()
+
+    def observe(self, elapsed: float) -> None:
+        estimate = time.monotonic() - elapsed
+        if self.origin is None or estimate < self.origin:
+            self.origin = estimate
+        self.ready.set()
+
+    def now(self) -> float:
+        assert self.origin is not None
+        return time.monotonic() - self.origin
+
+
+def run_experiment(
+    exp: Experiment,
+    *,
+    stop: threading.Event | None = None,
+    on_event: Callable[[str], None] | None = None,
+) -> ExperimentResult:
+    """Run ``exp`` end to end and return its result (``stop.set()`` interrupts it)."""
+    stop = stop or threading.Event()
+    say = on_event or (lambda _msg: None)
+    started = time.monotonic()
+    with open_environment(exp) as env:
+        say(f"target {env.base_url}")
+        result = _run(exp, env, stop, say)
+    result.duration_s = round(time.monotonic() - started, 3)
+    return result
+
+
+def _run(
+    exp: Experiment, env: Environment, stop: threading.Event, say: Callable[[str], None]
+) -> ExperimentResult:
+    from battletest.load import Endpoint, ExecutorSpec, run
+
+    ph, ss = exp.phases, exp.steady_state
+    total = ph.before + ph.during + ph.after
+    endpoints = [
+        Endpoint(
+            _fill(e.path, env.placeholders),
+            e.method,
+            e.name,
+            e.weight,
+            tuple((k, _fill(v, env.placeholders)) for k, v in e.headers.items()),
+            _fill(e.body, env.placeholders).encode(),
+            tuple(e.expect),
+        )
+        for e in ss.endpoints
+    ]
+    clock = _Clock()
+    load_stop = threading.Event()
+    box: dict[str, Any] = {}
+
+    def drive() -> None:
+        try:
+            box["result"] = run(
+                env.base_url,
+                executor=ExecutorSpec(
+                    "constant-arrival-rate",
+                    rate=ss.rate,
+                    duration=total,
+                    max_vus=ss.max_vus,
+                    graceful_stop=min(ss.timeout, 2.0),
+                ),
+                endpoints=endpoints,
+                workers=1,
+                timeout=ss.timeout,
+                snapshot_interval=SNAPSHOT_INTERVAL_S,
+                progress=lambda s: clock.observe(s.elapsed),
+                stop=load_stop,
+            )
+        except BaseException as exc:  # reported by the main thread
+            box["error"] = exc
+        finally:
+            clock.ready.set()
+
+    loader = threading.Thread(target=drive, name="battletest-chaos-load", daemon=True)
+    loader.start()
+    actions: list[ActionOutcome] = []
+    rollbacks: list[ActionOutcome] = []
+    reasons: list[str] = []
+    fault_started = fault_removed = None
+    interrupted = False
+    try:
+        while not clock.ready.wait(0.1):
+            if stop.is_set():
+                raise KeyboardInterrupt
+        if "error" in box:
+            raise box["error"]
+        say(f"steady state for {ph.before:g}s at {ss.rate:g} req/s")
+        _sleep_until(clock, ph.before, stop)
+        fault_started = clock.now()
+        say("fault phase: " + ", ".join(a.describe() for a in exp.method))
+        for act in sorted(exp.method, key=lambda a: a.at):
+            _sleep_until(clock, ph.before + act.at, stop)
+            actions.append(_attempt(act, env, clock, ph.during - act.at, reasons))
+        _sleep_until(clock, ph.before + ph.during, stop)
+    except KeyboardInterrupt:
+        interrupted = True
+        reasons.append("interrupted")
+    except BattletestError as exc:
+        reasons.append(str(exc))
+    finally:
+        say("rollbacks")
+        # the fault's removal starts with the rollbacks (a restart's boot time counts)
+        fault_removed = clock.now() if clock.origin is not None else None
+        for act in exp.rollbacks:
+            rollbacks.append(_attempt(act, env, clock, 0.0, None))
+        for rb in rollbacks:
+            if not rb.ok:
+                reasons.append(f"rollback {rb.action} failed: {rb.message}")
+    try:
+        if not interrupted and fault_removed is not None:
+            say(f"recovery: observing for {ph.after:g}s")
+            _sleep_until(clock, max(ph.before + ph.during, fault_removed) + ph.after, stop)
+    except KeyboardInterrupt:
+        interrupted = True
+        reasons.append("interrupted")
+    if interrupted:
+        load_stop.set()
+    loader.join(total + ss.timeout + 30)
+    load = box.get("result")
+    if load is None:
+        err = box.get("error")
+        if isinstance(err, BattletestError):
+            raise err
+        raise ScenarioError(f"the steady-state load did not run: {err}")
+    return _analyse(
+        exp, load, clock, fault_started, fault_removed, actions, rollbacks, reasons, interrupted
+    )
+
+
+def _attempt(
+    act: Action, env: Environment, clock: _Clock, remaining: float, reasons: list[str] | None
+) -> ActionOutcome:
+    at = round(clock.now(), 3) if clock.origin is not None else 0.0
+    try:
+        message = perform(act, env, max(remaining, 0.1))
+    except (BattletestError, OSError, subprocess.SubprocessError, KeyError) as exc:
+        if reasons is not None:
+            reasons.append(f"{act.describe()}: {exc}")
+        return ActionOutcome(action=act.describe(), at_s=at, ok=False, message=str(exc))
+    return ActionOutcome(action=act.describe(), at_s=at, ok=True, message=message)
+
+
+def _sleep_until(clock: _Clock, t: float, stop: threading.Event) -> None:
+    while True:
+        left = t - clock.now()
+        if left <= 0:
+            return
+        if stop.wait(min(left, 0.1)):
+            raise KeyboardInterrupt
+
+
+def _analyse(
+    exp: Experiment,
+    load: Any,
+    clock: _Clock,
+    fault_started: float | None,
+    fault_removed: float | None,
+    actions: list[ActionOutcome],
+    rollbacks: list[ActionOutcome],
+    reasons: list[str],
+    interrupted: bool,
+) -> ExperimentResult:
+    from battletest.load import parse_threshold
+
+    ph, ss = exp.phases, exp.steady_state
+    intervals = intervals_from_series(load.series)
+    steady = [parse_threshold(t) for t in ss.thresholds]
+    during_t = [parse_threshold(t) for t in ss.during]
+    end = intervals[-1].end if intervals else 0.0
+    start_fault = fault_started if fault_started is not None else ph.before
+    removed = fault_removed if fault_removed is not None else start_fault + ph.during
+    ttr = time_to_recover(intervals, removed, steady, ss.recovery_window)
+    # "after" is the recovered service: from the moment the thresholds held again
+    recovered_at = removed + (ttr or 0.0)
+    phases = [
+        analyse_phase("before", intervals, 0.0, start_fault, steady),
+        analyse_phase("during", intervals, start_fault, removed, during_t),
+        analyse_phase("after", intervals, recovered_at, max(end, recovered_at), steady),
+    ]
+    if phases[0].holds is False:
+        reasons.insert(0, "the steady state did not hold before the fault (inconclusive)")
+    if phases[1].holds is False:
+        failed = [v.threshold for v in phases[1].thresholds if v.passed is False]
+        reasons.append(f"no graceful degradation during the fault: {', '.join(failed)}")
+    if ttr is None and not interrupted:
+        reasons.append(
+            f"did not recover: {', '.join(ss.thresholds)} did not hold for "
+            f"{ss.recovery_window:g}s within {max(0.0, end - removed):.1f}s after the fault"
+        )
+    verdict: Literal["pass", "fail", "interrupted"] = (
+        "interrupted" if interrupted else "fail" if reasons else "pass"
+    )
+    return ExperimentResult(
+        title=exp.title,
+        verdict=verdict,
+        reasons=reasons,
+        phases=phases,
+        fault_started_s=round(start_fault, 3),
+        fault_removed_s=round(removed, 3),
+        time_to_recover_s=ttr,
+        errors_by_kind=dict(load.errors),
+        actions=actions,
+        rollbacks=rollbacks,
+    )
+
+
+__all__ = ["ExperimentResult", "ManagedProcess", "run_experiment"]
