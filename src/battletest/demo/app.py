@@ -16,7 +16,7 @@ import time
 import traceback
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -277,11 +277,19 @@ class Gatekeeper:
         return wrapped
 
 
-def create_app(options: DemoOptions, db_path: str, pms_url: str, tts_url: str) -> FastAPI:
+def create_app(
+    options: DemoOptions,
+    db_path: str,
+    pms_url: str,
+    tts_url: str,
+    *,
+    password_hashes: Mapping[str, str] | None = None,
+) -> FastAPI:
+    """The concierge app; ``password_hashes`` are precomputed seed hashes (a start-up saving)."""
     from battletest.demo import routes
 
     store = Store(db_path)
-    passwords = Passwords(options)
+    passwords = Passwords(options, password_hashes)
     store.seed(passwords.hash, options.service_api_key, options.service_quota)
     http = httpx.AsyncClient(
         limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),

@@ -12,7 +12,7 @@ import secrets
 import time
 import warnings
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,21 +27,38 @@ ISSUER = "battletest-demo"
 
 
 class Passwords:
-    def __init__(self, options: DemoOptions) -> None:
-        self.hasher = PasswordHasher(
-            time_cost=options.kdf_time_cost, memory_cost=options.kdf_memory_kib, parallelism=1
-        )
+    def __init__(self, options: DemoOptions, precomputed: Mapping[str, str] | None = None) -> None:
+        self.hasher = hasher_for(options)
+        self.precomputed = dict(precomputed or {})
         # verifying against this keeps unknown-user logins as slow as wrong-password ones
-        self.dummy_hash = self.hasher.hash(secrets.token_hex(8))
+        self.dummy_hash = self.precomputed.pop("", "") or self.hasher.hash(secrets.token_hex(8))
 
     def hash(self, password: str) -> str:
-        return self.hasher.hash(password)
+        """A fresh argon2id hash (a precomputed one for the seed passwords, used once)."""
+        return self.precomputed.pop(password, "") or self.hasher.hash(password)
 
     def verify(self, password_hash: str, password: str) -> bool:
         try:
             return bool(self.hasher.verify(password_hash, password))
         except (VerificationError, InvalidHashError):
             return False
+
+
+def hasher_for(options: DemoOptions) -> PasswordHasher:
+    return PasswordHasher(
+        time_cost=options.kdf_time_cost, memory_cost=options.kdf_memory_kib, parallelism=1
+    )
+
+
+def hash_seed_passwords(options: DemoOptions, passwords: list[str]) -> dict[str, str]:
+    """Hashes for the seed users plus the dummy hash (key ""), computed ahead of time.
+
+    argon2 releases the GIL, so the app process runs this in a thread while it imports FastAPI.
+    """
+    hasher = hasher_for(options)
+    hashes = {p: hasher.hash(p) for p in passwords}
+    hashes[""] = hasher.hash(secrets.token_hex(8))
+    return hashes
 
 
 class InvalidToken(Exception):

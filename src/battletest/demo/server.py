@@ -40,18 +40,32 @@ def configure_logging() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     # Start-up time matters (tests start many demos): httpcore probes for trio at import
-    # (≈0.5 s when installed) and httpx imports its rich-based CLI (≈0.2 s). This process is
-    # asyncio-only and has no httpx CLI, so both imports are made to fail fast.
-    for unused in ("trio", "httpx._main"):
+    # (≈0.5 s when installed), httpx imports its rich-based CLI (≈0.2 s) and PyJWT loads
+    # cryptography for RSA/EC keys (≈0.2 s). This process is asyncio-only, has no httpx CLI and
+    # signs HS256 only, so those imports are made to fail fast.
+    for unused in ("trio", "httpx._main", "cryptography"):
         sys.modules.setdefault(unused, None)  # type: ignore[arg-type]
-    from battletest.demo.app import create_app
+    from concurrent.futures import ThreadPoolExecutor
+
+    from battletest.demo import seed
     from battletest.demo.child import parse_fd, serve
+    from battletest.demo.security import hash_seed_passwords
 
     fd = parse_fd(argv)
     launch = json.loads(sys.stdin.read())
     options = DemoOptions.from_json(launch["options"])
     configure_logging()
-    app = create_app(options, launch["db"], launch["pms_url"], launch["tts_url"])
+    with ThreadPoolExecutor(1) as pool:  # hash while FastAPI imports (argon2 drops the GIL)
+        hashes = pool.submit(hash_seed_passwords, options, [u.password for u in seed.USERS])
+        from battletest.demo.app import create_app
+
+        app = create_app(
+            options,
+            launch["db"],
+            launch["pms_url"],
+            launch["tts_url"],
+            password_hashes=hashes.result(),
+        )
     serve(app, fd, server_header=False)
 
 
