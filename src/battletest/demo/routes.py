@@ -98,7 +98,7 @@ def register(app: FastAPI, s: Services) -> None:
         jti = str(claims.get("jti", ""))
         # forged tokens (alg none, weak secret) carry no stored jti; they still name a real user
         forged_ok = opts.vuln("jwt_alg_none") or opts.vuln("weak_jwt_secret")
-        if not s.store.token_usable(jti) and not (forged_ok and not _revoked(s, jti)):
+        if not s.store.token_usable(jti) and not (forged_ok and not s.store.token_revoked(jti)):
             raise unauthorized("token revoked")
         user = s.store.user_by_id(str(claims["sub"]))
         if user is None:
@@ -640,8 +640,3 @@ def register(app: FastAPI, s: Services) -> None:
                 "fastapi": fastapi.__version__,
                 "starlette": starlette.__version__,
             }
-
-
-def _revoked(s: Services, jti: str) -> bool:
-    row = s.store.db.execute("SELECT revoked FROM tokens WHERE jti = ?", (jti,)).fetchone()
-    return row is not None and row[0] == 1

@@ -192,6 +192,10 @@ class Store:
         row = self.db.execute("SELECT revoked FROM tokens WHERE jti = ?", (jti,)).fetchone()
         return row is not None and row[0] == 0
 
+    def token_revoked(self, jti: str) -> bool:
+        row = self.db.execute("SELECT revoked FROM tokens WHERE jti = ?", (jti,)).fetchone()
+        return row is not None and row[0] == 1
+
     def revoke_token(self, jti: str) -> bool:
         return (
             self.db.execute(
