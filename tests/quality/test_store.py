@@ -29,7 +29,7 @@ def test_sqlite_store_uses_wal_and_records_the_schema_version(store: HistoryStor
     with store.read() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         indexes = {i["name"] for i in sa.inspect(conn).get_indexes("bt_cases")}
-    assert store.version() == store_mod.SCHEMA_VERSION == 2
+    assert store.version() == store_mod.SCHEMA_VERSION == 3
     assert "ix_bt_cases_run" not in indexes  # dropped by migration 2
 
 
@@ -45,7 +45,7 @@ def test_a_version_1_store_is_migrated(tmp_path: Path, monkeypatch: pytest.Monke
     s = HistoryStore(url)
     with s.read() as conn:
         indexes = {i["name"] for i in sa.inspect(conn).get_indexes("bt_cases")}
-    assert s.version() == 2 and "ix_bt_cases_run" not in indexes
+    assert s.version() == 3 and "ix_bt_cases_run" not in indexes
     s.close()
 
 
