@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from battletest.errors import UsageError
+from battletest.errors import ConfigError, UsageError
 from battletest.load.executors import (
     ExecutorSpec,
     Stage,
@@ -215,3 +215,35 @@ def test_arrival_driver_drops_iterations_when_all_slots_are_busy(
     assert rt.rec.dropped == 41
     assert driver.active() == 10
     assert math.isclose(driver.next_offset or 0, 0.52)
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"vu": 5}, "unknown [load] setting 'vu'"),
+        ({"vus": "five"}, "invalid [load] setting 'vus': expected an integer"),
+        ({"abort_on_fail": 1}, "expected true or false"),
+        ({"thresholds": "p95<1s"}, "expected list of thresholds"),
+        ({"endpoints": [{"path": "/a", "wieght": 2}]}, "unknown [load] setting endpoints.'wieght'"),
+    ],
+)
+def test_bad_load_tables_are_config_errors(table: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        LoadSettings.coerce(table)
+    assert message in str(info.value)
+
+
+def test_load_table_with_weighted_endpoints() -> None:
+    settings = LoadSettings.coerce(
+        {
+            "rate": 50,
+            "duration": "2s",
+            "endpoints": [
+                {"path": "/a", "weight": 3, "expect": [200]},
+                {"path": "/b", "name": "b"},
+            ],
+        }
+    )
+    eps = settings.endpoint_list()
+    assert [(e.label, e.weight, e.expect) for e in eps] == [("/a", 3, (200,)), ("b", 1.0, ())]
+    assert settings.executor_spec().kind == "constant-arrival-rate"

@@ -90,8 +90,6 @@ def load(**flags: Any) -> None:
     Exit codes: 0 thresholds passed, 1 a threshold failed, 2 bad flags,
     3 target unreachable, 130 interrupted (the partial result is printed).
     """
-    from rich.console import Console
-
     from battletest.load.console import print_result, reporter_for
     from battletest.load.coordinator import run
     from battletest.load.options import LoadSettings
@@ -103,23 +101,19 @@ def load(**flags: Any) -> None:
         {k: (list(v) if isinstance(v, tuple) else v) for k, v in flags.items()}
     )
     kwargs = settings.run_kwargs()
-    console = Console(stderr=True)
-    out = Console(highlight=False)
     with ExitStack() as stack:
         if not target:
             target = _demo_url(stack)
             if not settings.paths and not settings.endpoints:
                 kwargs["endpoints"] = LoadSettings(paths=["/health"]).endpoint_list()
-        progress = reporter_for(console)
+        progress = reporter_for()
         try:
             result = run(target, progress=progress, run_dir=run_dir, **kwargs)
         finally:
             progress.close()
-    print_result(result, out)
+    print_result(result)
     if json_path:
-        Path(json_path).write_text(
-            json.dumps(result.model_dump(mode="json"), indent=2) + "\n", encoding="utf-8"
-        )
+        Path(json_path).write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
     if result.interrupted:
         raise Interrupted("load run interrupted; the partial result is above")
     if not result.passed:

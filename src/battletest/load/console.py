@@ -6,15 +6,15 @@ prints, the command picks a reporter with ``reporter_for(console)``.
 
 from __future__ import annotations
 
+import sys
 import time
-from typing import IO, Any
-
-from rich.console import Console
-from rich.live import Live
-from rich.table import Table
+from typing import IO, TYPE_CHECKING
 
 from battletest.load.coordinator import LiveStats
 from battletest.load.result import LoadResult
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def _line(s: LiveStats) -> str:
@@ -47,10 +47,14 @@ class LiveProgress:
     """A rich live panel refreshed on every snapshot."""
 
     def __init__(self, console: Console) -> None:
+        from rich.live import Live
+
         self.live = Live(console=console, refresh_per_second=4, transient=True)
         self.live.start()
 
     def __call__(self, stats: LiveStats) -> None:
+        from rich.table import Table
+
         table = Table(box=None, show_header=True, header_style="bold")
         for col in ("elapsed", "VUs", "rps", "p50", "p95", "p99", "requests", "failed"):
             table.add_column(col, justify="right")
@@ -70,7 +74,17 @@ class LiveProgress:
         self.live.stop()
 
 
-def reporter_for(console: Console, every: float = 5.0) -> PlainProgress | LiveProgress:
+def reporter_for(
+    console: Console | None = None, every: float = 5.0
+) -> PlainProgress | LiveProgress:
+    """Live on a terminal, plain lines otherwise. Without a console, stderr decides (and rich
+    is imported only for a terminal: start-up CPU is part of the measured cost)."""
+    if console is None:
+        if not sys.stderr.isatty():
+            return PlainProgress(sys.stderr, every)
+        from rich.console import Console
+
+        console = Console(stderr=True)
     if console.is_terminal:
         return LiveProgress(console)
     return PlainProgress(console.file, every)
@@ -108,6 +122,8 @@ def render_result(result: LoadResult) -> list[str]:
     return out
 
 
-def print_result(result: LoadResult, console: Any) -> None:
+def print_result(result: LoadResult, stream: IO[str] | None = None) -> None:
+    out = stream if stream is not None else sys.stdout
     for line in render_result(result):
-        console.print(line, markup=False, highlight=False, soft_wrap=True)
+        print(line, file=out)
+    out.flush()

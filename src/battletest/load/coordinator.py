@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -33,7 +34,6 @@ from battletest.load.result import Aggregator, LatencyMs, LoadResult, ThresholdR
 from battletest.load.runtime import TLSOptions, WorkerConfig
 from battletest.load.scenario import Endpoint, Target, parse_target, request_bytes
 from battletest.load.thresholds import parse_thresholds
-from battletest.results import utcnow
 
 Pipe = multiprocessing.connection.Connection
 HISTOGRAM_FILE = "load-latency.hdr"
@@ -231,7 +231,7 @@ def run(
         )
         for i in range(count)
     ]
-    started_at = utcnow()
+    started_at = datetime.now(UTC)
     cpu0 = time.thread_time()
     agg = Aggregator(names, count)
     session = _Session(configs, agg, checks, abort_on_fail, progress, stop, spec)

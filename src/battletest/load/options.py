@@ -9,9 +9,9 @@ constant-arrival-rate, ``stages`` → ramping-vus (or ramping-arrival-rate with 
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from battletest.errors import ConfigError, UsageError
 from battletest.load.executors import EXECUTORS, ExecutorSpec, Stage
@@ -20,23 +20,66 @@ from battletest.load.scenario import Endpoint, parse_header
 from battletest.load.units import parse_duration, parse_stages
 
 Duration = str | float | int
+_DURATION = (str, int, float)
 
 
-class EndpointSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def _check(where: str, value: Any, kinds: tuple[type, ...], what: str) -> Any:
+    if isinstance(value, bool) and bool not in kinds:
+        raise ConfigError(f"invalid [load] setting {where!r}: expected {what}, got {value!r}")
+    if not isinstance(value, kinds):
+        raise ConfigError(
+            f"invalid [load] setting {where!r}: expected {what}, got {value!r}",
+            hint="see docs/load.md for the accepted keys",
+        )
+    return value
+
+
+def _fields(cls: type, data: dict[str, Any], where: str) -> dict[str, Any]:
+    """Check a table against a dataclass's annotated kinds; unknown keys are errors."""
+    kinds: dict[str, tuple[tuple[type, ...], str]] = cls._KINDS  # type: ignore[attr-defined]
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in kinds:
+            raise ConfigError(
+                f"unknown [load] setting {where}{key!r}",
+                hint="known keys: " + ", ".join(sorted(kinds)),
+            )
+        if value is None:
+            continue
+        allowed, what = kinds[key]
+        if what.startswith("list"):
+            _check(where + key, value, (list, tuple), what)
+            out[key] = [_check(f"{where}{key}[]", v, allowed, what) for v in value]
+        else:
+            out[key] = _check(where + key, value, allowed, what)
+    return out
+
+
+@dataclass(slots=True)
+class EndpointSettings:
     path: str
     method: str = "GET"
     name: str = ""
     weight: float = 1.0
-    headers: list[str] = Field(default_factory=list)
+    headers: list[str] = field(default_factory=list)
     body: str = ""
-    expect: list[int] = Field(default_factory=list)
+    expect: list[int] = field(default_factory=list)
+
+    _KINDS: ClassVar[dict[str, tuple[tuple[type, ...], str]]] = {
+        "path": ((str,), "a path"),
+        "method": ((str,), "an HTTP method"),
+        "name": ((str,), "a name"),
+        "weight": ((int, float), "a number"),
+        "headers": ((str,), "list of 'Name: value'"),
+        "body": ((str,), "a string"),
+        "expect": ((int,), "list of status codes"),
+    }
 
 
-class LoadSettings(BaseModel):
+@dataclass(slots=True)
+class LoadSettings:
     """A load run; every field is optional and has the default of a short baseline."""
 
-    model_config = ConfigDict(extra="forbid")
     executor: str | None = None
     vus: int | None = None
     duration: Duration | None = None
@@ -47,15 +90,15 @@ class LoadSettings(BaseModel):
     max_duration: Duration = "10m"
     graceful_stop: Duration = "30s"
     graceful_ramp_down: Duration = "30s"
-    paths: list[str] = Field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
     method: str = "GET"
-    headers: list[str] = Field(default_factory=list)
+    headers: list[str] = field(default_factory=list)
     body: str = ""
-    endpoints: list[EndpointSettings] = Field(default_factory=list)
+    endpoints: list[EndpointSettings] = field(default_factory=list)
     think_time: Duration = 0
     workers: int | None = None
     timeout: Duration = "10s"
-    thresholds: list[str] = Field(default_factory=list)
+    thresholds: list[str] = field(default_factory=list)
     abort_on_fail: bool = False
     ca_cert: str | None = None
     client_cert: str | None = None
@@ -67,21 +110,56 @@ class LoadSettings(BaseModel):
     requests_per_user: int | None = None
     test_duration: Duration | None = None
 
+    _KINDS: ClassVar[dict[str, tuple[tuple[type, ...], str]]] = {
+        "executor": ((str,), "an executor name"),
+        "vus": ((int,), "an integer"),
+        "duration": (_DURATION, "a duration like '30s'"),
+        "rate": ((int, float), "a number"),
+        "max_vus": ((int,), "an integer"),
+        "stages": ((str, list, tuple), "stages like '30s:10,1m:50'"),
+        "iterations": ((int,), "an integer"),
+        "max_duration": (_DURATION, "a duration like '10m'"),
+        "graceful_stop": (_DURATION, "a duration like '30s'"),
+        "graceful_ramp_down": (_DURATION, "a duration like '30s'"),
+        "paths": ((str,), "list of paths"),
+        "method": ((str,), "an HTTP method"),
+        "headers": ((str,), "list of 'Name: value'"),
+        "body": ((str,), "a string"),
+        "endpoints": ((dict,), "list of tables with path, method, weight…"),
+        "think_time": (_DURATION, "a duration like '1s' or '0.5s..2s'"),
+        "workers": ((int,), "an integer"),
+        "timeout": (_DURATION, "a duration like '10s'"),
+        "thresholds": ((str,), "list of thresholds like 'p95<300ms'"),
+        "abort_on_fail": ((bool,), "true or false"),
+        "ca_cert": ((str,), "a file path"),
+        "client_cert": ((str,), "a file path"),
+        "client_key": ((str,), "a file path"),
+        "insecure": ((bool,), "true or false"),
+        "snapshot_interval": ((int, float), "a number of seconds"),
+        "seed": ((int,), "an integer"),
+        "concurrent_users": ((int,), "an integer"),
+        "requests_per_user": ((int,), "an integer"),
+        "test_duration": (_DURATION, "seconds or a duration like '5m'"),
+    }
+
     @classmethod
-    def coerce(cls, settings: LoadSettings | dict[str, Any] | None) -> LoadSettings:
+    def coerce(cls, settings: LoadSettings | Mapping[str, Any] | None) -> LoadSettings:
+        """From a ``[load]`` table (or None, or an instance); bad keys raise ``ConfigError``."""
         if settings is None:
             return cls()
         if isinstance(settings, LoadSettings):
             return settings
-        try:
-            return cls.model_validate(settings)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"]) or "load"
-            raise ConfigError(
-                f"invalid [load] setting {where!r}: {err['msg']}",
-                hint="see docs/load.md for the accepted keys",
-            ) from None
+        if not isinstance(settings, Mapping):
+            raise ConfigError("[load] must be a table", hint="see docs/load.md")
+        values = _fields(cls, dict(settings), "")
+        if "endpoints" in values:
+            values["endpoints"] = [
+                EndpointSettings(**_fields(EndpointSettings, dict(e), "endpoints."))
+                for e in values["endpoints"]
+            ]
+            if any(not e.path for e in values["endpoints"]):
+                raise ConfigError("every [[load.endpoints]] needs a path", hint="path = '/health'")
+        return cls(**values)
 
     def executor_spec(self) -> ExecutorSpec:
         """The executor these settings describe, or ``UsageError`` if flags contradict."""

@@ -8,18 +8,18 @@ them per endpoint and per second, answers threshold lookups while the run is goi
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
 from hdrh.histogram import HdrHistogram
-from pydantic import BaseModel, ConfigDict, Field
 
 from battletest.load import histogram
 from battletest.load.thresholds import Threshold, ThresholdResult, evaluate
 
 
-class LatencyMs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+@dataclass(slots=True)
+class LatencyMs:
     min: float = 0.0
     mean: float = 0.0
     p50: float = 0.0
@@ -30,17 +30,17 @@ class LatencyMs(BaseModel):
     max: float = 0.0
 
 
-class EndpointMetrics(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+@dataclass(slots=True)
+class EndpointMetrics:
     requests: int = 0
     failed: int = 0
     error_rate: float = 0.0
     rps: float = 0.0
-    latency_ms: LatencyMs = Field(default_factory=LatencyMs)
+    latency_ms: LatencyMs = field(default_factory=LatencyMs)
 
 
-class SecondSample(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+@dataclass(slots=True)
+class SecondSample:
     t: float  # seconds since start, end of the interval
     rps: float
     p50: float
@@ -50,18 +50,25 @@ class SecondSample(BaseModel):
     vus: int
 
 
-class ThresholdRow(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+@dataclass(slots=True)
+class ThresholdRow:
     threshold: str
     measured: float | None
     passed: bool | None
     line: str
 
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
-class LoadResult(BaseModel):
-    """Everything a load run measured; ``metrics()`` is what the ``load`` suite reports."""
 
-    model_config = ConfigDict(extra="forbid")
+@dataclass(slots=True)
+class LoadResult:
+    """Everything a load run measured; ``metrics()`` is what the ``load`` suite reports.
+
+    Plain dataclasses (not pydantic) so that ``battletest load`` starts in a fraction of the
+    CPU: start-up is part of the published CPU-per-request figure.
+    """
+
     target: str
     executor: str
     workers: int
@@ -71,9 +78,6 @@ class LoadResult(BaseModel):
     failed: int
     error_rate: float
     rps: float
-    intended_iterations: int | None = None
-    dropped_iterations: int = 0
-    interrupted_iterations: int = 0
     latency_ms: LatencyMs
     endpoints: dict[str, EndpointMetrics]
     errors: dict[str, int]
@@ -81,10 +85,13 @@ class LoadResult(BaseModel):
     bytes_out: int
     series: list[SecondSample]
     client_cpu_s: float
-    thresholds: list[ThresholdRow] = Field(default_factory=list)
+    intended_iterations: int | None = None
+    dropped_iterations: int = 0
+    interrupted_iterations: int = 0
+    thresholds: list[ThresholdRow] = field(default_factory=list)
     interrupted: bool = False
     aborted: bool = False
-    warnings: list[str] = Field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     histogram: str = ""  # the merged latency histogram (µs), HdrHistogram-encoded
 
     @property
@@ -95,9 +102,18 @@ class LoadResult(BaseModel):
     def cpu_us_per_request(self) -> float:
         return self.client_cpu_s * 1e6 / self.requests if self.requests else 0.0
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: every field, ``started_at`` as ISO 8601."""
+        data = asdict(self)
+        data["started_at"] = self.started_at.isoformat()
+        return data
+
     def metrics(self) -> dict[str, Any]:
         """The ``load`` suite's metrics for report.json (the histogram is saved beside it)."""
-        return self.model_dump(mode="json", exclude={"histogram", "thresholds", "started_at"})
+        data = self.to_dict()
+        for key in ("histogram", "thresholds", "started_at"):
+            data.pop(key)
+        return data
 
 
 class _Totals:

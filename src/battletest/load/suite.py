@@ -53,7 +53,7 @@ def suite_result(result: LoadResult, duration_s: float) -> SuiteResult:
             )
         )
     metrics = result.metrics()
-    metrics["threshold_results"] = [row.model_dump() for row in result.thresholds]
+    metrics["threshold_results"] = [row.to_dict() for row in result.thresholds]
     message = "; ".join(result.warnings)
     if result.interrupted:
         message = "interrupted: partial result" + (f"; {message}" if message else "")
@@ -63,7 +63,7 @@ def suite_result(result: LoadResult, duration_s: float) -> SuiteResult:
 def thresholds_to_gates(result: SuiteResult | LoadResult) -> list[GateResult]:
     """One gate row per threshold, with the measured value beside the limit."""
     if isinstance(result, LoadResult):
-        rows = [row.model_dump() for row in result.thresholds]
+        rows = [row.to_dict() for row in result.thresholds]
     else:
         rows = list(result.metrics.get("threshold_results", []))
     return [
