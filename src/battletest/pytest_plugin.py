@@ -205,8 +205,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """In LIVE_SMOKE mode keep only smoke tests, and none that carries a destructive marker."""
-    options = config.stash.get(OPTIONS_KEY, BtOptions())
-    if options.mode != "LIVE_SMOKE":
+    if explicit_mode(config.stash.get(OPTIONS_KEY, BtOptions())) != "LIVE_SMOKE":
         return
     keep: list[pytest.Item] = []
     dropped: list[pytest.Item] = []
@@ -219,6 +218,39 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = keep
+
+
+def explicit_mode(options: BtOptions) -> str | None:
+    """The mode this pytest run asked for: ``--bt-mode``, else a mode set in the config file
+    (base table or the chosen profile) or ``BATTLETEST_MODE``; None when nobody asked.
+
+    The config is read only when a battletest config or option is there at all, so a plain
+    pytest run of a project without battletest loads nothing.
+    """
+    import os
+
+    if options.mode:
+        return options.mode
+    cwd = Path.cwd()
+    has_file = (cwd / "battletest.toml").is_file() or _pyproject_has_battletest(cwd)
+    if not (options.used or has_file or os.environ.get("BATTLETEST_MODE")):
+        return None
+    from battletest.config import load_config
+    from battletest.errors import BattletestError
+
+    try:
+        resolved = load_config(options.config, options.profile, options.overrides())
+    except BattletestError:
+        return None  # the bt_* fixtures report it, once per test that uses them
+    return resolved.mode if "mode" in resolved.model_fields_set else None
+
+
+def _pyproject_has_battletest(cwd: Path) -> bool:
+    path = cwd / "pyproject.toml"
+    try:
+        return path.is_file() and "[tool.battletest" in path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 # ----------------------------------------------------------------------------------- outcomes

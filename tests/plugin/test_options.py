@@ -129,3 +129,29 @@ def test_a_run_without_bt_fixtures_loads_nothing_heavy(pytester: pytest.Pytester
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+PROFILES = """
+[profiles.prod]
+mode = "LIVE_SMOKE"
+
+[profiles.dev]
+mode = "MOCK"
+"""
+
+
+def test_a_profile_that_sets_live_smoke_selects_smoke_tests(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".toml", battletest=PROFILES)
+    pytester.makepyfile(SMOKE_SUITE)
+    pytester.runpytest("--bt-profile", "prod").assert_outcomes(passed=1, deselected=3)
+    pytester.runpytest("--bt-profile", "dev").assert_outcomes(passed=4)
+    # the flag wins over the profile
+    pytester.runpytest("--bt-profile", "prod", "--bt-mode", "MOCK").assert_outcomes(passed=4)
+
+
+def test_mode_from_the_environment(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(SMOKE_SUITE)
+    monkeypatch.setenv("BATTLETEST_MODE", "LIVE_SMOKE")
+    pytester.runpytest().assert_outcomes(passed=1, deselected=3)
