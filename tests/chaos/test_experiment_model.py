@@ -150,3 +150,18 @@ def test_intervals_without_requests_neither_hold_nor_break() -> None:
     stalled_then_ok = [iv(0, 0, 0), iv(1, 10, 900), iv(2, 10, 10), iv(3, 0, 0), iv(4, 10, 10)]
     assert time_to_recover(stalled_then_ok, 0.0, p95, 3.0) == 2.0
     assert analyse_phase("during", stalled_then_ok, 2, 5, p95).holds is True
+
+
+def test_chaos_run_bad_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from battletest.cli import main
+
+    bad = tmp_path / "exp.toml"
+    bad.write_text('title = "x"\n')
+    for argv, message in (
+        (["chaos", "run", str(tmp_path / "none.toml")], "not found"),
+        (["chaos", "run", str(bad)], "exp.toml: target: Field required"),
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and message in err and err.count("\n") == 1

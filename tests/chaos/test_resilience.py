@@ -199,3 +199,34 @@ def test_nothing_configured_skips_with_the_key_to_add() -> None:
         "not configured: add [resilience.overload]",
         "not configured: add [resilience.unrelated]",
     }
+
+
+def test_suite_context_adapter_reads_the_resilience_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from battletest.chaos.resilience import resilience_suite
+    from battletest.config import Config
+
+    events: list[str] = []
+    progress = SimpleNamespace(
+        suite_started=lambda name, total: events.append(f"start {name}"),
+        case_done=lambda suite, case: events.append(f"case {case.name}"),
+        suite_done=lambda result: events.append(f"done {result.status.value}"),
+    )
+    config = Config.model_validate({"resilience": {"properties": ["rate_limit"]}})
+    transport = httpx.MockTransport(lambda request: httpx.Response(200))
+    ctx = SimpleNamespace(
+        config=config, target=SimpleNamespace(base_url="http://target.test"), progress=progress
+    )
+    import battletest.chaos.resilience as resilience
+
+    original = resilience.run_resilience_suite
+
+    def with_mock_client(base_url, config, **kwargs):
+        with httpx.Client(transport=transport) as client:
+            return original(base_url, config, client=client, **kwargs)
+
+    monkeypatch.setattr(resilience, "run_resilience_suite", with_mock_client)
+    result = resilience_suite(ctx)
+    assert result.cases[0].message == "not configured: add [resilience.rate_limit]"
+    assert events == ["start resilience", "done skipped"]

@@ -701,6 +701,21 @@ def run_resilience_suite(
     return SuiteResult.from_cases("resilience", cases, round(time.monotonic() - started, 3))
 
 
+def resilience_suite(ctx: Any) -> SuiteResult:
+    """The suite as ``battletest run`` calls it: a ``SuiteContext`` in, a ``SuiteResult`` out
+    (the ``[resilience]`` table of the config, against the run's target)."""
+    section = ctx.config.resilience
+    raw = section.model_dump() if hasattr(section, "model_dump") else dict(section)
+    ctx.progress.suite_started("resilience", None)
+    result = run_resilience_suite(
+        ctx.target.base_url,
+        raw,
+        on_case=lambda case: ctx.progress.case_done("resilience", case),
+    )
+    ctx.progress.suite_done(result)
+    return result
+
+
 __all__ = [
     "PROPERTIES",
     "DependencyProbe",
@@ -709,5 +724,6 @@ __all__ = [
     "RateLimitProbe",
     "ResilienceConfig",
     "UnrelatedProbe",
+    "resilience_suite",
     "run_resilience_suite",
 ]
