@@ -173,3 +173,10 @@ def test_serve_with_config_and_a_subcommand_is_a_usage_error(
 ) -> None:
     code, _, err = run_cli(capsys, "proxy", "--config", str(tmp_path / "p.json"), "list")
     assert code == 2 and "--config is for serving" in err
+
+
+def test_types_lists_every_kind_with_its_attributes(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "proxy", "types")
+    assert code == 0
+    assert "latency (tcp): delay every chunk" in out and "  --jitter [0]" in out
+    assert "http_throttle (http):" in out and "  --retry-after [1]" in out

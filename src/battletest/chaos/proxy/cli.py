@@ -147,7 +147,7 @@ def toxic(
 
     Types: latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data,
     packet_loss, blackhole, http_status, http_throttle, http_delay, http_body
-    (attributes: docs/proxy.md).
+    (`battletest proxy types` lists their attributes).
     """
     body: dict[str, Any] = {
         "type": toxic_type,
@@ -183,8 +183,27 @@ def list_(ctx: click.Context, as_json: bool) -> None:
     for name, p in sorted(proxies.items()):
         state = "enabled" if p.get("enabled") else "disabled"
         click.echo(f"{name}  {p['listen']} -> {p['upstream']}  {state}")
+        stats = p.get("stats", {})
+        if stats:
+            click.echo(
+                f"  connections {stats.get('connections_total', 0)} "
+                f"({stats.get('connections_active', 0)} open), "
+                f"upstream errors {stats.get('upstream_errors', 0)}"
+            )
         for t in p.get("toxics", []):
             click.echo(f"  {t['name']}: {_describe(t)}")
+
+
+@proxy.command("types")
+def types() -> None:
+    """List the toxic types and their attributes (defaults in brackets)."""
+    from battletest.chaos.proxy.toxics import ToxicKinds
+
+    for kind in ToxicKinds():
+        scope = "http" if kind.http else "tcp"
+        click.echo(f"{kind.name} ({scope}): {kind.help}")
+        for attr in kind.attributes:
+            click.echo(f"  --{attr.name.replace('_', '-')} [{attr.default!r}]  {attr.help}")
 
 
 @proxy.command("disable")
