@@ -64,7 +64,15 @@ class PmsClient:
             else None
         )
         self.cache: dict[str, tuple[float, Any]] = {}
-        self.stats = {"calls": 0, "attempts": 0, "cache_hits": 0, "stale_served": 0, "failures": 0}
+        self.inflight: dict[str, asyncio.Future[Any]] = {}
+        self.stats = {
+            "calls": 0,
+            "attempts": 0,
+            "cache_hits": 0,
+            "coalesced": 0,
+            "stale_served": 0,
+            "failures": 0,
+        }
 
     @property
     def breaker_state(self) -> str:
@@ -120,8 +128,15 @@ class PmsClient:
         if cached is not None and now - cached[0] < self.options.cache_ttl_s:
             self.stats["cache_hits"] += 1
             return cached[1], False
+        flight = self.inflight.get(key)
+        if flight is None:  # single flight: concurrent misses for one key share one PMS call
+            flight = asyncio.ensure_future(self._call(path, params))
+            self.inflight[key] = flight
+            flight.add_done_callback(lambda done: self._landed(key, done))
+        else:
+            self.stats["coalesced"] += 1
         try:
-            data = await self._call(path, params)
+            data = await asyncio.shield(flight)
         except (
             httpx.TransportError,
             httpx.HTTPStatusError,
@@ -139,10 +154,15 @@ class PmsClient:
                 else type(exc).__name__
             )
             raise DependencyUnavailable(self.name, reason, self._retry_after()) from None
-        self.cache[key] = (time.monotonic(), data)
+        return data, False
+
+    def _landed(self, key: str, done: asyncio.Future[Any]) -> None:
+        self.inflight.pop(key, None)
+        if done.cancelled() or done.exception() is not None:
+            return
         if len(self.cache) > 10_000:
             self.cache.clear()
-        return data, False
+        self.cache[key] = (time.monotonic(), done.result())
 
     async def reservation(self, reservation_id: str) -> tuple[dict[str, Any] | None, bool]:
         data, stale = await self.get(f"/reservations/{reservation_id}")
