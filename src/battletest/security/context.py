@@ -125,7 +125,15 @@ class ScanContext:
         cookies = dict(identity.cookies) if identity and identity.cookies else None
         if cookies and "cookies" not in kwargs:
             kwargs["cookies"] = cookies
-        return self.client.send(method, path, headers=hdrs, **kwargs)
+        ex = self.client.send(method, path, headers=hdrs, **kwargs)
+        if ex.status == 401 and identity is not None and _lapsed(identity):
+            # the identity's own token expired during the scan: log in again, send once more
+            from battletest.security.identity import login
+
+            identity.token = None
+            login(self.client, identity, self.settings.login)
+            return self.send(method, path, identity, headers=headers, **kwargs)
+        return ex
 
     def finding(self, op: Operation | None, ex: Exchange | None, **kw: Any) -> Finding:
         """A finding of the running check, evidence redacted with every known secret."""
@@ -207,7 +215,8 @@ class ScanContext:
         own = [
             c.id for c in self.created if c.identity == identity.name and c.collection == collection
         ]
-        return list(dict.fromkeys([*own, *self._ids[key]]))
+        known = self.settings.objects.get(collection, {}).get(identity.name, [])
+        return list(dict.fromkeys([*own, *known, *self._ids[key]]))
 
     def fill(self, op: Operation, identity: ScanIdentity) -> str | None:
         """``op.path`` with its path parameters set from ``identity``'s own objects."""
@@ -233,10 +242,15 @@ class ScanContext:
         """``?name=value`` for the operation's required query parameters ('' when none)."""
         from urllib.parse import urlencode
 
-        required = [p for p in op.parameters if p.location == "query" and p.required]
-        if not required:
+        given = self.settings.parameters
+        chosen = [
+            p for p in op.parameters if p.location == "query" and (p.required or p.name in given)
+        ]
+        if not chosen:
             return ""
-        return "?" + urlencode({p.name: example(p.schema, self.rng, p.name) for p in required})
+        return "?" + urlencode(
+            {p.name: given.get(p.name) or example(p.schema, self.rng, p.name) for p in chosen}
+        )
 
     def body_for(self, op: Operation, identity: ScanIdentity | None = None) -> dict[str, Any]:
         """A valid JSON body for ``op``; the tenant property gets ``identity``'s tenant."""
@@ -315,6 +329,19 @@ class ScanContext:
         if self._canary is not None:
             self._canary.close()
             self._canary = None
+
+
+def _lapsed(identity: ScanIdentity) -> bool:
+    """A username/password identity whose JWT has passed its ``exp``."""
+    import time
+
+    from battletest.security.jwtutil import Jwt
+
+    if not (identity.username and identity.password and identity.jwt):
+        return False
+    token = Jwt.parse(identity.jwt)
+    exp = token.claims.get("exp") if token else None
+    return isinstance(exp, int | float) and exp <= time.time()
 
 
 def extract_ids(body: Any, param: str = "id") -> list[str]:

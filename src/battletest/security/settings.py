@@ -105,6 +105,14 @@ class ScanSettings(_Strict):
     max_expiry_wait_s: float = Field(
         default=5.0, ge=0, description="Longest wait for a real token to expire (jwt-expired)."
     )
+    parameters: dict[str, str] = Field(
+        default_factory=dict,
+        description="Values for query parameters by name (e.g. a code a list operation needs).",
+    )
+    objects: dict[str, dict[str, list[str]]] = Field(
+        default_factory=dict,
+        description="Collection path → identity name → ids of objects that identity owns.",
+    )
     burst: int | None = Field(
         default=None, ge=5, le=100, description="Login burst size (at most 100)."
     )
