@@ -169,3 +169,16 @@ def test_counters_by_status(faults: FaultProxy, web: str) -> None:
     stats: dict[str, Any] = faults.get("web")["stats"]
     assert stats["http_status"] == {"201": 1, "404": 2}
     assert stats["http_requests"] == 3
+
+
+def test_head_requests_keep_faults_working_on_the_connection(faults: FaultProxy, web: str) -> None:
+    with faults.fault("web", "http_status", status=503, path="^/fail"), httpx.Client() as c:
+        for _ in range(3):
+            head = c.head(f"{web}/x")
+            assert head.status_code == 200 and head.content == b""
+            assert int(head.headers["content-length"]) > 0
+            assert c.get(f"{web}/fail").status_code == 503
+            assert c.get(f"{web}/ok").json()["path"] == "/ok"
+    stats = faults.get("web")["stats"]
+    assert stats["connections_total"] == 1 and stats["http_injected"] == 3
+    assert stats["http_status"] == {"200": 6}
