@@ -25,10 +25,11 @@ test: system-deps venv
 	$(BIN)/python -m pytest -n auto -p no:cacheprovider $(PYTEST_ARGS)
 
 # `battletest run` with no target starts the built-in demo, runs the enabled suites, writes
-# battletest-reports/<UTC time>-<run id>/ (and latest), and exits with the run's code.
+# battletest-reports/<UTC time>-<run id>/ (and latest); a failing run's exit code is printed
+# (make itself then exits 2, as for any failed recipe).
 DEMO_ARGS ?=
 demo: venv
-	$(BIN)/battletest run $(DEMO_ARGS)
+	@$(BIN)/battletest run $(DEMO_ARGS) || { code=$$?; echo "make demo: battletest run exited $$code"; exit $$code; }
 
 lint: venv
 	$(BIN)/ruff check src tests bench

@@ -170,7 +170,7 @@ def launch(
 def open_target(config: TargetConfig, logs_dir: Path | None = None) -> Iterator[Target]:
     """The target a config describes (a URL, an app, or a command) for the duration of a run."""
     if config.url:
-        check_reachable(config.url, config.health, min(config.startup_timeout_s, 10.0))
+        check_reachable(config.url, config.health, min(config.startup_timeout_s, 3.0))
         yield Target(config.url, "url", description=config.url)
     elif config.app:
         if ":" not in config.app:

@@ -125,7 +125,7 @@ def test_console_summary_live_and_plain(api_url: str, tmp_path: Path) -> None:
     with ConsoleProgress(live) as progress:
         out = execute(make_config(api_url, tmp_path), only=["contract"], progress=progress)
         progress.suite_done(out.report.suites[0])
-    plain = Console(force_terminal=False, no_color=True, width=100, record=True)
+    plain = Console(force_terminal=False, no_color=True, width=400, record=True)
     print_summary(plain, out.report, out.folder)
     text = plain.export_text()
     assert "verdict: PASS" in text and "contract" in text and f"seed {out.report.run.seed}" in text

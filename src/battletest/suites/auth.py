@@ -294,20 +294,21 @@ def rbac_matrix(ctx: SuiteContext, spec: Spec, rec: CaseRecorder) -> None:
             assert session is not None
             allowed = role in rule.roles
             name = f"rbac: {role} {'may' if allowed else 'may not'} {label}"
+            started = time.monotonic()
             sent = _send(ctx, op, spec, session.headers(), session.name)
             if allowed:
                 ok = sent.status not in REJECTED and 0 < sent.status < 500
-                rec.add(
-                    Case(
-                        name=name,
-                        status=Status.PASSED if ok else Status.FAILED,
-                        message="" if ok else f"role {role} was refused: {label} → {sent.status}",
-                        details={"status": sent.status},
-                        reproduce=None if ok else curl(sent.request),
-                    )
+                case = Case(
+                    name=name,
+                    status=Status.PASSED if ok else Status.FAILED,
+                    message="" if ok else f"role {role} was refused: {label} → {sent.status}",
+                    details={"status": sent.status},
+                    reproduce=None if ok else curl(sent.request),
                 )
             else:
-                rec.add(_expect_rejected(name, sent, f"role {role} calling {label}"))
+                case = _expect_rejected(name, sent, f"role {role} calling {label}")
+            ms = round((time.monotonic() - started) * 1000, 3)
+            rec.add(case.model_copy(update={"duration_ms": ms}))
         missing = sorted(set(rule.roles) - set(roles))
         if missing:
             rec.skip(
@@ -322,8 +323,15 @@ def auth_suite(ctx: SuiteContext) -> SuiteResult:
         rec.skip("auth", "no OpenAPI document")
         return rec.result()
     spec = ctx.spec
-    secured = sum(1 for op in spec.operations if op.secured)
-    ctx.progress.suite_started(NAME, 6 + 5 * secured + len(ctx.config.rbac) * len(ctx.identities))
+    auth = ctx.config.auth
+    secured = sum(
+        1
+        for op in spec.operations
+        if op.secured and op.path not in {auth.login_path, auth.refresh_path}
+    )
+    roles = ctx.identities.roles()
+    rbac_rows = sum(len(roles) + bool(set(r.roles) - set(roles)) for r in ctx.config.rbac)
+    ctx.progress.suite_started(NAME, 6 + 5 * secured + rbac_rows)
     session_flow(ctx, spec, rec)
     bad_tokens(ctx, spec, rec)
     rbac_matrix(ctx, spec, rec)
