@@ -299,6 +299,10 @@ class OutcomeRecorder:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         out = self.outcomes.setdefault(report.nodeid, _Outcome(report.nodeid))
+        if not out.ran and not out.markers:
+            # under xdist the controller never sees the items: markers come from the report's
+            # keywords (which also hold node names, hence only the registered marker names)
+            out.markers = sorted(set(report.keywords) & set(MARKERS))
         out.ran = True
         out.duration_s += report.duration
         if report.location:

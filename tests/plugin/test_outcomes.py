@@ -119,5 +119,9 @@ def test_results_are_collected_from_xdist_workers(pytester: pytest.Pytester) -> 
         "-n", "2", "-p", "no:cacheprovider", "--bt-results", str(out)
     )
     result.assert_outcomes(passed=2, failed=1, errors=1, skipped=1, xfailed=1)
-    statuses = sorted(c.status.value for c in read_results(out).cases)
+    cases = read_results(out).cases
+    statuses = sorted(c.status.value for c in cases)
     assert statuses == ["error", "failed", "passed", "passed", "skipped", "skipped"]
+    markers = {c.name.split("::")[-1]: c.details["markers"] for c in cases}
+    assert markers["test_passes"] == ["smoke"]
+    assert markers["test_fails"] == ["api"]
