@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from battletest.config import TargetConfig
+from battletest.config import Config, TargetConfig
 from battletest.errors import ConfigError, TargetUnreachable
 from battletest.netutil import LOOPBACK, free_port
 
@@ -167,8 +167,11 @@ def launch(
 
 
 @contextmanager
-def open_target(config: TargetConfig, logs_dir: Path | None = None) -> Iterator[Target]:
-    """The target a config describes (a URL, an app, or a command) for the duration of a run."""
+def open_target(config: Config | TargetConfig, logs_dir: Path | None = None) -> Iterator[Target]:
+    """The target a config (or its ``[target]`` section) describes — a URL, an app, or a
+    command — for the duration of a run."""
+    if isinstance(config, Config):
+        config = config.target
     if config.url:
         check_reachable(config.url, config.health, min(config.startup_timeout_s, 3.0))
         yield Target(config.url, "url", description=config.url)

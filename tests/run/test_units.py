@@ -230,3 +230,19 @@ def test_a_gate_can_be_switched_off() -> None:
     )
     assert "no_failed_cases" not in [r.name for r in rows]
     assert gate(rows, "success_rate").passed is True
+
+
+def test_an_expiring_token_is_refreshed_before_use() -> None:
+    soon = pyjwt.encode({"sub": "a", "exp": int(time.time()) + 1}, "k" * 32, algorithm="HS256")
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        return httpx.Response(200, json={"access_token": "fresh", "refresh_token": "R2"})
+
+    auth = AuthConfig(login_path="/login", refresh_path="/refresh")
+    session = IdentitySession(IDENT, auth, access_token=soon, refresh_token="R1", logged_in=True)
+    with httpx.Client(base_url="http://t", transport=httpx.MockTransport(handler)) as client:
+        session.ensure_fresh(client)
+    assert seen == ["/refresh"] and session.access_token == "fresh"
+    assert session.refresh_token == "R2"

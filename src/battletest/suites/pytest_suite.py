@@ -1,7 +1,7 @@
 """The ``pytest`` suite: the user's own tests, run in a child pytest and folded into the report.
 
 ``[suites.pytest].path`` names a file or folder. The child gets the target in its environment
-(``BATTLETEST_BASE_URL``, ``BATTLETEST_SPEC``, ``BATTLETEST_SEED``) and writes JUnit XML, which
+(``BATTLETEST_BASE_URL``, ``BATTLETEST_SPEC``, ``BATTLETEST_SEED``, ``BATTLETEST_MODE``) and writes JUnit XML, which
 becomes one case per test with the node id as the reproduce command.
 """
 
@@ -74,6 +74,7 @@ def pytest_suite(ctx: SuiteContext) -> SuiteResult:
         "BATTLETEST_BASE_URL": ctx.target.base_url,
         "BATTLETEST_SPEC": ctx.spec.source if ctx.spec else "",
         "BATTLETEST_SEED": str(ctx.seed),
+        "BATTLETEST_MODE": ctx.config.mode,
     }
     with tempfile.TemporaryDirectory(prefix="battletest-pytest-") as tmp:
         junit = Path(tmp) / "junit.xml"
