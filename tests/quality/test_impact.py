@@ -234,3 +234,29 @@ def test_impact_settings_reject_unknown_keys(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"impact\.recrod"):
         load_settings(tmp_path)
     assert ImpactSettings().record is False
+
+
+@pytest.mark.slow
+def test_config_switches_impact_recording_on_and_history_off(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    init_repo(pytester.path)
+    db = pytester.path / "explicit.db"
+    monkeypatch.setenv("BATTLETEST_HISTORY_URL", sqlite_url(db))
+    pytester.makepyprojecttoml(
+        "[tool.battletest.impact]\nrecord = true\n[tool.battletest.history]\nrecord = false\n"
+    )
+    pytester.makepyfile(
+        test_one="def helper():\n    return 1\n\ndef test_one():\n    assert helper() == 1\n"
+    )
+    commit_all(pytester.path)
+    pytester.runpytest(*QUIET).assert_outcomes(passed=1)
+    store = HistoryStore(sqlite_url(db))
+    found = store.latest_impact_map(git(pytester.path, "rev-parse", "HEAD"))
+    assert found is not None
+    assert set(store.impact_entries_for(found[0])) == {
+        ("test_one.py::test_one", "test_one.py", "test_one"),
+        ("test_one.py::test_one", "test_one.py", "helper"),
+    }
+    assert store.counts()["bt_runs"] == 0  # [history] record = false
+    store.close()

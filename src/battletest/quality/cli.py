@@ -48,7 +48,7 @@ def gate(run_folder: Path, db: str | None, as_json: bool) -> None:
     """Re-evaluate the quality gates of RUN_FOLDER/report.json; exit 0 (pass) or 1 (fail)."""
     from battletest.quality.gates import evaluate_report
 
-    rows = evaluate_report(run_folder, history=_open_store(db, must_exist=True))
+    rows = evaluate_report(run_folder, history=_open_store(db, must_exist=True), policy=_policy())
     if as_json:
         click.echo(json.dumps([r.model_dump(mode="json") for r in rows], indent=2))
     else:

@@ -273,11 +273,16 @@ def load_report(run_folder: Path) -> Report:
 
 
 def evaluate_report(
-    run_folder: Path, *, history: Any = None, config: GatesConfig | None = None
+    run_folder: Path,
+    *,
+    history: Any = None,
+    config: GatesConfig | None = None,
+    policy: Any = None,
 ) -> list[GateResult]:
     """Re-evaluate a run folder's gates, with the limits the run was configured with.
 
-    ``history``: an open ``HistoryStore`` to read flaky tests from (or None).
+    ``history``: an open ``HistoryStore`` to read flaky tests from (or None); ``policy``: the
+    ``FlakyPolicy`` to judge them by (default: the defaults).
     """
     report = load_report(run_folder)
     if config is None:
@@ -293,7 +298,7 @@ def evaluate_report(
     if history is not None:
         from battletest.quality.flaky import analyse
 
-        flaky = {h.test_id for h in analyse(history) if h.flaky}
+        flaky = {h.test_id for h in analyse(history, policy) if h.flaky}
     return evaluate_gates(report.suites, config, flaky_tests=flaky)
 
 
