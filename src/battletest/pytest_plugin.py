@@ -75,6 +75,7 @@ class BtOptions:
     mode: str | None = None
     config: str | None = None
     results: str | None = None
+    spec: str | None = None  # from BATTLETEST_SPEC (what `battletest run` hands its child)
 
     @property
     def used(self) -> bool:
@@ -82,7 +83,12 @@ class BtOptions:
 
     def overrides(self) -> dict[str, Any]:
         """The options as dotted config overrides (unset ones are left out)."""
-        out: dict[str, Any] = {"target.url": self.target, "target.app": self.app, "mode": self.mode}
+        out: dict[str, Any] = {
+            "target.url": self.target,
+            "target.app": self.app,
+            "target.spec": self.spec,
+            "mode": self.mode,
+        }
         return {k: v for k, v in out.items() if v is not None}
 
 
@@ -101,10 +107,14 @@ def _url(value: str) -> str:
     return value.rstrip("/")
 
 
-def _env_url(name: str) -> str | None:
+def _env(name: str) -> str | None:
     import os
 
-    value = os.environ.get(name, "").strip()
+    return os.environ.get(name, "").strip() or None
+
+
+def _env_url(name: str) -> str | None:
+    value = _env(name)
     if not value:
         return None
     try:
@@ -165,7 +175,8 @@ def pytest_configure(config: pytest.Config) -> None:
         profile=config.getoption("bt_profile", None),
         mode=config.getoption("bt_mode", None),
         config=config.getoption("bt_config", None),
-        results=config.getoption("bt_results", None),
+        results=config.getoption("bt_results", None) or _env("BATTLETEST_RESULTS"),
+        spec=_env("BATTLETEST_SPEC"),
     )
     if options.app and config.getoption("bt_target", None) is None:
         options = dataclasses.replace(options, target=None)  # --bt-app wins over the env URL

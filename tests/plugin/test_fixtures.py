@@ -223,11 +223,13 @@ def test_battletest_run_hands_its_target_through_the_environment(
     pytester: pytest.Pytester, api_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("BATTLETEST_BASE_URL", api_url)
+    monkeypatch.setenv("BATTLETEST_SPEC", "spec/openapi.json")
     pytester.makepyfile(
         """
-        def test_bound(bt_target, bt_client):
+        def test_bound(bt_target, bt_client, bt_config):
             assert bt_target.kind == "url"
             assert bt_client.get("/health").json() == {"status": "ok"}
+            assert bt_config.target.spec == "spec/openapi.json"
         """
     )
     pytester.runpytest().assert_outcomes(passed=1)

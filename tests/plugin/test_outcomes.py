@@ -125,3 +125,13 @@ def test_results_are_collected_from_xdist_workers(pytester: pytest.Pytester) -> 
     markers = {c.name.split("::")[-1]: c.details["markers"] for c in cases}
     assert markers["test_passes"] == ["smoke"]
     assert markers["test_fails"] == ["api"]
+
+
+def test_results_path_from_the_environment(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = pytester.path / "from-env.json"
+    monkeypatch.setenv("BATTLETEST_RESULTS", str(out))
+    pytester.makepyfile("def test_a():\n    pass\n")
+    pytester.runpytest().assert_outcomes(passed=1)
+    assert [c.status for c in read_results(out).cases] == [Status.PASSED]
