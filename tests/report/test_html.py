@@ -296,3 +296,11 @@ def test_every_run_folder_gets_a_report_html(tmp_path: Path) -> None:
     folder = write_run_folder(sample_report(), tmp_path)
     page = (folder / "report.html").read_text(encoding="utf-8")
     assert 'data-verdict="fail"' in page
+
+
+def test_interrupted_run_says_its_results_are_partial() -> None:
+    report = sample_report(failing=False)
+    report.run.interrupted = True
+    text = _text(report_html.render(report))
+    assert "interrupted: partial results" in text
+    assert "yes: partial results" in text
