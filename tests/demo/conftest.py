@@ -32,14 +32,14 @@ def insecure_demo() -> Iterator[DemoHandle]:
 
 @pytest.fixture(scope="session")
 def short_ttl_demo() -> Iterator[DemoHandle]:
-    """Access tokens live 1 s (expiry tests)."""
-    with start(token_ttl_s=1, **FAST) as handle:
+    """Access tokens live 2 s (expiry tests)."""
+    with start(token_ttl_s=2, **FAST) as handle:
         yield handle
 
 
 @pytest.fixture(scope="session")
 def short_ttl_insecure_demo() -> Iterator[DemoHandle]:
-    with start(token_ttl_s=1, insecure=True, **FAST) as handle:
+    with start(token_ttl_s=2, insecure=True, **FAST) as handle:
         yield handle
 
 

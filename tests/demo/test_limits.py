@@ -58,10 +58,10 @@ def test_expired_access_token_is_rejected(short_ttl_demo: DemoHandle) -> None:
         pair = c.post(
             "/v1/auth/login", json={"username": ident.username, "password": ident.password}
         ).json()
-        assert pair["expires_in"] == 1
+        assert pair["expires_in"] == 2
         auth = {"Authorization": f"Bearer {pair['access_token']}"}
         assert c.get("/v1/me", headers=auth).status_code == 200
-        time.sleep(1.5)
+        time.sleep(2.2)
         r = c.get("/v1/me", headers=auth)
         assert r.status_code == 401 and "expired" in r.json()["detail"]
         # the refresh token outlives the access token

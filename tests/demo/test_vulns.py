@@ -219,7 +219,7 @@ def test_07_weak_jwt_secret_closed(demo: DemoHandle) -> None:
 # 8. Token expiry not enforced -----------------------------------------------------------------
 def _use_after_expiry(d: DemoHandle) -> httpx.Response:
     token = login(d, "guest1")
-    time.sleep(1.5)
+    time.sleep(2.2)
     return get(d, "/v1/me", headers={"Authorization": f"Bearer {token}"})
 
 
