@@ -235,3 +235,24 @@ def test_postgresql_store_records_and_survives_concurrent_writers(postgres_url: 
     removed = s.prune(time.time() + 1)
     assert removed["bt_runs"] == 15
     s.close()
+
+
+def test_a_run_report_is_recorded_with_its_commit(tmp_path: Path) -> None:
+    from battletest.quality.store import record_run_report
+
+    from .conftest import commit_all, init_repo
+
+    init_repo(tmp_path)
+    (tmp_path / "a.txt").write_text("a")
+    head = commit_all(tmp_path)
+    report = Report.build(
+        RunInfo(id="run-7", started_at=datetime.now(UTC), version="0"),
+        [SuiteResult.from_cases("contract", [Case(name="GET /", status=Status.PASSED)], 0.1)],
+        [],
+    )
+    assert record_run_report(report, tmp_path) == "run-7"
+    s = HistoryStore(sqlite_url(tmp_path / ".battletest" / "history.db"))
+    with s.read() as conn:
+        row = conn.execute(sa.select(store_mod.runs.c.commit, store_mod.runs.c.source)).one()
+    s.close()
+    assert tuple(row) == (head, "run")

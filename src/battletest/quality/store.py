@@ -774,6 +774,24 @@ def _flat_numbers(data: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[s
             yield from _flat_numbers(value, f"{name}.")
 
 
+def record_run_report(report: Report, root: Path, url: str | None = None) -> str:
+    """Record a ``battletest run`` report in the project's history store; return the run id.
+
+    One call for the run orchestration: the store is ``url`` or the default for ``root``
+    (``$BATTLETEST_HISTORY_URL``, else ``ROOT/.battletest/history.db``), the commit and branch
+    come from git (the commit keyed with uncommitted edits, as pytest sessions are).
+    """
+    from battletest.quality.impact import branch_name, git_root, tree_state
+
+    repo = git_root(root)
+    with HistoryStore(url or default_url(root)) as store:
+        return store.record_report(
+            report,
+            commit=tree_state(repo) if repo else None,
+            branch=branch_name(repo) if repo else None,
+        )
+
+
 def parse_keep(text: str) -> float:
     """A retention like ``90d``, ``12w``, ``36h`` → seconds."""
     units = {"h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
@@ -796,5 +814,6 @@ __all__ = [
     "default_url",
     "new_id",
     "parse_keep",
+    "record_run_report",
     "sqlite_url",
 ]
