@@ -609,9 +609,12 @@ def register(app: FastAPI, s: Services) -> None:
         if not ssrf and (
             (target.scheme, target.netloc) != (allowed.scheme, allowed.netloc)
             or not target.path.startswith("/voices/")
+            or ".." in target.path
+            or "%2e" in target.path.lower()
+            or target.query
         ):
             raise HTTPException(
-                422, f"voices can only be imported from the TTS service ({s.tts_url}/voices/...)"
+                422, "voices can only be imported from the TTS service (its /voices/NAME.wav URLs)"
             )
         try:  # with ssrf on: PLANTED VULNERABILITY (ssrf) - any URL is fetched server-side
             r = await s.http.get(body.url, timeout=opts.dependency_timeout_s)
