@@ -95,6 +95,7 @@ class Recorder:
         "bytes_in",
         "bytes_out",
         "dropped",
+        "endpoints",
         "errors",
         "failed",
         "interrupted",
@@ -103,6 +104,12 @@ class Recorder:
     )
 
     def __init__(self, endpoints: int) -> None:
+        self.endpoints = endpoints
+        self.reset()
+
+    def reset(self) -> None:
+        """Start a new interval (in place: connections keep a reference to the recorder)."""
+        endpoints = self.endpoints
         self.lat: list[list[int]] = [[] for _ in range(endpoints)]
         self.failed = [0] * endpoints  # responses that failed their check
         self.lost = [0] * endpoints  # requests that got no response (transport errors)
@@ -141,11 +148,13 @@ class Recorder:
 class Connection(asyncio.Protocol):
     """One keep-alive HTTP/1.1 connection; at most one request in flight."""
 
-    __slots__ = ("closed", "ep", "parser", "rt", "start", "transport", "user")
+    __slots__ = ("closed", "ep", "finished", "parser", "rec", "rt", "start", "transport", "user")
 
     def __init__(self, rt: Runtime, user: User) -> None:
         self.rt = rt
+        self.rec = rt.rec  # the recorder lives as long as the runtime (snapshots swap contents)
         self.user = user
+        self.finished = user.driver.finished
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.ep = -1  # endpoint in flight, -1 when idle
@@ -156,7 +165,7 @@ class Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
-        self.rt.rec.bytes_in += len(data)
+        self.rec.bytes_in += len(data)
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError:
@@ -167,11 +176,10 @@ class Connection(asyncio.Protocol):
         if ep < 0:
             return
         now = perf_counter()
-        rt = self.rt
-        rec = rt.rec
+        rec = self.rec
         rec.lat[ep].append(int((now - self.start) * 1_000_000))
         status = self.parser.get_status_code()
-        expect = rt.expect[ep]
+        expect = self.rt.expect[ep]
         if expect:
             if status not in expect:
                 rec.failed[ep] += 1
@@ -182,7 +190,7 @@ class Connection(asyncio.Protocol):
         self.ep = -1
         if not self.parser.should_keep_alive():
             self.close()
-        self.user.done(False, now)
+        self.finished(self.user, False, now)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -197,11 +205,11 @@ class Connection(asyncio.Protocol):
             self._lose(kind)
 
     def _lose(self, kind: str) -> None:
-        rec = self.rt.rec
+        rec = self.rec
         rec.lost[self.ep] += 1
         rec.error(kind)
         self.ep = -1
-        self.user.done(True, perf_counter())
+        self.finished(self.user, True, perf_counter())
 
     def close(self, abort: bool = False) -> None:
         self.closed = True
@@ -218,7 +226,7 @@ class Connection(asyncio.Protocol):
         if self.transport is not None:
             payload = self.rt.payloads[ep]
             self.transport.write(payload)
-            self.rt.rec.bytes_out += len(payload)
+            self.rec.bytes_out += len(payload)
 
 
 class User:
@@ -246,10 +254,6 @@ class User:
             self.rt.connect(conn)
         else:
             conn.send(ep, start)
-
-    def done(self, error: bool, now: float) -> None:
-        self.iterations += 1
-        self.driver.finished(self, error, now)
 
 
 class Driver(Protocol):
@@ -337,6 +341,7 @@ class ClosedDriver:
         ):
             conn.send(self.rt.pick() if self.weighted else 0, now)
             return
+        user.iterations += 1
         if not self._may_run(user):
             user.parked = True
             return
@@ -533,9 +538,10 @@ class Runtime:
                 conn.fail("timeout")
 
     def take_snapshot(self, offset: float, final: bool) -> dict[str, Any]:
-        rec, self.rec = self.rec, Recorder(len(self.cfg.endpoints))
         self.seq += 1
-        return rec.snapshot(self.seq, offset, self.driver.active(), final)
+        snap = self.rec.snapshot(self.seq, offset, self.driver.active(), final)
+        self.rec.reset()
+        return snap
 
 
 def cpu_seconds() -> float:
