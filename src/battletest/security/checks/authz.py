@@ -14,7 +14,7 @@ from battletest.security.http import Exchange
 from battletest.security.identity import ScanIdentity
 from battletest.security.model import Operation, item_schema, properties_of
 
-_ADMIN_SCOPE = re.compile(r"admin|superuser|manage|staff", re.I)
+_ADMIN_SCOPE = re.compile(r"admin|superuser|manage", re.I)
 _SENSITIVE = re.compile(
     r"(^|_)(password|passwd|secret|cvv|cvc|ssn)($|_)|^(hash|password_?hash|hashed_?password|"
     r"api_?key|access_?token|refresh_?token|session_?token|token|card_?number|pan|private_?key|"

@@ -1,0 +1,210 @@
+"""Security scan on the insecure demo: time and requests per depth, and which planted
+vulnerabilities battletest finds versus schemathesis (configured with users and peers for its
+object-level-authorization check), side by side in one run.
+
+Each tool gets a fresh insecure demo. schemathesis runs from ``.venv-peers`` with every check
+(``--checks all``), a Web Fuzzing Commons auth file holding a token per demo user, the two guests
+and the two hotels' staff listed as ``peers`` (users that must not see each other's objects), and
+``/v1/auth/logout`` excluded (it would revoke the tokens it was given). Exits non-zero when a
+peer did not run or battletest missed an in-scope planted vulnerability at ``standard`` depth.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMATHESIS = ROOT / ".venv-peers" / "bin" / "schemathesis"
+DEMO = {"rate_limit_per_client": 1_000_000, "kdf_time_cost": 1, "kdf_memory_kib": 8192}
+# planted vulnerability (docs/demo.md) → battletest check; the four others are part 2 (issue 9)
+IN_SCOPE = {
+    "bola": "bola",
+    "bfla": "bfla",
+    "mass_assignment": "mass-assignment",
+    "jwt_alg_none": "jwt-alg-none",
+    "weak_jwt_secret": "jwt-weak-secret",
+    "no_token_expiry": "jwt-expired",
+    "no_login_limit": "login-rate-limit",
+    "user_enumeration": "user-enumeration",
+    "data_exposure": "data-exposure",
+    "verbose_errors": "stack-trace",
+    "missing_headers": "security-headers",
+    "cors_any_origin": "cors",
+    "debug_endpoint": "undocumented-endpoint",
+    "cross_tenant": "cross-tenant",
+}
+PART_2 = ("sqli", "xss", "ssrf", "no_body_limit")
+KNOWN_DATA: dict[str, Any] = {
+    "objects": {
+        "/v1/reservations": {
+            "guest1": ["r-1001"],
+            "guest2": ["r-1002"],
+            "staff_h1": ["r-1003"],
+            "staff_h2": ["r-2001"],
+        }
+    },
+    "parameters": {"confirmation_code": "HV7Q2K"},
+    "allow_destructive": True,
+}
+
+
+def battletest_scan(depth: str) -> dict[str, Any]:
+    from battletest.config import load_config
+    from battletest.demo import start
+    from battletest.security.identity import identities_from
+    from battletest.security.suite import scan, settings_from
+    from battletest.spec import load_spec
+
+    with start(insecure=True, token_ttl_s=3, **DEMO) as demo:
+        folder = Path(tempfile.mkdtemp(prefix="bench-scan-"))
+        config = load_config(demo.write_config(folder / "battletest.toml"))
+        settings = settings_from(config, depth=depth, **KNOWN_DATA)
+        people = identities_from(config.identities, config.auth.api_key_header)
+        spec = load_spec(None, demo.base_url)
+        started = time.perf_counter()
+        outcome = scan(demo.base_url, spec, people, settings, extra_secrets=config.secrets())
+        elapsed = time.perf_counter() - started
+    checks = {f.check_id for f in outcome.findings}
+    return {
+        "time_s": elapsed,
+        "requests": outcome.requests,
+        "findings": len(outcome.findings),
+        "inconclusive": len(outcome.inconclusive),
+        "found": {planted for planted, check in IN_SCOPE.items() if check in checks},
+    }
+
+
+def schemathesis_scan(max_examples: int = 25) -> dict[str, Any] | None:
+    from battletest.demo import start
+
+    if not SCHEMATHESIS.exists():
+        print(
+            f"schemathesis is not installed at {SCHEMATHESIS}: .venv-peers/bin/pip install schemathesis"
+        )
+        return None
+    work = Path(tempfile.mkdtemp(prefix="bench-schemathesis-"))
+    with start(insecure=True, **DEMO) as demo:
+        auth = []
+        for ident in demo.identities:
+            if not ident.username:
+                continue
+            r = httpx.post(
+                demo.base_url + "/v1/auth/login",
+                json={"username": ident.username, "password": ident.password},
+            )
+            r.raise_for_status()
+            header = {"name": "Authorization", "value": f"Bearer {r.json()['access_token']}"}
+            auth.append({"name": ident.name, "fixedHeaders": [header]})
+        (work / "auth.json").write_text(json.dumps({"auth": auth}))
+        (work / "schemathesis.toml").write_text(
+            "[auth.wfc]\n"
+            f'path = "{work / "auth.json"}"\n'
+            'user = "staff_h1"\n'
+            'peers = ["guest1", "guest2", "staff_h1", "staff_h2"]\n'
+        )
+        cmd = [
+            str(SCHEMATHESIS),
+            "--config-file",
+            str(work / "schemathesis.toml"),
+            "run",
+            demo.spec_url,
+            "--url",
+            demo.base_url,
+            "--checks",
+            "all",
+            "--exclude-path",
+            "/v1/auth/logout",
+            "--max-examples",
+            str(max_examples),
+            "--report",
+            "ndjson",
+            "--report-dir",
+            str(work / "report"),
+            "--no-color",
+        ]
+        started = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
+        elapsed = time.perf_counter() - started
+    reports = sorted((work / "report").glob("*.ndjson"))
+    if not reports:
+        print("schemathesis did not run:", proc.stdout[-2000:], proc.stderr[-2000:])
+        return None
+    failures: collections.Counter[tuple[str, str]] = collections.Counter()
+    requests = 0
+    for line in reports[0].read_text().splitlines():
+        event = json.loads(line)
+        done = event.get("ScenarioFinished")
+        if not done:
+            continue
+        recorder = done["recorder"]
+        requests += len(recorder.get("interactions") or {})
+        for results in (recorder.get("checks") or {}).values():
+            for check in results:
+                if check.get("status") == "failure":
+                    failures[(check["name"], recorder["label"])] += 1
+    found = set()
+    for name, label in failures:
+        if name == "object_level_authorization":
+            found.add("bola" if "reservation" in label else "cross_tenant")
+    return {"time_s": elapsed, "requests": requests, "failures": failures, "found": found}
+
+
+def main() -> int:
+    depths = ["basic", "standard", "comprehensive"]
+    ours = {d: battletest_scan(d) for d in depths}
+    peer = schemathesis_scan()
+    print()
+    print(f"{'tool / depth':<28}{'time s':>9}{'requests':>10}{'findings':>10}{'planted found':>15}")
+    for d in depths:
+        r = ours[d]
+        print(
+            f"{'battletest ' + d:<28}{r['time_s']:>9.1f}{r['requests']:>10}{r['findings']:>10}"
+            f"{len(r['found']):>11}/{len(IN_SCOPE)}"
+        )
+    if peer is not None:
+        print(
+            f"{'schemathesis (2+ users)':<28}{peer['time_s']:>9.1f}{peer['requests']:>10}"
+            f"{sum(peer['failures'].values()):>10}{len(peer['found']):>11}/{len(IN_SCOPE)}"
+        )
+    print()
+    print(
+        f"{'planted vulnerability':<20}"
+        + "".join(f"{d:>15}" for d in depths)
+        + f"{'schemathesis':>15}"
+    )
+    for planted in [*IN_SCOPE, *PART_2]:
+        cells = [
+            "yes" if planted in ours[d]["found"] else ("part 2" if planted in PART_2 else "NO")
+            for d in depths
+        ]
+        theirs = "-" if peer is None else ("yes" if planted in peer["found"] else "no")
+        print(f"{planted:<20}" + "".join(f"{c:>15}" for c in cells) + f"{theirs:>15}")
+    if peer is not None:
+        print("\nschemathesis failures (check, operation):")
+        for (name, label), count in sorted(peer["failures"].items()):
+            print(f"  {name:<34} {label} ({count})")
+        ratio = len(ours["standard"]["found"]) / max(1, len(peer["found"]))
+        print(
+            f"\nplanted vulnerabilities found, battletest standard vs schemathesis: "
+            f"{len(ours['standard']['found'])} vs {len(peer['found'])} (ratio {ratio:.1f})"
+        )
+    if peer is None:
+        return 1
+    missed = set(IN_SCOPE) - ours["standard"]["found"]
+    if missed:
+        print("battletest missed at standard depth:", ", ".join(sorted(missed)))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
