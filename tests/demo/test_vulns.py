@@ -365,6 +365,13 @@ def test_15_ssrf_closed(demo: DemoHandle, listener: tuple[str, list[str]]) -> No
         demo, "/v1/voices/import", "admin", json={"name": "x", "url": url + "/latest/meta-data"}
     )
     assert r.status_code == 422 and seen == []
+    sneaky = post(
+        demo,
+        "/v1/voices/import",
+        "admin",
+        json={"name": "x", "url": demo.tts_url + "/voices/../_journal"},
+    )
+    assert sneaky.status_code == 422
     ok = post(
         demo,
         "/v1/voices/import",
