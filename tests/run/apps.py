@@ -203,6 +203,27 @@ def make_api(*, insecure: bool = False, ttl_s: float = 300.0) -> FastAPI:
     return app
 
 
+def make_redirect_app() -> FastAPI:
+    """One redirect leaving the host, one staying on it."""
+    from fastapi.responses import RedirectResponse
+
+    app = FastAPI()
+
+    @app.get("/go", status_code=302, responses={302: {"description": "elsewhere"}})
+    def go() -> RedirectResponse:
+        return RedirectResponse("http://example.invalid/steal", status_code=302)
+
+    @app.get("/here", status_code=302, responses={302: {"description": "same host"}})
+    def here() -> RedirectResponse:
+        return RedirectResponse("/landing", status_code=302)
+
+    @app.get("/landing")
+    def landing() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    return app
+
+
 api = make_api()
 
 

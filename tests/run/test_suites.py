@@ -158,3 +158,22 @@ def test_wrong_typed_bodies_flip_every_field_type() -> None:
     }
     assert wrong_typed(schema) == {"n": "not-a-number", "s": 12345, "b": "maybe"}
     assert wrong_typed({"type": "array"}) == "not-an-array"
+
+
+def test_redirects_off_the_target_host_are_noted_not_followed(tmp_path: Path) -> None:
+    from tests.run.apps import make_redirect_app
+
+    from battletest.config import Config
+    from battletest.netutil import serve_app
+
+    app = make_redirect_app()
+
+    with serve_app(app) as url:
+        cfg = Config.model_validate({"target": {"url": url}, "out": str(tmp_path), "seed": 1})
+        out = execute(cfg, only=["contract"], write_reports=False)
+    assert out.report.summary.failed == 0
+    notes = out.report.run.notes
+    assert any("redirect off the target host not followed: GET /go" in n for n in notes), notes
+    assert not any("/here" in n for n in notes)
+    here = next(c for c in out.report.test_results if c.name == "GET /here")
+    assert here.details["statuses"] == {"302": 1}  # checked as documented, not followed

@@ -161,6 +161,19 @@ class HttpClientFactory:
                 client.close()
             self._clients.clear()
 
+    def note_redirect(self, response: httpx.Response) -> None:
+        """Note a redirect that leaves the target's host (it is never followed)."""
+        if not response.is_redirect:
+            return
+        nxt = urljoin(str(response.request.url), response.headers.get("location", ""))
+        if urlsplit(nxt).netloc != urlsplit(self.base_url).netloc:
+            note = (
+                f"redirect off the target host not followed: {response.request.method} "
+                f"{response.request.url.path} → {nxt}"
+            )
+            if note not in self.notes:
+                self.notes.append(note)
+
     def follow_same_host(
         self, client: httpx.Client, response: httpx.Response, max_hops: int = 5
     ) -> httpx.Response:
@@ -172,12 +185,7 @@ class HttpClientFactory:
             location = response.headers.get("location", "")
             nxt = urljoin(str(response.request.url), location)
             if urlsplit(nxt).netloc != host:
-                note = (
-                    f"redirect off the target host not followed: {response.request.method} "
-                    f"{response.request.url.path} → {nxt}"
-                )
-                if note not in self.notes:
-                    self.notes.append(note)
+                self.note_redirect(response)
                 return response
             response = client.get(nxt)
         return response
