@@ -42,6 +42,7 @@ pytest_plugins: list[str] = []
 pytest_plugins.append("battletest.chaos.mock_fixtures")
 pytest_plugins.append("battletest.chaos.fixtures")
 pytest_plugins.append("battletest.quality.fixtures")
+pytest_plugins.append("battletest.load.fixtures")
 
 MARKERS = {
     "unit": "fast, socket-free test",
