@@ -34,7 +34,7 @@ def wrk(url: str, headers: dict[str, str]) -> tuple[float, str, int, int]:
         cmd = ["taskset", "-c", "0", *cmd]
     out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p99 = re.search(r"99%\s+(\S+)", out)
+    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     sock = re.search(r"Socket errors:.*", out)
     sock_errors = sum(int(n) for n in re.findall(r"\d+", sock.group())) if sock else 0
