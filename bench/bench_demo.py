@@ -61,7 +61,11 @@ def main() -> int:
             ("GET /v1/reservations/{id}", *wrk(url, auth)),
         ]
         stats = httpx.get(demo.base_url + "/metrics").text
-    print(f"demo app, 1 uvicorn worker, wrk -t1 -c{CONNECTIONS} -d{DURATION_S}s")
+    load = os.getloadavg()[0]
+    print(
+        f"demo app, 1 uvicorn worker, wrk -t1 -c{CONNECTIONS} -d{DURATION_S}s "
+        f"(1-min load average {load:.1f} on {os.cpu_count()} cores)"
+    )
     print(f"{'operation':<30}{'req/s':>10}{'p99':>10}{'non-2xx':>9}{'sock err':>9}")
     for name, rps, p99, bad, sock_errors in rows:
         print(f"{name:<30}{rps:>10.0f}{p99:>10}{bad:>9}{sock_errors:>9}")
