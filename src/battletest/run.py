@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import os
 import random
 import secrets
 import sys
@@ -396,6 +397,9 @@ def run_command(**options: Any) -> None:
     0 all gates passed, 1 a gate failed, 2 usage or config error, 3 target unreachable,
     130 interrupted (partial results written).
     """
+    # Hypothesis keeps a small cache; in the user's cache folder, not a .hypothesis/ in their cwd.
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(cache / "battletest" / "hypothesis"))
     outcome = run_from_options(options)
     # sys.exit, not click's Exit: the CLI runs click with standalone_mode=False, where an Exit
     # would be returned (and lost) instead of ending the process with its code.

@@ -376,3 +376,35 @@ def test_a_failed_gate_exits_1(
     )
     assert code == 1
     assert "[auth] FAIL alg none: GET /me" in err and "verdict: FAIL" in err
+
+
+@pytest.mark.network
+def test_a_run_leaves_no_hypothesis_folder_in_the_working_directory(
+    api_url: str, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "HYPOTHESIS_STORAGE_DIRECTORY"}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "battletest",
+            "run",
+            "--target",
+            api_url,
+            "--suites",
+            "contract",
+            "--out",
+            "reports",
+            "--examples",
+            "1",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode in (0, 1), proc.stderr
+    assert not (tmp_path / ".hypothesis").exists()
