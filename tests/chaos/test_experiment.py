@@ -200,3 +200,21 @@ def test_pms_partition_on_the_demo(tmp_path: Path) -> None:
     assert during.holds is True  # … and bounded: stale answers, no errors
     assert result.time_to_recover_s is not None
     assert [a.action for a in result.actions] == ["mock.activate mock=pms scenario=timeout"]
+
+
+def test_sigstop_and_sigcont(tmp_path: Path) -> None:
+    doc = experiment(
+        tmp_path,
+        method=[{"at": "0s", "action": "process.stop"}],
+        rollbacks=[{"action": "process.cont"}],
+        phases={"before": "1s", "during": "1s", "after": "2s"},
+    )
+    doc["steady_state"]["thresholds"] = ["p95<300ms", "error_rate<1%"]
+    doc["steady_state"]["recovery_window"] = "0.5s"
+    result = run_experiment(parse_experiment(doc))
+    assert [a.message for a in [*result.actions, *result.rollbacks]] == ["SIGSTOP", "SIGCONT"]
+    before, _during, _after = result.phases
+    assert before.holds is True
+    # requests sent while the process was stopped complete after SIGCONT with their full wait
+    assert max(p.worst_p99_ms for p in result.phases[1:]) > 300
+    assert result.time_to_recover_s is not None and result.verdict == "pass"

@@ -99,6 +99,7 @@ def resolved_reservation_schema() -> dict:
     return to_json_schema(schema)
 
 
+@pytest.mark.slow  # the first hypothesis-jsonschema search in a process loads hypothesis
 def test_examples_are_schema_valid() -> None:
     schema = resolved_reservation_schema()
     value = example_for(schema)
@@ -106,12 +107,14 @@ def test_examples_are_schema_valid() -> None:
     assert value["status"] == "booked" and value["nights"] == 1
 
 
+@pytest.mark.slow
 def test_pattern_falls_back_to_hypothesis() -> None:
     schema = {"type": "string", "pattern": "^[A-Z][0-9]{3}$"}
     value = example_for(schema)
     jsonschema.validate(value, schema)
 
 
+@pytest.mark.slow
 @pytest.mark.network
 def test_mock_from_openapi_serves_each_operation(tmp_path: Path) -> None:
     spec = tmp_path / "pms.json"

@@ -436,6 +436,10 @@ def _run(
                 raise KeyboardInterrupt
         if "error" in box:
             raise box["error"]
+        if clock.origin is None:
+            done = box.get("result")
+            why = "; ".join(done.warnings) if done is not None and done.warnings else "no sample"
+            raise ScenarioError(f"the steady-state load ended before it reported a sample: {why}")
         say(f"steady state for {ph.before:g}s at {ss.rate:g} req/s")
         _sleep_until(clock, ph.before, stop)
         fault_started = clock.now()

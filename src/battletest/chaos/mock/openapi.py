@@ -189,7 +189,7 @@ def _valid(schema: Any, value: Any) -> bool:
 
 
 def _hypothesis_example(schema: Any, fallback: Any) -> Any:
-    from hypothesis import HealthCheck, find, settings
+    from hypothesis import HealthCheck, Phase, find, settings
     from hypothesis.errors import NoSuchExample
     from hypothesis_jsonschema import from_schema
 
@@ -198,7 +198,10 @@ def _hypothesis_example(schema: Any, fallback: Any) -> Any:
             from_schema(schema),
             lambda _: True,
             settings=settings(
-                database=None, max_examples=50, suppress_health_check=list(HealthCheck)
+                database=None,
+                max_examples=50,
+                phases=[Phase.generate],  # the first valid value; shrinking costs seconds
+                suppress_health_check=list(HealthCheck),
             ),
         )
     except (NoSuchExample, Exception):
