@@ -145,3 +145,11 @@ def test_config_renders_the_contract(tmp_path: Path) -> None:
     insecure_doc = tomllib.loads(insecure.config_toml())
     assert insecure_doc["rbac"] == doc["rbac"] and insecure_doc["identities"] == doc["identities"]
     assert "INSECURE" in insecure.config_toml().splitlines()[0]
+
+
+def test_public_names() -> None:
+    import battletest.demo as demo
+
+    assert sorted(demo.__all__) == sorted(
+        n for n in vars(demo) if (not n.startswith("_") and n[0].isupper()) or n == "start"
+    )
