@@ -55,11 +55,12 @@ def test_run_without_a_target_runs_the_demo(
 
 
 def test_the_demos_config_validates_and_the_insecure_demo_fails_auth_and_errors(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from battletest.demo import start
-    from battletest.run import _demo_target_factory, execute
 
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BATTLETEST_AUTH__TOKEN_TTL_S", "2")  # lets expiry be waited for
     with start(insecure=True, token_ttl_s=2) as demo:
         path = demo.write_config(tmp_path / "battletest.toml")
         written = load_config(path, environ={})  # the config the demo writes validates
@@ -67,15 +68,26 @@ def test_the_demos_config_validates_and_the_insecure_demo_fails_auth_and_errors(
         assert {i.role for i in written.identities} >= {"admin", "staff", "guest", "service"}
         assert written.rbac and written.rate_limits.per_client and written.dependencies
         assert read_config_file(path)["auth"]["login_path"] == written.auth.login_path
-        cfg = load_config(
-            path,
-            overrides={"auth.token_ttl_s": 2, "out": str(tmp_path / "reports"), "seed": 2},
-            environ={},
-        )
-        outcome = execute(cfg, only=["auth", "errors"], target_factory=_demo_target_factory(demo))
-    assert outcome.exit_code == 1
-    failed = {c.name: c for c in outcome.report.failed_tests}
+        with pytest.raises(SystemExit) as exit_info:
+            main(
+                [
+                    "run",
+                    "--config",
+                    str(path),
+                    "--target",
+                    demo.base_url,
+                    "--suites",
+                    "auth,errors",
+                    "--seed",
+                    "2",
+                    "--json",
+                ]
+            )
+    out, err = capsys.readouterr()
+    assert exit_info.value.code == 1, err
+    report = json.loads((Path(json.loads(out)["run_folder"]) / "report.json").read_text())
+    failed = {c["name"]: c for c in report["failed_tests"]}
     assert "alg none: GET /v1/me" in failed
     assert "expired token: GET /v1/me" in failed
-    leaks = [c for c in failed.values() if c.suite == "errors" and "stack trace" in c.message]
+    leaks = [c for c in failed.values() if c["suite"] == "errors" and "stack trace" in c["message"]]
     assert leaks, sorted(failed)
