@@ -177,7 +177,9 @@ def bench_impact(tmp: Path, store: HistoryStore) -> tuple[float, int]:
     }
     store.save_impact_map(head, False, rows)
     target = repo / "pkg" / "mod3.py"
-    target.write_text(target.read_text().replace("return x + 5\n", "return x + 5 + 0\n"))
+    # f3 of mod3: run by every test with a row (…, "pkg/mod3.py", "f3") above.
+    expected = {t for t, f, fn in rows if (f, fn) == ("pkg/mod3.py", "f3")}
+    target.write_text(target.read_text().replace("return x + 3\n", "return x + 3 + 0\n"))
     picked = 0
 
     def run() -> None:
@@ -185,6 +187,7 @@ def bench_impact(tmp: Path, store: HistoryStore) -> tuple[float, int]:
         sel = select(store, repo, since="HEAD")
         assert not sel.full_run, sel.reason
         picked = len(sel.tests)
+        assert set(sel.tests) == expected, (picked, len(expected))
 
     return median_time(run), picked
 

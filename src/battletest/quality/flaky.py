@@ -167,23 +167,43 @@ def _fill_last_flips(
     names: dict[int, tuple[str, str | None, float]],
     start: float,
 ) -> None:
-    """The last time each test's outcome changed (pass ↔ fail), from its case rows."""
+    """The last time each test's outcome changed (pass ↔ fail, or a pass on a retry).
+
+    One window-function query over the flagged tests' case rows (SQLite ≥ 3.25, PostgreSQL).
+    """
     key_of = {v[0]: k for k, v in names.items()}
-    with store.read() as conn:
-        for h in found:
-            if h.test_id not in key_of:
-                continue
-            rows = conn.execute(
-                sa.select(cases.c.failed, cases.c.flipped, cases.c.ts)
-                .where(cases.c.test == key_of[h.test_id], cases.c.failed.is_not(None))
-                .where(cases.c.ts >= start)
-                .order_by(cases.c.ts, cases.c.id)
+    keys = [key_of[h.test_id] for h in found if h.test_id in key_of]
+    if not keys:
+        return
+    ordered = (
+        sa.select(
+            cases.c.test,
+            cases.c.ts,
+            cases.c.failed,
+            cases.c.flipped,
+            sa.func.lag(cases.c.failed)
+            .over(partition_by=cases.c.test, order_by=(cases.c.ts, cases.c.id))
+            .label("prev"),
+        )
+        .where(cases.c.test.in_(keys), cases.c.failed.is_not(None), cases.c.ts >= start)
+        .subquery()
+    )
+    q = (
+        sa.select(ordered.c.test, sa.func.max(ordered.c.ts))
+        .where(
+            sa.or_(
+                ordered.c.flipped == 1,
+                sa.and_(ordered.c.prev.is_not(None), ordered.c.prev != ordered.c.failed),
             )
-            prev: int | None = None
-            for failed, flipped, ts in rows:
-                if flipped or (prev is not None and failed != prev):
-                    h.last_flip = ts
-                prev = failed
+        )
+        .group_by(ordered.c.test)
+    )
+    with store.read() as conn:
+        last = {int(t): float(ts) for t, ts in conn.execute(q)}
+    for h in found:
+        key = key_of.get(h.test_id)
+        if key is not None and key in last:
+            h.last_flip = last[key]
 
 
 @dataclass(frozen=True, slots=True)

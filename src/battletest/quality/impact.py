@@ -359,15 +359,6 @@ def select(
         return Selection(
             True, f"the impact map at {map_commit[:12]} was recorded with uncommitted edits", base
         )
-    entries = store.impact_entries_for(map_id)
-    by_unit: dict[tuple[str, str], set[str]] = defaultdict(set)
-    by_file: dict[str, set[str]] = defaultdict(set)
-    known: set[str] = set()
-    for test_id, file, function in entries:
-        by_unit[(file, function)].add(test_id)
-        by_file[file].add(test_id)
-        known.add(test_id)
-
     if changed is not None:
         changes = []
         for p in changed:
@@ -377,6 +368,14 @@ def select(
     else:
         assert repo is not None and base is not None
         changes = changed_files(repo, base)
+    # Only the rows of the changed Python files are read, and the set of tests the map knows.
+    by_unit: dict[tuple[str, str], set[str]] = defaultdict(set)
+    by_file: dict[str, set[str]] = defaultdict(set)
+    py_files = [c.path for c in changes if c.path.endswith(".py")]
+    for test_id, file, function in store.impact_entries_for(map_id, files=py_files):
+        by_unit[(file, function)].add(test_id)
+        by_file[file].add(test_id)
+    known = store.impact_tests(map_id)
     sel = Selection(False, "", base, [c.path for c in changes], known=frozenset(known))
     prefix = _rootdir_prefix(repo or root, root)
 

@@ -675,14 +675,34 @@ class HistoryStore:
             row = conn.execute(q).first()
         return (row[0], row[1], bool(row[2])) if row else None
 
-    def impact_entries_for(self, map_id: str) -> list[tuple[str, str, str]]:
+    def impact_entries_for(
+        self, map_id: str, *, files: Sequence[str] | None = None
+    ) -> list[tuple[str, str, str]]:
+        """(test id, file, function) rows of a map, only for ``files`` when given."""
+        q = sa.select(
+            impact_entries.c.test_id, impact_entries.c.file, impact_entries.c.function
+        ).where(impact_entries.c.map_id == map_id)
+        out: list[tuple[str, str, str]] = []
         with self.read() as conn:
-            rows = conn.execute(
-                sa.select(
-                    impact_entries.c.test_id, impact_entries.c.file, impact_entries.c.function
-                ).where(impact_entries.c.map_id == map_id)
-            )
-            return [(t, f, fn) for t, f, fn in rows]
+            if files is None:
+                return [(t, f, fn) for t, f, fn in conn.execute(q)]
+            wanted = list(dict.fromkeys(files))
+            for i in range(0, len(wanted), 500):
+                chunk = q.where(impact_entries.c.file.in_(wanted[i : i + 500]))
+                out.extend((t, f, fn) for t, f, fn in conn.execute(chunk))
+        return out
+
+    def impact_tests(self, map_id: str) -> set[str]:
+        """Every test id a map knows."""
+        with self.read() as conn:
+            return {
+                row[0]
+                for row in conn.execute(
+                    sa.select(impact_entries.c.test_id)
+                    .where(impact_entries.c.map_id == map_id)
+                    .distinct()
+                )
+            }
 
     # -- maintenance ----------------------------------------------------------------------------
 
