@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from battletest.demo import DemoHandle, start
+from battletest.errors import AuthError
 
 from .conftest import FAST
 
@@ -40,6 +41,8 @@ def test_login_lockout_after_repeated_failures() -> None:
         with httpx.Client(base_url=demo.base_url, timeout=10) as c:
             assert [c.post("/v1/auth/login", json=bad).status_code for _ in range(3)] == [401] * 3
             locked = c.post("/v1/auth/login", json=good)  # right password, still locked
+            with pytest.raises(AuthError, match="could not log in: HTTP 429"):
+                demo.headers("staff_h1")
             assert locked.status_code == 429 and int(locked.headers["retry-after"]) >= 1
             other = demo.identity("staff_h2")
             assert (

@@ -31,3 +31,9 @@ def test_reservation_through_the_pms(demo: DemoHandle, client: httpx.Client) -> 
     r = client.get("/v1/reservations/r-1001", headers=headers(demo, "admin"))
     assert r.status_code == 200
     assert r.json()["confirmation_code"] == "HV7Q2K" and r.json()["stale"] is False
+
+
+def test_handle_headers_log_users_in(demo: DemoHandle) -> None:
+    me = httpx.get(demo.base_url + "/v1/me", headers=demo.headers("staff_h2")).json()
+    assert me["email"] == "staff.h2@demo.test" and me["hotel_id"] == "h2"
+    assert demo.headers("service") == {"X-API-Key": demo.identity("service").api_key}

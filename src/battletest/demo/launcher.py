@@ -24,7 +24,7 @@ from typing import Any
 
 from battletest.demo import seed
 from battletest.demo.options import DemoOptions
-from battletest.errors import SafetyError, TargetUnreachable, UsageError
+from battletest.errors import AuthError, SafetyError, TargetUnreachable, UsageError
 from battletest.netutil import is_loopback_host
 
 READY_TIMEOUT_S = 30.0
@@ -122,6 +122,25 @@ class DemoHandle:
             f"no demo identity named {name!r}",
             hint="one of " + ", ".join(i.name for i in self.identities),
         )
+
+    def headers(self, name: str) -> dict[str, str]:
+        """Ready-to-send auth headers for an identity (logs a user in for a fresh token)."""
+        import httpx
+
+        ident = self.identity(name)
+        if ident.api_key:
+            return ident.auth_headers()
+        r = httpx.post(
+            self.base_url + "/v1/auth/login",
+            json={"username": ident.username, "password": ident.password},
+            timeout=30,
+        )
+        if r.status_code != 200:
+            raise AuthError(
+                f"demo identity {name!r} could not log in: HTTP {r.status_code}",
+                hint="a lockout or rate limit may be in force; wait or start a fresh demo",
+            )
+        return ident.auth_headers(str(r.json()["access_token"]))
 
     def config_toml(self) -> str:
         from battletest.demo.config_file import render_config
