@@ -25,7 +25,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "gate": ("battletest.quality.cli", "gate", "Re-evaluate a run folder's quality gates (exit 0/1)."),
     "flaky": ("battletest.quality.cli", "flaky", "Flaky tests: list, report, quarantine, release."),
     "impact": ("battletest.quality.cli", "impact", "The tests a change needs (impact selection)."),
-    "history": ("battletest.quality.cli", "history", "The history store: prune, show."),
+    "history": ("battletest.quality.cli", "history", "History store: prune, stats, coverage gaps."),
     "run": ("battletest.run", "run_command", "Run the enabled suites and write the reports."),
     "config": ("battletest.config", "config_command", "Show, validate and describe the config."),
     "load": ("battletest.load.cli", "load", "Load test: k6-style executors, thresholds."),
