@@ -21,6 +21,6 @@ def test_bt_load_runs_against_the_session_target(pytester: pytest.Pytester) -> N
         """
     )
     with serve("ok") as (url, server):
-        outcome = pytester.runpytest_subprocess("--bt-target", url, "-p", "no:cacheprovider")
+        outcome = pytester.runpytest("--bt-target", url, "-p", "no:cacheprovider")
     outcome.assert_outcomes(passed=1)
     assert "/ping" in server.paths
