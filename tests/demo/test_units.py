@@ -35,6 +35,8 @@ def test_options_round_trip_and_switches() -> None:
         DemoOptions.build(colour="red")
     with pytest.raises(UsageError, match="out of range"):
         DemoOptions(port=70000)
+    with pytest.raises(UsageError, match="pms_url must be an http"):
+        DemoOptions(pms_url="127.0.0.1:9001")
 
 
 def test_tokens_expire_and_are_typed() -> None:

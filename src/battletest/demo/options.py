@@ -93,6 +93,13 @@ class DemoOptions:
                 raise UsageError(f"demo option {name} must be >= 1", hint="pass a positive integer")
         if self.kdf_memory_kib < 8:
             raise UsageError("demo option kdf_memory_kib must be >= 8", hint="argon2 needs 8 KiB")
+        for name in ("pms_url", "tts_url"):
+            url = getattr(self, name)
+            if url is not None and not url.startswith(("http://", "https://")):
+                raise UsageError(
+                    f"demo option {name} must be an http(s) URL, not {url!r}",
+                    hint="e.g. http://127.0.0.1:9001",
+                )
         if not 0 <= self.port <= 65535:
             raise UsageError(f"port {self.port} is out of range", hint="use 0..65535 (0 = free)")
 
