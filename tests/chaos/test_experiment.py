@@ -213,8 +213,9 @@ def test_sigstop_and_sigcont(tmp_path: Path) -> None:
     doc["steady_state"]["recovery_window"] = "0.5s"
     result = run_experiment(parse_experiment(doc))
     assert [a.message for a in [*result.actions, *result.rollbacks]] == ["SIGSTOP", "SIGCONT"]
-    before, _during, _after = result.phases
+    before, during, after = result.phases
     assert before.holds is True
-    # requests sent while the process was stopped complete after SIGCONT with their full wait
-    assert max(p.worst_p99_ms for p in result.phases[1:]) > 300
+    # requests sent while the process was stopped complete only after SIGCONT, with their wait
+    felt = during.requests < 15 or max(during.worst_p99_ms, after.worst_p99_ms) > 300
+    assert felt or during.errors > 0, result.phases
     assert result.time_to_recover_s is not None and result.verdict == "pass"

@@ -66,7 +66,7 @@ def demo_behind_mock(**switches: bool) -> Iterator[tuple[str, dict[str, Any]]]:
             breaker_reset_s=1.0,
             dependency_timeout_s=0.3,
             rate_limit_per_client=10,
-            rate_window_s=2.0,
+            rate_window_s=3.0,
             service_quota=100_000,
             **switches,
         ) as handle,
@@ -87,7 +87,7 @@ def demo_behind_mock(**switches: bool) -> Iterator[tuple[str, dict[str, Any]]]:
                         "fail_fast_s": 2.0,
                     }
                 ],
-                "rate_limit": {"path": "/version", "headers": {}, "limit": 10, "window_s": 2.0},
+                "rate_limit": {"path": "/version", "headers": {}, "limit": 10, "window_s": 3.0},
                 "unrelated": {"path": "/health"},
                 "overload": {
                     "path": "/version",
@@ -135,7 +135,7 @@ def test_secure_demo_passes_every_property() -> None:
     [
         ("breaker", "circuit_breaker[pms]", "circuit breaker: the circuit did not open"),
         ("backoff", "retry_backoff[pms]", "retry backoff: retries do not back off"),
-        ("rate_limit", "rate_limit", "rate limit: no 429 after 10 requests in 2s"),
+        ("rate_limit", "rate_limit", "rate limit: no 429 after 10 requests in 3s"),
     ],
 )
 def test_each_disabled_switch_fails_its_property(switch: str, prop: str, message: str) -> None:

@@ -43,7 +43,7 @@ def test_status_scenarios_on_a_proxy(proxied) -> None:
 
 def test_outage_disables_the_proxy_until_the_end(proxied) -> None:
     _, failures, url = proxied
-    failures.activate_failure("outage", 0.5)
+    failures.activate_failure("outage", 2.0)
     with pytest.raises(httpx.ConnectError):
         get(url)
     deadline = time.monotonic() + 5

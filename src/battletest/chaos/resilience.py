@@ -516,6 +516,7 @@ class ResilienceRun:
 
         t0 = time.monotonic()
         a = burst(first)
+        a_end = time.monotonic()
         time.sleep(max(0.0, t0 + rl.window_s / 2 - time.monotonic()))
         b = burst(second)
         over = burst(1)[0]
@@ -553,7 +554,7 @@ class ResilienceRun:
                 details,
             )
         # a sliding window frees the first burst's slots only: half the limit, not all of it
-        time.sleep(max(0.0, t0 + rl.window_s * 1.1 - time.monotonic()))
+        time.sleep(max(0.0, a_end + rl.window_s * 1.05 - time.monotonic()))
         c = burst(first + 1)
         details["after_window"] = [r.status_code if r is not None else None for r in c]
         if any(limited(r) for r in c[:first]):
