@@ -228,3 +228,13 @@ def test_graceful_ramp_down_interrupts_iterations_that_take_too_long() -> None:
     # without the ramp-down limit the run would wait for the 30 s graceful stop
     assert result.interrupted_iterations == 2
     assert result.duration_s < 5.0
+
+
+@pytest.mark.slow
+def test_ramping_arrival_rate_sends_the_integral_of_its_rate() -> None:
+    spec = ExecutorSpec("ramping-arrival-rate", rate=0, stages=(Stage(1.0, 100), Stage(0.5, 100)))
+    with serve("ok") as (url, server):
+        result = run(url, executor=spec, workers=2)
+    assert result.intended_iterations == 100  # 50 on the ramp, 50 at 100/s
+    assert result.requests == 100 == server.requests - 1
+    assert result.dropped_iterations == 0
