@@ -86,8 +86,9 @@ def test_scan_command_exit_codes_json_sarif_and_baseline(
 ) -> None:
     base, spec = library
     common = ["--target", base, "--spec", str(spec), "--checks", "cors,version-disclosure"]
-    code, out, _ = _scan(capsys, *common, "--sarif", str(tmp_path / "s.sarif"))
+    code, out, err = _scan(capsys, *common, "--sarif", str(tmp_path / "s.sarif"))
     assert code == 1  # the CORS finding is high, at the default --fail-on high
+    assert "scan: [1/2] version-disclosure" in err and "scan: [2/2] cors" in err
     assert "cors" in out and "version-disclosure" in out and "requests in" in out
     _valid_sarif(json.loads((tmp_path / "s.sarif").read_text()))
 

@@ -107,14 +107,31 @@ def scan_command(
     identities = identities_from(config.identities, header) + [_identity(t) for t in tokens]
     accepted = baseline_file.read_baseline(Path(baseline)) if baseline else None
     document = load_spec(spec or config.target.spec, base_url)
-    outcome = scan(
-        base_url,
-        document,
-        identities,
-        settings,
-        extra_secrets=config.secrets(),
-        accepted=accepted,
-    )
+    err = Console(stderr=True)
+    status = err.status("scanning") if err.is_terminal else None
+
+    def progress(done: int, total: int, check_id: str) -> None:
+        line = f"scan: [{done + 1}/{total}] {check_id}"
+        if status is not None:
+            status.update(line)
+        else:
+            click.echo(line, err=True)
+
+    if status is not None:
+        status.start()
+    try:
+        outcome = scan(
+            base_url,
+            document,
+            identities,
+            settings,
+            extra_secrets=config.secrets(),
+            accepted=accepted,
+            progress=progress,
+        )
+    finally:
+        if status is not None:
+            status.stop()
     if write_baseline:
         baseline_file.write_baseline(Path(write_baseline), outcome.findings + outcome.accepted)
     if sarif:

@@ -67,6 +67,7 @@ class Outcome:
 
 
 CheckFn = Callable[["ScanContext", "Operation | None"], Outcome]
+Progress = Callable[[int, int, str], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,8 +158,11 @@ class Scanner:
         ]
         return [c for c in chosen if c.info.id not in skip and c.info.group not in skip]
 
-    def run(self, ctx: ScanContext) -> ScanOutcome:
-        """Run the selected checks against the context's target."""
+    def run(self, ctx: ScanContext, progress: Progress | None = None) -> ScanOutcome:
+        """Run the selected checks against the context's target.
+
+        ``progress(done, total, check_id)`` is called before each check (the engine never
+        prints; the CLI turns these calls into a live line or plain CI lines)."""
         started = time.perf_counter()
         settings = ctx.settings
         selected = self.select(settings.checks, settings.skip_checks)
@@ -166,8 +170,10 @@ class Scanner:
         raw: list[Finding] = []
         not_run: dict[str, str] = {}
         interrupted = False
-        for check in selected:
+        for index, check in enumerate(selected):
             info = check.info
+            if progress is not None:
+                progress(index, len(selected), info.id)
             if info.active and not settings.active_allowed:
                 not_run[info.id] = "active check: the prod profile runs passive checks only"
                 continue

@@ -14,7 +14,7 @@ from battletest.results import Case, Finding, Severity, Status, SuiteResult
 from battletest.security import baseline as baseline_file
 from battletest.security.checks import register_all
 from battletest.security.context import ScanContext
-from battletest.security.framework import Scanner, ScanOutcome
+from battletest.security.framework import Progress, Scanner, ScanOutcome
 from battletest.security.http import ScanClient
 from battletest.security.identity import ScanIdentity, identities_from, login
 from battletest.security.model import Operation, build_operations, select
@@ -50,6 +50,7 @@ def scan(
     extra_secrets: Iterable[str] = (),
     accepted: set[str] | None = None,
     seed: int = 0,
+    progress: Progress | None = None,
 ) -> ScanOutcome:
     """Scan the API at ``base_url`` described by ``spec`` and return what was found."""
     settings = settings or ScanSettings()
@@ -86,7 +87,7 @@ def scan(
             extra_secrets=list(extra_secrets),
             seed=seed,
         )
-        outcome = scanner.run(ctx)
+        outcome = scanner.run(ctx, progress)
     finally:
         client.close()
     if accepted:
