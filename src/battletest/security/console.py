@@ -27,7 +27,7 @@ def render(outcome: ScanOutcome, console: Console, fail_on: Severity) -> None:
                 f"[{STYLES[f.severity]}]{f.severity.value}[/]",
                 f.check_id,
                 f.owasp or "",
-                " ".join(p for p in (f.method, f.path) if p) or "target",
+                f"{f.method} {f.path}" if f.path else "whole target",
                 f.parameter or "",
                 f.title,
             )
