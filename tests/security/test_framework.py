@@ -238,3 +238,51 @@ def test_identity_headers() -> None:
     who = ScanIdentity(name="a", token="x.y.z", api_key="k", api_key_header="X-Key")
     assert who.headers == {"Authorization": "Bearer x.y.z", "X-Key": "k"}
     assert who.jwt == "x.y.z" and not who.cookie_auth
+
+
+def test_ctrl_c_keeps_the_runs_and_findings_so_far() -> None:
+    from battletest.security.context import ScanContext
+    from battletest.security.http import ScanClient
+
+    scanner = Scanner()
+    common = {"owasp": "API8:2023", "cwe": "CWE-1", "severity": Severity.LOW, "group": "g"}
+
+    @scanner.check(id="first", title="first", phase=1, **common)
+    def first(ctx: ScanContext, op: object) -> Outcome:
+        return Outcome.found(ctx.finding(None, None, note="seen"))
+
+    @scanner.check(id="second", title="second", phase=2, **common)
+    def second(ctx: ScanContext, op: object) -> Outcome:
+        raise KeyboardInterrupt
+
+    @scanner.check(id="third", title="third", phase=3, **common)
+    def third(ctx: ScanContext, op: object) -> Outcome:
+        raise AssertionError("must not run after Ctrl-C")
+
+    client = ScanClient(
+        "http://api.test", transport=httpx.MockTransport(lambda r: httpx.Response(204))
+    )
+    outcome = scanner.run(ScanContext(client, ScanSettings(), []))
+    assert outcome.interrupted
+    assert [r.check_id for r in outcome.runs] == ["first"]
+    assert [f.check_id for f in outcome.findings] == ["first"]
+
+
+def test_a_crashing_check_is_inconclusive_not_a_crash() -> None:
+    from battletest.security.context import ScanContext
+    from battletest.security.http import ScanClient
+
+    scanner = Scanner()
+
+    @scanner.check(
+        id="broken", title="b", owasp="API8:2023", cwe="CWE-1", severity=Severity.LOW, group="g"
+    )
+    def broken(ctx: ScanContext, op: object) -> Outcome:
+        raise KeyError("oops")
+
+    client = ScanClient(
+        "http://api.test", transport=httpx.MockTransport(lambda r: httpx.Response(204))
+    )
+    outcome = scanner.run(ScanContext(client, ScanSettings(), []))
+    assert [(r.check_id, r.conclusive) for r in outcome.runs] == [("broken", False)]
+    assert "check error: KeyError" in outcome.runs[0].reason
