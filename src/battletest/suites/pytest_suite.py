@@ -1,8 +1,9 @@
 """The ``pytest`` suite: the user's own tests, run in a child pytest and folded into the report.
 
 ``[suites.pytest].path`` names a file or folder. The child gets the target in its environment
-(``BATTLETEST_BASE_URL``, ``BATTLETEST_SPEC``, ``BATTLETEST_SEED``, ``BATTLETEST_MODE``) and writes JUnit XML, which
-becomes one case per test with the node id as the reproduce command.
+(``BATTLETEST_BASE_URL``, ``BATTLETEST_SPEC``, ``BATTLETEST_SEED``, and ``BATTLETEST_MODE`` when
+a mode was chosen — the pytest plugin then runs only smoke tests under LIVE_SMOKE) and writes
+JUnit XML, which becomes one case per test with the node id as the reproduce command.
 """
 
 from __future__ import annotations
@@ -74,8 +75,10 @@ def pytest_suite(ctx: SuiteContext) -> SuiteResult:
         "BATTLETEST_BASE_URL": ctx.target.base_url,
         "BATTLETEST_SPEC": ctx.spec.source if ctx.spec else "",
         "BATTLETEST_SEED": str(ctx.seed),
-        "BATTLETEST_MODE": ctx.config.mode,
     }
+    if "mode" in ctx.config.model_fields_set:
+        # only a mode the user chose: the plugin then keeps smoke tests alone under LIVE_SMOKE
+        env["BATTLETEST_MODE"] = ctx.config.mode
     with tempfile.TemporaryDirectory(prefix="battletest-pytest-") as tmp:
         junit = Path(tmp) / "junit.xml"
         argv = [
