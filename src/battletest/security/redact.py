@@ -26,7 +26,7 @@ SECRET_FIELD = re.compile(
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")
 _CARD = re.compile(r"\b(?:\d[ -]?){13,19}\b")
-_PHONE = re.compile(r"(?<![\w.])\+?\d[\d ().-]{7,}\d(?![\w.])")
+_PHONE = re.compile(r"(?<![\w.])(?:\+\d[\d ().-]{7,}\d|\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4})(?![\w.])")
 _KV = re.compile(
     r"""(?P<key>["']?(?:password|passwd|secret|token|access_token|refresh_token|api_key|apikey)["']?\s*[:=]\s*)(?P<q>["']?)(?P<val>[^"'&\s,}]+)""",
     re.IGNORECASE,
