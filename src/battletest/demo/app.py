@@ -36,6 +36,7 @@ from battletest import __version__
 from battletest.demo.connectors import CORRELATION_ID, PmsClient, TtsClient
 from battletest.demo.models import Problem
 from battletest.demo.options import DemoOptions
+from battletest.demo.policy import RBAC
 from battletest.demo.security import InvalidToken, Lockout, Passwords, SlidingWindowLimiter, Tokens
 from battletest.demo.store import Store
 
@@ -383,9 +384,26 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
     schemas["Problem"] = Problem.model_json_schema()
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
+    doc["components"]["securitySchemes"] = {
+        "HTTPBearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "JWT access token from /v1/auth/login",
+        },
+        "APIKeyHeader": {
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-API-Key",
+            "description": "service API key",
+        },
+    }
+    secured = {(r.method.lower(), r.path) for r in RBAC} | {("post", "/v1/auth/logout")}
     ref = {"$ref": "#/components/schemas/Problem"}
     for path, item in doc.get("paths", {}).items():
         for method, op in item.items():
+            if (method, path) in secured:
+                op["security"] = [{"HTTPBearer": []}, {"APIKeyHeader": []}]
             codes = set()
             if op.get("security"):
                 codes |= {401, 403}
