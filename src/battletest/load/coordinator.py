@@ -333,16 +333,17 @@ class _Session:
 
     def _loop(self, pipes: list[Pipe]) -> None:
         pending = set(pipes)
-        sent_stop = False
+        sent: float | None = None  # the grace last sent with "stop"
         while pending:
-            if self.stop.is_set() and not sent_stop:
+            if self.stop.is_set():
                 grace = 0.0 if self._hard else min(self.spec.graceful_stop, 2.0)
-                if not self.interrupted and not self.aborted:
-                    self.interrupted = True
-                for pipe in pending:
-                    with contextlib.suppress(OSError):
-                        pipe.send(("stop", grace))
-                sent_stop = True
+                if sent is None or grace < sent:  # a second Ctrl-C shortens the grace to 0
+                    if not self.interrupted and not self.aborted:
+                        self.interrupted = True
+                    for pipe in pending:
+                        with contextlib.suppress(OSError):
+                            pipe.send(("stop", grace))
+                    sent = grace
             ready = cast(list[Pipe], multiprocessing.connection.wait(list(pending), timeout=0.2))
             for pipe in ready:
                 try:
