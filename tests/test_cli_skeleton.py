@@ -81,3 +81,16 @@ def test_keyboard_interrupt_exits_130(
         cli_module.main(["stop"])
     assert info.value.code == ExitCode.INTERRUPTED
     assert "interrupted" in capsys.readouterr().err
+
+
+def test_exit_code_from_ctx_exit_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    @click.command()
+    @click.pass_context
+    def judge(ctx: click.Context) -> None:
+        ctx.exit(1)
+
+    monkeypatch.setitem(cli_module.COMMANDS, "judge", (__name__, "_judge", "x"))
+    monkeypatch.setitem(globals(), "_judge", judge)
+    with pytest.raises(SystemExit) as info:
+        cli_module.main(["judge"])
+    assert info.value.code == 1
