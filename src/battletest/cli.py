@@ -32,6 +32,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "mock": ("battletest.chaos.chaos_cli", "mock", "Mock dependency server and failure scenarios."),
     "chaos": ("battletest.chaos.chaos_cli", "chaos", "Failure scenarios and chaos experiments."),
     "scan": ("battletest.security.cli", "scan_command", "Security scan: OWASP API Top 10 checks."),
+    "baseline": ("battletest.perf.cli", "baseline", "Performance baselines: save, compare (regressions)."),
+    "report": ("battletest.report_cli", "report", "Re-render a run folder: html, json, junit, sarif, prom."),
 }
 
 
@@ -73,7 +75,9 @@ def error_line(exc: BattletestError) -> str:
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: run the CLI and turn battletest errors into one line and an exit code."""
     try:
-        cli.main(args=argv, prog_name="battletest", standalone_mode=False)
+        # Outside standalone mode click returns the code given to ctx.exit()/Exit instead of
+        # exiting; a command's return value is not an exit code.
+        code = cli.main(args=argv, prog_name="battletest", standalone_mode=False)
     except BattletestError as exc:
         click.echo(error_line(exc), err=True)
         sys.exit(int(exc.exit_code))
@@ -88,4 +92,5 @@ def main(argv: list[str] | None = None) -> Any:
     except click.ClickException as exc:
         exc.show()
         sys.exit(int(ExitCode.USAGE))
-    sys.exit(int(ExitCode.OK))
+    ctx_exit = code if isinstance(code, int) and not isinstance(code, bool) else ExitCode.OK
+    sys.exit(int(ctx_exit))
