@@ -242,3 +242,30 @@ def test_a_bad_history_url_is_one_usage_error(project: pytest.Pytester) -> None:
     result = project.runpytest("--bt-history-url", "mysql://u@h/db", *QUIET)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*battletest:*SQLite or PostgreSQL*"])
+
+
+def test_runs_with_uncommitted_edits_count_only_for_same_code_flips(store: HistoryStore) -> None:
+    for i in range(20):  # each run on different uncommitted edits: says nothing about the test
+        key = f"abc+{i:012x}"
+        rid = store.start_run(RunRecord(commit="abc"))
+        store.add_cases(rid, [CaseRecord("t::edited", "failed" if i % 3 else "passed")], commit=key)
+    assert analyse(store, FlakyPolicy(min_samples=10)) == []
+    for outcome in ("passed", "failed"):  # the same edits, both outcomes: flaky
+        rid = store.start_run(RunRecord(commit="abc"))
+        store.add_cases(rid, [CaseRecord("t::edited", outcome)], commit="abc+ffffffffffff")
+    (h,) = analyse(store, FlakyPolicy(min_samples=10))
+    assert h.flaky and not h.quarantined and h.mixed_commits == 1
+
+
+def test_a_config_file_that_is_not_toml_does_not_break_pytest(project: pytest.Pytester) -> None:
+    (project.path / "battletest.toml").write_text("this is [not toml\n")
+    project.makepyfile(test_a="def test_a():\n    pass\n")
+    project.runpytest(*QUIET).assert_outcomes(passed=1)
+
+
+def test_a_bad_flaky_section_is_a_usage_error(project: pytest.Pytester) -> None:
+    (project.path / "battletest.toml").write_text("[flaky]\nmax_retries = 9\n")
+    project.makepyfile(test_a="def test_a():\n    pass\n")
+    result = project.runpytest(*QUIET)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*battletest: battletest.toml: [[]flaky.max_retries[]]*"])

@@ -107,7 +107,7 @@ class QualityPlugin:
             from battletest.quality.settings import load_settings
 
             try:
-                self._settings = load_settings(self.root)
+                self._settings = load_settings(self.root, strict_toml=False)
             except BattletestError as exc:
                 raise pytest.UsageError(f"battletest: {exc}") from exc
         return self._settings

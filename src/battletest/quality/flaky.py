@@ -2,7 +2,8 @@
 
 A test is *flaky* when, inside the window, it both passed and failed on the same commit (or
 passed only on an automatic retry), or when it both passed and failed and its failure rate is
-above ``flaky_rate`` over at least ``min_samples`` runs. A test that always fails is broken, not
+above ``flaky_rate`` over at least ``min_samples`` runs. Rates count runs of committed code only
+(a clean tree, or no git): runs with uncommitted edits count only for same-code flips. A test that always fails is broken, not
 flaky. It is *quarantined* when its failure rate is above ``quarantine_rate`` (same sample rule)
 or by hand (``battletest flaky quarantine TEST``); ``release`` ends a manual quarantine and
 restarts the automatic one from that moment. Quarantined tests still run but cannot fail the
@@ -102,7 +103,9 @@ def analyse(
                 continue
             row = conn.execute(
                 sa.select(sa.func.count(cases.c.failed), sa.func.sum(cases.c.failed)).where(
-                    cases.c.test == key, cases.c.ts >= max(at, start)
+                    cases.c.test == key,
+                    cases.c.ts >= max(at, start),
+                    sa.or_(cases.c.commit.is_(None), cases.c.commit.not_like("%+%")),
                 )
             ).first()
             since_release[key] = (int(row[0] or 0), int(row[1] or 0)) if row else (0, 0)

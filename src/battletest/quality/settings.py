@@ -70,17 +70,29 @@ SECTIONS = ("history", "flaky", "impact")
 DEFAULT_DB = ".battletest/history.db"  # relative to the project root
 
 
-def load_settings(root: Path) -> QualitySettings:
-    """The quality settings of the project at ``root`` (defaults when nothing is configured)."""
+def load_settings(root: Path, *, strict_toml: bool = True) -> QualitySettings:
+    """The quality settings of the project at ``root`` (defaults when nothing is configured).
+
+    ``strict_toml=False`` (the pytest plugin): a file that is not TOML gives the defaults — it
+    is the config loader's to report — while a bad ``[history]``/``[flaky]``/``[impact]`` is
+    still an error.
+    """
     raw: dict[str, Any] = {}
     source = root / "battletest.toml"
-    if source.is_file():
-        raw = _read(source)
-    else:
-        pyproject = root / "pyproject.toml"
-        if pyproject.is_file():
-            raw = _read(pyproject).get("tool", {}).get("battletest", {})
-            source = pyproject
+    try:
+        if source.is_file():
+            raw = _read(source)
+        else:
+            pyproject = root / "pyproject.toml"
+            if pyproject.is_file():
+                raw = _read(pyproject).get("tool", {}).get("battletest", {})
+                source = pyproject
+    except ConfigError:
+        if strict_toml:
+            raise
+        raw = {}
+    if not isinstance(raw, dict):
+        raw = {}
     picked = {k: raw[k] for k in SECTIONS if k in raw}
     try:
         return QualitySettings.model_validate(picked)

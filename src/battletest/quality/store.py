@@ -487,12 +487,15 @@ class HistoryStore:
         if not per_test:
             return
         m = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        conn.exec_driver_sql(
-            f"INSERT INTO bt_daily (test, day, runs, fails) VALUES ({m}, {m}, {m}, {m}) "
-            "ON CONFLICT (test, day) DO UPDATE SET runs = bt_daily.runs + excluded.runs, "
-            "fails = bt_daily.fails + excluded.fails",
-            [(t, day, p + f, f) for t, (p, f, _) in per_test.items()],
-        )
+        if not is_dirty_state(commit):
+            # Failure rates count committed code only: while someone edits, failures say more
+            # about the edit than about the test. Dirty runs still count for same-code flips.
+            conn.exec_driver_sql(
+                f"INSERT INTO bt_daily (test, day, runs, fails) VALUES ({m}, {m}, {m}, {m}) "
+                "ON CONFLICT (test, day) DO UPDATE SET runs = bt_daily.runs + excluded.runs, "
+                "fails = bt_daily.fails + excluded.fails",
+                [(t, day, p + f, f) for t, (p, f, _) in per_test.items()],
+            )
         conn.exec_driver_sql(
             'INSERT INTO bt_test_commits (test, "commit", passes, fails, flips, mixed, last_ts) '
             f"VALUES ({m}, {m}, {m}, {m}, {m}, {m}, {m}) "
@@ -754,6 +757,11 @@ class HistoryStore:
             }
 
 
+def is_dirty_state(commit: str | None) -> bool:
+    """Whether a tree-state key is HEAD plus uncommitted edits (``<sha>+<digest>``)."""
+    return bool(commit) and "+" in str(commit)
+
+
 def _bulk_insert_tuples(
     conn: Connection, table: sa.Table, names: Sequence[str], rows: list[tuple[Any, ...]]
 ) -> None:
@@ -832,6 +840,7 @@ __all__ = [
     "HistoryStore",
     "RunRecord",
     "default_url",
+    "is_dirty_state",
     "new_id",
     "parse_keep",
     "record_run_report",
