@@ -35,40 +35,32 @@ class Fault(StrEnum):
 
 @dataclass(slots=True)
 class Request:
-    """One parsed request as the mock's handler and journal see it."""
+    """One parsed request as the mock's handler and journal see it (parsed once)."""
 
     method: str
     target: str  # the raw request target: path and query
     headers: list[tuple[str, str]]
     body: bytes
     client: str = ""
+    path: str = field(init=False)
+    query_string: str = field(init=False)
+    query: dict[str, list[str]] = field(init=False)
+    header_map: dict[str, str] = field(init=False)  # lower-case names; a repeat keeps the last
 
-    @property
-    def path(self) -> str:
-        return unquote(urlsplit(self.target).path) or "/"
-
-    @property
-    def query_string(self) -> str:
-        return urlsplit(self.target).query
-
-    @property
-    def query(self) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = {}
-        for k, v in parse_qsl(self.query_string, keep_blank_values=True):
-            out.setdefault(k, []).append(v)
-        return out
+    def __post_init__(self) -> None:
+        raw_path, _, self.query_string = self.target.partition("?")
+        if "://" in raw_path:  # absolute-form target (a proxy-style request)
+            raw_path = urlsplit(self.target).path
+        self.path = (unquote(raw_path) if "%" in raw_path else raw_path) or "/"
+        query: dict[str, list[str]] = {}
+        if self.query_string:
+            for k, v in parse_qsl(self.query_string, keep_blank_values=True):
+                query.setdefault(k, []).append(v)
+        self.query = query
+        self.header_map = {k.lower(): v for k, v in self.headers}
 
     def header(self, name: str) -> str | None:
-        name = name.lower()
-        for k, v in self.headers:
-            if k.lower() == name:
-                return v
-        return None
-
-    @property
-    def header_map(self) -> dict[str, str]:
-        """Headers by lower-case name (a repeated header keeps its last value)."""
-        return {k.lower(): v for k, v in self.headers}
+        return self.header_map.get(name.lower())
 
 
 @dataclass(slots=True)

@@ -456,9 +456,21 @@ def _template(text: str) -> Template:
     return _jinja.from_string(text)
 
 
+_SIMPLE = re.compile(r"^\{\{\s*request\.(\w+)(?:\.(\w+)|\[\s*['\"]([^'\"]+)['\"]\s*\])?\s*\}\}$")
+
+
 def render(text: str, context: Mapping[str, Any]) -> str:
     if "{{" not in text and "{%" not in text:
         return text
+    simple = _SIMPLE.match(text)
+    if simple is not None:  # {{ request.a.b }} / {{ request.a['b'] }}: no Jinja needed
+        value: Any = context["request"].get(simple.group(1))
+        key = simple.group(2) or simple.group(3)
+        if key is not None:
+            value = value.get(key) if isinstance(value, Mapping) else None
+        if value is None or isinstance(value, Mapping | list):
+            return "" if value is None else _template(text).render(context)
+        return str(value)
     return _template(text).render(context)
 
 
