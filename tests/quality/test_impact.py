@@ -260,3 +260,20 @@ def test_config_switches_impact_recording_on_and_history_off(
     }
     assert store.counts()["bt_runs"] == 0  # [history] record = false
     store.close()
+
+
+def test_ignored_python_files_select_nothing(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / "bench").mkdir(parents=True)
+    init_repo(repo)
+    (repo / "bench" / "b.py").write_text("X = 1\n")
+    head = commit_all(repo)
+    store = HistoryStore(sqlite_url(tmp_path / "h.db"))
+    store.save_impact_map(head, False, {("tests/test_a.py::test_a", "a.py", "f")})
+    (repo / "bench" / "b.py").write_text("X = 2\n")
+    full = select(store, repo, since="HEAD")
+    quiet = select(store, repo, since="HEAD", settings=ImpactSettings(ignore=["bench/*"]))
+    store.close()
+    assert full.full_run and "module-level code changed in bench/b.py" in full.reason
+    assert not quiet.full_run and quiet.tests == {}
+    assert not quiet.keeps("tests/test_a.py::test_a") and quiet.keeps("tests/test_new.py::t")

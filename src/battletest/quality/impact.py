@@ -385,9 +385,9 @@ def select(
 
     for ch in changes:
         path = ch.path
+        if _matches(path, settings.ignore):
+            continue
         if not path.endswith(".py"):
-            if _matches(path, settings.ignore):
-                continue
             mapped = [pats for g, pats in settings.file_map.items() if fnmatch.fnmatchcase(path, g)]
             if not mapped:
                 return _full(sel, f"{path} changed and no [impact] file_map glob maps it")

@@ -54,7 +54,7 @@ class ImpactSettings(BaseModel):
     always_run: list[str] = Field(default_factory=list, description="Test id patterns always run.")
     ignore: list[str] = Field(
         default_factory=lambda: ["*.md", "*.rst", "docs/*", "LICENSE*", ".gitignore"],
-        description="Changed files that affect no test.",
+        description="Changed files (any kind, Python too) that affect no test.",
     )
 
 
