@@ -219,3 +219,32 @@ def test_sigstop_and_sigcont(tmp_path: Path) -> None:
     felt = during.requests < 15 or max(during.worst_p99_ms, after.worst_p99_ms) > 300
     assert felt or during.errors > 0, result.phases
     assert result.time_to_recover_s is not None and result.verdict == "pass"
+
+
+def test_ctrl_c_on_the_cli_runs_rollbacks_and_exits_130(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+
+    doc = experiment(
+        tmp_path,
+        method=[{"at": "0s", "action": "process.stop"}],
+        rollbacks=[{"action": "process.cont"}],
+        phases={"before": "1s", "during": "30s", "after": "30s"},
+    )
+    file = write_toml(tmp_path / "stop.toml", doc)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "battletest", "chaos", "run", str(file)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    seen = ""
+    while "fault phase" not in seen:
+        line = proc.stdout.readline()
+        assert line, proc.stderr.read() if proc.stderr else "no output"
+        seen += line
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "process.cont: ok SIGCONT" in out and "verdict: INTERRUPTED" in out

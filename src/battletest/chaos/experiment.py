@@ -133,7 +133,11 @@ class ManagedProcess:
         log = open(self.log_dir / f"target-{self.starts}.log", "wb")  # noqa: SIM115
         try:
             self.proc = subprocess.Popen(
-                self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                self.argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # Ctrl-C reaches battletest, which then stops it
             )
         except OSError as exc:
             raise TargetUnreachable(f"cannot start the target {self.argv[0]!r}: {exc}") from None
@@ -471,7 +475,12 @@ def _run(
         reasons.append("interrupted")
     if interrupted:
         load_stop.set()
-    loader.join(total + ss.timeout + 30)
+    try:
+        loader.join(total + ss.timeout + 30)
+    except KeyboardInterrupt:  # Ctrl-C while the load winds down: stop it, keep the result
+        interrupted = True
+        load_stop.set()
+        loader.join(ss.timeout + 10)
     load = box.get("result")
     if load is None:
         err = box.get("error")
