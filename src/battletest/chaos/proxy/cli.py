@@ -78,8 +78,8 @@ def serve(api: str, config: str | None, seed: int | None) -> None:
                     click.echo(f"proxy {p.name}: {p.listen} -> {p.upstream}")
             host, port = sock.getsockname()[:2]
             click.echo(f"battletest proxy: control API on http://{host}:{port} (Ctrl-C to stop)")
-            api_server = await serve_api(server, sock)
-            await api_server.server_task
+            api = await serve_api(server, sock)
+            await api.wait()
 
     loop = new_event_loop()
     try:

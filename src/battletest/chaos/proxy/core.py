@@ -70,7 +70,6 @@ class ProxyStats:
     connections_total: int = 0
     connections_active: int = 0
     upstream_errors: int = 0
-    refused_while_disabled: int = 0
 
 
 class _PipeSink:

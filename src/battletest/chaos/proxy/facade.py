@@ -16,6 +16,7 @@ import socket
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -61,12 +62,24 @@ def bind_socket(address: str, what: str = "API") -> socket.socket:
     return sock
 
 
-async def serve_api(server: ProxyServer, sock: socket.socket) -> Any:
-    """Serve the control API for ``server`` on ``sock`` within the running loop.
+@dataclass
+class RunningApi:
+    """The control API served by uvicorn on the proxy's loop."""
 
-    Returns the ``uvicorn.Server``; set its ``should_exit`` and await the returned task's end
-    to stop it (the task is ``server_task`` on the returned object).
-    """
+    uvicorn: Any
+    task: asyncio.Task[None]
+
+    async def wait(self) -> None:
+        """Until the server exits (Ctrl-C, SIGTERM or ``stop``)."""
+        await self.task
+
+    async def stop(self) -> None:
+        self.uvicorn.should_exit = True
+        await self.task
+
+
+async def serve_api(server: ProxyServer, sock: socket.socket) -> RunningApi:
+    """Serve the control API for ``server`` on the listening ``sock`` within the running loop."""
     import uvicorn
 
     from battletest.chaos.proxy.api import create_app
@@ -76,13 +89,12 @@ async def serve_api(server: ProxyServer, sock: socket.socket) -> Any:
     )
     api = uvicorn.Server(config)
     task = asyncio.get_running_loop().create_task(api.serve(sockets=[sock]))
-    api.server_task = task  # type: ignore[attr-defined]
     while not api.started:
         if task.done():
             task.result()
             raise ListenError("the control API did not start")
         await asyncio.sleep(0.005)
-    return api
+    return RunningApi(api, task)
 
 
 class FaultProxy:
@@ -105,7 +117,7 @@ class FaultProxy:
         self.api_address = api
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._api: Any = None
+        self._api: RunningApi | None = None
         self._api_url: str | None = None
 
     # lifecycle ---------------------------------------------------------------------------
@@ -157,8 +169,7 @@ class FaultProxy:
         async def shutdown() -> None:
             await self.server.close()
             if self._api is not None:
-                self._api.should_exit = True
-                await self._api.server_task
+                await self._api.stop()
 
         try:
             self._run(shutdown)
@@ -376,6 +387,7 @@ class FaultScope:
 __all__ = [
     "FaultProxy",
     "FaultScope",
+    "RunningApi",
     "bind_socket",
     "load_populate_file",
     "new_event_loop",
