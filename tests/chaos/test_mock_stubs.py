@@ -197,3 +197,14 @@ def test_fault_names() -> None:
     assert parse_stub({"path": "/x", "response": {"fault": "malformed_chunk"}}).response.fault is (
         Fault.MALFORMED_CHUNK
     )
+
+
+def test_journal_keeps_the_newest_entries_within_its_limit() -> None:
+    from battletest.chaos.mock.journal import Journal, JournalEntry
+
+    journal = Journal(limit=3)
+    for i in range(5):
+        journal.record(JournalEntry(0, float(i), float(i), "GET", f"/r/{i}", {}, {}, ""))
+    assert [e.path for e in journal.entries()] == ["/r/2", "/r/3", "/r/4"]
+    assert [e.seq for e in journal.entries()] == [3, 4, 5]
+    assert journal.intervals("GET", "/r/{id}") == [1.0, 1.0]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -82,7 +83,7 @@ class Journal:
 
     def __init__(self, limit: int = 100_000) -> None:
         self.limit = limit
-        self._entries: list[JournalEntry] = []
+        self._entries: deque[JournalEntry] = deque(maxlen=limit)
         self._seq = 0
         self._lock = threading.Lock()
 
@@ -91,8 +92,6 @@ class Journal:
             self._seq += 1
             entry.seq = self._seq
             self._entries.append(entry)
-            if len(self._entries) > self.limit:
-                del self._entries[: len(self._entries) - self.limit]
         return entry
 
     def clear(self) -> None:
