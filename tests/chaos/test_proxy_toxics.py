@@ -321,3 +321,38 @@ def test_no_tasks_leak_after_clients_leave(faults: FaultProxy, echo_server: Any)
         return len(asyncio.all_tasks())
 
     assert faults._run(count) == 1  # only the task asking
+
+
+@pytest.mark.slow
+def test_a_slow_toxic_pauses_the_upstream_instead_of_buffering_everything(
+    faults: FaultProxy, echo_server: Any
+) -> None:
+    import threading
+
+    from battletest.chaos.proxy.stages import HIGH_WATER
+
+    faults.add("echo", echo_server.address)
+    faults.toxic("echo", "bandwidth", rate=500)  # 500 KB/s back to the client
+    payload = bytes(range(256)) * (16 * 1024)  # 4 MiB
+    with _connect(faults, "echo") as sock:
+        sender = threading.Thread(target=sock.sendall, args=(payload,), daemon=True)
+        sender.start()
+        time.sleep(1.0)
+
+        async def held() -> int:
+            proxy = faults.server.get("echo")
+            return sum(
+                getattr(stage, "held", 0)
+                for link in proxy.links
+                for stage in link.pipes["downstream"].stages
+            )
+
+        assert 0 < faults._run(held) <= HIGH_WATER + 512 * 1024
+        faults.remove_toxic("echo", "bandwidth_downstream")  # held bytes flow on, in order
+        got = bytearray()
+        while len(got) < len(payload):
+            chunk = sock.recv(1 << 20)
+            assert chunk, "connection closed early"
+            got += chunk
+        sender.join(10)
+    assert bytes(got) == payload
