@@ -50,6 +50,12 @@ def _demo_url(stack: ExitStack) -> str:
 
 @click.command("load", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--target", help="Base URL of the service (default: start the demo).")
+@click.option("--scenario", help="Scenario: FILE.toml (steps) or FILE.py[:Class] (tasks).")
+@click.option(
+    "--preset",
+    type=click.Choice(["baseline", "stress", "spike", "soak", "breakpoint"]),
+    help="A named load shape (scaled by --vus/--rate and --duration).",
+)
 @click.option("--path", "paths", multiple=True, help="Path to request (repeatable).")
 @click.option("--method", default="GET", show_default=True)
 @click.option("--header", "headers", multiple=True, help="'Name: value' (repeatable).")
@@ -97,14 +103,37 @@ def load(**flags: Any) -> None:
     target = flags.pop("target")
     json_path = flags.pop("json_path")
     run_dir = flags.pop("run_dir")
+    scenario_path = flags.pop("scenario")
+    preset = flags.pop("preset")
+    scenario: Any = None
+    if scenario_path:
+        from battletest.load.flow import load_scenario_file
+        from battletest.load.tasks import load_python_scenario
+
+        if scenario_path.endswith(".toml"):
+            scenario = load_scenario_file(scenario_path)
+            for key, value in scenario.load:  # the scenario's [load] table; flags win
+                if flags.get(key) in (None, (), "0") or key not in flags:
+                    flags[key] = value
+        else:
+            scenario = load_python_scenario(scenario_path)
+    if preset:
+        from battletest.load.presets import preset_settings
+
+        flags.update(preset_settings(preset, flags["vus"], flags["rate"], flags["duration"]))
+        if preset != "baseline":
+            flags["duration"] = None
+            flags["vus"] = flags.get("vus") if preset != "breakpoint" else None
     settings = LoadSettings.coerce(
         {k: (list(v) if isinstance(v, tuple) else v) for k, v in flags.items()}
     )
     kwargs = settings.run_kwargs()
+    if scenario is not None:
+        kwargs["scenario"] = scenario
     with ExitStack() as stack:
         if not target:
             target = _demo_url(stack)
-            if not settings.paths and not settings.endpoints:
+            if not settings.paths and not settings.endpoints and scenario is None:
                 kwargs["endpoints"] = LoadSettings(paths=["/health"]).endpoint_list()
         progress = reporter_for()
         try:

@@ -30,6 +30,7 @@ import httptools
 
 from battletest.errors import ConfigError, ScenarioError, TargetUnreachable, UsageError
 from battletest.load.executors import ExecutorSpec, intended_iterations
+from battletest.load.flow import FlowScenario
 from battletest.load.result import Aggregator, LatencyMs, LoadResult, ThresholdRow
 from battletest.load.runtime import TLSOptions, WorkerConfig
 from battletest.load.scenario import Endpoint, Target, parse_target, request_bytes
@@ -200,10 +201,17 @@ def run(
     run_dir: str | Path | None = None,
     stop: threading.Event | None = None,
     seed: int = 0,
+    scenario: Any = None,
 ) -> LoadResult:
-    """Run a load test against ``target`` and return what it measured."""
+    """Run a load test against ``target`` and return what it measured.
+
+    ``scenario`` (a ``FlowScenario`` from TOML or a ``PythonScenario``) replaces
+    ``endpoints``: VUs run its tasks and results are reported per step (or task) name.
+    """
     spec = (executor or ExecutorSpec()).validate()
     parsed = parse_target(target)
+    if scenario is not None:
+        endpoints = [Endpoint(path="/", name=n) for n in scenario.names]
     eps = tuple(e.validate() for e in (endpoints or (Endpoint(),)))
     names = [e.label for e in eps]
     if len(set(names)) != len(names):
@@ -223,11 +231,28 @@ def run(
     count = spec.worker_count(workers or default_workers())
     per_worker = -(-spec.effective_max_vus // count)
     ensure_fd_limit(per_worker + FD_HEADROOM)
-    address = preflight(parsed, eps[0], tls, timeout)
+    address = preflight(parsed, Endpoint() if scenario is not None else eps[0], tls, timeout)
+    shared: tuple[tuple[str, Any], ...] = ()
+    if scenario is not None and isinstance(scenario, FlowScenario) and scenario.setup:
+        from battletest.load.setup import run_steps
+
+        shared = tuple(run_steps(scenario, "setup", parsed, address, tls, timeout, {}).items())
 
     configs = [
         WorkerConfig(
-            i, count, parsed, address, eps, spec, timeout, think_time, tls, snapshot_interval, seed
+            i,
+            count,
+            parsed,
+            address,
+            eps,
+            spec,
+            timeout,
+            think_time,
+            tls,
+            snapshot_interval,
+            seed,
+            scenario,
+            shared,
         )
         for i in range(count)
     ]
@@ -237,6 +262,13 @@ def run(
     session = _Session(configs, agg, checks, abort_on_fail, progress, stop, spec)
     session.execute()
     result = _build(session, parsed, spec, started_at, cpu0, count, checks)
+    if scenario is not None and isinstance(scenario, FlowScenario) and scenario.teardown:
+        from battletest.load.setup import run_steps
+
+        try:
+            run_steps(scenario, "teardown", parsed, address, tls, timeout, dict(shared))
+        except ScenarioError as exc:
+            result.warnings.append(str(exc))
     if run_dir is not None:
         folder = Path(run_dir)
         folder.mkdir(parents=True, exist_ok=True)

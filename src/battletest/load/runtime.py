@@ -21,13 +21,16 @@ import ssl
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httptools
 
 from battletest.load import histogram
 from battletest.load.executors import ExecutorSpec, local_vus, share, vus_at, worker_offsets
 from battletest.load.scenario import Endpoint, Target, pick_sequence, request_bytes
+
+if TYPE_CHECKING:
+    from battletest.load.vus import VUDriver
 
 TICK = 0.05
 perf_counter = time.perf_counter
@@ -65,6 +68,8 @@ class WorkerConfig:
     tls: TLSOptions = TLSOptions()
     snapshot_interval: float = 1.0
     seed: int = 0
+    scenario: Any = None  # a FlowScenario or PythonScenario: VU coroutines instead of payloads
+    shared: tuple[tuple[str, Any], ...] = ()  # variables the scenario's setup extracted
 
 
 class Sink(Protocol):
@@ -361,6 +366,9 @@ class ClosedDriver:
     def active(self) -> int:
         return sum(1 for u in self.users if not u.parked)
 
+    def busy(self) -> bool:
+        return any(u.busy for u in self.users)
+
     def stop(self) -> None:
         self.stopping = True
 
@@ -427,6 +435,9 @@ class ArrivalDriver:
     def active(self) -> int:
         return len(self.users) - len(self.idle)
 
+    def busy(self) -> bool:
+        return any(u.busy for u in self.users)
+
     def stop(self) -> None:
         self.stopping = True
 
@@ -449,9 +460,15 @@ class Runtime:
         self.seq = 0
         self.done = asyncio.Event()
         self.stop_at: float | None = None  # offset after which in-flight work is abandoned
-        self.driver: ClosedDriver | ArrivalDriver = (
-            ArrivalDriver(self, cfg, clock) if cfg.spec.open_model else ClosedDriver(self, cfg)
-        )
+        self.driver: ClosedDriver | ArrivalDriver | VUDriver
+        if cfg.scenario is not None:
+            from battletest.load.vus import VUDriver
+
+            self.driver = VUDriver(self, cfg)
+        elif cfg.spec.open_model:
+            self.driver = ArrivalDriver(self, cfg, clock)
+        else:
+            self.driver = ClosedDriver(self, cfg)
 
     def pick(self) -> int:
         seq = self.sequence
@@ -510,10 +527,10 @@ class Runtime:
                 next_snapshot += cfg.snapshot_interval * max(
                     1, math.floor((offset - next_snapshot) / cfg.snapshot_interval) + 1
                 )
-            if self.stop_at is not None and (
-                offset >= self.stop_at or not any(u.busy for u in self.driver.users)
-            ):
+            if self.stop_at is not None and (offset >= self.stop_at or not self.driver.busy()):
                 break
+        if not isinstance(self.driver, ClosedDriver | ArrivalDriver):
+            await self.driver.close()
         for user in self.driver.users:
             if user.conn is not None:
                 if user.conn.ep >= 0:

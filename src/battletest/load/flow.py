@@ -1,0 +1,400 @@
+"""TOML scenarios: weighted tasks of steps with checks and correlation.
+
+    name = "call flow"
+    think_time = "0.1s..0.3s"
+    seed = 7                                   # per-VU Faker data is reproducible
+    [vars]
+    hotel = "h1"
+    [[on_start]]                               # once per VU: log in, keep the token
+    method = "POST"
+    path = "/v1/auth/login"
+    json = { username = "staff.h1@demo.test", password = "staff1-Demo-2026!" }
+    extract = { token = "json:access_token" }
+    headers_after = { Authorization = "Bearer {token}" }
+    [[tasks]]
+    name = "call"
+    weight = 3
+    [[tasks.steps]]
+    method = "POST"
+    path = "/v1/calls"
+    json = { caller = "{faker.phone_number}", hotel_id = "{hotel}" }
+    expect = [201]
+    extract = { call_id = "json:id" }
+
+``[[requests]]`` is shorthand for a task of one step. ``[[setup]]`` / ``[[teardown]]`` run once
+for the whole test in the coordinator; what setup extracts is given to every VU.
+An extractor that matches nothing is a failed check (``extract_failed``): the rest of that
+task's steps are skipped for this iteration, the run goes on.
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+import random
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from battletest.errors import ConfigError
+from battletest.load.scenario import METHODS
+from battletest.load.templates import (
+    Template,
+    check_fields,
+    compile_template,
+    compile_value,
+    render_value,
+    value_fields,
+)
+from battletest.load.units import parse_duration
+
+SCENARIO_KEYS = {
+    "name",
+    "think_time",
+    "seed",
+    "vars",
+    "setup",
+    "teardown",
+    "on_start",
+    "on_stop",
+    "tasks",
+    "requests",
+    "load",
+}
+STEP_KEYS = {
+    "name",
+    "method",
+    "path",
+    "headers",
+    "json",
+    "body",
+    "expect",
+    "body_contains",
+    "extract",
+    "headers_after",
+    "think_time",
+    "weight",
+}
+TASK_KEYS = {"name", "weight", "steps"}
+
+
+@dataclass(frozen=True, slots=True)
+class Extractor:
+    var: str
+    source: str  # "json", "header" or "status"
+    path: tuple[str, ...]
+
+    def apply(self, status: int, headers: Mapping[str, str], body: bytes) -> tuple[bool, Any]:
+        if self.source == "status":
+            return True, status
+        if self.source == "header":
+            value = headers.get(self.path[0].lower())
+            return value is not None, value
+        try:
+            node: Any = jsonlib.loads(body)
+        except ValueError:
+            return False, None
+        for part in self.path:
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif (
+                isinstance(node, list)
+                and part.lstrip("-").isdigit()
+                and -len(node) <= int(part) < len(node)
+            ):
+                node = node[int(part)]
+            else:
+                return False, None
+        return True, node
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    label: str
+    method: str
+    path: Template
+    headers: tuple[tuple[str, Template], ...] = ()
+    json: Any = None  # compiled JSON body (templates inside) or None
+    body: Template | None = None
+    expect: tuple[int, ...] = ()
+    body_contains: str = ""
+    extract: tuple[Extractor, ...] = ()
+    headers_after: tuple[tuple[str, Template], ...] = ()  # set on the VU's client afterwards
+    think: tuple[float, float] = (0.0, 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    name: str
+    weight: float
+    steps: tuple[Step, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FlowScenario:
+    """A TOML scenario, compiled; plain picklable data for the workers."""
+
+    name: str
+    tasks: tuple[Task, ...]
+    on_start: tuple[Step, ...] = ()
+    on_stop: tuple[Step, ...] = ()
+    setup: tuple[Step, ...] = ()
+    teardown: tuple[Step, ...] = ()
+    variables: tuple[tuple[str, Any], ...] = ()
+    think: tuple[float, float] = (0.0, 0.0)
+    seed: int = 0
+    load: tuple[tuple[str, Any], ...] = ()  # an optional [load] table: executor settings
+    uses_faker: bool = False
+    names: tuple[str, ...] = field(default=())
+
+    def label_index(self) -> dict[str, int]:
+        return {name: i for i, name in enumerate(self.names)}
+
+
+def _think(value: Any, where: str) -> tuple[float, float]:
+    if isinstance(value, str) and ".." in value:
+        low, _, high = value.partition("..")
+        pair = (parse_duration(low, what=where), parse_duration(high, what=where))
+    else:
+        one = parse_duration(value, what=where)
+        pair = (one, one)
+    if pair[0] < 0 or pair[1] < pair[0]:
+        raise ConfigError(f"invalid think time in {where}", hint="use MIN..MAX, e.g. '1s..3s'")
+    return pair
+
+
+def _extractor(var: str, spec: Any, where: str) -> Extractor:
+    if not var.isidentifier():
+        raise ConfigError(f"bad extractor name {var!r} in {where}", hint="use an identifier")
+    if not isinstance(spec, str):
+        raise ConfigError(
+            f"bad extractor {var!r} in {where}: expected a string",
+            hint="'json:access_token', 'json:items.0.id', 'header:location' or 'status'",
+        )
+    source, _, path = spec.partition(":")
+    if source == "status" and not path:
+        return Extractor(var, "status", ())
+    if source not in ("json", "header") or not path:
+        raise ConfigError(
+            f"bad extractor {var}={spec!r} in {where}",
+            hint="'json:access_token', 'json:items.0.id', 'header:location' or 'status'",
+        )
+    return Extractor(var, source, tuple(path.split(".")) if source == "json" else (path,))
+
+
+def _header_table(value: Any, where: str) -> tuple[tuple[str, Template], ...]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where} must be a table", hint='headers = { Accept = "text/plain" }')
+    out = []
+    for name, text in value.items():
+        if not isinstance(text, str) or any(c in str(name) for c in " :\r\n"):
+            raise ConfigError(f"bad header {name!r} in {where}", hint="Name = 'value'")
+        out.append((str(name), compile_template(text, f"{where}.{name}")))
+    return tuple(out)
+
+
+def _step(raw: Any, where: str, known: set[str], faker: list[bool]) -> Step:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where} must be a table", hint="see docs/load.md#scenarios")
+    unknown = set(raw) - STEP_KEYS
+    if unknown:
+        raise ConfigError(
+            f"unknown key {sorted(unknown)[0]!r} in {where}",
+            hint="known keys: " + ", ".join(sorted(STEP_KEYS)),
+        )
+    if "path" not in raw or not isinstance(raw["path"], str):
+        raise ConfigError(f"{where} needs a path", hint="path = '/v1/calls'")
+    method = str(raw.get("method", "GET")).upper()
+    if method not in METHODS:
+        raise ConfigError(
+            f"unsupported method {raw.get('method')!r} in {where}",
+            hint=f"use one of {', '.join(sorted(METHODS))}",
+        )
+    path = compile_template(raw["path"], f"{where}.path")
+    if not raw["path"].startswith("/"):
+        raise ConfigError(f"bad path template {raw['path']!r} in {where}", hint="start with '/'")
+    headers = _header_table(raw.get("headers", {}), f"{where}.headers")
+    body_json = compile_value(raw["json"], f"{where}.json") if "json" in raw else None
+    body = compile_template(str(raw["body"]), f"{where}.body") if "body" in raw else None
+    templates = [path, *(t for _, t in headers), *value_fields(body_json)]
+    if body is not None:
+        templates.append(body)
+    for t in templates:
+        check_fields(t, known, where)
+        faker[0] = faker[0] or any(f.startswith("faker.") for f in t.fields)
+    expect_raw = raw.get("expect", [])
+    expect_list = [expect_raw] if isinstance(expect_raw, int) else expect_raw
+    if not isinstance(expect_list, list) or not all(
+        isinstance(s, int) and 100 <= s <= 599 for s in expect_list
+    ):
+        raise ConfigError(f"bad expect in {where}", hint="expect = [200, 201]")
+    extract_raw = raw.get("extract", {})
+    if not isinstance(extract_raw, Mapping):
+        raise ConfigError(
+            f"{where}.extract must be a table", hint="extract = { token = 'json:access_token' }"
+        )
+    extract = tuple(_extractor(k, v, where) for k, v in extract_raw.items())
+    known.update(e.var for e in extract)
+    after = _header_table(raw.get("headers_after", {}), f"{where}.headers_after")
+    for _, t in after:
+        check_fields(t, known, where)
+    label = str(raw.get("name") or f"{method} {raw['path']}")
+    think = _think(raw["think_time"], f"{where}.think_time") if "think_time" in raw else (0.0, 0.0)
+    return Step(
+        label,
+        method,
+        path,
+        headers,
+        body_json,
+        body,
+        tuple(expect_list),
+        str(raw.get("body_contains", "")),
+        extract,
+        after,
+        think,
+    )
+
+
+def _steps(raw: Any, where: str, known: set[str], faker: list[bool]) -> tuple[Step, ...]:
+    if not isinstance(raw, list):
+        raise ConfigError(f"{where} must be an array of tables", hint=f"write [[{where}]]")
+    return tuple(_step(s, f"{where}[{i}]", known, faker) for i, s in enumerate(raw))
+
+
+def parse_scenario(data: Mapping[str, Any], source: str = "scenario") -> FlowScenario:
+    """Compile a scenario table; every mistake is one ``ConfigError`` naming key and fix."""
+    unknown = set(data) - SCENARIO_KEYS
+    if unknown:
+        raise ConfigError(
+            f"unknown key {sorted(unknown)[0]!r} in {source}",
+            hint="known keys: " + ", ".join(sorted(SCENARIO_KEYS)),
+        )
+    variables = data.get("vars", {})
+    if not isinstance(variables, Mapping):
+        raise ConfigError(f"[vars] in {source} must be a table", hint="[vars]\nhotel = 'h1'")
+    faker = [False]
+    known = set(map(str, variables))
+    setup = _steps(data.get("setup", []), "setup", known, faker)
+    teardown = _steps(data.get("teardown", []), "teardown", set(known), faker)
+    on_start = _steps(data.get("on_start", []), "on_start", known, faker)
+    on_stop = _steps(data.get("on_stop", []), "on_stop", set(known), faker)
+    tasks: list[Task] = []
+    raw_tasks = data.get("tasks", [])
+    if not isinstance(raw_tasks, list):
+        raise ConfigError(f"tasks in {source} must be an array of tables", hint="[[tasks]]")
+    for i, raw in enumerate(raw_tasks):
+        where = f"tasks[{i}]"
+        if not isinstance(raw, Mapping):
+            raise ConfigError(f"{where} must be a table", hint="[[tasks]]")
+        bad = set(raw) - TASK_KEYS
+        if bad:
+            raise ConfigError(
+                f"unknown key {sorted(bad)[0]!r} in {where}",
+                hint="known keys: " + ", ".join(sorted(TASK_KEYS)),
+            )
+        steps = _steps(raw.get("steps", []), f"{where}.steps", set(known), faker)
+        if not steps:
+            raise ConfigError(f"{where} has no steps", hint="add [[tasks.steps]] tables")
+        tasks.append(Task(str(raw.get("name", f"task{i + 1}")), _weight(raw, where), steps))
+    for i, raw in enumerate(data.get("requests", []) or []):
+        where = f"requests[{i}]"
+        step = _step(raw, where, set(known), faker)
+        tasks.append(Task(step.label, _weight(raw, where), (step,)))
+    if not tasks:
+        raise ConfigError(
+            f"{source} has no [[tasks]] or [[requests]]", hint="add at least one request"
+        )
+    names: list[str] = []
+    for step in (*setup, *on_start, *(s for t in tasks for s in t.steps), *on_stop, *teardown):
+        if step.label not in names:
+            names.append(step.label)
+    load = data.get("load", {})
+    if not isinstance(load, Mapping):
+        raise ConfigError(f"[load] in {source} must be a table", hint="[load]\nvus = 10")
+    seed = data.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ConfigError(f"seed in {source} must be an integer", hint="seed = 7")
+    return FlowScenario(
+        name=str(data.get("name", source)),
+        tasks=tuple(tasks),
+        on_start=on_start,
+        on_stop=on_stop,
+        setup=setup,
+        teardown=teardown,
+        variables=tuple((str(k), v) for k, v in variables.items()),
+        think=_think(data["think_time"], "think_time") if "think_time" in data else (0.0, 0.0),
+        seed=seed,
+        load=tuple(load.items()),
+        uses_faker=faker[0],
+        names=tuple(names),
+    )
+
+
+def _weight(raw: Mapping[str, Any], where: str) -> float:
+    weight = raw.get("weight", 1)
+    if isinstance(weight, bool) or not isinstance(weight, int | float) or weight <= 0:
+        raise ConfigError(f"weight in {where} must be a positive number", hint="weight = 3")
+    return float(weight)
+
+
+def load_scenario_file(path: str | Path) -> FlowScenario:
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read scenario {str(file)!r}: {exc.strerror}", hint="check the path"
+        ) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"scenario {file.name} is not valid TOML: {exc}") from None
+    return parse_scenario(data, file.name)
+
+
+class VUState:
+    """One VU's variables and data generator."""
+
+    def __init__(self, scenario: FlowScenario, vu: int, shared: Mapping[str, Any]) -> None:
+        self.vars: dict[str, Any] = dict(scenario.variables)
+        self.vars.update(shared)
+        self.vars["vu"] = vu
+        self.vars["iteration"] = 0
+        self.faker: Any = None
+        if scenario.uses_faker:
+            from faker import Faker
+
+            self.faker = Faker()
+            self.faker.seed_instance(scenario.seed * 1_000_003 + vu)
+        self.rng = random.Random(scenario.seed * 7919 + vu)
+
+    def lookup(self, name: str) -> Any:
+        if name.startswith("faker."):
+            return getattr(self.faker, name[6:])()
+        return self.vars[name]
+
+
+def render_step(step: Step, state: VUState) -> tuple[str, dict[str, str], bytes]:
+    lookup: Callable[[str], Any] = state.lookup
+    path = step.path.render(lookup)
+    headers = {name: t.render(lookup) for name, t in step.headers}
+    if step.json is not None:
+        body = jsonlib.dumps(render_value(step.json, lookup), separators=(",", ":")).encode()
+    elif step.body is not None:
+        body = step.body.render(lookup).encode()
+    else:
+        body = b""
+    return path, headers, body
+
+
+def check_response(step: Step, status: int, body: bytes) -> str:
+    """'' when the response passes the step's checks, else the error kind."""
+    if step.expect:
+        if status not in step.expect:
+            return "check_failed"
+    elif status >= 400:
+        return f"status_{status}"
+    if step.body_contains and step.body_contains.encode() not in body:
+        return "check_failed"
+    return ""
