@@ -12,6 +12,8 @@ What the gates read from the suites (the contract with the suites that produce i
 - security: every suite's ``findings`` (a ``security`` suite that ran with no finding passes);
 - load: the ``load`` suite's ``metrics["error_rate"]`` (a fraction) and
   ``metrics["threshold_results"]`` (rows with ``passed``);
+- regression: the ``load`` suite's ``metrics["baseline"]`` (``battletest.perf`` comparison:
+  ``regressions``, ``passed``, ``rows``);
 - flakiness: the test ids the history store knows as flaky (``evaluate_gates(...,
   flaky_tests=...)``; ``battletest gate`` reads them from the store).
 """
@@ -89,7 +91,7 @@ class Gate:
     field: str
     measure: Callable[[list[SuiteResult]], Measurement]
     at_most: bool  # True: measured <= limit passes; False: measured >= limit passes
-    judge: Callable[[list[SuiteResult], Any, Context], GateResult] | None = None
+    judge: Callable[[list[SuiteResult], Any, Context], GateResult | None] | None = None
 
 
 def _failed_cases(suites: list[SuiteResult]) -> Measurement:
@@ -205,6 +207,29 @@ def _judge_thresholds(suites: list[SuiteResult], limit: Any, ctx: Context) -> Ga
     )
 
 
+def _judge_regression(suites: list[SuiteResult], limit: Any, ctx: Context) -> GateResult | None:
+    """The load suite's ``metrics["baseline"]`` (written by ``battletest.perf``); a row only
+    when a comparison was made, so it needs no ``[gates]`` switch (delete the baseline)."""
+    name = "perf_regression"
+    load = next((s for s in suites if s.name == "load"), None)
+    cmp = load.metrics.get("baseline") if load is not None else None
+    if not isinstance(cmp, dict):
+        return None  # no row: nothing was compared (no load suite, or no baseline saved)
+    n = int(cmp.get("regressions") or 0)
+    over = cmp.get("cost_per_1k") is not None and cmp.get("passed") is False and n == 0
+    worst = [
+        f"{r['scope']} {r['metric']} {r['change_pct']:+.1f}%"
+        for r in cmp.get("rows", [])
+        if isinstance(r, dict) and r.get("verdict") == "regression"
+    ]
+    reason = (
+        f"regressed: {', '.join(worst[:4])}"
+        if worst
+        else ("over the cost ceiling" if over else f"score {cmp.get('score')}/100, no regression")
+    )
+    return GateResult(name=name, limit=0, measured=n, passed=n == 0 and not over, reason=reason)
+
+
 GATES: tuple[Gate, ...] = (
     Gate("no_failed_cases", "max_failed_cases", _failed_cases, at_most=True),
     Gate("success_rate", "min_success_rate", _success_rate, at_most=False),
@@ -214,6 +239,7 @@ GATES: tuple[Gate, ...] = (
     Gate("flakiness_budget", "max_flaky_percent", _no_measure, at_most=True, judge=_judge_flaky),
     Gate("load_error_rate", "max_load_error_rate", _load_error_rate, at_most=True),
     Gate("load_thresholds", "load_thresholds", _no_measure, at_most=True, judge=_judge_thresholds),
+    Gate("perf_regression", "", _no_measure, at_most=True, judge=_judge_regression),
 )
 
 
@@ -231,11 +257,13 @@ def evaluate_gates(
     ctx = Context(flaky_tests=flaky_tests)
     rows: list[GateResult] = []
     for gate in GATES:
-        limit = getattr(config, gate.field)
+        limit = getattr(config, gate.field) if gate.field else True
         if limit is None:
             continue
         if gate.judge is not None:
-            rows.append(gate.judge(suites, limit, ctx))
+            row = gate.judge(suites, limit, ctx)
+            if row is not None:
+                rows.append(row)
             continue
         m = gate.measure(suites)
         if m.value is None:

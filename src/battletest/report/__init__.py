@@ -18,6 +18,7 @@ WRITERS: list[str] = [
     "battletest.report.junit",
     "battletest.report.html",
     "battletest.report.sarif",
+    "battletest.report.prom",
 ]
 
 

@@ -1,0 +1,207 @@
+"""Baselines: what a load run measured, as a reviewable JSON file per scenario.
+
+``.battletest/baselines/<scenario>.json`` holds, for one scenario, the totals and each
+endpoint's summary (requests, throughput, error rate, latency percentiles), the per-interval
+samples (throughput and p50/p95/p99 per interval — what the significance test compares) and the
+merged HdrHistogram (encoded) when the run folder kept one. It is built from a run folder's
+``report.json`` (the ``load`` suite's metrics) so any run can become the baseline.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from battletest.errors import ConfigError, UsageError
+from battletest.results import Report
+
+FORMAT_VERSION = 1
+DEFAULT_DIR = Path(".battletest") / "baselines"
+DEFAULT_SCENARIO = "default"
+HISTOGRAM_FILE = "load-latency.hdr"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class Stats(BaseModel):
+    """One endpoint's (or the whole run's) figures."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    requests: int = 0
+    failed: int = 0
+    error_rate: float = 0.0
+    rps: float = 0.0
+    p50: float = 0.0
+    p95: float = 0.0
+    p99: float = 0.0
+
+
+class Sample(BaseModel):
+    """One interval of the load series."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    t: float
+    rps: float
+    p50: float
+    p95: float
+    p99: float
+    errors: int = 0
+
+
+class Baseline(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = FORMAT_VERSION
+    scenario: str
+    run_id: str
+    saved_at: str
+    target: str | None = None
+    total: Stats
+    endpoints: dict[str, Stats] = Field(default_factory=dict)
+    samples: list[Sample] = Field(default_factory=list)
+    histogram: str = ""  # merged latency histogram (µs), HdrHistogram-encoded; "" if not kept
+
+
+def check_scenario(name: str) -> str:
+    if not _NAME.match(name):
+        raise UsageError(
+            f"scenario name {name!r} cannot be a file name",
+            hint="use letters, digits, '.', '_' or '-' (at most 64)",
+        )
+    return name
+
+
+def _stats(data: dict[str, Any]) -> Stats:
+    lat = data.get("latency_ms") or {}
+    return Stats(
+        requests=int(data.get("requests") or 0),
+        failed=int(data.get("failed") or 0),
+        error_rate=float(data.get("error_rate") or 0.0),
+        rps=float(data.get("rps") or 0.0),
+        p50=float(lat.get("p50") or 0.0),
+        p95=float(lat.get("p95") or 0.0),
+        p99=float(lat.get("p99") or 0.0),
+    )
+
+
+def load_metrics(report: Report) -> dict[str, Any]:
+    """The ``load`` suite's metrics of a report; a UsageError when no load ran."""
+    for suite in report.suites:
+        if suite.name == "load" and suite.metrics.get("requests"):
+            return suite.metrics
+    raise UsageError(
+        f"run {report.run.id} has no load measurements",
+        hint="run the load suite first: battletest run --only load (or battletest load --out)",
+    )
+
+
+def from_report(report: Report, scenario: str, histogram: str = "") -> Baseline:
+    """A baseline from a report's load suite (``histogram``: the run folder's encoded one)."""
+    metrics = load_metrics(report)
+    endpoints = metrics.get("endpoints") or {}
+    return Baseline(
+        scenario=check_scenario(scenario),
+        run_id=report.run.id,
+        saved_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        target=report.run.target,
+        total=_stats(metrics),
+        endpoints={str(k): _stats(v) for k, v in endpoints.items() if isinstance(v, dict)},
+        samples=[Sample.model_validate(s) for s in metrics.get("series") or []],
+        histogram=histogram,
+    )
+
+
+def read_report(run_folder: Path) -> Report:
+    """``RUN_FOLDER/report.json``; a missing or malformed file is a UsageError."""
+    path = run_folder / "report.json"
+    if not path.is_file():
+        raise UsageError(
+            f"{path} does not exist",
+            hint="pass a run folder written by battletest run (it holds report.json)",
+        )
+    try:
+        return Report.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except (json.JSONDecodeError, UnicodeDecodeError, ValidationError) as exc:
+        first = str(exc).splitlines()[0]
+        raise UsageError(
+            f"{path} is not a battletest report ({first})", hint="re-run battletest run"
+        ) from None
+
+
+def from_run_folder(run_folder: Path, scenario: str = DEFAULT_SCENARIO) -> Baseline:
+    report = read_report(run_folder)
+    hdr = run_folder / HISTOGRAM_FILE
+    encoded = hdr.read_text(encoding="ascii").strip() if hdr.is_file() else ""
+    return from_report(report, scenario, encoded)
+
+
+def baseline_path(directory: Path, scenario: str) -> Path:
+    return directory / f"{check_scenario(scenario)}.json"
+
+
+def save(baseline: Baseline, directory: Path = DEFAULT_DIR) -> Path:
+    """Write the baseline as indented JSON (stable key order, diff-friendly); return its path."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create {directory}: {exc.strerror}", hint="pass --dir DIR"
+        ) from None
+    path = baseline_path(directory, baseline.scenario)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(baseline.model_dump(mode="json"), indent=1) + "\n", "utf-8")
+    tmp.replace(path)
+    return path
+
+
+def load(directory: Path, scenario: str = DEFAULT_SCENARIO) -> Baseline:
+    path = baseline_path(directory, scenario)
+    if not path.is_file():
+        raise UsageError(
+            f"no baseline for scenario {scenario!r} in {directory}",
+            hint="save one first: battletest baseline save",
+        )
+    try:
+        return Baseline.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except (json.JSONDecodeError, UnicodeDecodeError, ValidationError) as exc:
+        first = str(exc).splitlines()[0]
+        raise UsageError(
+            f"{path} is not a battletest baseline ({first})",
+            hint="save it again: battletest baseline save",
+        ) from None
+
+
+def latest_run_folder(out: Path) -> Path:
+    """``OUT/latest`` (the newest run folder); a UsageError when there is none."""
+    latest = out / "latest"
+    if (latest / "report.json").is_file():
+        return latest.resolve()
+    folders = sorted(p for p in out.glob("*/report.json")) if out.is_dir() else []
+    if folders:
+        return folders[-1].parent
+    raise UsageError(
+        f"no run folder in {out}", hint="run battletest run first, or pass --run RUN_FOLDER"
+    )
+
+
+__all__ = [
+    "DEFAULT_DIR",
+    "DEFAULT_SCENARIO",
+    "Baseline",
+    "Sample",
+    "Stats",
+    "baseline_path",
+    "from_report",
+    "from_run_folder",
+    "latest_run_folder",
+    "load",
+    "load_metrics",
+    "read_report",
+    "save",
+]
