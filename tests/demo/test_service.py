@@ -238,6 +238,11 @@ def test_bad_input_gets_the_standard_error_never_500(
     assert_problem(
         client.post("/v1/tts/synthesize", headers=svc, json={"text": "hi", "voice": "robot"}), 422
     )
+    admin = headers(demo, "admin")
+    for url in ("http://[::1", "http://127.0.0.1:99999/voices/x.wav", "ftp://127.0.0.1/voices/x"):
+        assert_problem(
+            client.post("/v1/voices/import", headers=admin, json={"name": "x", "url": url}), 422
+        )
 
 
 def test_security_headers_and_no_version_disclosure(client: httpx.Client) -> None:

@@ -605,7 +605,11 @@ def register(app: FastAPI, s: Services) -> None:
         body: m.VoiceImport, p: Annotated[Principal, allow("POST", "/v1/voices/import")]
     ) -> Any:
         ssrf = opts.vuln("ssrf")
-        target, allowed = urlsplit(body.url), urlsplit(s.tts_url)
+        try:
+            target, allowed = urlsplit(body.url), urlsplit(s.tts_url)
+            target.port  # noqa: B018 - raises ValueError for a malformed port
+        except ValueError:
+            raise HTTPException(422, "url is not a valid URL") from None
         if target.scheme not in ("http", "https"):
             raise HTTPException(422, "url must be http(s)")
         if not ssrf and (
@@ -620,7 +624,7 @@ def register(app: FastAPI, s: Services) -> None:
             )
         try:  # with ssrf on: PLANTED VULNERABILITY (ssrf) - any URL is fetched server-side
             r = await s.http.get(body.url, timeout=opts.dependency_timeout_s)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
             raise HTTPException(422, f"could not fetch the voice ({type(exc).__name__})") from None
         data = r.content[: 1 << 20]
         return {
