@@ -35,7 +35,14 @@ def minimal(**changes):
 
 
 def test_builtin_demo_experiments_parse() -> None:
-    titles = {load_experiment(f).title for f in EXAMPLES.glob("*.toml")}
+    files = [
+        "pms_latency_spike.toml",
+        "pms_outage.toml",
+        "tts_throttling.toml",
+        "pms_partition.toml",
+        "target_kill_restart.toml",
+    ]
+    titles = {load_experiment(EXAMPLES / f).title for f in files}
     assert titles == {
         "PMS latency spike",
         "PMS outage",
@@ -77,6 +84,14 @@ def test_builtin_demo_experiments_parse() -> None:
         ({"target": {"demo": True, "url": "http://x"}}, "drop url"),
         ({"target": {}}, "needs demo = true"),
         ({"colour": "red"}, "colour"),
+        (
+            {
+                "target": {"demo": True},
+                "method": [{"action": "mock.activate", "mock": "pms", "scenario": "meltdown"}],
+            },
+            "unknown failure scenario 'meltdown'",
+        ),
+        ({"scenarios": {"mine": {"stauts": 500}}}, "scenario 'mine': unknown key(s)"),
     ],
 )
 def test_bad_experiment_is_one_clear_error(changes: dict, message: str) -> None:
@@ -165,3 +180,14 @@ def test_chaos_run_bad_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtur
             main(argv)
         err = capsys.readouterr().err
         assert exit_info.value.code == 2 and message in err and err.count("\n") == 1
+
+
+def test_user_defined_scenario_in_an_experiment() -> None:
+    exp = parse_experiment(
+        minimal(
+            target={"demo": True},
+            scenarios={"maintenance": {"like": "service_failure", "status": 503}},
+            method=[{"action": "mock.activate", "mock": "pms", "scenario": "maintenance"}],
+        )
+    )
+    assert exp.scenarios["maintenance"]["status"] == 503

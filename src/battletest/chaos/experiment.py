@@ -215,9 +215,13 @@ def open_environment(exp: Experiment) -> Iterator[Environment]:
                 placeholders[f"{name}_url"] = spec.url.rstrip("/")
                 continue
             if spec.stubs:
-                mock = MockServer.from_file(spec.stubs, admin_port=0, name=name)
+                mock = MockServer.from_file(
+                    spec.stubs, admin_port=0, name=name, scenarios=exp.scenarios
+                )
             else:
-                mock = MockServer(upstream=spec.upstream, admin_port=0, name=name)
+                mock = MockServer(
+                    upstream=spec.upstream, admin_port=0, name=name, scenarios=exp.scenarios
+                )
             stack.enter_context(mock)
             mocks[name] = mock.admin_url
             placeholders[f"{name}_url"] = mock.url
@@ -230,7 +234,9 @@ def open_environment(exp: Experiment) -> Iterator[Environment]:
                 for name, real in (("pms", deps.pms_url), ("tts", deps.tts_url)):
                     if name not in mocks:
                         mock = stack.enter_context(
-                            MockServer(upstream=real, admin_port=0, name=name)
+                            MockServer(
+                                upstream=real, admin_port=0, name=name, scenarios=exp.scenarios
+                            )
                         )
                         mocks[name] = mock.admin_url
                         placeholders[f"{name}_url"] = mock.url

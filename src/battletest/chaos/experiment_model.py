@@ -215,9 +215,26 @@ class Experiment(_Model):
     phases: Phases
     method: list[Action] = Field(min_length=1)
     rollbacks: list[Action] = Field(default_factory=list)
+    scenarios: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="User-defined failure scenarios for the mocks."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Experiment:
+        from battletest.chaos.scenarios import ScenarioRegistry
+
+        try:
+            registry = ScenarioRegistry(self.scenarios)
+        except BattletestError as exc:
+            raise ValueError(str(exc)) from None
+        for act in [*self.method, *self.rollbacks]:
+            spec = self.target.mocks.get(act.mock or "")
+            own_file = spec is not None and (spec.stubs or spec.url)
+            if act.action == "mock.activate" and act.scenario and not own_file:
+                try:
+                    registry.get(act.scenario)
+                except BattletestError as exc:
+                    raise ValueError(str(exc)) from None
         for i, act in enumerate(self.method):
             if act.at > self.phases.during:
                 raise ValueError(
