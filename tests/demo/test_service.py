@@ -346,3 +346,89 @@ def test_patch_me_changes_profile_only(demo: DemoHandle, client: httpx.Client) -
     r = client.patch("/v1/me", headers=auth, json={"display_name": "Amazing Grace"})
     assert r.status_code == 200 and r.json()["display_name"] == "Amazing Grace"
     assert_problem(client.patch("/v1/me", headers=auth, json={"phone": "not a phone"}), 422)
+
+
+ODD_VALUES: list[object] = [
+    "",
+    "x",
+    "\u0000",
+    "😀" * 50,
+    "a" * 5000,
+    0,
+    -1,
+    10**30,
+    1.5,
+    True,
+    None,
+    [],
+    {},
+    {"a": [1]},
+    "+15550100001",
+    "h1",
+    "h2",
+    "answered",
+    "transfer",
+    "ended",
+    "admin",
+    "alloy",
+    "http://[::1",
+    "'; DROP TABLE users;--",
+    "<script>",
+    "../../etc/passwd",
+    "%00",
+]
+FIELDS = [
+    "username",
+    "password",
+    "refresh_token",
+    "display_name",
+    "phone",
+    "role",
+    "email",
+    "hotel_id",
+    "name",
+    "quota",
+    "caller",
+    "voice",
+    "type",
+    "text",
+    "speaker",
+    "to",
+    "url",
+]
+PARAMS = ["name", "status", "page", "page_size", "phone", "confirmation_code", "highlight"]
+
+
+@pytest.mark.slow
+def test_odd_input_never_gets_a_5xx(demo: DemoHandle, client: httpx.Client) -> None:
+    """Seeded random bodies and query strings on every documented operation, as every role."""
+    import random
+
+    rng = random.Random(20261129)
+    who = {n: headers(demo, n) for n in ("admin", "staff_h1", "guest1", "service")}
+    call = client.post(
+        "/v1/calls", headers=who["service"], json={"caller": "+15550100001", "hotel_id": "h1"}
+    ).json()["id"]
+    spec = client.get("/openapi.json").json()
+    skip = {
+        ("POST", "/v1/auth/logout"),
+        ("DELETE", "/v1/users/{user_id}"),
+        ("DELETE", "/v1/api-keys/{key_id}"),
+    }
+    for path, item in spec["paths"].items():
+        for method in (m.upper() for m in item):
+            if (method, path) in skip:
+                continue
+            url = path.replace("{call_id}", call).replace("{reservation_id}", "r-1001")
+            for _ in range(12):
+                body = None
+                if method in ("POST", "PATCH"):
+                    body = {
+                        f: rng.choice(ODD_VALUES) for f in rng.sample(FIELDS, rng.randint(0, 5))
+                    }
+                params = {p: str(rng.choice(ODD_VALUES))[:300] for p in rng.sample(PARAMS, 3)}
+                r = client.request(
+                    method, url, headers=who[rng.choice(list(who))], json=body, params=params
+                )
+                assert r.status_code < 500, (method, url, body, params, r.text)
+                assert r.headers["x-correlation-id"]
