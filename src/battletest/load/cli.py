@@ -23,8 +23,8 @@ class ThresholdsFailed(BattletestError):
     exit_code = ExitCode.FAILED
 
 
-def _demo_url(stack: ExitStack) -> str:
-    """Start the built-in demo and return its base URL (stopped when ``stack`` closes)."""
+def _demo_url(stack: ExitStack) -> tuple[str, int | None]:
+    """Start the built-in demo; its base URL and app PID (stopped when ``stack`` closes)."""
     try:
         from battletest.demo import start
     except ImportError:
@@ -40,11 +40,12 @@ def _demo_url(stack: ExitStack) -> str:
             if hasattr(handle, name):
                 stack.callback(getattr(handle, name))
                 break
+    pid = getattr(handle, "pids", {}).get("app") if hasattr(handle, "pids") else None
     if isinstance(handle, str):
-        return handle
+        return handle, None
     for name in ("url", "base_url"):
         if isinstance(getattr(handle, name, None), str):
-            return str(getattr(handle, name))
+            return str(getattr(handle, name)), pid
     raise TargetUnreachable("the demo started but did not say its URL", hint="pass --target")
 
 
@@ -81,6 +82,11 @@ def _demo_url(stack: ExitStack) -> str:
 @click.option("--insecure", is_flag=True, help="Do not verify the server certificate.")
 @click.option("--json", "json_path", type=click.Path(), help="Write the result as JSON here.")
 @click.option("--run-dir", type=click.Path(), help="Folder for the merged latency histogram.")
+@click.option("--target-pid", type=int, help="Watch this process tree's RSS, CPU, threads, files.")
+@click.option("--memory-threshold-mb", type=float, help="Fail when the target's peak RSS is above.")
+@click.option(
+    "--leak-threshold-mb", type=float, help="Fail when RSS grows more than this (95% bound)."
+)
 @click.option("--concurrent-users", type=int, help="Legacy: VUs of per-vu-iterations.")
 @click.option("--requests-per-user", type=int, help="Legacy: iterations per VU.")
 @click.option("--test-duration", help="Legacy: maximum duration (seconds or 5m).")
@@ -105,6 +111,11 @@ def load(**flags: Any) -> None:
     run_dir = flags.pop("run_dir")
     scenario_path = flags.pop("scenario")
     preset = flags.pop("preset")
+    watch = {
+        "target_pid": flags.pop("target_pid"),
+        "memory_threshold_mb": flags.pop("memory_threshold_mb"),
+        "leak_threshold_mb": flags.pop("leak_threshold_mb"),
+    }
     scenario: Any = None
     if scenario_path:
         from battletest.load.flow import load_scenario_file
@@ -130,9 +141,13 @@ def load(**flags: Any) -> None:
     kwargs = settings.run_kwargs()
     if scenario is not None:
         kwargs["scenario"] = scenario
+    kwargs.update(watch)
+    kwargs["breakpoint"] = preset == "breakpoint"
     with ExitStack() as stack:
         if not target:
-            target = _demo_url(stack)
+            target, demo_pid = _demo_url(stack)
+            if kwargs["target_pid"] is None:
+                kwargs["target_pid"] = demo_pid
             if not settings.paths and not settings.endpoints and scenario is None:
                 kwargs["endpoints"] = LoadSettings(paths=["/health"]).endpoint_list()
         progress = reporter_for()

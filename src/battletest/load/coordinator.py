@@ -9,6 +9,8 @@ is returned with ``interrupted=True``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -38,6 +40,8 @@ from battletest.load.thresholds import parse_thresholds
 
 Pipe = multiprocessing.connection.Connection
 HISTOGRAM_FILE = "load-latency.hdr"
+_PER_SECOND = frozenset({"error_rate", "p50", "p95", "p99", "rps"})
+SERIES_FILE = "load-series.jsonl"  # one line per second, appended while the run goes
 FD_HEADROOM = 64
 
 
@@ -202,11 +206,20 @@ def run(
     stop: threading.Event | None = None,
     seed: int = 0,
     scenario: Any = None,
+    target_pid: int | None = None,
+    resource_interval: float = 1.0,
+    memory_threshold_mb: float | None = None,
+    leak_threshold_mb: float | None = None,
+    breakpoint: bool = False,
 ) -> LoadResult:
     """Run a load test against ``target`` and return what it measured.
 
     ``scenario`` (a ``FlowScenario`` from TOML or a ``PythonScenario``) replaces
     ``endpoints``: VUs run its tasks and results are reported per step (or task) name.
+    ``target_pid``: sample the target's process tree (``resources.py``); the memory and leak
+    limits then become threshold rows. ``breakpoint``: the thresholds are checked on every
+    second instead of the whole run (default ``error_rate<1%``); two broken seconds in a row
+    stop the run and ``capacity_rps`` is the highest rate of good responses before that.
     """
     spec = (executor or ExecutorSpec()).validate()
     parsed = parse_target(target)
@@ -256,12 +269,43 @@ def run(
         )
         for i in range(count)
     ]
+    monitor = None
+    if target_pid is not None:
+        from battletest.load.resources import ResourceMonitor
+
+        monitor = ResourceMonitor(target_pid, resource_interval, run_dir)
     started_at = datetime.now(UTC)
     cpu0 = time.thread_time()
     agg = Aggregator(names, count)
     session = _Session(configs, agg, checks, abort_on_fail, progress, stop, spec)
-    session.execute()
+    if breakpoint:
+        session.breakpoint = [t for t in checks if t.endpoint is None and t.metric in _PER_SECOND]
+        if not session.breakpoint:
+            session.breakpoint = parse_thresholds(["error_rate<1%"])
+    if run_dir is not None:
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
+        session.series_path = Path(run_dir) / SERIES_FILE
+    if monitor is not None:
+        monitor.start()
+    try:
+        session.execute()
+    finally:
+        report = monitor.stop(leak_threshold_mb or 10.0) if monitor is not None else None
     result = _build(session, parsed, spec, started_at, cpu0, count, checks)
+    if breakpoint:
+        result.capacity_rps = round(session.best, 1)
+        if session.broke is None and not session.interrupted:
+            result.warnings.append(
+                f"breakpoint: nothing broke up to the end of the ramp; capacity is at least "
+                f"{session.best:.0f}/s (raise the top rate)"
+            )
+        elif session.broke is not None:
+            result.warnings.append(
+                f"breakpoint: {session.broke[1]} broke at {session.broke[0]:.0f} s; highest "
+                f"sustained rate {session.best:.1f}/s"
+            )
+    if report is not None:
+        _resource_rows(result, report, memory_threshold_mb, leak_threshold_mb)
     if scenario is not None and isinstance(scenario, FlowScenario) and scenario.teardown:
         from battletest.load.setup import run_steps
 
@@ -301,6 +345,12 @@ class _Session:
         self.stopping = False
         self.warnings: list[str] = []
         self.shown = 0
+        self.series_path: Path | None = None
+        self.breakpoint: list[Any] | None = None
+        self.best = 0.0  # breakpoint: highest per-second rate of good responses so far
+        self.broke: tuple[float, str] | None = None
+        self.strikes = 0
+        self.last_good: float | None = None
 
     def execute(self) -> None:
         main = threading.current_thread() is threading.main_thread()
@@ -395,12 +445,47 @@ class _Session:
                     pending.discard(pipe)
             self._report()
 
+    def _breakpoint(self, seconds: list[int]) -> None:
+        assert self.breakpoint is not None
+        for k in seconds:
+            sec = self.agg.seconds[k]
+            requests, errors = sec["requests"], sec["errors"]
+            if requests < 10:
+                continue
+            smp = self.agg.sample(k)
+            good = smp.rps * (requests - errors) / requests
+            values = {
+                "error_rate": errors / requests,
+                "p50": smp.p50,
+                "p95": smp.p95,
+                "p99": smp.p99,
+                "rps": smp.rps,
+            }
+            broken = [t.source for t in self.breakpoint if not t.check(values[t.metric])]
+            # sustained: the mean of two consecutive intervals, so one burst does not count
+            if self.last_good is not None:
+                self.best = max(self.best, (self.last_good + good) / 2)
+            self.last_good = good
+            self.strikes = self.strikes + 1 if broken else 0
+            if self.strikes >= 2:
+                self.broke = (smp.t, broken[0])
+                self.aborted = True
+                self.stopping = True
+                self.stop.set()
+                return
+
     def _report(self) -> None:
         complete = self.agg.complete_seconds()
         fresh = [k for k in complete if k > self.shown]
         if not fresh:
             return
         self.shown = fresh[-1]
+        if self.breakpoint is not None and self.broke is None:
+            self._breakpoint(fresh)
+        if self.series_path is not None:
+            with self.series_path.open("a", encoding="utf-8") as out:
+                for k in fresh:
+                    out.write(json.dumps(dataclasses.asdict(self.agg.sample(k))) + "\n")
         if (
             self.abort_on_fail
             and self.checks
@@ -426,6 +511,37 @@ class _Session:
                     dropped=self.agg.dropped,
                 )
             )
+
+
+def _resource_rows(
+    result: LoadResult, report: Any, memory_mb: float | None, leak_mb: float | None
+) -> None:
+    """Attach the target's resources; memory and leak limits become threshold rows."""
+    result.resources = report.to_dict()
+    if report.lost:
+        result.warnings.append(report.lost)
+    if memory_mb is not None:
+        ok = report.peak_rss_mb <= memory_mb
+        result.thresholds.append(
+            ThresholdRow(
+                threshold=f"memory<{memory_mb:g}MB",
+                measured=report.peak_rss_mb,
+                passed=ok if report.samples else None,
+                line=f"peak RSS {report.peak_rss_mb:.1f} MB "
+                + ("<=" if ok else ">")
+                + f" {memory_mb:g} MB",
+            )
+        )
+    if leak_mb is not None:
+        verdict = report.leak
+        result.thresholds.append(
+            ThresholdRow(
+                threshold=f"leak<{leak_mb:g}MB",
+                measured=verdict.growth_low_mb if verdict else None,
+                passed=(not verdict.leak) if verdict else None,
+                line=verdict.line if verdict else "too few resource samples for a leak verdict",
+            )
+        )
 
 
 def _build(

@@ -39,7 +39,6 @@ def preset_settings(
             "executor": "ramping-arrival-rate",
             "rate": 1.0,
             "stages": [(total, top)],
-            "abort_on_fail": True,
         }
     if name == "baseline":
         return {"executor": "constant-vus", "vus": vus or int(peak), "duration": total}

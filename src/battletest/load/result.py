@@ -93,6 +93,8 @@ class LoadResult:
     aborted: bool = False
     warnings: list[str] = field(default_factory=list)
     histogram: str = ""  # the merged latency histogram (µs), HdrHistogram-encoded
+    resources: dict[str, Any] | None = None  # target process tree (--target-pid), see resources
+    capacity_rps: float | None = None  # breakpoint: highest rate sustained before a break
 
     @property
     def passed(self) -> bool:
