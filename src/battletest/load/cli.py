@@ -13,7 +13,14 @@ from typing import Any
 
 import click
 
-from battletest.errors import BattletestError, ExitCode, Interrupted, TargetUnreachable
+from battletest.errors import (
+    BattletestError,
+    ExitCode,
+    Interrupted,
+    TargetUnreachable,
+    UsageError,
+)
+from battletest.load.scenario import parse_header
 
 
 class ThresholdsFailed(BattletestError):
@@ -52,6 +59,7 @@ def _demo_url(stack: ExitStack) -> tuple[str, int | None]:
 @click.command("load", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--target", help="Base URL of the service (default: start the demo).")
 @click.option("--scenario", help="Scenario: FILE.toml (steps) or FILE.py[:Class] (tasks).")
+@click.option("--from-spec", "from_spec", help="OpenAPI file or URL: load its GET operations.")
 @click.option(
     "--preset",
     type=click.Choice(["baseline", "stress", "spike", "soak", "breakpoint"]),
@@ -111,6 +119,7 @@ def load(**flags: Any) -> None:
     run_dir = flags.pop("run_dir")
     scenario_path = flags.pop("scenario")
     preset = flags.pop("preset")
+    from_spec = flags.pop("from_spec")
     watch = {
         "target_pid": flags.pop("target_pid"),
         "memory_threshold_mb": flags.pop("memory_threshold_mb"),
@@ -141,6 +150,10 @@ def load(**flags: Any) -> None:
     kwargs = settings.run_kwargs()
     if scenario is not None:
         kwargs["scenario"] = scenario
+    if from_spec:
+        if scenario is not None:
+            raise UsageError("--scenario and --from-spec exclude each other", hint="pick one")
+        kwargs["scenario"] = "from-spec"
     kwargs.update(watch)
     kwargs["breakpoint"] = preset == "breakpoint"
     with ExitStack() as stack:
@@ -150,6 +163,12 @@ def load(**flags: Any) -> None:
                 kwargs["target_pid"] = demo_pid
             if not settings.paths and not settings.endpoints and scenario is None:
                 kwargs["endpoints"] = LoadSettings(paths=["/health"]).endpoint_list()
+        if kwargs.get("scenario") == "from-spec":
+            from battletest.load.from_spec import scenario_from_spec
+            from battletest.spec import load_spec
+
+            headers = [parse_header(h) for h in settings.headers]
+            kwargs["scenario"] = scenario_from_spec(load_spec(from_spec, target), headers)
         progress = reporter_for()
         try:
             result = run(target, progress=progress, run_dir=run_dir, **kwargs)

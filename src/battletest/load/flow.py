@@ -306,7 +306,7 @@ def parse_scenario(data: Mapping[str, Any], source: str = "scenario") -> FlowSce
             f"{source} has no [[tasks]] or [[requests]]", hint="add at least one request"
         )
     names: list[str] = []
-    for step in (*setup, *on_start, *(s for t in tasks for s in t.steps), *on_stop, *teardown):
+    for step in (*on_start, *(s for t in tasks for s in t.steps), *on_stop):
         if step.label not in names:
             names.append(step.label)
     load = data.get("load", {})

@@ -1,0 +1,110 @@
+"""A scenario generated from the OpenAPI document over safe operations (GET).
+
+Path and query parameters take their value from the spec (``example``, ``examples``,
+``default``, the first ``enum`` value). A path parameter without one is correlated from an
+earlier response: the operation becomes a task whose first step lists the parent collection
+(``GET /v1/calls`` for ``GET /v1/calls/{call_id}``) and extracts the first item's ``id``.
+Operations whose required parameters cannot be filled either way are skipped and named.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import quote
+
+from battletest.errors import SpecError
+from battletest.load.flow import FlowScenario, parse_scenario
+
+SAFE = ("GET",)
+
+
+def _example(param: Any) -> Any:
+    schema = param.schema or {}
+    for key in ("example", "default"):
+        if key in schema:
+            return schema[key]
+    examples = schema.get("examples")
+    if isinstance(examples, list) and examples:
+        return examples[0]
+    enum = schema.get("enum")
+    if isinstance(enum, list) and enum:
+        return enum[0]
+    return None
+
+
+def _items_path(op: Any) -> str | None:
+    """Where the first item's id sits in a collection's 200 response: '0.id' or 'items.0.id'."""
+    resp = op.responses.get("200")
+    if resp is None:
+        return None
+    schema = next((s for s in resp.content.values() if isinstance(s, dict)), None)
+    if schema is None:
+        return None
+    if schema.get("type") == "array":
+        return "0.id"
+    for name, prop in (schema.get("properties") or {}).items():
+        if isinstance(prop, dict) and prop.get("type") == "array":
+            return f"{name}.0.id"
+    return None
+
+
+def scenario_from_spec(spec: Any, headers: Sequence[tuple[str, str]] = ()) -> FlowScenario:
+    """Tasks for every safe operation whose parameters can be filled (see module docstring)."""
+    head = {name: value.replace("{", "{{").replace("}", "}}") for name, value in headers}
+    by_path = {op.path: op for op in spec.operations if op.method in SAFE}
+    tasks: list[dict[str, Any]] = []
+    for op in spec.operations:
+        if op.method not in SAFE:
+            continue
+        path = op.path
+        query: list[str] = []
+        steps: list[dict[str, Any]] = []
+        ok = True
+        for param in op.parameters:
+            value = _example(param)
+            if param.location == "path":
+                if value is not None:
+                    path = path.replace("{" + param.name + "}", quote(str(value), safe=""))
+                    continue
+                parent_path = op.path.split("/{" + param.name + "}")[0]
+                parent = by_path.get(parent_path)
+                where = _items_path(parent) if parent is not None else None
+                if parent is None or where is None or steps:
+                    ok = False
+                    break
+                steps.append(
+                    {
+                        "name": f"{op.label} (list)",
+                        "path": parent_path,
+                        "headers": head,
+                        "extract": {param.name: "json:" + where},
+                    }
+                )
+            elif param.location == "query" and value is not None:
+                query.append(f"{quote(param.name)}={quote(str(value), safe='')}")
+            elif param.required:
+                ok = False
+                break
+        if not ok:
+            continue
+        full = path + ("?" + "&".join(query) if query else "")
+        full = full.replace("{", "{{").replace("}", "}}")
+        for step in steps:  # the correlated parameter stays a template
+            name = next(iter(step["extract"]))
+            full = full.replace("{{" + name + "}}", "{" + name + "}")
+        steps.append({"name": op.label, "path": full, "headers": head})
+        tasks.append({"name": op.label, "steps": steps})
+    if not tasks:
+        raise SpecError(
+            f"{spec.source} has no safe (GET) operation whose parameters can be filled",
+            hint="add examples to the path parameters, or write a TOML scenario",
+        )
+    return parse_scenario({"name": f"from {spec.source}", "tasks": tasks}, spec.source)
+
+
+def skipped_operations(spec: Any) -> list[str]:
+    """Safe operations ``scenario_from_spec`` cannot fill (for the console)."""
+    made = scenario_from_spec(spec)
+    labels = {t.name for t in made.tasks}
+    return [op.label for op in spec.operations if op.method in SAFE and op.label not in labels]
