@@ -3,6 +3,9 @@
 Authorization follows ``policy.RBAC``; tenant checks (a staff user sees only their hotel, a
 guest only their own reservations) sit next to each lookup. Planted flaws are marked
 ``PLANTED VULNERABILITY (<switch>)`` and only active when their switch is on.
+
+No ``from __future__ import annotations`` here: FastAPI reads the endpoint annotations at
+runtime, and several of them refer to dependencies built inside ``register``.
 """
 
 import asyncio
