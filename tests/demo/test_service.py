@@ -287,6 +287,11 @@ def test_ops_endpoints(demo: DemoHandle, client: httpx.Client) -> None:
     assert metrics.headers["content-type"].startswith("text/plain")
     assert 'route="/v1/reservations/{reservation_id}",status="200"' in metrics.text
     assert 'concierge_pms_breaker_open{state="closed"} 0' in metrics.text
+    from prometheus_client.parser import text_string_to_metric_families
+
+    families = {f.name: f for f in text_string_to_metric_families(metrics.text)}
+    assert families["concierge_requests"].type == "counter"
+    assert {"concierge_pms_breaker_open", "concierge_uptime_seconds"} <= set(families)
 
 
 def test_pii_is_redacted_in_the_logs(demo: DemoHandle, client: httpx.Client) -> None:
