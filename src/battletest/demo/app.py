@@ -407,6 +407,8 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
             codes = set()
             if op.get("security"):
                 codes |= {401, 403}
+            if path in ("/v1/auth/login", "/v1/auth/refresh"):
+                codes.add(401)  # wrong credentials, or a revoked or expired refresh token
             if "{" in path:
                 codes.add(404)
             if op.get("requestBody") or op.get("parameters"):
