@@ -1,0 +1,72 @@
+"""The layering in docs/ARCHITECTURE.md, enforced: a document alone drifts.
+
+Shared types (errors, results, netutil, redact) import no other battletest module. The
+foundation (config, spec, target, auth) imports only shared types and each other. Subsystems
+(demo, load, security, chaos, quality, perf, report) import shared types and the foundation,
+never each other — except a subsystem's command-line module, which composes, and the few
+compositions listed in ALLOWED, each with its reason.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "battletest"
+SHARED = {"errors", "results", "netutil", "redact"}
+FOUNDATION = {"config", "spec", "target", "auth"}
+SUBSYSTEMS = {"demo", "load", "security", "chaos", "quality", "perf", "report"}
+
+# (importing unit, imported unit) → why this composition is part of the design
+ALLOWED = {
+    ("chaos", "load"): "experiments state their steady state as a load scenario with thresholds",
+    ("chaos", "demo"): "the built-in experiments run against the built-in demo",
+    ("perf", "quality"): "trends read the history store",
+    ("config", "quality"): "the [gates] and [flaky] sections are quality's settings models",
+}
+
+
+def _unit(path: Path) -> str:
+    rel = path.relative_to(SRC)
+    return rel.parts[0] if len(rel.parts) > 1 else rel.stem
+
+
+def _imports(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names: list[str] = []
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        found |= {n.split(".")[1] for n in names if n.startswith("battletest.")}
+    return found
+
+
+def _violations() -> list[str]:
+    bad = []
+    for path in sorted(SRC.rglob("*.py")):
+        unit = _unit(path)
+        is_cli = path.stem in {"cli", "__main__"} or path.stem.endswith("_cli")
+        for target in _imports(path) - {unit}:
+            if unit in SHARED:
+                ok = target in SHARED
+            elif unit in FOUNDATION:
+                ok = target in SHARED | FOUNDATION or (unit, target) in ALLOWED
+            elif unit in SUBSYSTEMS:
+                ok = target in SHARED | FOUNDATION or is_cli or (unit, target) in ALLOWED
+            else:  # cli, run, suites, pytest plugin, doctor, scaffold: the composing layer
+                ok = True
+            if not ok:
+                bad.append(f"{path.relative_to(SRC)} imports battletest.{target}")
+    return bad
+
+
+def test_subsystems_do_not_import_each_other() -> None:
+    assert _violations() == []
+
+
+def test_every_package_is_classified() -> None:
+    packages = {p.name for p in SRC.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    composing = {"suites"}
+    assert packages <= SUBSYSTEMS | FOUNDATION | composing, packages - SUBSYSTEMS - FOUNDATION
