@@ -215,8 +215,10 @@ def load_python_scenario(spec: str, seed: int = 0) -> PythonScenario:
     if not tasks:
         raise ConfigError(f"{cls.__name__} has no @task methods", hint="decorate with @task(1)")
     shape = getattr(module, "Shape", None)
-    if shape is not None and not callable(getattr(shape, "tick", None)):
-        raise ConfigError("Shape must have a tick(elapsed) method", hint="see docs/load.md")
+    if shape is not None:
+        if not callable(getattr(shape, "tick", None)):
+            raise ConfigError("Shape must have a tick(elapsed) method", hint="see docs/load.md")
+        shape_target(shape().tick(0.0))  # nonsense at the start is refused before any load
     return PythonScenario(str(Path(file).resolve()), cls.__name__, tasks, shape is not None, seed)
 
 

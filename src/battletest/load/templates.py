@@ -9,6 +9,7 @@ and ``iteration``, and ``faker.PROVIDER`` (per-VU Faker with a seed).
 
 from __future__ import annotations
 
+import functools
 import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -97,10 +98,16 @@ def check_fields(template: Template, known: set[str], where: str) -> None:
             )
 
 
+@functools.cache
 def faker_has(provider: str) -> bool:
+    return callable(getattr(_faker(), provider, None))
+
+
+@functools.cache
+def _faker() -> Any:
     from faker import Faker
 
-    return callable(getattr(Faker(), provider, None))
+    return Faker()
 
 
 def compile_value(value: Any, where: str) -> Any:
