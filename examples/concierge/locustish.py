@@ -1,7 +1,7 @@
 """Python tasks with a Locust-like feel, against the demo.
 
-    battletest demo serve --no-rate-limit
-    battletest load --target http://127.0.0.1:8000 --scenario examples/concierge/locustish.py --vus 5
+battletest demo serve --no-rate-limit
+battletest load --target http://127.0.0.1:8000 --scenario examples/concierge/locustish.py --vus 5
 """
 
 from __future__ import annotations

@@ -55,7 +55,7 @@ def test_steps_compile_and_render_with_variables() -> None:
     assert sc.names == ("POST /login", "POST /calls", "POST /calls/{call_id}/events")
     state = VUState(sc, vu=3, shared={})
     state.vars.update(call_id="c-9", iteration=4)
-    path, headers, body = render_step(sc.tasks[0].steps[1], state)
+    path, _headers, body = render_step(sc.tasks[0].steps[1], state)
     assert path == "/calls/c-9/events"
     assert body == b'{"n":4}'  # a whole-field template keeps the value's type
     assert render_step(sc.on_start[0], state)[2] == b'{"user":"u3"}'
@@ -157,10 +157,10 @@ def test_python_scenarios_refuse_bad_files(tmp_path: Path) -> None:
 
 
 def test_a_shape_that_returns_nonsense_is_refused(tmp_path: Path) -> None:
-    for bad in ("'lots'", "(-1, 1)", "(5, 0)", "(5,)", "(True, 1.0)"):
-        assert_refused = pytest.raises(ScenarioError, match="Shape.tick returned")
-        with assert_refused:
-            shape_target(eval(bad))
+    bad_values: list[object] = ["lots", (-1, 1), (5, 0), (5,), (True, 1.0)]
+    for bad in bad_values:
+        with pytest.raises(ScenarioError, match=r"Shape\.tick returned"):
+            shape_target(bad)
     assert shape_target((3, 1)) == (3, 1.0)
     assert shape_target(None) is None
     f = tmp_path / "shaped.py"
@@ -169,7 +169,7 @@ def test_a_shape_that_returns_nonsense_is_refused(tmp_path: Path) -> None:
         "class U(VirtualUser):\n    @task\n    async def t(self):\n        pass\n"
         "class Shape:\n    def tick(self, elapsed):\n        return 'many'\n"
     )
-    with pytest.raises(ScenarioError, match="Shape.tick returned 'many'"):
+    with pytest.raises(ScenarioError, match=r"Shape\.tick returned 'many'"):
         load_python_scenario(str(f))
 
 

@@ -177,8 +177,10 @@ def test_a_failing_setup_stops_before_any_load() -> None:
             "requests": [{"path": "/x"}],
         }
     )
-    with serve("ok") as (url, b), pytest.raises(ScenarioError, match="extractor 't' matched"):
-        run(url, executor=SHORT, scenario=scenario)
+    with serve("ok") as (url, b):
+        with pytest.raises(ScenarioError, match="extractor 't' matched"):
+            run(url, executor=SHORT, scenario=scenario)
+        assert "/x" not in b.paths  # no VU ran
 
 
 @pytest.mark.parametrize("leaky_app", [["--leak-kb", "64"]], indirect=True)
