@@ -273,6 +273,8 @@ def test_openapi_document_declares_every_operation(client: httpx.Client) -> None
         assert op["security"], rule
         assert "401" in op["responses"] and "403" in op["responses"]
         assert "application/problem+json" in op["responses"]["401"]["content"]
+    assert "409" in spec["paths"]["/v1/users"]["post"]["responses"]
+    assert "401" in spec["paths"]["/v1/auth/login"]["post"]["responses"]
     assert "/debug/config" not in spec["paths"]
     schemes = spec["components"]["securitySchemes"]
     assert {s["type"] for s in schemes.values()} == {"http", "apiKey"}

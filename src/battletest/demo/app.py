@@ -421,8 +421,8 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
                 path == "/v1/calls" and method == "post"
             ):
                 codes.add(503)
-            if path == "/v1/calls/{call_id}/events":
-                codes.add(409)
+            if path == "/v1/calls/{call_id}/events" or (path, method) == ("/v1/users", "post"):
+                codes.add(409)  # a wrong call transition; a user e-mail that exists
             if path == "/ready":
                 codes.add(503)
             responses = op.setdefault("responses", {})
