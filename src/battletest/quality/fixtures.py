@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from battletest.quality.store import CaseRecord, HistoryStore
 
 FLUSH_EVERY = 200  # results
+# Sessions configured and not yet unconfigured in this process: a second one is nested (an
+# in-process pytester run). Only ids, so nothing outlives its session.
+_OPEN_SESSIONS: list[int] = []
 FLUSH_SECONDS = 5.0
 
 
@@ -83,8 +86,10 @@ class QualityPlugin:
         self.config = config
         self.root = config.rootpath
         self.worker = hasattr(config, "workerinput")
-        # Read now: the nested session's own tests reset the variable as they run.
-        self._nested = bool(os.environ.get("PYTEST_CURRENT_TEST"))
+        # A session inside a test: the outer test's variable (read now — an in-process inner
+        # session's own tests reset it), or another session still open in this process.
+        self._nested = bool(os.environ.get("PYTEST_CURRENT_TEST")) or bool(_OPEN_SESSIONS)
+        _OPEN_SESSIONS.append(id(self))
         self._settings: QualitySettings | None = None
         self._store: HistoryStore | None = None
         self._state: PytestState | None = None
@@ -162,9 +167,16 @@ class QualityPlugin:
 
     # -- session ------------------------------------------------------------------------------
 
+    @property
+    def history_on(self) -> bool:
+        """Whether this session reads (flaky state) and writes the history store at all."""
+        if self.config.getoption("--bt-no-history"):
+            return False
+        return not self.nested or self._explicit_url()
+
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        url = self._url()
-        if self._db_exists(url) and not self.config.getoption("--bt-no-history"):
+        url = self._url() if self.history_on else ""
+        if self.history_on and self._db_exists(url):
             from battletest.quality.flaky import pytest_state
 
             self._state = pytest_state(self.store(), self.settings.flaky)
@@ -221,6 +233,8 @@ class QualityPlugin:
                 )
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
+        if id(self) in _OPEN_SESSIONS:
+            _OPEN_SESSIONS.remove(id(self))
         if self._recorder is not None:
             self._recorder.stop()
             self._recorder = None
