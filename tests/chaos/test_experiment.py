@@ -248,3 +248,23 @@ def test_ctrl_c_on_the_cli_runs_rollbacks_and_exits_130(tmp_path: Path) -> None:
     out, err = proc.communicate(timeout=90)
     assert proc.returncode == 130, (proc.returncode, seen + out, err[-2000:])
     assert "process.cont: ok SIGCONT" in out and "verdict: INTERRUPTED" in out
+
+
+def test_builtin_pms_outage_experiment_with_short_phases() -> None:
+    from battletest.chaos.experiment_model import Phases, load_experiment
+
+    exp = load_experiment(
+        Path(__file__).resolve().parents[2] / "examples/concierge/pms_outage.toml"
+    )
+    exp.phases = Phases(before="2s", during="2s", after="3s")
+    exp.steady_state.recovery_window = 1.0
+    exp.steady_state.thresholds = ["p95<1500ms", "error_rate<1%"]  # a loaded CI machine
+    result = run_experiment(exp)
+    assert [(a.action, a.ok) for a in [*result.actions, *result.rollbacks]] == [
+        ("dependency.stop dependency=pms", True),
+        ("dependency.start dependency=pms", True),
+    ]
+    before, during, _after = result.phases
+    assert before.holds is True and during.requests > 20
+    assert during.errors == 0  # stale reservations from the cache while the PMS is down
+    assert result.verdict == "pass", result.reasons
