@@ -183,3 +183,52 @@ def test_big_passing_suite_is_folded_until_asked_for(browser: Any, tmp_path: Pat
     assert len(_visible_statuses(contract)) == 5  # suites with failures stay open
     auth.find_element("css selector", '.filters button[data-filter="passed"]').click()
     assert _visible_statuses(auth) == ["passed"] * 40
+
+
+def test_dashboard_charts_are_drawn_with_data_points(browser: Any, tmp_path: Path) -> None:
+    from .test_html_dashboard import dashboard_report
+
+    report = dashboard_report(tmp_path / "baselines")
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "report.json").write_text(report.model_dump_json(indent=2), encoding="utf-8")
+    report_html.write(report, folder)
+    entries = _open(browser, folder / "report.html")
+    assert [e for e in entries if e["level"] in ("SEVERE", "WARNING")] == []
+    assert browser.execute_script("return performance.getEntriesByType('resource').length") == 0
+
+    # every line chart polyline has as many drawn points as it declares, inside its chart
+    drawn = browser.execute_script(
+        """
+        return Array.from(document.querySelectorAll('#load svg.chart polyline.series')).map(
+          function (p) {
+            var box = p.getBBox(), svg = p.ownerSVGElement.viewBox.baseVal;
+            return [p.getAttribute('data-series'), p.points.numberOfItems,
+                    Number(p.getAttribute('data-points')), box.width > 0 && box.height > 0,
+                    box.x >= 0 && box.x + box.width <= svg.width];
+          });
+        """
+    )
+    series = report.suites[1].metrics["series"]
+    assert [d[0] for d in drawn] == ["rps", "p50", "p95", "p99"]
+    for name, points, declared, visible, inside in drawn:
+        assert points == declared == len(series), name
+        assert visible and inside, name
+    bars = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#load rect.dist-bar')).map("
+        "function (r) { return [r.getAttribute('data-label'), r.getBBox().height]; });"
+    )
+    assert [b[0] for b in bars] == ["min", "p50", "p90", "p95", "p99", "p99.9", "max"]
+    assert all(h > 0 for _, h in bars) and bars[-1][1] > bars[1][1]  # max drawn taller than p50
+
+    # the gate table shows report.json's gates, the regression gate failed
+    data = json.loads((folder / "report.json").read_text())
+    rows = browser.find_elements("css selector", "#gate-table tbody tr")
+    assert [r.get_attribute("data-gate") for r in rows] == [g["name"] for g in data["gates"]]
+    results = {r.get_attribute("data-gate"): r.get_attribute("data-result") for r in rows}
+    assert results["perf_regression"] == "failed"
+    regressed = browser.find_elements(
+        "css selector", '#baseline-table tr[data-verdict="regression"]'
+    )
+    assert regressed and all(r.is_displayed() for r in regressed)
+    assert browser.find_element("css selector", "#trend svg.chart").is_displayed()

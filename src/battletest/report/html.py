@@ -21,6 +21,7 @@ from typing import Any
 import jinja2
 
 from battletest import __version__
+from battletest.report.svg import bar_chart, line_chart
 from battletest.results import Case, Finding, GateResult, Report, Severity, Status, SuiteResult
 
 FILENAME = "report.html"
@@ -129,7 +130,242 @@ def _context(report: Report) -> dict[str, Any]:
         "wall_s": wall_s,
         "version": __version__,
         "config_json": _pretty_json(report.run.config) if report.run.config else "",
+        **dashboard(report),
     }
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    """Advice derived from the data, naming the measurement it comes from."""
+
+    severity: str  # "high" | "medium" | "low"
+    text: str
+    source: str
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _num(value: Any) -> float | None:
+    return float(value) if _is_number(value) else None
+
+
+def _load_view(metrics: dict[str, Any]) -> dict[str, Any]:
+    series = [r for r in metrics.get("series") or [] if isinstance(r, dict)]
+
+    def pts(key: str) -> list[tuple[float, float]]:
+        return [
+            (float(r["t"]), float(r[key]))
+            for r in series
+            if _is_number(r.get("t")) and _is_number(r.get(key))
+        ]
+
+    lat = _as_dict(metrics.get("latency_ms"))
+    dist = [
+        (label, float(lat[key]))
+        for key, label in (
+            ("min", "min"),
+            ("p50", "p50"),
+            ("p90", "p90"),
+            ("p95", "p95"),
+            ("p99", "p99"),
+            ("p999", "p99.9"),
+            ("max", "max"),
+        )
+        if _is_number(lat.get(key))
+    ]
+    endpoints = []
+    for name, ep in sorted((metrics.get("endpoints") or {}).items()):
+        if isinstance(ep, dict):
+            ep_lat = _as_dict(ep.get("latency_ms"))
+            row: dict[str, Any] = {"name": name}
+            row.update({k: ep.get(k) for k in ("requests", "failed", "rps")})
+            row["lat"] = {k: _num(ep_lat.get(k)) for k in ("p50", "p95", "p99", "max")}
+            endpoints.append(row)
+    return {
+        "rps_chart": line_chart({"rps": pts("rps")}, title="Throughput over time", unit="req/s"),
+        "latency_chart": line_chart(
+            {"p50": pts("p50"), "p95": pts("p95"), "p99": pts("p99")},
+            title="Latency percentiles over time",
+            unit="ms",
+        ),
+        "dist_chart": bar_chart(dist, title="Latency distribution", unit="ms"),
+        "endpoints": endpoints,
+        "figures": [
+            (k, format_value(metrics.get(k)))
+            for k in ("requests", "failed", "error_rate", "rps", "duration_s", "executor")
+            if k in metrics
+        ],
+        "intervals": len(series),
+    }
+
+
+def _trend_view(trend: Any) -> dict[str, Any]:
+    rows = [r for r in trend or [] if isinstance(r, dict)]
+    if len(rows) < 1:
+        return {"rows": [], "chart": ""}
+    idx = list(range(1, len(rows) + 1))
+    lines = {
+        key: [
+            (float(i), float(r[key]))
+            for i, r in zip(idx, rows, strict=True)
+            if _is_number(r.get(key))
+        ]
+        for key in ("p50", "p95", "p99")
+    }
+    chart = line_chart(lines, title="Latency across runs", unit="ms")
+    return {"rows": rows, "chart": chart.replace(" s</text>", "</text>")}
+
+
+def dashboard(report: Report) -> dict[str, Any]:
+    """The dashboard sections' data: load charts, baseline comparison, trend, flaky and
+    quarantined tests, coverage gaps and recommendations (empty parts are left out)."""
+    load = next((s for s in report.suites if s.name == "load" and s.metrics), None)
+    load_view = _load_view(load.metrics) if load is not None else None
+    comparison = load.metrics.get("baseline") if load is not None else None
+    if not isinstance(comparison, dict):
+        comparison = None
+    trend = _trend_view(load.metrics.get("trend") if load is not None else None)
+    flaky: list[tuple[str, Case, str]] = []
+    quarantined: list[tuple[str, Case, str]] = []
+    for s in report.suites:
+        for c in s.cases:
+            if c.details.get("quarantined"):
+                why = str(c.details.get("quarantine_reason") or c.message)
+                quarantined.append((s.name, c, why))
+            elif c.details.get("flaky"):
+                flaky.append((s.name, c, str(c.details.get("flaky_reason") or c.message)))
+    gaps: list[dict[str, str]] = []
+    for s in report.suites:
+        for gap in s.metrics.get("coverage_gaps") or []:
+            g = _as_dict(gap)
+            if g.get("file") and g.get("function"):  # quality.coverage_gaps.CoverageGap rows
+                what = f"{g['file']}:{g.get('first_line', '?')} {g['function']}"
+                detail = (
+                    f"{g.get('kind', 'uncovered')}: {g.get('missing_lines', '?')} lines and "
+                    f"{g.get('missing_branches', '?')} branches missing, complexity "
+                    f"{g.get('complexity', '?')}, churn {g.get('churn', '?')}"
+                )
+            else:
+                what = str(next((g[k] for k in ("what", "operation", "path") if g.get(k)), gap))
+                detail = format_value(g.get("reason") or g.get("detail") or "")
+            gaps.append({"suite": s.name, "what": what, "detail": detail})
+    return {
+        "load": load_view,
+        "comparison": comparison,
+        "trend": trend,
+        "flaky": flaky,
+        "quarantined": quarantined,
+        "coverage_gaps": gaps,
+        "recommendations": recommendations(report),
+    }
+
+
+def recommendations(report: Report) -> list[Recommendation]:
+    """Advice derived from the measurements, most severe first; each names its source."""
+    out: list[Recommendation] = []
+    for g in report.gates:
+        if g.passed is False:
+            out.append(
+                Recommendation(
+                    "high",
+                    f"Gate {g.name} failed: measured {format_value(g.measured)} against "
+                    f"{format_value(g.limit)}. {g.reason}".strip(),
+                    f"gates.{g.name}",
+                )
+            )
+    findings = [f for s in report.suites for f in s.findings]
+    serious = [f for f in findings if f.severity.rank >= Severity.HIGH.rank]
+    if serious:
+        first = max(serious, key=lambda f: f.severity.rank)
+        out.append(
+            Recommendation(
+                "high",
+                f"Fix {len(serious)} high or critical security finding(s) first, starting with "
+                f"{first.title} ({first.check_id}). {first.remediation}".strip(),
+                "findings[severity>=high]",
+            )
+        )
+    load = next((s for s in report.suites if s.name == "load"), None)
+    m = load.metrics if load is not None else {}
+    lat = _as_dict(m.get("latency_ms"))
+    err = _num(m.get("error_rate"))
+    if err is not None and err > 0.01:
+        out.append(
+            Recommendation(
+                "high",
+                f"{err * 100:.1f}% of load requests failed; look at the error kinds "
+                f"({', '.join(sorted(m.get('errors') or {})) or 'see the load suite'}).",
+                "load.error_rate",
+            )
+        )
+    p50, p99 = _num(lat.get("p50")), _num(lat.get("p99"))
+    if p50 and p99 and p99 / p50 >= 5:
+        out.append(
+            Recommendation(
+                "medium",
+                f"Tail latency is {p99 / p50:.1f}× the median (p99 {p99:g} ms vs p50 {p50:g} ms): "
+                "look for queueing, locks, GC pauses or a slow dependency.",
+                "load.latency_ms.p99 / load.latency_ms.p50",
+            )
+        )
+    dropped = _num(m.get("dropped_iterations"))
+    if dropped:
+        out.append(
+            Recommendation(
+                "medium",
+                f"{dropped:g} iterations were dropped: the target (or max VUs) could not keep "
+                "the arrival rate; raise --max-vus or lower the rate.",
+                "load.dropped_iterations",
+            )
+        )
+    cmp = m.get("baseline") if isinstance(m.get("baseline"), dict) else None
+    if cmp is not None:
+        regressed = [r for r in cmp.get("rows", []) if r.get("verdict") == "regression"]
+        if regressed:
+            worst = max(regressed, key=lambda r: abs(r.get("change_pct") or 0))
+            out.append(
+                Recommendation(
+                    "high",
+                    f"{len(regressed)} metric(s) regressed against baseline run "
+                    f"{cmp.get('baseline_run')}; worst: {worst['scope']} {worst['metric']} "
+                    f"{worst['change_pct']:+.1f}% (p = {worst.get('p_value')}).",
+                    "load.baseline.rows",
+                )
+            )
+    elif load is not None and m.get("requests"):
+        out.append(
+            Recommendation(
+                "low",
+                "No baseline to compare with: save this run as one (battletest baseline save) "
+                "so the next run can detect regressions.",
+                "load.baseline (missing)",
+            )
+        )
+    for s in report.suites:
+        cov = s.metrics.get("coverage")
+        if isinstance(cov, dict) and _is_number(cov.get("line")) and cov["line"] < 80:
+            out.append(
+                Recommendation(
+                    "medium",
+                    f"Line coverage is {cov['line']:.1f}%: the coverage gaps list the code "
+                    "no test reaches.",
+                    f"{s.name}.coverage.line",
+                )
+            )
+    flaky = [c for s in report.suites for c in s.cases if c.details.get("flaky")]
+    if flaky:
+        out.append(
+            Recommendation(
+                "medium",
+                f"{len(flaky)} test(s) are flaky: fix or quarantine them "
+                "(battletest flaky quarantine).",
+                "cases[details.flaky]",
+            )
+        )
+    order = {"high": 0, "medium": 1, "low": 2}
+    return sorted(out, key=lambda r: order[r.severity])
 
 
 def _suite_view(suite: SuiteResult, index: int) -> SuiteView:
@@ -279,9 +515,12 @@ def _pretty_json(value: Any) -> str:
 
 __all__ = [
     "FILENAME",
+    "Recommendation",
+    "dashboard",
     "duration_histogram",
     "format_duration_ms",
     "format_value",
+    "recommendations",
     "redacted",
     "render",
     "series_sparklines",

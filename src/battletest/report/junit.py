@@ -59,6 +59,12 @@ def render(report: Report) -> bytes:
             ("profile", report.run.profile),
         ):
             ET.SubElement(props, "property", name=name, value=value)
+        # flaky and quarantined tests (the history's verdicts, in case details): one property
+        # per test at suite level, since the schema has no properties on a testcase
+        for case in suite.cases:
+            for flag in ("quarantined", "flaky"):
+                if case.details.get(flag):
+                    ET.SubElement(props, "property", name=flag, value=_clean(case.name))
         for case in suite.cases:
             tc = ET.SubElement(
                 ts,
