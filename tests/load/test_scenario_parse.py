@@ -219,3 +219,23 @@ def test_leak_verdict_uses_the_lower_confidence_bound() -> None:
     verdict = leak_verdict(warm, threshold_mb=10)
     assert verdict is not None and not verdict.leak
     assert leak_verdict(_samples(1, 0, n=3)) is None
+
+
+def test_settings_fold_the_scenario_load_table_and_a_preset() -> None:
+    from battletest.load.options import LoadSettings
+
+    call_flow = str(EXAMPLES / "call_flow.toml")
+    plain = LoadSettings.coerce({"scenario": call_flow}).executor_spec()
+    assert (plain.kind, plain.vus, plain.duration) == ("constant-vus", 2, 3.0)  # its [load]
+    mine = LoadSettings.coerce({"scenario": call_flow, "vus": 7}).executor_spec()
+    assert mine.vus == 7  # an explicit setting wins over the scenario's table
+    stress = LoadSettings.coerce(
+        {"scenario": call_flow, "preset": "stress", "vus": 4, "duration": "10s"}
+    )
+    spec = stress.executor_spec()
+    assert spec.kind == "ramping-vus" and spec.peak_vus == 4 and spec.planned_duration == 10
+    bp = LoadSettings.coerce({"preset": "breakpoint", "rate": 300, "duration": "5s"})
+    assert bp.executor_spec().kind == "ramping-arrival-rate"
+    assert bp.run_kwargs()["breakpoint"] is True
+    with pytest.raises(UsageError, match="exclude each other"):
+        LoadSettings.coerce({"scenario": call_flow, "from_spec": "openapi.json"})

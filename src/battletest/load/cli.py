@@ -13,14 +13,7 @@ from typing import Any
 
 import click
 
-from battletest.errors import (
-    BattletestError,
-    ExitCode,
-    Interrupted,
-    TargetUnreachable,
-    UsageError,
-)
-from battletest.load.scenario import parse_header
+from battletest.errors import BattletestError, ExitCode, Interrupted, TargetUnreachable
 
 
 class ThresholdsFailed(BattletestError):
@@ -117,58 +110,19 @@ def load(**flags: Any) -> None:
     target = flags.pop("target")
     json_path = flags.pop("json_path")
     run_dir = flags.pop("run_dir")
-    scenario_path = flags.pop("scenario")
-    preset = flags.pop("preset")
-    from_spec = flags.pop("from_spec")
-    watch = {
-        "target_pid": flags.pop("target_pid"),
-        "memory_threshold_mb": flags.pop("memory_threshold_mb"),
-        "leak_threshold_mb": flags.pop("leak_threshold_mb"),
-    }
-    scenario: Any = None
-    if scenario_path:
-        from battletest.load.flow import load_scenario_file
-        from battletest.load.tasks import load_python_scenario
-
-        if scenario_path.endswith(".toml"):
-            scenario = load_scenario_file(scenario_path)
-            for key, value in scenario.load:  # the scenario's [load] table; flags win
-                if flags.get(key) in (None, (), "0") or key not in flags:
-                    flags[key] = value
-        else:
-            scenario = load_python_scenario(scenario_path)
-    if preset:
-        from battletest.load.presets import preset_settings
-
-        flags.update(preset_settings(preset, flags["vus"], flags["rate"], flags["duration"]))
-        if preset != "baseline":
-            flags["duration"] = None
-            flags["vus"] = flags.get("vus") if preset != "breakpoint" else None
     settings = LoadSettings.coerce(
         {k: (list(v) if isinstance(v, tuple) else v) for k, v in flags.items()}
     )
-    kwargs = settings.run_kwargs()
-    if scenario is not None:
-        kwargs["scenario"] = scenario
-    if from_spec:
-        if scenario is not None:
-            raise UsageError("--scenario and --from-spec exclude each other", hint="pick one")
-        kwargs["scenario"] = "from-spec"
-    kwargs.update(watch)
-    kwargs["breakpoint"] = preset == "breakpoint"
     with ExitStack() as stack:
         if not target:
             target, demo_pid = _demo_url(stack)
-            if kwargs["target_pid"] is None:
-                kwargs["target_pid"] = demo_pid
-            if not settings.paths and not settings.endpoints and scenario is None:
-                kwargs["endpoints"] = LoadSettings(paths=["/health"]).endpoint_list()
-        if kwargs.get("scenario") == "from-spec":
-            from battletest.load.from_spec import scenario_from_spec
-            from battletest.spec import load_spec
-
-            headers = [parse_header(h) for h in settings.headers]
-            kwargs["scenario"] = scenario_from_spec(load_spec(from_spec, target), headers)
+            if settings.target_pid is None:
+                settings.target_pid = demo_pid
+            if not (
+                settings.paths or settings.endpoints or settings.scenario or settings.from_spec
+            ):
+                settings.paths = ["/health"]
+        kwargs = settings.run_kwargs(target)
         progress = reporter_for()
         try:
             result = run(target, progress=progress, run_dir=run_dir, **kwargs)

@@ -109,6 +109,13 @@ class LoadSettings:
     concurrent_users: int | None = None
     requests_per_user: int | None = None
     test_duration: Duration | None = None
+    scenario: str | None = None  # FILE.toml or FILE.py[:Class]
+    from_spec: str | None = None  # OpenAPI file or URL: GET operations become the scenario
+    preset: str | None = None  # baseline, stress, spike, soak, breakpoint
+    target_pid: int | None = None
+    resource_interval: float = 1.0
+    memory_threshold_mb: float | None = None
+    leak_threshold_mb: float | None = None
 
     _KINDS: ClassVar[dict[str, tuple[tuple[type, ...], str]]] = {
         "executor": ((str,), "an executor name"),
@@ -140,6 +147,13 @@ class LoadSettings:
         "concurrent_users": ((int,), "an integer"),
         "requests_per_user": ((int,), "an integer"),
         "test_duration": (_DURATION, "seconds or a duration like '5m'"),
+        "scenario": ((str,), "a scenario file (.toml or .py)"),
+        "from_spec": ((str,), "an OpenAPI file or URL"),
+        "preset": ((str,), "baseline, stress, spike, soak or breakpoint"),
+        "target_pid": ((int,), "a process id"),
+        "resource_interval": ((int, float), "a number of seconds"),
+        "memory_threshold_mb": ((int, float), "megabytes"),
+        "leak_threshold_mb": ((int, float), "megabytes"),
     }
 
     @classmethod
@@ -159,7 +173,48 @@ class LoadSettings:
             ]
             if any(not e.path for e in values["endpoints"]):
                 raise ConfigError("every [[load.endpoints]] needs a path", hint="path = '/health'")
-        return cls(**values)
+        return cls(**values).with_scenario_and_preset()
+
+    def with_scenario_and_preset(self) -> LoadSettings:
+        """Fold a TOML scenario's ``[load]`` table (explicit settings win) and a preset in."""
+        if self.scenario and self.from_spec:
+            raise UsageError("--scenario and --from-spec exclude each other", hint="pick one")
+        changes: dict[str, Any] = {}
+        if self.scenario and self.scenario.endswith(".toml"):
+            table = dict(self.load_scenario().load)
+            if table:
+                merged = LoadSettings.coerce(table)
+                defaults = LoadSettings()
+                for key in table:
+                    mine = getattr(self, key)
+                    if mine == getattr(defaults, key) or mine in (None, [], 0, "0"):
+                        changes[key] = getattr(merged, key)
+        if self.preset:
+            from battletest.load.presets import preset_settings
+
+            vus = changes.get("vus", self.vus)
+            duration = changes.get("duration", self.duration)
+            values = preset_settings(self.preset, vus, self.rate, duration)
+            changes.update(values)
+            if self.preset != "baseline":
+                changes["duration"] = None
+            if self.preset == "breakpoint":
+                changes["vus"] = None
+        for key, value in changes.items():
+            setattr(self, key, value)
+        return self
+
+    def load_scenario(self) -> Any:
+        """The scenario these settings name (None without one)."""
+        if not self.scenario:
+            return None
+        if self.scenario.endswith(".toml"):
+            from battletest.load.flow import load_scenario_file
+
+            return load_scenario_file(self.scenario)
+        from battletest.load.tasks import load_python_scenario
+
+        return load_python_scenario(self.scenario, self.seed)
 
     def executor_spec(self) -> ExecutorSpec:
         """The executor these settings describe, or ``UsageError`` if flags contradict."""
@@ -257,9 +312,25 @@ class LoadSettings:
             raise UsageError("--client-key needs --client-cert")
         return TLSOptions(self.ca_cert, self.client_cert, self.client_key, self.insecure)
 
-    def run_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``battletest.load.run`` (target, progress and folder aside)."""
+    def run_kwargs(self, target: str | None = None) -> dict[str, Any]:
+        """Keyword arguments for ``battletest.load.run`` (target, progress and folder aside).
+
+        ``target`` is needed only with ``from_spec`` and no spec file (the spec is discovered).
+        """
+        scenario = self.load_scenario()
+        if self.from_spec:
+            from battletest.load.from_spec import scenario_from_spec
+            from battletest.spec import load_spec
+
+            headers = [parse_header(h) for h in self.headers]
+            scenario = scenario_from_spec(load_spec(self.from_spec, target), headers)
         return {
+            "scenario": scenario,
+            "target_pid": self.target_pid,
+            "resource_interval": self.resource_interval,
+            "memory_threshold_mb": self.memory_threshold_mb,
+            "leak_threshold_mb": self.leak_threshold_mb,
+            "breakpoint": self.preset == "breakpoint",
             "executor": self.executor_spec(),
             "endpoints": self.endpoint_list(),
             "thresholds": list(self.thresholds),
