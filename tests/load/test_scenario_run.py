@@ -249,3 +249,34 @@ def test_a_bad_scenario_exits_2_with_one_line(
     err = capsys.readouterr().err
     assert info.value.code == 2
     assert err.count("\n") <= 2 and "{call_id} is not defined" in err
+
+
+def test_several_scenarios_run_at_their_start_times_and_merge(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a.toml").write_text('[[requests]]\nname = "a"\npath = "/a"\n')
+    (tmp_path / "b.toml").write_text('[[requests]]\nname = "b"\npath = "/b"\n')
+    multi = tmp_path / "both.toml"
+    multi.write_text(
+        'thresholds = ["error_rate<1%", "p95<5s"]\n'
+        '[scenarios.steady]\nscenario = "a.toml"\nexecutor = "constant-arrival-rate"\n'
+        'rate = 30\nduration = "2s"\nworkers = 1\ntags = { kind = "steady" }\n'
+        '[scenarios.late]\nscenario = "b.toml"\nexecutor = "constant-arrival-rate"\n'
+        'rate = 20\nduration = "1s"\nstart_time = "1s"\nworkers = 1\n'
+    )
+    out = tmp_path / "r.json"
+    with serve("ok") as (url, b):
+        with pytest.raises(SystemExit) as info:
+            main(["load", "--target", url, "--scenario", str(multi), "--json", str(out)])
+        first_b = b.paths.index("/b")
+        assert b.paths[:first_b].count("/a") >= 20  # /b started about a second after /a
+    capsys.readouterr()
+    assert info.value.code in (0, None)
+    result = json.loads(out.read_text())
+    assert result["executor"] == "scenarios"
+    assert result["endpoints"]["steady:a"]["requests"] == 60
+    assert result["endpoints"]["late:b"]["requests"] == 20
+    assert result["requests"] == 80
+    assert result["scenarios"]["steady"]["tags"] == {"kind": "steady"}
+    assert result["scenarios"]["late"]["start_time"] == 1.0
+    assert [row["passed"] for row in result["thresholds"]] == [True, True]

@@ -110,6 +110,13 @@ def load(**flags: Any) -> None:
     target = flags.pop("target")
     json_path = flags.pop("json_path")
     run_dir = flags.pop("run_dir")
+    multi: Any = None
+    if flags["scenario"] and flags["scenario"].endswith(".toml"):
+        from battletest.load.multi import is_multi, parse_runs
+
+        if is_multi(flags["scenario"]):
+            multi = parse_runs(flags.pop("scenario"))
+            flags["scenario"] = None
     settings = LoadSettings.coerce(
         {k: (list(v) if isinstance(v, tuple) else v) for k, v in flags.items()}
     )
@@ -122,12 +129,18 @@ def load(**flags: Any) -> None:
                 settings.paths or settings.endpoints or settings.scenario or settings.from_spec
             ):
                 settings.paths = ["/health"]
-        kwargs = settings.run_kwargs(target)
-        progress = reporter_for()
-        try:
-            result = run(target, progress=progress, run_dir=run_dir, **kwargs)
-        finally:
-            progress.close()
+        if multi is not None:
+            from battletest.load.multi import run_scenarios
+
+            runs, thresholds = multi
+            result = run_scenarios(target, runs, thresholds=[*settings.thresholds, *thresholds])
+        else:
+            kwargs = settings.run_kwargs(target)
+            progress = reporter_for()
+            try:
+                result = run(target, progress=progress, run_dir=run_dir, **kwargs)
+            finally:
+                progress.close()
     print_result(result)
     if json_path:
         Path(json_path).write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")

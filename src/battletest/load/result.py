@@ -95,6 +95,7 @@ class LoadResult:
     histogram: str = ""  # the merged latency histogram (µs), HdrHistogram-encoded
     resources: dict[str, Any] | None = None  # target process tree (--target-pid), see resources
     capacity_rps: float | None = None  # breakpoint: highest rate sustained before a break
+    scenarios: dict[str, Any] | None = None  # several scenarios: tags, start time, totals each
 
     @property
     def passed(self) -> bool:
