@@ -239,3 +239,15 @@ def test_settings_fold_the_scenario_load_table_and_a_preset() -> None:
     assert bp.run_kwargs()["breakpoint"] is True
     with pytest.raises(UsageError, match="exclude each other"):
         LoadSettings.coerce({"scenario": call_flow, "from_spec": "openapi.json"})
+
+
+def test_target_pid_must_be_a_running_process() -> None:
+    import subprocess
+    import sys
+
+    from battletest.load.resources import ResourceMonitor
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    with pytest.raises(UsageError, match=f"cannot watch --target-pid {dead.pid}"):
+        ResourceMonitor(dead.pid)
