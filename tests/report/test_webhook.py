@@ -92,3 +92,17 @@ def test_webhook_errors(receiver: str) -> None:
     _Receiver.status = 404
     with pytest.raises(UsageError, match="answered 404"):
         webhook.notify(report, receiver)
+
+
+def test_report_command_sends_the_webhook(
+    receiver: str, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from battletest.cli import main
+    from battletest.report import write_run_folder
+
+    folder = write_run_folder(sample_report(failing=True), tmp_path)
+    with pytest.raises(SystemExit) as exc:
+        main(["report", str(folder), "--format", "prom", "--webhook", receiver])
+    assert exc.value.code == 0
+    assert "webhook sent" in capsys.readouterr().out
+    assert len(_Receiver.bodies) == 1 and "FAILED" in _Receiver.bodies[0]["text"]
