@@ -111,11 +111,22 @@ def render_result(result: LoadResult) -> list[str]:
         out.append("errors " + ", ".join(f"{k}={v}" for k, v in result.errors.items()))
     per_req = result.cpu_us_per_request
     out.append(f"client cpu {result.client_cpu_s:.2f}s ({per_req:.1f} µs/request)")
+    res = result.resources
+    if res is not None:
+        out.append(
+            f"target pid {res['pid']}  peak RSS {res['peak_rss_mb']:.1f} MB"
+            f"  mean CPU {res['mean_cpu_percent']:.0f}%  threads {res['peak_threads']}"
+            f"  open files {res['peak_open_files']}"
+        )
+        if res.get("leak"):
+            out.append(f"memory {res['leak']['line']}")
+    if result.capacity_rps is not None:
+        out.append(f"capacity {result.capacity_rps:,.1f}/s (breakpoint)")
     for row in result.thresholds:
         out.append(f"threshold {row.line}")
     for warning in result.warnings:
         out.append(f"warning: {warning}")
-    if result.aborted:
+    if result.aborted and result.capacity_rps is None:
         out.append("aborted: a threshold failed (--abort-on-fail)")
     if result.interrupted:
         out.append("interrupted: partial result")
