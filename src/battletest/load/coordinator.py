@@ -32,7 +32,6 @@ import httptools
 
 from battletest.errors import ConfigError, ScenarioError, TargetUnreachable, UsageError
 from battletest.load.executors import ExecutorSpec, intended_iterations
-from battletest.load.flow import FlowScenario
 from battletest.load.result import Aggregator, LatencyMs, LoadResult, ThresholdRow
 from battletest.load.runtime import TLSOptions, WorkerConfig
 from battletest.load.scenario import Endpoint, Target, parse_target, request_bytes
@@ -246,7 +245,7 @@ def run(
     ensure_fd_limit(per_worker + FD_HEADROOM)
     address = preflight(parsed, Endpoint() if scenario is not None else eps[0], tls, timeout)
     shared: tuple[tuple[str, Any], ...] = ()
-    if scenario is not None and isinstance(scenario, FlowScenario) and scenario.setup:
+    if scenario is not None and bool(getattr(scenario, "setup", None)):
         from battletest.load.setup import run_steps
 
         shared = tuple(run_steps(scenario, "setup", parsed, address, tls, timeout, {}).items())
@@ -306,7 +305,7 @@ def run(
             )
     if report is not None:
         _resource_rows(result, report, memory_threshold_mb, leak_threshold_mb)
-    if scenario is not None and isinstance(scenario, FlowScenario) and scenario.teardown:
+    if scenario is not None and bool(getattr(scenario, "teardown", None)):
         from battletest.load.setup import run_steps
 
         try:
