@@ -97,7 +97,7 @@ def load_metrics(report: Report) -> dict[str, Any]:
             return suite.metrics
     raise UsageError(
         f"run {report.run.id} has no load measurements",
-        hint="run the load suite first: battletest run --only load (or battletest load --out)",
+        hint="run the load suite first: battletest run --suites load",
     )
 
 
