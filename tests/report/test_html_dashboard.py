@@ -212,3 +212,23 @@ def test_junit_lists_flaky_and_quarantined_tests(tmp_path: Path) -> None:
 
     schema = etree.XMLSchema(etree.parse(str(junit.XSD_PATH)))
     assert schema.validate(etree.fromstring(xml.encode())), schema.error_log
+
+
+def test_long_series_are_downsampled_keeping_peaks() -> None:
+    from battletest.report.svg import line_chart
+
+    points = [(float(i), 10.0) for i in range(2000)]
+    points[1234] = (1234.0, 500.0)  # one stall
+    svg = line_chart({"p99": points}, title="t", unit="ms", max_points=600)
+    assert 'data-points="600"' in svg
+    ys = [float(p.split(",")[1]) for p in svg.split(' points="')[1].split('"')[0].split()]
+    assert min(ys) < 50 < 150 < max(ys)  # the stall is still drawn, far above the rest
+    assert ">500</text>" in svg or ">600</text>" in svg  # the y axis reaches the peak
+
+
+def test_nothing_to_draw_is_no_chart() -> None:
+    from battletest.report.svg import bar_chart, line_chart
+
+    assert line_chart({"rps": [(1.0, 2.0)]}, title="t", unit="x") == ""
+    assert bar_chart([], title="t", unit="x") == ""
+    assert 'data-value="0"' in bar_chart([("p50", 0.0)], title="t", unit="ms")
