@@ -61,6 +61,28 @@ def cpu_table(duration: int, locust: bool) -> bool:
                 duration + 60,
             )
         )
+        scenario = work / "one_step.toml"
+        scenario.write_text('[[requests]]\nname = "root"\npath = "/"\nexpect = [200]\n')
+        rows.append(
+            peers.measure(
+                "battletest-scenario (TOML)",
+                [
+                    *pin,
+                    BATTLETEST,
+                    "load",
+                    "--target",
+                    url,
+                    "--scenario",
+                    str(scenario),
+                    "--vus",
+                    "50",
+                    "--duration",
+                    f"{duration}s",
+                ],
+                url,
+                duration + 60,
+            )
+        )
         if locust:
             rows.append(
                 peers.measure(
@@ -100,6 +122,10 @@ def cpu_table(duration: int, locust: bool) -> bool:
         ratio = loc.cpu_us_per_request / bt.cpu_us_per_request
         print(f"Locust / battletest: {ratio:.1f}x (goal ≥ 10x)")
         ok &= ratio >= 10.0
+    scn = by.get("battletest-scenario")
+    if locust and scn and loc and scn.ran and loc.ran:
+        ratio = loc.cpu_us_per_request / scn.cpu_us_per_request
+        print(f"Locust / battletest scenario VUs (coroutine per request): {ratio:.1f}x")
     return ok
 
 

@@ -28,6 +28,6 @@ def bt_load(bt_target: Any) -> Callable[..., Any]:
         from battletest.load.options import LoadSettings
 
         table = {"paths": [path], "thresholds": list(thresholds), **settings}
-        return run(bt_target.base_url, **LoadSettings.coerce(table).run_kwargs())
+        return run(bt_target.base_url, **LoadSettings.coerce(table).run_kwargs(bt_target.base_url))
 
     return run_load

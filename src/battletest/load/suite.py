@@ -29,7 +29,7 @@ def run_load_suite(
     """Run the profile's load scenario against ``base_url`` and report it as a suite."""
     resolved = LoadSettings.coerce(settings)
     started = time.monotonic()
-    result = run(base_url, progress=progress, run_dir=run_dir, **resolved.run_kwargs())
+    result = run(base_url, progress=progress, run_dir=run_dir, **resolved.run_kwargs(base_url))
     return suite_result(result, time.monotonic() - started)
 
 
