@@ -73,3 +73,20 @@ def test_compare_prints_the_trend(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert exc.value.code == 0
     assert "trend over the last 3 runs" in text
     assert text.index("run0") < text.index("run1") < text.index("run2")
+
+
+def test_attach_comparison_adds_the_trend_for_the_dashboard(tmp_path: Path) -> None:
+    from battletest.perf import attach_comparison
+    from battletest.perf.baseline import from_report, save
+    from battletest.report import html as report_html
+
+    url = sqlite_url(tmp_path / "history.db")
+    _record(url, 4)
+    save(from_report(load_report(load_metrics(10, seed=1)), "default"), tmp_path)
+    report = load_report(load_metrics(10, seed=9), "now")
+    result = attach_comparison(report.suites, tmp_path, trend_last=3, history_url=url)
+    assert result is not None and result.passed
+    load = report.suites[0].metrics
+    assert [p["run_id"] for p in load["trend"]] == ["run1", "run2", "run3"]
+    page = report_html.render(report)
+    assert 'id="trend-table"' in page and 'id="baseline-table"' in page

@@ -32,13 +32,28 @@ def attach_comparison(
     suites: list[SuiteResult],
     baselines: Path = DEFAULT_DIR,
     scenario: str = DEFAULT_SCENARIO,
+    *,
+    trend_last: int = 0,
+    history_url: str | None = None,
     **options: Any,
 ) -> Comparison | None:
     """Compare the ``load`` suite in ``suites`` with its saved baseline and record the result in
-    its ``metrics["baseline"]``; None (nothing recorded) without a load suite or a baseline."""
+    its ``metrics["baseline"]``; None (nothing recorded) without a load suite or a baseline.
+
+    With ``trend_last`` the load figures of that many recorded runs go into
+    ``metrics["trend"]`` (read from the history store at ``history_url``, default the
+    project's), which the dashboard draws. ``options`` go to ``compare`` (thresholds, alpha,
+    cost_per_hour, max_cost_per_1k).
+    """
     load_suite = next((s for s in suites if s.name == "load" and s.metrics.get("requests")), None)
+    if load_suite is None:
+        return None
+    if trend_last:
+        from battletest.perf.trend import read_trend, trend_dicts
+
+        load_suite.metrics["trend"] = trend_dicts(read_trend(history_url, last=trend_last))
     path = baselines / f"{scenario}.json"
-    if load_suite is None or not path.is_file():
+    if not path.is_file():
         return None
     from battletest.results import RunInfo, utcnow
 
