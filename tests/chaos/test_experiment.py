@@ -15,14 +15,24 @@ from battletest.cli import main
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
 
-HTTP_SERVER = ["{python}", "-m", "http.server", "{port}", "--bind", "127.0.0.1"]
-
 
 def experiment(tmp_path: Path, **changes) -> dict:
+    """An experiment on a process battletest owns: a battletest mock serving one stub."""
+    stubs = tmp_path / "target.json"
+    stubs.write_text('{"stubs": [{"path": "/", "response": {"body": "ok"}}]}')
     doc = {
         "title": "kill and restart",
         "target": {
-            "command": HTTP_SERVER,
+            "command": [
+                "{python}",
+                "-m",
+                "battletest",
+                "mock",
+                "serve",
+                str(stubs),
+                "--port",
+                "{port}",
+            ],
             "url": "http://127.0.0.1:{port}",
             "ready_timeout": "10s",
         },
@@ -68,7 +78,7 @@ def test_kill_and_restart_through_the_cli(
     with pytest.raises(SystemExit) as exit_info:
         main(["chaos", "run", str(file), "--json", str(out_json)])
     out = capsys.readouterr().out
-    assert exit_info.value.code == 0, out
+    assert exit_info.value.code == 0, (out, out_json.read_text() if out_json.exists() else "")
     assert "verdict: PASS" in out and "time to recover: " in out
     result = json.loads(out_json.read_text())
     before, during, after = result["phases"]

@@ -191,3 +191,13 @@ def test_user_defined_scenario_in_an_experiment() -> None:
         )
     )
     assert exp.scenarios["maintenance"]["status"] == 503
+
+
+def test_an_interval_straddling_the_fault_counts_against_the_fault() -> None:
+    ivs = intervals_from_series(series((1.0, 10, 0, 10), (2.0, 10, 5, 10), (3.0, 10, 5, 10)))
+    steady = [parse_threshold("error_rate<1%")]
+    # the fault started at 1.9 s: the interval [1, 2] holds its errors; it is not "before"
+    before = analyse_phase("before", ivs, 0.0, 1.9, steady)
+    during = analyse_phase("during", ivs, 1.9, 3.0, steady, overlap=True)
+    assert before.holds is True and before.requests == 10
+    assert during.requests == 20 and during.errors == 10

@@ -366,8 +366,12 @@ class _Clock:
         self.ready.set()
 
     def now(self) -> float:
+        return self.at(time.monotonic())
+
+    def at(self, monotonic: float) -> float:
+        """A time.monotonic() stamp on the experiment clock (with the best origin so far)."""
         assert self.origin is not None
-        return time.monotonic() - self.origin
+        return monotonic - self.origin
 
 
 def run_experiment(
@@ -438,7 +442,8 @@ def _run(
     actions: list[ActionOutcome] = []
     rollbacks: list[ActionOutcome] = []
     reasons: list[str] = []
-    fault_started = fault_removed = None
+    fault_started: float | None = None  # time.monotonic() stamps
+    fault_removed: float | None = None
     interrupted = False
     try:
         while not clock.ready.wait(0.1):
@@ -452,7 +457,7 @@ def _run(
             raise ScenarioError(f"the steady-state load ended before it reported a sample: {why}")
         say(f"steady state for {ph.before:g}s at {ss.rate:g} req/s")
         _sleep_until(clock, ph.before, stop)
-        fault_started = clock.now()
+        fault_started = time.monotonic()
         say("fault phase: " + ", ".join(a.describe() for a in exp.method))
         for act in sorted(exp.method, key=lambda a: a.at):
             _sleep_until(clock, ph.before + act.at, stop)
@@ -466,7 +471,7 @@ def _run(
     finally:
         say("rollbacks")
         # the fault's removal starts with the rollbacks (a restart's boot time counts)
-        fault_removed = clock.now() if clock.origin is not None else None
+        fault_removed = time.monotonic() if clock.origin is not None else None
         for act in exp.rollbacks:
             rollbacks.append(_attempt(act, env, clock, 0.0, None))
         for rb in rollbacks:
@@ -475,7 +480,8 @@ def _run(
     try:
         if not interrupted and fault_removed is not None:
             say(f"recovery: observing for {ph.after:g}s")
-            _sleep_until(clock, max(ph.before + ph.during, fault_removed) + ph.after, stop)
+            removed_at = clock.at(fault_removed)
+            _sleep_until(clock, max(ph.before + ph.during, removed_at) + ph.after, stop)
     except KeyboardInterrupt:
         interrupted = True
         reasons.append("interrupted")
@@ -538,14 +544,15 @@ def _analyse(
     steady = [parse_threshold(t) for t in ss.thresholds]
     during_t = [parse_threshold(t) for t in ss.during]
     end = intervals[-1].end if intervals else 0.0
-    start_fault = fault_started if fault_started is not None else ph.before
-    removed = fault_removed if fault_removed is not None else start_fault + ph.during
+    # stamps are converted with the final origin: the earliest-delivered sample fixes it best
+    start_fault = clock.at(fault_started) if fault_started is not None else ph.before
+    removed = clock.at(fault_removed) if fault_removed is not None else start_fault + ph.during
     ttr = time_to_recover(intervals, removed, steady, ss.recovery_window)
     # "after" is the recovered service: from the moment the thresholds held again
     recovered_at = removed + (ttr or 0.0)
     phases = [
         analyse_phase("before", intervals, 0.0, start_fault, steady),
-        analyse_phase("during", intervals, start_fault, removed, during_t),
+        analyse_phase("during", intervals, start_fault, removed, during_t, overlap=True),
         analyse_phase("after", intervals, recovered_at, max(end, recovered_at), steady),
     ]
     if phases[0].holds is False:

@@ -375,9 +375,17 @@ def analyse_phase(
     start: float,
     end: float,
     thresholds: Sequence[Any],
+    *,
+    overlap: bool = False,
 ) -> PhaseResult:
-    """Intervals whose midpoint lies in [start, end) make up the phase."""
-    inside = [iv for iv in intervals if start <= (iv.start + iv.end) / 2 < end]
+    """The intervals wholly inside [start, end) make up the phase; with ``overlap`` (the fault
+    phase) every interval that overlaps it, so an interval straddling the fault's start or end
+    counts against the fault, never against the steady state."""
+    eps = 0.02
+    if overlap:
+        inside = [iv for iv in intervals if iv.end > start + eps and iv.start < end - eps]
+    else:
+        inside = [iv for iv in intervals if iv.start >= start - eps and iv.end <= end + eps]
     requests = sum(iv.requests for iv in inside)
     errors = sum(iv.errors for iv in inside)
     verdicts: list[ThresholdVerdict] = []
