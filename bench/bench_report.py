@@ -23,6 +23,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PEER_PYTHON = ROOT / ".venv-peers" / "bin" / "python"
+PEER_REQUIREMENT = "pytest-html==4.2.0"
 CASES, FINDINGS, SECONDS = 1000, 100, 600
 MAX_BYTES, MAX_LOAD_MS = 2 * 1024 * 1024, 1000.0
 
@@ -130,6 +131,11 @@ def peer_html(work: Path) -> Path | None:
     if not PEER_PYTHON.exists():
         print(f"peer missing: {PEER_PYTHON} (make bench installs .venv-peers)")
         return None
+    has_peer = subprocess.run([str(PEER_PYTHON), "-c", "import pytest_html"], capture_output=True)
+    if has_peer.returncode != 0:  # the peers venv comes from `make bench`; add the HTML peer
+        subprocess.run(
+            [str(PEER_PYTHON), "-m", "pip", "install", "--quiet", PEER_REQUIREMENT], check=False
+        )
     tests = work / "test_many.py"
     tests.write_text(
         "import pytest\n\n"
