@@ -38,10 +38,89 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
 
-class _Open(BaseModel):
-    """A section another subsystem will tighten later: unknown keys are kept, not rejected."""
+Duration = str | float | int
 
-    model_config = ConfigDict(extra="allow")
+
+class LoadEndpoint(_Section):
+    """``[[load.endpoints]]``: one weighted request of the load mix."""
+
+    path: str = Field(min_length=1)
+    method: str = "GET"
+    name: str = ""
+    weight: float = Field(default=1.0, gt=0)
+    headers: list[str] = Field(default_factory=list, description="'Name: value' lines.")
+    body: str = ""
+    expect: list[int] = Field(default_factory=list, description="Accepted status codes.")
+
+
+class LoadConfig(_Section):
+    """``[load]``: the ``load`` suite of ``battletest run`` (the keys ``battletest.load``'s
+    ``LoadSettings`` accepts). Unset, it is a short baseline: 5 VUs for 3 s over the spec's
+    public GET operations (else the health path), with ``error_rate<1%`` as its threshold."""
+
+    executor: str | None = Field(default=None, description="k6 executor (inferred when unset).")
+    vus: int | None = Field(default=None, ge=0, description="Virtual users (default 5).")
+    duration: Duration | None = Field(default=None, description="e.g. '3s', '2m' (default 3s).")
+    rate: float | None = Field(default=None, gt=0, description="Iterations per second.")
+    max_vus: int | None = Field(default=None, ge=1)
+    stages: str | list[tuple[Duration, float]] | None = Field(
+        default=None, description="'30s:10,1m:50' or [[duration, target], …]."
+    )
+    iterations: int | None = Field(default=None, ge=1)
+    max_duration: Duration = "10m"
+    graceful_stop: Duration = "30s"
+    graceful_ramp_down: Duration = "30s"
+    paths: list[str] = Field(
+        default_factory=list,
+        description="Paths to request; empty: the spec's public GET operations, else health.",
+    )
+    method: str = "GET"
+    headers: list[str] = Field(default_factory=list, description="'Name: value' lines.")
+    body: str = ""
+    endpoints: list[LoadEndpoint] = Field(default_factory=list)
+    think_time: Duration = 0
+    workers: int | None = Field(default=None, ge=1, description="Worker processes.")
+    timeout: Duration = Field(default="10s", description="Per-request timeout.")
+    thresholds: list[str] = Field(
+        default_factory=lambda: ["error_rate<1%"],
+        description="k6-style thresholds (each a gate row), e.g. 'p95<300ms'.",
+    )
+    abort_on_fail: bool = False
+    ca_cert: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
+    insecure: bool = False
+    snapshot_interval: float = Field(default=1.0, gt=0)
+    seed: int | None = Field(default=None, ge=0, description="Default: the run's seed.")
+    concurrent_users: int | None = Field(default=None, ge=1)
+    requests_per_user: int | None = Field(default=None, ge=1)
+    test_duration: Duration | None = None
+    scenario: str | None = Field(default=None, description="FILE.toml (steps) or FILE.py[:Class].")
+    from_spec: str | None = Field(default=None, description="OpenAPI file or URL: its GETs.")
+    preset: Literal["baseline", "stress", "spike", "soak", "breakpoint"] | None = None
+    target_pid: int | None = Field(
+        default=None, ge=1, description="Process to sample (default: the target battletest owns)."
+    )
+    resource_interval: float = Field(default=1.0, gt=0)
+    memory_threshold_mb: float | None = Field(default=None, gt=0)
+    leak_threshold_mb: float | None = Field(default=None, gt=0)
+
+
+# Sections owned by a subsystem's own model, validated by it after the Config (see
+# ``_check_sections``); ``config_json_schema`` inlines those models' schemas.
+DELEGATED_SECTIONS: dict[str, str] = {
+    "security": "battletest.security.settings:ScanSettings",
+    "resilience": "battletest.chaos.resilience:ResilienceConfig",
+}
+# [security] keys that come from the top level of the config instead
+SECURITY_TOP_LEVEL = {
+    "profile": "profile",
+    "allow_destructive": "allow_destructive",
+    "login": "[auth]",
+    "rbac": "[[rbac]]",
+    "jwt_secret": "[auth].jwt_secret",
+    "tenant_claim": "[auth].tenant_claim",
+}
 
 
 class TargetConfig(_Section):
@@ -186,7 +265,9 @@ class PytestSuite(_Section):
 class SuitesConfig(_Section):
     """``[suites]``: which suites run, and their options."""
 
-    enabled: list[str] = Field(default_factory=lambda: ["contract", "auth", "errors", "pytest"])
+    enabled: list[str] = Field(
+        default_factory=lambda: ["contract", "auth", "errors", "pytest", "load", "security"]
+    )
     contract: ContractSuite = Field(default_factory=lambda: ContractSuite())
     errors: ErrorsSuite = Field(default_factory=lambda: ErrorsSuite())
     pytest: PytestSuite = Field(default_factory=lambda: PytestSuite())
@@ -226,9 +307,21 @@ class Config(_Section):
     dependencies: list[Dependency] = Field(default_factory=list)
     suites: SuitesConfig = Field(default_factory=lambda: SuitesConfig())
     gates: GatesConfig = Field(default_factory=lambda: GatesConfig())
-    load: _Open = Field(default_factory=lambda: _Open())
-    security: _Open = Field(default_factory=lambda: _Open())
-    resilience: _Open = Field(default_factory=lambda: _Open())
+    load: LoadConfig = Field(default_factory=lambda: LoadConfig())
+    security: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The security scanner's settings (depth defaults to 'basic' under run).",
+    )
+    resilience: dict[str, Any] = Field(
+        default_factory=dict, description="The resilience suite's probes (docs/chaos.md)."
+    )
+    history: bool = Field(
+        default=True, description="Record each run in the history store (flakiness, trends)."
+    )
+    history_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the history store (default .battletest/history.db).",
+    )
     profiles: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Named overlays merged over the base tables."
     )
@@ -491,14 +584,85 @@ def load_config(
         merged["profile"] = chosen
     resolved = _resolve_secrets(_drop_unset(merged), env)
     try:
-        return Config.model_validate(resolved)
+        config = Config.model_validate(resolved)
     except ValidationError as exc:
         raise _config_error(exc, resolved, source) from None
+    check_sections(config, source)
+    return config
+
+
+def _delegated_model(section: str) -> Any:
+    import importlib
+
+    module, _, attr = DELEGATED_SECTIONS[section].partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def check_sections(config: Config, source: str = "config") -> None:
+    """Validate ``[security]`` and ``[resilience]`` with their subsystems' own models (loaded
+    only when the section is there); unknown keys and bad values name the key path."""
+    misplaced = sorted(set(config.security) & set(SECURITY_TOP_LEVEL))
+    if misplaced:
+        key = misplaced[0]
+        raise ConfigError(
+            f"{source}: 'security.{key}' is not set in [security]",
+            hint=f"set it as {SECURITY_TOP_LEVEL[key]} instead",
+        )
+    for section in DELEGATED_SECTIONS:
+        data = getattr(config, section)
+        if not data:
+            continue
+        model = _delegated_model(section)
+        try:
+            model.model_validate(data)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join([section, *(str(p) for p in err["loc"])])
+            if err["type"] == "extra_forbidden":
+                parent: Any = model
+                for part in err["loc"][:-1]:
+                    field = getattr(parent, "model_fields", {}).get(part)
+                    ann = getattr(field, "annotation", None)
+                    args = [a for a in getattr(ann, "__args__", ()) if hasattr(a, "model_fields")]
+                    parent = args[0] if args else ann
+                allowed = sorted(getattr(parent, "model_fields", {}))
+                raise ConfigError(
+                    f"{source}: unknown key '{where}'",
+                    hint=f"allowed here: {', '.join(allowed)}" if allowed else "remove it",
+                ) from None
+            given = err.get("input")
+            shown = "" if isinstance(given, dict | list) or given is None else f" (got {given!r})"
+            msg = err["msg"].removeprefix("Value error, ")
+            kind = "is required" if err["type"] == "missing" else msg
+            raise ConfigError(f"{source}: '{where}': {kind}{shown}", hint="fix the value") from None
 
 
 def config_json_schema() -> dict[str, Any]:
     """The JSON Schema of the config file (what ``battletest config schema`` prints)."""
     schema: dict[str, Any] = Config.model_json_schema()
+    for section in DELEGATED_SECTIONS:
+        sub: dict[str, Any] = _delegated_model(section).model_json_schema()
+        defs = sub.pop("$defs", {})
+        text = json.dumps(sub)
+        for name, definition in defs.items():
+            if schema.get("$defs", {}).get(name, definition) != definition:  # a name clash
+                renamed = section.capitalize() + name
+                text = text.replace(f'"#/$defs/{name}"', f'"#/$defs/{renamed}"')
+                name = renamed
+            schema.setdefault("$defs", {})[name] = definition
+        sub = json.loads(text)
+        sub["description"] = schema["properties"][section].get("description", "")
+        if section == "security":
+            for key in SECURITY_TOP_LEVEL:
+                sub["properties"].pop(key, None)
+        schema["properties"][section] = sub
+    for name in list(schema.get("$defs", {})):  # drop definitions only the dropped keys used
+        if f'"#/$defs/{name}"' not in json.dumps({**schema, "$defs": {}}):
+            defs_used_elsewhere = [
+                d for n, d in schema["$defs"].items() if n != name and f'/{name}"' in json.dumps(d)
+            ]
+            if not defs_used_elsewhere:
+                del schema["$defs"][name]
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "battletest configuration (battletest.toml or [tool.battletest])"
     return schema
@@ -549,10 +713,13 @@ __all__ = [
     "Config",
     "Dependency",
     "Identity",
+    "LoadConfig",
+    "LoadEndpoint",
     "RateLimits",
     "RbacRule",
     "SuitesConfig",
     "TargetConfig",
+    "check_sections",
     "config_command",
     "config_json_schema",
     "find_config_file",

@@ -33,7 +33,7 @@ from battletest.config import (
     load_config,
     read_config_file,
 )
-from battletest.errors import BattletestError, ExitCode, UsageError
+from battletest.errors import BattletestError, ConfigError, ExitCode, SafetyError, UsageError
 from battletest.results import Case, Report, RunInfo, Status, SuiteResult, utcnow
 
 # suite name → "module:callable" (imported when the suite runs)
@@ -42,7 +42,15 @@ SUITES: dict[str, str] = {
     "auth": "battletest.suites.auth:auth_suite",
     "errors": "battletest.suites.errors:errors_suite",
     "pytest": "battletest.suites.pytest_suite:pytest_suite",
+    "load": "battletest.suites.load:load_suite",
+    "security": "battletest.suites.security:security_suite",
+    "resilience": "battletest.suites.resilience:resilience_suite",
 }
+# suites a 'prod' profile skips unless allow_destructive (security runs its passive checks)
+SKIPPED_IN_PROD = DESTRUCTIVE_SUITES - {"security"}
+# The demo as `run` starts it: 600 requests/min per client (its declared limit, which the suites
+# pace themselves by) instead of 120, so a whole run with load and security takes about a minute.
+DEMO_OPTIONS: dict[str, Any] = {"rate_limit_per_client": 600}
 NEEDS_SPEC = frozenset({"contract", "auth", "errors", "security", "load"})
 
 
@@ -100,7 +108,10 @@ def demo_config(
             "no target given and the built-in demo is not available in this install",
             hint="pass --target URL or --app module:attr",
         ) from None
-    with start() as handle, tempfile.TemporaryDirectory(prefix="battletest-demo-") as tmp:
+    with (
+        start(**DEMO_OPTIONS) as handle,
+        tempfile.TemporaryDirectory(prefix="battletest-demo-") as tmp,
+    ):
         written = Path(tmp) / "battletest.toml"
         handle.write_config(written)
         base = read_config_file(written)
@@ -123,6 +134,7 @@ def execute(
     from battletest.quality.gates import evaluate_gates
     from battletest.redact import Redactor
     from battletest.report import write_run_folder
+    from battletest.report.rundir import create_run_folder
     from battletest.spec import load_spec
     from battletest.suites.base import SilentProgress, SuiteContext
     from battletest.suites.http import HttpClientFactory
@@ -145,6 +157,12 @@ def execute(
     target_desc: str | None = None
     opener = target_factory or (lambda cfg, logs: open_target(cfg.target, logs))
     deadline = time.monotonic() + config.timeout_s if config.timeout_s else None
+    # created first, so suites can save raw data (e.g. the load histogram) beside the reports
+    folder = (
+        create_run_folder(Path(config.out).absolute(), started_at, run_id)
+        if write_reports
+        else None
+    )
 
     try:
         with opener(config, None) as target:
@@ -177,11 +195,12 @@ def execute(
                 progress=progress,
                 redactor=redactor,
                 deadline=deadline,
+                run_dir=folder,
             )
             try:
                 identities.login_all()
                 for name in names:
-                    if name in DESTRUCTIVE_SUITES and not config.destructive_allowed:
+                    if name in SKIPPED_IN_PROD and not config.destructive_allowed:
                         note = (
                             f"suite {name} not run: profile 'prod' forbids destructive "
                             "suites (set allow_destructive = true to allow)"
@@ -213,7 +232,7 @@ def execute(
     except KeyboardInterrupt:
         interrupted = True
 
-    gates = evaluate_gates(results, config.gates)
+    gates = evaluate_gates(results, config.gates) + _load_threshold_gates(results)
     run = RunInfo(
         id=run_id,
         started_at=started_at,
@@ -228,7 +247,8 @@ def execute(
         notes=[redactor.text(n) for n in notes],
     )
     report = Report.build(run, results, gates)
-    folder = write_run_folder(report, Path(config.out).absolute()) if write_reports else None
+    if folder is not None:
+        folder = write_run_folder(report, folder.parent, folder=folder)
     if interrupted:
         code = ExitCode.INTERRUPTED
     else:
@@ -236,13 +256,37 @@ def execute(
     return RunOutcome(report, folder, code, notes)
 
 
+def _load_threshold_gates(results: list[SuiteResult]) -> list[Any]:
+    """One gate row per load threshold (measured beside the limit)."""
+    load = next((r for r in results if r.name == "load" and r.status is not Status.SKIPPED), None)
+    if load is None or not load.metrics.get("threshold_results"):
+        return []
+    from battletest.load.suite import thresholds_to_gates
+
+    return list(thresholds_to_gates(load))
+
+
+# bad input the user must fix: the run stops with exit 2 instead of reporting an errored suite
+INPUT_ERRORS: tuple[type[BattletestError], ...] = (ConfigError, UsageError, SafetyError)
+
+
 def _run_one(name: str, ctx: Any, table: Mapping[str, Any] | None) -> SuiteResult:
     """Run one suite; a bug inside it becomes an errored suite, never a traceback."""
     started = time.monotonic()
     try:
         result = resolve_suite(name, table)(ctx)
-    except (KeyboardInterrupt, BattletestError):
+    except KeyboardInterrupt:
         raise
+    except INPUT_ERRORS:
+        raise
+    except BattletestError as exc:  # e.g. a login refused mid-run: this suite errs, the run goes on
+        return SuiteResult(
+            name=name,
+            status=Status.ERROR,
+            duration_s=round(time.monotonic() - started, 3),
+            cases=[Case(name=f"{name} suite", status=Status.ERROR, message=str(exc))],
+            message=str(exc),
+        )
     except Exception as exc:  # a tool error: reported as data, the run goes on
         return SuiteResult(
             name=name,

@@ -190,14 +190,15 @@ def test_an_unknown_suite_exits_2_naming_the_available_ones(
     assert "suite 'fuzz' is unknown" in line and "contract, auth, errors, pytest" in line
 
 
-def test_an_unbuilt_suite_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
-    from battletest.run import SUITES
+def test_a_suite_missing_from_the_table_is_not_built_yet() -> None:
+    from battletest.config import Config
+    from battletest.errors import UsageError
+    from battletest.run import SUITES, select_suites
 
-    missing = next((n for n in ("load", "security", "resilience") if n not in SUITES), None)
-    if missing is None:
-        pytest.skip("every canonical suite is built now")
-    code, _, err = run_cli(["run", "--target", "http://127.0.0.1:9", "--suites", missing], capsys)
-    assert code == 2 and "not built yet" in one_error_line(err)
+    table = {k: v for k, v in SUITES.items() if k != "resilience"}
+    with pytest.raises(UsageError, match="suite 'resilience' is not built yet") as err:
+        select_suites(Config(), only=["resilience"], table=table)
+    assert "resilience" not in str(err.value).split("available suites:")[1]
 
 
 def test_golden_mode_is_refused_for_now(capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,7 +9,6 @@ import pytest
 from rich.console import Console
 from tests.run.conftest import make_config
 
-from battletest.config import Config
 from battletest.report.console import ConsoleProgress, print_summary, summary_json
 from battletest.results import Case, Status, SuiteResult
 from battletest.run import SUITES, execute
@@ -132,7 +131,3 @@ def test_console_summary_live_and_plain(api_url: str, tmp_path: Path) -> None:
     assert str(out.folder) in text
     doc = json.loads(summary_json(out.report, out.folder))
     assert doc["summary"]["verdict"] == "pass" and doc["suites"][0]["name"] == "contract"
-
-
-def test_config_model_defaults_enable_the_four_built_suites() -> None:
-    assert Config().suites.enabled == ["contract", "auth", "errors", "pytest"]

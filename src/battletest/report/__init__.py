@@ -22,9 +22,11 @@ WRITERS: list[str] = [
 ]
 
 
-def write_run_folder(report: Report, out_dir: Path) -> Path:
-    """Write every format into a new ``out_dir/<UTC time>-<run id>/`` and update ``latest``."""
-    folder = create_run_folder(Path(out_dir), report.run.started_at, report.run.id)
+def write_run_folder(report: Report, out_dir: Path, *, folder: Path | None = None) -> Path:
+    """Write every format into a new ``out_dir/<UTC time>-<run id>/`` (or ``folder``, created
+    earlier by ``create_run_folder``) and update ``latest``."""
+    if folder is None:
+        folder = create_run_folder(Path(out_dir), report.run.started_at, report.run.id)
     for name in WRITERS:
         module = importlib.import_module(name)
         module.write(report, folder)

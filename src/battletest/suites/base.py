@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from battletest.results import Case, Status, SuiteResult
@@ -65,6 +66,7 @@ class SuiteContext:
     deadline: float | None = None  # time.monotonic() by which the suite must stop
     cancel: threading.Event = field(default_factory=threading.Event)
     recorders: list[CaseRecorder] = field(default_factory=list)  # for partial results on Ctrl-C
+    run_dir: Path | None = None  # the run folder (raw data beside the reports), if written
 
     def allowed_roles(self, op: Operation) -> list[str] | None:
         """The roles the ``[[rbac]]`` matrix allows on ``op`` (None when it has no rule)."""

@@ -1,0 +1,79 @@
+"""The ``load`` suite under ``battletest run``: the ``[load]`` section → ``battletest.load``.
+
+Unset, ``[load]`` is a short baseline (5 VUs for 3 s) on the target's health path, else on the
+spec's public GET operations without parameters, else on ``/``; its thresholds (default
+``error_rate<1%``) become cases here and gate rows in the report. The merged latency histogram
+is saved in the run folder.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from battletest.results import SuiteResult
+from battletest.suites.base import SuiteContext
+
+NAME = "load"
+DEFAULT_VUS = 5
+DEFAULT_DURATION = "3s"
+SHAPE_KEYS = ("vus", "rate", "stages", "iterations", "concurrent_users", "requests_per_user")
+
+
+def load_settings(ctx: SuiteContext) -> dict[str, Any]:
+    """The ``LoadSettings`` table for this run: the ``[load]`` section with the run's defaults."""
+    section = ctx.config.load
+    data: dict[str, Any] = section.model_dump(exclude_none=True)
+    if not any(getattr(section, key) is not None for key in SHAPE_KEYS):
+        data["vus"] = DEFAULT_VUS
+    if section.duration is None and section.test_duration is None:
+        data["duration"] = DEFAULT_DURATION
+    if section.seed is None:
+        data["seed"] = ctx.seed
+    if section.target_pid is None and ctx.target.pid is not None:
+        data["target_pid"] = ctx.target.pid  # battletest owns the target: sample its resources
+    if not (section.paths or section.endpoints or section.scenario or section.from_spec):
+        data["paths"] = default_paths(ctx)
+    return data
+
+
+def default_paths(ctx: SuiteContext) -> list[str]:
+    """What a baseline requests when ``[load]`` names nothing."""
+    health = ctx.config.target.health
+    if health:
+        return [health]
+    if ctx.spec is not None:
+        base = ctx.spec.base_path.rstrip("/")
+        public = [
+            base + op.path
+            for op in ctx.spec.operations
+            if op.method == "GET"
+            and not op.secured
+            and "{" not in op.path
+            and not any(p.required for p in op.parameters)
+        ]
+        if public:
+            return public[:5]
+    return ["/"]
+
+
+def load_suite(ctx: SuiteContext) -> SuiteResult:
+    from battletest.load.suite import run_load_suite
+
+    settings = load_settings(ctx)
+    ctx.progress.suite_started(NAME, None)
+    last = [0.0]
+
+    def on_stats(stats: Any) -> None:
+        if stats.elapsed - last[0] >= 1.0:
+            last[0] = stats.elapsed
+            ctx.progress.note(
+                f"load: {stats.elapsed:.0f}s {stats.rps:.0f} req/s p95 {stats.p95:.1f} ms "
+                f"{stats.failed} failed"
+            )
+
+    result = run_load_suite(ctx.target.base_url, settings, progress=on_stats, run_dir=ctx.run_dir)
+    result.metrics["paths"] = settings.get("paths", [])
+    return result
+
+
+__all__ = ["default_paths", "load_settings", "load_suite"]
