@@ -232,3 +232,26 @@ def test_nothing_to_draw_is_no_chart() -> None:
     assert line_chart({"rps": [(1.0, 2.0)]}, title="t", unit="x") == ""
     assert bar_chart([], title="t", unit="x") == ""
     assert 'data-value="0"' in bar_chart([("p50", 0.0)], title="t", unit="ms")
+
+
+def test_the_run_folder_histogram_is_drawn(tmp_path: Path) -> None:
+    from hdrh.histogram import HdrHistogram
+
+    hist = HdrHistogram(1, 3_600_000_000, 3)
+    for us, n in ((900, 500), (1500, 300), (12_000, 150), (250_000, 50)):
+        hist.record_value(us, n)
+    report = dashboard_report(tmp_path / "b")
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / report_html.HISTOGRAM_FILE).write_text(
+        bytes(hist.encode()).decode("ascii") + "\n", encoding="ascii"
+    )
+    page = report_html.write(report, folder).read_text()
+    assert 'data-chart="Latency histogram (every request)"' in page
+    values = [float(v) for v in re.findall(r'class="dist-bar"[^>]*data-value="([0-9.]+)"', page)]
+    assert sum(values[7:]) == 1000  # after the 7 percentile bars: every request in one bucket
+    assert values[7] == 500 and values[-1] == 50  # fastest and slowest buckets
+
+    (folder / report_html.HISTOGRAM_FILE).write_text("not a histogram", encoding="ascii")
+    page = report_html.write(report, folder).read_text()
+    assert "Latency histogram" not in page and 'id="load"' in page

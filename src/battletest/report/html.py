@@ -62,11 +62,45 @@ class Bucket:
     height_pct: float
 
 
-def render(report: Report) -> str:
-    """The full HTML document for ``report`` (its text passed through ``battletest.redact``)."""
+HISTOGRAM_FILE = "load-latency.hdr"  # the load suite's merged histogram in the run folder
+
+
+def render(report: Report, latency_hdr: str | None = None) -> str:
+    """The full HTML document for ``report`` (its text passed through ``battletest.redact``).
+
+    ``latency_hdr``: the load run's merged latency histogram (µs, HdrHistogram-encoded), drawn
+    as the distribution of every request's latency.
+    """
     env = _environment()
     template = env.get_template(TEMPLATE)
-    return template.render(**_context(redacted(report)))
+    context = _context(redacted(report))
+    context["latency_histogram"] = latency_histogram_chart(latency_hdr) if latency_hdr else ""
+    return template.render(**context)
+
+
+def latency_histogram_chart(encoded: str, buckets: int = 16) -> str:
+    """Every request's latency in log-spaced buckets, from an encoded HdrHistogram (µs)."""
+    from hdrh.histogram import HdrHistogram
+
+    try:
+        hist = HdrHistogram.decode(encoded.strip().encode("ascii"))
+    except Exception:  # a damaged file beside the report must not cost the whole page
+        return ""
+    values = [
+        (item.value_iterated_to / 1000.0, int(item.count_added_in_this_iter_step))
+        for item in hist.get_recorded_iterator()
+    ]
+    if not values:
+        return ""
+    low = max(min(v for v, _ in values), 0.001)
+    high = max(max(v for v, _ in values), low * 1.0001)
+    counts = [0] * buckets
+    for v, n in values:
+        i = int(buckets * math.log(max(v, low) / low) / math.log(high / low))
+        counts[min(max(i, 0), buckets - 1)] += n
+    edges = [low * (high / low) ** ((i + 1) / buckets) for i in range(buckets)]
+    bars = [(f"≤{format_duration_ms(e)}", float(n)) for e, n in zip(edges, counts, strict=True)]
+    return bar_chart(bars, title="Latency histogram (every request)", unit="requests", width=720)
 
 
 def redacted(report: Report) -> Report:
@@ -84,7 +118,9 @@ def write(report: Report, folder: Path) -> Path:
     """Write ``folder/report.html`` and return its path (a report writer for the run folder)."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / FILENAME
-    path.write_text(render(report), encoding="utf-8")
+    hdr = folder / HISTOGRAM_FILE
+    encoded = hdr.read_text(encoding="ascii", errors="replace") if hdr.is_file() else None
+    path.write_text(render(report, encoded), encoding="utf-8")
     return path
 
 
@@ -515,11 +551,13 @@ def _pretty_json(value: Any) -> str:
 
 __all__ = [
     "FILENAME",
+    "HISTOGRAM_FILE",
     "Recommendation",
     "dashboard",
     "duration_histogram",
     "format_duration_ms",
     "format_value",
+    "latency_histogram_chart",
     "recommendations",
     "redacted",
     "render",
