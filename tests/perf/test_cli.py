@@ -87,3 +87,12 @@ def test_no_load_suite_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFi
     folder = write_run_folder(report, tmp_path)
     code, _, err = _cli(["baseline", "save", "--run", str(folder)], capsys)
     assert code == 2 and "no load measurements" in err
+
+
+def test_cli_alpha_default_matches_the_library() -> None:
+    from battletest.perf.cli import baseline
+    from battletest.perf.compare import DEFAULT_ALPHA
+
+    compare_cmd = baseline.commands["compare"]
+    alpha = next(p for p in compare_cmd.params if p.name == "alpha")
+    assert alpha.default == DEFAULT_ALPHA

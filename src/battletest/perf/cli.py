@@ -74,7 +74,7 @@ def save_command(run: Path | None, out: Path, directory: Path, scenario: str) ->
 @click.option(
     "--alpha",
     type=float,
-    default=0.05,
+    default=0.01,
     show_default=True,
     help="Significance level of the Mann-Whitney U test.",
 )
