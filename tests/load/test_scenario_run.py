@@ -280,3 +280,17 @@ def test_several_scenarios_run_at_their_start_times_and_merge(
     assert result["scenarios"]["steady"]["tags"] == {"kind": "steady"}
     assert result["scenarios"]["late"]["start_time"] == 1.0
     assert [row["passed"] for row in result["thresholds"]] == [True, True]
+
+
+def test_a_scenario_request_that_takes_too_long_times_out() -> None:
+    scenario = parse_scenario({"requests": [{"name": "slow", "path": "/slow"}]})
+    with serve("ok", hang_after=1) as (url, _):  # the preflight is answered, then nothing
+        result = run(
+            url,
+            executor=ExecutorSpec("constant-vus", vus=2, duration=1, graceful_stop=0.5),
+            scenario=scenario,
+            timeout=0.3,
+            workers=1,
+        )
+    assert result.errors.get("timeout", 0) >= 2
+    assert result.endpoints["slow"].failed == result.endpoints["slow"].requests

@@ -196,12 +196,15 @@ class Client:
         begin = perf_counter() if start is None else start
         conn = await self._connection()
         self.bytes_out += len(payload)
-        future = conn.send(payload, begin)
-        try:
-            return await asyncio.wait_for(future, timeout=self.timeout)
-        except TimeoutError:
-            self.close()
-            raise RequestFailed("timeout") from None
+        # no timer per request: the worker's sweep calls ``expire`` (see ``VUDriver.sweep``)
+        return await conn.send(payload, begin)
+
+    def expire(self, limit: float) -> None:
+        """Fail the request in flight if it started before ``limit`` (a timeout)."""
+        conn = self.conn
+        if conn is not None and conn.waiter is not None and conn.start < limit:
+            self.conn = None
+            conn._fail("timeout")
 
     def take_bytes_in(self) -> int:
         conn = self.conn

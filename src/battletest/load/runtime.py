@@ -549,6 +549,9 @@ class Runtime:
 
     def _sweep_timeouts(self) -> None:
         limit = self.clock() - self.cfg.timeout
+        if not isinstance(self.driver, ClosedDriver | ArrivalDriver):
+            self.driver.sweep(limit)
+            return
         for user in self.driver.users:
             conn = user.conn
             if conn is not None and conn.ep >= 0 and conn.start < limit:

@@ -29,6 +29,7 @@ class Runner(Protocol):
     async def on_stop(self) -> None: ...
     def wait(self) -> float: ...
     def close(self) -> None: ...
+    def client(self) -> Client: ...
 
 
 class Recording:
@@ -124,6 +125,9 @@ class FlowRunner:
     def close(self) -> None:
         self.rec.client.close()
 
+    def client(self) -> Client:
+        return self.rec.client
+
 
 class PythonRunner:
     def __init__(self, scenario: PythonScenario, vu: int, rec: Recording) -> None:
@@ -186,6 +190,9 @@ class PythonRunner:
 
     def close(self) -> None:
         self.rec.client.close()
+
+    def client(self) -> Client:
+        return self.rec.client
 
 
 class VUDriver:
@@ -349,6 +356,11 @@ class VUDriver:
 
     def busy(self) -> bool:
         return self.busy_count > 0
+
+    def sweep(self, limit: float) -> None:
+        """Time out requests that started before ``limit`` (called every runtime tick)."""
+        for runner in self.runners.values():
+            runner.client().expire(limit)
 
     def stop(self) -> None:
         self.stopping = True
