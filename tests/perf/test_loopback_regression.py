@@ -1,6 +1,6 @@
 """A real 30 % slowdown on a real loopback target is flagged; two runs of the same build are not.
 
-The target is a small ASGI app under uvicorn whose latency is a knob (40 ms, then 52 ms); the
+The target is a small ASGI app under uvicorn whose latency is a knob (80 ms, then 104 ms); the
 load engine runs constant-vus against it with 0.2 s sampling windows, and the comparison goes
 through the same path as ``battletest baseline compare`` (run folder → baseline → compare).
 """
@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 
 class SlowApp:
     def __init__(self) -> None:
-        self.delay_s = 0.040
+        self.delay_s = 0.080
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -60,7 +60,7 @@ def test_slowdown_flagged_same_build_not(tmp_path: Path) -> None:
     with serve_app(app) as url:
         first = _load_run(url, tmp_path, "first")
         second = _load_run(url, tmp_path, "second")
-        app.delay_s = 0.052  # 30 % slower
+        app.delay_s = 0.104  # 30 % slower
         slower = _load_run(url, tmp_path, "slower")
     base = from_run_folder(first)
     same = compare(base, from_run_folder(second))
