@@ -294,3 +294,31 @@ def test_a_scenario_request_that_takes_too_long_times_out() -> None:
         )
     assert result.errors.get("timeout", 0) >= 2
     assert result.endpoints["slow"].failed == result.endpoints["slow"].requests
+
+
+def test_python_setup_runs_once_and_its_data_reaches_every_user(tmp_path: Path) -> None:
+    f = tmp_path / "with_setup.py"
+    f.write_text(
+        "from battletest.load.tasks import VirtualUser, constant, task\n"
+        "async def setup(client):\n"
+        "    await client.get('/setup')\n"
+        "    return {'token': 'abc'}\n"
+        "async def teardown(client, data):\n"
+        "    await client.get('/done/' + data['token'])\n"
+        "class U(VirtualUser):\n"
+        "    wait_time = constant(0.05)\n"
+        "    @task\n"
+        "    async def t(self):\n"
+        "        await self.client.get('/t/' + self.shared['token'])\n"
+    )
+    with serve("ok") as (url, b):
+        result = run(
+            url,
+            executor=ExecutorSpec("constant-vus", vus=2, duration=1),
+            scenario=load_python_scenario(str(f)),
+            workers=1,
+        )
+        paths = [p for p in b.paths if p != "/"]  # "/" is the preflight
+    assert paths[0] == "/setup" and paths.count("/setup") == 1
+    assert paths[-1] == "/done/abc"
+    assert paths.count("/t/abc") == result.endpoints["t"].requests >= 4

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from battletest.errors import ScenarioError
+from battletest.errors import BattletestError, ScenarioError
 from battletest.load.client import Client, RequestFailed
 from battletest.load.flow import FlowScenario, VUState, check_response, render_step
 from battletest.load.runtime import TLSOptions
@@ -18,7 +18,7 @@ from battletest.load.scenario import Target
 
 
 def run_steps(
-    scenario: FlowScenario,
+    scenario: Any,
     phase: str,
     target: Target,
     address: str,
@@ -27,6 +27,8 @@ def run_steps(
     shared: dict[str, Any],
 ) -> dict[str, Any]:
     """Run the ``setup`` or ``teardown`` steps; return the variables they extracted."""
+    if not isinstance(scenario, FlowScenario):
+        return _python_hook(scenario, phase, target, address, tls, timeout, shared)
     steps = scenario.setup if phase == "setup" else scenario.teardown
     state = VUState(scenario, 0, shared)
 
@@ -63,3 +65,59 @@ def run_steps(
 
     asyncio.run(go())
     return {k: v for k, v in state.vars.items() if k not in ("vu", "iteration")}
+
+
+def _python_hook(
+    scenario: Any,
+    phase: str,
+    target: Target,
+    address: str,
+    tls: TLSOptions,
+    timeout: float,
+    shared: dict[str, Any],
+) -> dict[str, Any]:
+    """A Python scenario's module-level ``setup(client)`` / ``teardown(client, data)``."""
+    from battletest.load.tasks import UserClient, import_file
+
+    fn = getattr(import_file(scenario.file), phase)
+    out: dict[str, Any] = {}
+
+    async def go() -> None:
+        client = Client(target, address, timeout, tls.context() if target.tls else None)
+
+        async def send(
+            method: str, path: str, headers: dict[str, str], body: bytes, expect: tuple[int, ...]
+        ) -> Any:
+            try:
+                resp = await client.send(method, path, headers, body)
+            except RequestFailed as exc:
+                raise ScenarioError(f"{phase}: {method} {path} failed: {exc.kind}") from None
+            if (expect and resp.status not in expect) or (not expect and resp.status >= 400):
+                raise ScenarioError(
+                    f"{phase}: {method} {path} answered HTTP {resp.status}",
+                    hint=f"fix the request in {phase}() or its expect",
+                )
+            return resp
+
+        try:
+            if phase == "setup":
+                data = await fn(UserClient(send))
+                if data is not None and not isinstance(data, dict):
+                    raise ScenarioError(
+                        f"setup() returned {type(data).__name__}", hint="return a dict or None"
+                    )
+                out.update(data or {})
+            else:
+                await fn(UserClient(send), dict(shared))
+        except BattletestError:
+            raise
+        except Exception as exc:
+            raise ScenarioError(
+                f"{phase}() raised {type(exc).__name__}: {exc}",
+                hint=f"run the scenario's {phase}() alone to see the traceback",
+            ) from None
+        finally:
+            client.close()
+
+    asyncio.run(go())
+    return out

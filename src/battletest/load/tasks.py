@@ -16,7 +16,9 @@
 Requests are recorded under the running task's name (``on_start`` and ``on_stop`` under those
 names). A task that raises is reported as ``task_error:NAME: Type: message`` and the run goes
 on. An optional module-level ``Shape`` class with ``tick(elapsed) -> (users, spawn_rate) | None``
-drives the number of users (None ends the test), as a Locust ``LoadTestShape`` does.
+drives the number of users (None ends the test), as a Locust ``LoadTestShape`` does. Module-level
+``async def setup(client) -> dict`` runs once before the test (in the coordinator; its dict is
+``self.shared`` in every user) and ``async def teardown(client, data)`` once after.
 """
 
 from __future__ import annotations
@@ -127,6 +129,7 @@ class VirtualUser:
     wait_time: ClassVar[WaitTime] = staticmethod(constant(0.0))
     client: UserClient
     vu: int
+    shared: dict[str, Any]  # what the module's setup() returned
     random: random.Random
     last_task_s: float = 0.0
 
@@ -146,6 +149,8 @@ class PythonScenario:
     tasks: tuple[tuple[str, float], ...]
     shape: bool
     seed: int = 0
+    setup: bool = False  # module-level ``async def setup(client) -> dict``: once, before
+    teardown: bool = False  # module-level ``async def teardown(client, data)``: once, after
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -219,7 +224,15 @@ def load_python_scenario(spec: str, seed: int = 0) -> PythonScenario:
         if not callable(getattr(shape, "tick", None)):
             raise ConfigError("Shape must have a tick(elapsed) method", hint="see docs/load.md")
         shape_target(shape().tick(0.0))  # nonsense at the start is refused before any load
-    return PythonScenario(str(Path(file).resolve()), cls.__name__, tasks, shape is not None, seed)
+    hooks = {}
+    for hook in ("setup", "teardown"):
+        fn = getattr(module, hook, None)
+        if fn is not None and not inspect.iscoroutinefunction(fn):
+            raise ConfigError(f"{hook} in {Path(file).name} must be 'async def'")
+        hooks[hook] = fn is not None
+    return PythonScenario(
+        str(Path(file).resolve()), cls.__name__, tasks, shape is not None, seed, **hooks
+    )
 
 
 def shape_target(value: Any) -> tuple[int, float] | None:

@@ -130,10 +130,13 @@ class FlowRunner:
 
 
 class PythonRunner:
-    def __init__(self, scenario: PythonScenario, vu: int, rec: Recording) -> None:
+    def __init__(
+        self, scenario: PythonScenario, vu: int, rec: Recording, shared: dict[str, Any]
+    ) -> None:
         module = import_file(scenario.file)
         self.user = getattr(module, scenario.user_class)()
         self.user.vu = vu
+        self.user.shared = shared
         self.user.random = random.Random(scenario.seed * 7919 + vu)
         self.label = "on_start"
         self.rec = rec
@@ -238,7 +241,7 @@ class VUDriver:
         scenario = cfg.scenario
         if isinstance(scenario, FlowScenario):
             return FlowRunner(scenario, vu, dict(cfg.shared), rec)
-        return PythonRunner(scenario, vu, rec)
+        return PythonRunner(scenario, vu, rec, dict(cfg.shared))
 
     # closed model -------------------------------------------------------------------------
     def begin(self) -> None:
