@@ -251,3 +251,22 @@ def test_target_pid_must_be_a_running_process() -> None:
     dead.wait()
     with pytest.raises(UsageError, match=f"cannot watch --target-pid {dead.pid}"):
         ResourceMonitor(dead.pid)
+
+
+def test_from_spec_needs_a_fillable_get_operation() -> None:
+    from types import SimpleNamespace
+
+    from battletest.errors import SpecError
+    from battletest.load.from_spec import scenario_from_spec
+
+    param = SimpleNamespace(name="id", location="path", required=True, schema={})
+    op = SimpleNamespace(
+        method="GET", path="/things/{id}", label="GET /things/{id}", parameters=(param,)
+    )
+    spec = SimpleNamespace(source="api.json", operations=[op])
+    with pytest.raises(SpecError, match="no safe \\(GET\\) operation"):
+        scenario_from_spec(spec)
+    param.schema = {"example": "t 1"}
+    made = scenario_from_spec(spec, [("Authorization", "Bearer x")])
+    step = made.tasks[0].steps[0]
+    assert step.path.source == "/things/t%201"

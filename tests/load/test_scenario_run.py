@@ -322,3 +322,22 @@ def test_python_setup_runs_once_and_its_data_reaches_every_user(tmp_path: Path) 
     assert paths[0] == "/setup" and paths.count("/setup") == 1
     assert paths[-1] == "/done/abc"
     assert paths.count("/t/abc") == result.endpoints["t"].requests >= 4
+
+
+def test_from_spec_loads_the_demo_s_get_operations(
+    demo: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "r.json"
+    key = demo.identity("service").auth_headers()["X-API-Key"]
+    argv = ["load", "--target", demo.base_url, "--from-spec", demo.spec_url]
+    argv += ["--header", f"X-API-Key: {key}", "--vus", "2", "--duration", "1.5s"]
+    argv += ["--workers", "1", "--json", str(out)]
+    with pytest.raises(SystemExit):
+        main(argv)
+    capsys.readouterr()
+    eps = json.loads(out.read_text())["endpoints"]
+    for public in ("GET /health", "GET /version", "GET /v1/calls"):
+        assert eps[public]["requests"] > 0 and eps[public]["failed"] == 0, eps[public]
+    # a path parameter without an example is correlated from its collection
+    assert "GET /v1/calls/{call_id} (list)" in eps
+    assert "GET /v1/guests" not in eps  # a required parameter without an example: left out
