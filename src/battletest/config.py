@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from battletest.errors import ConfigError
 from battletest.quality.gates import GatesConfig
+from battletest.quality.settings import FlakyPolicy, HistorySettings, ImpactSettings
 
 SUITE_NAMES = ("contract", "auth", "errors", "pytest", "load", "security", "resilience")
 DESTRUCTIVE_SUITES = frozenset({"load", "resilience", "security"})
@@ -315,13 +316,12 @@ class Config(_Section):
     resilience: dict[str, Any] = Field(
         default_factory=dict, description="The resilience suite's probes (docs/chaos.md)."
     )
-    history: bool = Field(
-        default=True, description="Record each run in the history store (flakiness, trends)."
+    history: HistorySettings = Field(
+        default_factory=lambda: HistorySettings(),
+        description="The history store each run is recorded in (flakiness, trends).",
     )
-    history_url: str | None = Field(
-        default=None,
-        description="SQLAlchemy URL of the history store (default .battletest/history.db).",
-    )
+    flaky: FlakyPolicy = Field(default_factory=lambda: FlakyPolicy())
+    impact: ImpactSettings = Field(default_factory=lambda: ImpactSettings())
     profiles: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Named overlays merged over the base tables."
     )

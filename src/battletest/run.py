@@ -232,7 +232,10 @@ def execute(
     except KeyboardInterrupt:
         interrupted = True
 
-    gates = evaluate_gates(results, config.gates) + _load_threshold_gates(results)
+    history_url = _history_url(config)
+    flaky = known_flaky_tests(history_url, config, notes) if history_url else None
+    gates = evaluate_gates(results, config.gates, flaky_tests=flaky)
+    gates += _load_threshold_gates(results)
     run = RunInfo(
         id=run_id,
         started_at=started_at,
@@ -247,6 +250,10 @@ def execute(
         notes=[redactor.text(n) for n in notes],
     )
     report = Report.build(run, results, gates)
+    if history_url:
+        failed = record_history(report, history_url)
+        if failed:
+            report.run.notes.append(redactor.text(failed))
     if folder is not None:
         folder = write_run_folder(report, folder.parent, folder=folder)
     if interrupted:
@@ -254,6 +261,43 @@ def execute(
     else:
         code = ExitCode.OK if report.summary.verdict == "pass" else ExitCode.FAILED
     return RunOutcome(report, folder, code, notes)
+
+
+def _history_url(config: Config) -> str | None:
+    """The history store this run is recorded in; None when recording is switched off."""
+    if not config.history.record:
+        return None
+    from battletest.quality.store import default_url
+
+    return config.history.url or default_url(Path.cwd())
+
+
+def known_flaky_tests(url: str, config: Config, notes: list[str]) -> list[str] | None:
+    """Test ids the history knows as flaky or quarantined (None: no history to read yet)."""
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).is_file():
+        return None
+    from battletest.quality.flaky import analyse
+    from battletest.quality.store import HistoryStore
+
+    try:
+        with HistoryStore(url) as store:
+            return [h.test_id for h in analyse(store, config.flaky) if h.flaky or h.quarantined]
+    except BattletestError as exc:
+        notes.append(f"history not read: {exc}")
+        return None
+
+
+def record_history(report: Report, url: str) -> str | None:
+    """Record the run in the history store; a note when that failed (the run still counts)."""
+    from battletest.quality.store import record_run_report
+
+    try:
+        record_run_report(report, Path.cwd(), url)
+    except BattletestError as exc:
+        return f"run not recorded in the history store: {exc}"
+    except Exception as exc:  # a broken store must not lose the run's reports
+        return f"run not recorded in the history store: {exc.__class__.__name__}: {exc}"
+    return None
 
 
 def _load_threshold_gates(results: list[SuiteResult]) -> list[Any]:
@@ -384,6 +428,8 @@ def run_from_options(
     overrides = overrides_from_options(options)
     if options.get("examples"):
         overrides["suites.contract.examples"] = options["examples"]
+    if options.get("no_history"):
+        overrides["history.record"] = False
     config = load_config(options.get("config_path"), options.get("profile"), overrides)
     console = make_console(stderr or sys.stderr, force_plain=bool(options.get("as_json")))
     only, skip = _csv(options.get("suites")), _csv(options.get("skip_suites"))
@@ -434,6 +480,12 @@ def _demo_target_factory(handle: Any) -> Callable[[Config, Path | None], Any]:
 @click.command("run", context_settings={"help_option_names": ["-h", "--help"]})
 @common_options
 @click.option("--examples", "examples", type=int, help="Contract examples per operation.")
+@click.option(
+    "--no-history",
+    "no_history",
+    is_flag=True,
+    help="Do not record this run in the history store (.battletest/history.db).",
+)
 def run_command(**options: Any) -> None:
     """Run the enabled suites against a target (the built-in demo when none is given).
 

@@ -10,6 +10,12 @@ import pytest
 from battletest.config import Config
 
 
+@pytest.fixture(autouse=True)
+def _own_history_store(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run records itself in the history store: in these tests, a fresh one per test."""
+    monkeypatch.setenv("BATTLETEST_HISTORY_URL", f"sqlite:///{tmp_path}/history.db")
+
+
 @pytest.fixture(scope="session")
 def api_url() -> Iterator[str]:
     from tests.run.apps import make_api
@@ -33,5 +39,12 @@ def insecure_api_url() -> Iterator[str]:
 def make_config(url: str, tmp_path: Any, **extra: Any) -> Config:
     from tests.run.apps import config_for
 
-    data = {**config_for(url), "out": str(tmp_path / "reports"), "seed": 11, **extra}
+    # the history store is switched off unless a test asks for one (never the repo's own)
+    data = {
+        **config_for(url),
+        "out": str(tmp_path / "reports"),
+        "seed": 11,
+        "history": {"record": False},
+        **extra,
+    }
     return Config.model_validate(data)

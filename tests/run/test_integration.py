@@ -201,3 +201,90 @@ def test_a_resilience_section_reaches_the_resilience_suite(api_url: str, tmp_pat
     # nothing to break without dependencies: every property says which table it needs
     assert "[[resilience.dependencies]]" in cases["circuit_breaker"].message
     assert cases["rate_limit"].status is Status.SKIPPED
+
+
+USER_SUITE = """
+def test_the_runs_identities_log_in(bt_identities, bt_config):
+    assert bt_config.profile == "staging"
+    assert bt_identities["admin"].get("/me").status_code == 200
+
+
+def test_a_broken_expectation(bt_client):
+    assert bt_client.get("/health").status_code == 418
+"""
+
+
+@pytest.mark.slow
+def test_the_pytest_suite_hands_the_target_and_identities_to_the_child(
+    api_url: str, tmp_path: Path
+) -> None:
+    tests = tmp_path / "user_suite"
+    tests.mkdir()
+    (tests / "test_user.py").write_text(USER_SUITE)
+    cfg = make_config(api_url, tmp_path, profile="staging", suites={"pytest": {"path": str(tests)}})
+    out = execute(cfg, only=["pytest"])
+    cases = {c.name.split("::")[-1]: c for c in out.report.test_results}
+    assert cases["test_the_runs_identities_log_in"].status is Status.PASSED, cases[
+        "test_the_runs_identities_log_in"
+    ].message
+    broken = cases["test_a_broken_expectation"]
+    assert broken.status is Status.FAILED and "418" in broken.message
+    assert broken.reproduce == f"pytest {broken.name}"
+    assert "traceback" in broken.details and broken.details["location"].startswith("test_user.py")
+    assert out.exit_code == 1 and out.folder is not None
+    saved = json.loads((out.folder / "report.json").read_text())
+    failed = [t["name"] for t in saved["failed_tests"]]
+    assert failed == [broken.name]
+
+
+def test_the_child_gets_the_profile_mode_and_no_history_of_its_own(
+    api_url: str, tmp_path: Path
+) -> None:
+    from battletest.suites.pytest_suite import child_argv, child_environment
+
+    cfg = make_config(api_url, tmp_path, profile="staging", mode="MOCK")
+    ctx = _ctx(cfg)
+    argv = child_argv(ctx, Path("t"), Path("r.json"))
+    assert "--bt-profile=staging" in argv and "--bt-mode=MOCK" in argv
+    assert "--bt-no-history" in argv and "--bt-results=r.json" in argv
+    env = child_environment(ctx, {"BATTLETEST_TARGET__URL": "http://elsewhere"})
+    assert env["BATTLETEST_BASE_URL"] == "http://127.0.0.1:9"
+    assert "BATTLETEST_TARGET__URL" not in env
+    assert json.loads(env["BATTLETEST_IDENTITIES"])[0]["name"] == "admin"
+    assert json.loads(env["BATTLETEST_AUTH"])["login_path"] == "/auth/login"
+
+
+@pytest.mark.slow
+def test_every_run_is_recorded_in_the_history_store(api_url: str, tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    from battletest.quality.store import HistoryStore, cases, runs
+
+    url = f"sqlite:///{tmp_path}/h.db"
+    cfg = make_config(api_url, tmp_path, history={"url": url})
+    first = execute(cfg, only=["errors"], write_reports=False)
+    execute(cfg, only=["errors"], write_reports=False)
+    gates = {g.name: g for g in first.report.gates}
+    assert gates["flakiness_budget"].passed is None  # nothing to read before the first run
+    with HistoryStore(url) as store, store.read() as conn:
+        sources = conn.execute(sa.select(runs.c.source)).scalars().all()
+        recorded = conn.execute(sa.select(sa.func.count()).select_from(cases)).scalar_one()
+    assert sources == ["run", "run"]
+    assert recorded == 2 * first.report.summary.total_tests
+    second = execute(cfg, only=["errors"], write_reports=False)
+    flaky = {g.name: g for g in second.report.gates}["flakiness_budget"]
+    assert flaky.passed is True and "known flaky" in (flaky.reason or "")
+
+
+def test_no_history_records_nothing(api_url: str, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/h.db"
+    cfg = make_config(api_url, tmp_path, history={"url": url, "record": False})
+    execute(cfg, only=["errors"], write_reports=False)
+    assert not (tmp_path / "h.db").exists()
+
+
+def test_an_unwritable_history_store_is_a_note_not_a_lost_run(api_url: str, tmp_path: Path) -> None:
+    cfg = make_config(api_url, tmp_path, history={"url": "sqlite:////proc/nope/h.db"})
+    out = execute(cfg, only=["errors"])
+    assert out.folder is not None and (out.folder / "report.json").is_file()
+    assert any("not recorded in the history store" in n for n in out.report.run.notes)

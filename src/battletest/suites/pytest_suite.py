@@ -1,56 +1,69 @@
 """The ``pytest`` suite: the user's own tests, run in a child pytest and folded into the report.
 
-``[suites.pytest].path`` names a file or folder. The child gets the target in its environment
-(``BATTLETEST_BASE_URL``, ``BATTLETEST_SPEC``, ``BATTLETEST_SEED``, and ``BATTLETEST_MODE`` when
-a mode was chosen — the pytest plugin then runs only smoke tests under LIVE_SMOKE) and writes
-JUnit XML, which becomes one case per test with the node id as the reproduce command.
+``[suites.pytest].path`` names a file or folder. The child runs with battletest's pytest plugin,
+which writes its outcomes as a ``SuiteResult`` (``--bt-results FILE``: one case per test, with
+markers, location, traceback and a ``pytest NODEID`` reproduce command). It is handed the run's
+target and context so the ``bt_*`` fixtures act on the same service as the rest of the run:
+``BATTLETEST_BASE_URL``, ``BATTLETEST_SPEC``, ``BATTLETEST_SEED``, ``--bt-profile``,
+``--bt-mode`` (when a mode was chosen — the plugin then keeps smoke tests alone under
+LIVE_SMOKE) and the resolved ``[auth]``, ``[[identities]]``, ``[[rbac]]`` and ``[rate_limits]``
+as ``BATTLETEST_*`` JSON variables (so ``bt_identities`` logs in the run's identities). The child
+does not record itself in the history store (``--bt-no-history``): the run records every case.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import shlex
 import subprocess
 import sys
 import tempfile
-import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 from battletest.results import Case, Status, SuiteResult
 from battletest.suites.base import CaseRecorder, SuiteContext
 
 NAME = "pytest"
 NO_TESTS = 5  # pytest.ExitCode.NO_TESTS_COLLECTED
+HANDED_SECTIONS = ("auth", "identities", "rbac", "rate_limits")
 
 
-def parse_junit(xml: bytes, path: str) -> list[Case]:
-    """Cases from a pytest JUnit XML document."""
-    root = ET.fromstring(xml)
-    cases: list[Case] = []
-    for tc in root.iter("testcase"):
-        classname = tc.get("classname", "")
-        name = tc.get("name", "")
-        module = classname.replace(".", "/")
-        node = f"{module}.py::{name}" if classname else name
-        status, message = Status.PASSED, ""
-        for child in tc:
-            if child.tag == "failure":
-                status, message = Status.FAILED, child.get("message", "") or (child.text or "")
-            elif child.tag == "error":
-                status, message = Status.ERROR, child.get("message", "") or (child.text or "")
-            elif child.tag == "skipped":
-                status, message = Status.SKIPPED, child.get("message", "")
-        cases.append(
-            Case(
-                name=f"{classname}::{name}" if classname else name,
-                status=status,
-                duration_ms=round(float(tc.get("time", "0") or 0) * 1000, 3),
-                message=message.strip().splitlines()[0][:500] if message.strip() else "",
-                reproduce=None if status is Status.PASSED else f"pytest {shlex.quote(node)}",
-                details={"path": path},
-            )
-        )
-    return cases
+def child_environment(ctx: SuiteContext, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of the child pytest: the run's target, spec, seed and identities."""
+    env = dict(os.environ if base is None else base)
+    data = ctx.config.model_dump(mode="json", include=set(HANDED_SECTIONS))
+    env.update(
+        {
+            "BATTLETEST_BASE_URL": ctx.target.base_url,
+            "BATTLETEST_SPEC": ctx.spec.source if ctx.spec else "",
+            "BATTLETEST_SEED": str(ctx.seed),
+            **{f"BATTLETEST_{key.upper()}": json.dumps(data[key]) for key in HANDED_SECTIONS},
+        }
+    )
+    # the target is the run's: a [target] the child's own config file has must not compete
+    for key in ("BATTLETEST_TARGET__URL", "BATTLETEST_TARGET__APP", "BATTLETEST_TARGET__COMMAND"):
+        env.pop(key, None)
+    return env
+
+
+def child_argv(ctx: SuiteContext, path: Path, results: Path) -> list[str]:
+    cfg = ctx.config
+    argv = [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(path),
+        f"--bt-results={results}",
+        f"--bt-profile={cfg.profile}",
+        "--bt-no-history",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+    ]
+    if "mode" in cfg.model_fields_set:
+        argv.append(f"--bt-mode={cfg.mode}")
+    return [*argv, *cfg.suites.pytest.args]
 
 
 def pytest_suite(ctx: SuiteContext) -> SuiteResult:
@@ -70,31 +83,16 @@ def pytest_suite(ctx: SuiteContext) -> SuiteResult:
         )
         return rec.result()
     ctx.progress.suite_started(NAME, None)
-    env = {
-        **os.environ,
-        "BATTLETEST_BASE_URL": ctx.target.base_url,
-        "BATTLETEST_SPEC": ctx.spec.source if ctx.spec else "",
-        "BATTLETEST_SEED": str(ctx.seed),
-    }
-    if "mode" in ctx.config.model_fields_set:
-        # only a mode the user chose: the plugin then keeps smoke tests alone under LIVE_SMOKE
-        env["BATTLETEST_MODE"] = ctx.config.mode
     with tempfile.TemporaryDirectory(prefix="battletest-pytest-") as tmp:
-        junit = Path(tmp) / "junit.xml"
-        argv = [
-            sys.executable,
-            "-m",
-            "pytest",
-            str(path),
-            f"--junitxml={junit}",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            *cfg.args,
-        ]
+        results = Path(tmp) / "results.json"
         try:
             proc = subprocess.run(
-                argv, env=env, capture_output=True, text=True, timeout=cfg.timeout_s, check=False
+                child_argv(ctx, path, results),
+                env=child_environment(ctx),
+                capture_output=True,
+                text=True,
+                timeout=cfg.timeout_s,
+                check=False,
             )
         except subprocess.TimeoutExpired:
             rec.add(
@@ -109,7 +107,8 @@ def pytest_suite(ctx: SuiteContext) -> SuiteResult:
         if proc.returncode == NO_TESTS:
             rec.skip("pytest", f"no tests collected from {path}")
             return rec.result()
-        if not junit.is_file():
+        suite = _read(results)
+        if suite is None:
             tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
             rec.add(
                 Case(
@@ -119,9 +118,21 @@ def pytest_suite(ctx: SuiteContext) -> SuiteResult:
                 )
             )
             return rec.result()
-        for case in parse_junit(junit.read_bytes(), str(path)):
-            rec.add(case)
-    return rec.result(metrics={"exit_code": proc.returncode})
+    for case in suite.cases:
+        case.details.setdefault("path", str(path))
+        rec.add(case)
+    metrics: dict[str, Any] = {**suite.metrics, "exit_code": proc.returncode}
+    return rec.result(metrics=metrics)
 
 
-__all__ = ["parse_junit", "pytest_suite"]
+def _read(path: Path) -> SuiteResult | None:
+    """The SuiteResult the child's plugin wrote (None when it wrote none)."""
+    if not path.is_file():
+        return None
+    try:
+        return SuiteResult.model_validate_json(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return None
+
+
+__all__ = ["child_argv", "child_environment", "pytest_suite"]
