@@ -464,7 +464,11 @@ def _open_demo(config: Config, stack: Any, work_dir: Path, mode: str | None) -> 
     from battletest.config import load_config
     from battletest.target import Target
 
-    demo = stack.enter_context(importlib.import_module("battletest.demo").start())
+    if mode == "MOCK":  # the demo's PMS and TTS are battletest mocks serving their stubs
+        mocked = importlib.import_module("battletest.suites.dependencies").mocked_demo()
+        demo = stack.enter_context(mocked).demo
+    else:
+        demo = stack.enter_context(importlib.import_module("battletest.demo").start())
     described = load_config(demo.write_config(work_dir / "demo.toml"), environ={})
     update: dict[str, Any] = {"target": described.target}
     if not config.auth.login_path:

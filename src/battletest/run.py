@@ -96,9 +96,18 @@ def resolve_suite(name: str, table: Mapping[str, Any] | None = None) -> Callable
 
 @contextmanager
 def demo_config(
-    config_path: str | Path | None, profile: str | None, overrides: Mapping[str, Any]
+    config_path: str | Path | None,
+    profile: str | None,
+    overrides: Mapping[str, Any],
+    *,
+    mock: bool = False,
+    notes: list[str] | None = None,
 ) -> Iterator[tuple[Config, Any]]:
-    """Start the built-in demo and yield the run config layered over the config it writes."""
+    """Start the built-in demo and yield the run config layered over the config it writes.
+
+    ``mock`` (MOCK mode): the demo's PMS and TTS are battletest mocks serving stubs of their
+    APIs (``battletest.suites.dependencies``) instead of the demo's own dependency processes.
+    """
     import tempfile
 
     try:
@@ -108,10 +117,21 @@ def demo_config(
             "no target given and the built-in demo is not available in this install",
             hint="pass --target URL or --app module:attr",
         ) from None
-    with (
-        start(**DEMO_OPTIONS) as handle,
-        tempfile.TemporaryDirectory(prefix="battletest-demo-") as tmp,
-    ):
+    with contextlib.ExitStack() as stack:
+        if mock:
+            from battletest.suites.dependencies import mocked_demo
+
+            mocked = stack.enter_context(mocked_demo(**DEMO_OPTIONS))
+            handle = mocked.demo
+            if notes is not None:
+                notes.append(
+                    "MOCK mode: the demo's dependencies are battletest mocks ("
+                    + ", ".join(f"{n} {m.url}" for n, m in mocked.mocks.items())
+                    + ")"
+                )
+        else:
+            handle = stack.enter_context(start(**DEMO_OPTIONS))
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="battletest-demo-"))
         written = Path(tmp) / "battletest.toml"
         handle.write_config(written)
         base = read_config_file(written)
@@ -128,8 +148,11 @@ def execute(
     write_reports: bool = True,
     target_factory: Callable[[Config, Path | None], contextlib.AbstractContextManager[Any]]
     | None = None,
+    notes: list[str] | None = None,
 ) -> RunOutcome:
-    """Run the selected suites against the configured target and write the run folder."""
+    """Run the selected suites against the configured target and write the run folder.
+
+    ``notes``: lines for the report's ``run.notes`` from the caller (e.g. how the demo runs)."""
     from battletest.auth import Identities
     from battletest.quality.gates import evaluate_gates
     from battletest.redact import Redactor
@@ -150,7 +173,7 @@ def execute(
     seed = config.seed if config.seed is not None else random.SystemRandom().randrange(2**31)
     run_id = secrets.token_hex(4)
     started_at = utcnow()
-    notes: list[str] = []
+    notes = list(notes or [])
     redactor = Redactor(config.secrets())
     results: list[SuiteResult] = []
     interrupted = False
@@ -435,7 +458,7 @@ def run_from_options(
     only, skip = _csv(options.get("suites")), _csv(options.get("skip_suites"))
     select_suites(config, only, skip)  # fail fast on a bad suite name, before starting anything
 
-    def go(cfg: Config, target_factory: Any = None) -> RunOutcome:
+    def go(cfg: Config, target_factory: Any = None, notes: list[str] | None = None) -> RunOutcome:
         console.print(
             f"battletest {__version__}: run (profile {cfg.profile}, mode {cfg.mode}, "
             f"seed {cfg.seed if cfg.seed is not None else 'random'})",
@@ -443,18 +466,32 @@ def run_from_options(
         )
         with ConsoleProgress(console, verbose=cfg.verbose) as progress:
             return execute(
-                cfg, only=only, skip=skip, progress=progress, target_factory=target_factory
+                cfg,
+                only=only,
+                skip=skip,
+                progress=progress,
+                target_factory=target_factory,
+                notes=notes,
             )
 
     if _has_target(config):
         outcome = go(config)
     else:
-        console.print("no target given: starting the built-in demo", markup=False)
-        with demo_config(options.get("config_path"), options.get("profile"), overrides) as (
-            cfg,
-            handle,
-        ):
-            outcome = go(cfg, _demo_target_factory(handle))
+        mock = config.mode == "MOCK"
+        console.print(
+            "no target given: starting the built-in demo"
+            + (" with mocked PMS and TTS (MOCK mode)" if mock else ""),
+            markup=False,
+        )
+        demo_notes: list[str] = []
+        with demo_config(
+            options.get("config_path"),
+            options.get("profile"),
+            overrides,
+            mock=mock,
+            notes=demo_notes,
+        ) as (cfg, handle):
+            outcome = go(cfg, _demo_target_factory(handle), demo_notes)
     print_summary(console, outcome.report, outcome.folder)
     if options.get("as_json"):
         click.echo(summary_json(outcome.report, outcome.folder), file=stdout)
