@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from battletest.errors import UsageError
 from battletest.results import Case, GateResult, Report, RunInfo, Status, SuiteResult, utcnow
 
 
@@ -45,3 +49,26 @@ def test_performance_percentiles_are_ordered(durations: list[float]) -> None:
     pm = Report.build(_run(), [SuiteResult.from_cases("s", cases, 0)], []).performance_metrics
     assert pm.min_duration_ms <= pm.p50_duration_ms <= pm.p95_duration_ms
     assert pm.p95_duration_ms <= pm.p99_duration_ms <= pm.max_duration_ms
+
+
+def test_load_reads_a_run_folder_or_the_file(tmp_path: Path) -> None:
+    report = Report.build(_run(), [], [])
+    (tmp_path / "report.json").write_text(report.model_dump_json(), encoding="utf-8")
+    assert Report.load(tmp_path) == report
+    assert Report.load(tmp_path / "report.json") == report
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        (None, "does not exist"),
+        ("{oops", "is not a battletest report: it is not JSON"),
+        ('{"run": 1}', "is not a battletest report: run:"),
+    ],
+)
+def test_load_names_the_file_and_the_problem(tmp_path: Path, text: str | None, says: str) -> None:
+    if text is not None:
+        (tmp_path / "report.json").write_text(text, encoding="utf-8")
+    with pytest.raises(UsageError, match=says) as info:
+        Report.load(tmp_path)
+    assert str(tmp_path / "report.json") in info.value.message

@@ -4,13 +4,10 @@ push its metrics to a Pushgateway, or send the gate-failure webhook."""
 from __future__ import annotations
 
 import importlib
-import json
 from pathlib import Path
 
 import click
-from pydantic import ValidationError
 
-from battletest.errors import UsageError
 from battletest.results import Report
 
 FORMATS: dict[str, str] = {
@@ -20,23 +17,6 @@ FORMATS: dict[str, str] = {
     "sarif": "battletest.report.sarif",
     "prom": "battletest.report.prom",
 }
-
-
-def read_report(run_folder: Path) -> Report:
-    """RUN_FOLDER/report.json (or the file itself); a clear UsageError when it is not one."""
-    path = run_folder / "report.json" if run_folder.is_dir() else run_folder
-    if not path.is_file():
-        raise UsageError(
-            f"{path} does not exist",
-            hint="pass a run folder written by battletest run (it holds report.json)",
-        )
-    try:
-        return Report.model_validate(json.loads(path.read_text(encoding="utf-8")))
-    except (json.JSONDecodeError, UnicodeDecodeError, ValidationError) as exc:
-        first = str(exc).splitlines()[0]
-        raise UsageError(
-            f"{path} is not a battletest report ({first})", hint="re-run battletest run"
-        ) from None
 
 
 def render_formats(report: Report, formats: list[str], folder: Path) -> list[Path]:
@@ -86,7 +66,7 @@ def report(
     webhook_url: str | None,
 ) -> None:
     """Re-render RUN_FOLDER/report.json as html, json, junit, sarif or prom."""
-    data = read_report(run_folder)
+    data = Report.load(run_folder)
     folder = output or (run_folder if run_folder.is_dir() else run_folder.parent)
     for path in render_formats(data, list(formats) or ["html"], folder):
         click.echo(f"wrote {path}")
@@ -101,4 +81,4 @@ def report(
         click.echo("webhook sent" if sent else "webhook not sent: every gate passed")
 
 
-__all__ = ["FORMATS", "read_report", "render_formats", "report"]
+__all__ = ["FORMATS", "render_formats", "report"]

@@ -8,12 +8,16 @@ flattened views that report.json carries. The JSON schema of ``Report`` is versi
 
 from __future__ import annotations
 
+import json
 import statistics
 from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from battletest.errors import UsageError
 
 SCHEMA_VERSION = "1.0"
 
@@ -197,6 +201,31 @@ class Report(_Model):
             performance_metrics=_performance(durations),
             gates=gates,
         )
+
+    @classmethod
+    def load(cls, path: Path) -> Report:
+        """A run folder's report.json (or the file itself); a missing or malformed file is one
+        ``UsageError`` line naming the file and what is wrong with it."""
+        path = path / "report.json" if path.is_dir() else path
+        if not path.is_file():
+            raise UsageError(
+                f"{path} does not exist",
+                hint="pass a run folder written by battletest run (it holds report.json)",
+            )
+        try:
+            return cls.model_validate(json.loads(path.read_text(encoding="utf-8")))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise UsageError(
+                f"{path} is not a battletest report: it is not JSON ({exc})",
+                hint="re-run battletest run",
+            ) from None
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            raise UsageError(
+                f"{path} is not a battletest report: {where}: {err['msg']}",
+                hint="pass the report.json of a battletest run",
+            ) from None
 
 
 def _performance(durations: list[float]) -> PerformanceMetrics:

@@ -117,25 +117,8 @@ def from_report(report: Report, scenario: str, histogram: str = "") -> Baseline:
     )
 
 
-def read_report(run_folder: Path) -> Report:
-    """``RUN_FOLDER/report.json``; a missing or malformed file is a UsageError."""
-    path = run_folder / "report.json"
-    if not path.is_file():
-        raise UsageError(
-            f"{path} does not exist",
-            hint="pass a run folder written by battletest run (it holds report.json)",
-        )
-    try:
-        return Report.model_validate(json.loads(path.read_text(encoding="utf-8")))
-    except (json.JSONDecodeError, UnicodeDecodeError, ValidationError) as exc:
-        first = str(exc).splitlines()[0]
-        raise UsageError(
-            f"{path} is not a battletest report ({first})", hint="re-run battletest run"
-        ) from None
-
-
 def from_run_folder(run_folder: Path, scenario: str = DEFAULT_SCENARIO) -> Baseline:
-    report = read_report(run_folder)
+    report = Report.load(run_folder / "report.json")
     hdr = run_folder / HISTOGRAM_FILE
     encoded = hdr.read_text(encoding="ascii").strip() if hdr.is_file() else ""
     return from_report(report, scenario, encoded)
@@ -202,6 +185,5 @@ __all__ = [
     "latest_run_folder",
     "load",
     "load_metrics",
-    "read_report",
     "save",
 ]

@@ -20,7 +20,6 @@ What the gates read from the suites (the contract with the suites that produce i
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -279,27 +278,6 @@ def evaluate_gates(
     return rows
 
 
-def load_report(run_folder: Path) -> Report:
-    """RUN_FOLDER/report.json as a ``Report``; a missing or malformed file is a UsageError."""
-    path = run_folder / "report.json" if run_folder.is_dir() else run_folder
-    if not path.is_file():
-        raise UsageError(
-            f"{path} does not exist",
-            hint="pass a run folder written by battletest run (it holds report.json)",
-        )
-    try:
-        return Report.model_validate(json.loads(path.read_text(encoding="utf-8")))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path} is not JSON: {exc}", hint="re-run battletest run") from exc
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise UsageError(
-            f"{path} is not a battletest report: {where}: {err['msg']}",
-            hint="pass the report.json of a battletest run",
-        ) from exc
-
-
 def evaluate_report(
     run_folder: Path,
     *,
@@ -312,7 +290,7 @@ def evaluate_report(
     ``history``: an open ``HistoryStore`` to read flaky tests from (or None); ``policy``: the
     ``FlakyPolicy`` to judge them by (default: the defaults).
     """
-    report = load_report(run_folder)
+    report = Report.load(run_folder)
     if config is None:
         raw = report.run.config.get("gates")
         try:
@@ -338,5 +316,4 @@ __all__ = [
     "Measurement",
     "evaluate_gates",
     "evaluate_report",
-    "load_report",
 ]
