@@ -217,8 +217,11 @@ def build_app(
     @app.middleware("http")
     async def headers(request: Request, call_next: Any) -> Response:
         origin = request.headers.get("origin")
+        length = request.headers.get("content-length") or "0"
         if request.method == "OPTIONS" and origin:
             response: Response = Response(status_code=204)
+        elif length.isdigit() and int(length) > 64 * 1024:  # every body is bounded
+            response = JSONResponse({"detail": "body too large"}, status_code=413)
         else:
             response = await call_next(request)
         if "headers" not in v:

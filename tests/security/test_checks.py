@@ -88,5 +88,8 @@ def test_fixed_app_is_silent_and_every_check_conclusive(tmp_path: Path) -> None:
     assert [(f.check_id, f.method, f.path, f.title) for f in outcome.findings] == []
     assert [(r.check_id, r.target, r.reason) for r in outcome.inconclusive] == []
     every = {c.info.id for c in default_scanner().checks}
-    assert {r.check_id for r in outcome.runs} == every
+    # the library app has no URL-like parameter (ssrf), promises no rate limit and its logs
+    # are not captured here (those part-2 checks are proved on the nursery app)
+    assert set(outcome.not_run) == {"rate-limit", "rate-limit-bypass", "pii-in-logs"}
+    assert {r.check_id for r in outcome.runs} == every - set(outcome.not_run) - {"ssrf"}
     assert {check for check, *_ in CASES} <= every

@@ -11,7 +11,12 @@ import battletest.security as security
 SRC = Path(security.__file__).resolve().parent
 # the scanner may use the shared layer; only its CLI composes config, spec and reports
 SHARED = {"battletest.results", "battletest.errors", "battletest.netutil", "battletest.redact"}
-CLI_ONLY = {"battletest.config", "battletest.spec", "battletest.report.sarif"}
+CLI_ONLY = {
+    "battletest.config",
+    "battletest.spec",
+    "battletest.report.sarif",
+    "battletest.cli_options",
+}
 DEMO_WORDS = re.compile(
     r"reservation|hotel|concierge|guest|voice|tts|pms|/v1/|call_id|staff|sunshine|demo",
     re.IGNORECASE,
@@ -47,7 +52,7 @@ def test_security_imports_only_itself_and_the_shared_layer() -> None:
 def test_no_check_or_path_list_knows_the_demo() -> None:
     # jwt-secrets.txt is excluded: it is a list of common weak secrets, where words such as
     # "guest", "demo" or "sunshine" belong on their own merit
-    files = [*SRC.rglob("*.py"), SRC / "data" / "inventory-paths.txt"]
+    files = [*SRC.rglob("*.py"), SRC / "data" / "inventory-paths.txt", *SRC.glob("payloads/*")]
     for path in files:
         hits = DEMO_WORDS.findall(path.read_text())
         assert not hits, f"{path.relative_to(SRC)} mentions {sorted(set(hits))}"

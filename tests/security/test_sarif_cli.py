@@ -124,7 +124,7 @@ def test_scan_command_bad_input(
     bad = tmp_path / "bad.toml"
     bad.write_text('[security]\ndepth = "deep"\n')
     code, _, err = _scan(capsys, "--config", str(bad), "--target", base, "--spec", str(spec))
-    assert code == 2 and "[security] depth" in err
+    assert code == 2 and "depth" in err and "comprehensive" in err
 
 
 @pytest.mark.slow

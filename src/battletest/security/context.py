@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +51,7 @@ class ScanContext:
     state: dict[str, Any] = field(default_factory=dict)  # per-scan cache shared by checks
     _ids: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     current: CheckInfo | None = None  # the check now running (set by Scanner.run)
+    log_source: Callable[[], str] | None = None  # the target's captured output, when known
     _canary: Canary | None = None
 
     def __post_init__(self) -> None:

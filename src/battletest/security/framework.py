@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from battletest.security.http import Exchange
 
 Applies = Callable[["ScanContext", Operation], bool]
+Requires = Callable[["ScanContext"], "str | None"]  # why the check cannot run here, or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,7 @@ class CheckInfo:
     phase: int = 50  # lower runs earlier; bursts run last
     remediation: str = ""
     description: str = ""
+    requires: Requires | None = None  # a missing input (log source, promised limit) → not run
 
 
 @dataclass(slots=True)
@@ -109,6 +111,7 @@ class Scanner:
         phase: int = 50,
         remediation: str = "",
         description: str = "",
+        requires: Requires | None = None,
     ) -> Callable[[CheckFn], CheckFn]:
         """Decorator registering a check function on this scanner."""
 
@@ -126,6 +129,7 @@ class Scanner:
                 phase=phase,
                 remediation=remediation,
                 description=description or (fn.__doc__ or "").strip(),
+                requires=requires,
             )
             self.add(Check(info, fn))
             return fn
@@ -176,6 +180,10 @@ class Scanner:
                 progress(index, len(selected), info.id)
             if info.active and not settings.active_allowed:
                 not_run[info.id] = "active check: the prod profile runs passive checks only"
+                continue
+            missing = info.requires(ctx) if info.requires is not None else None
+            if missing:
+                not_run[info.id] = missing
                 continue
             targets: list[Operation | None]
             if info.applies is None:

@@ -21,6 +21,7 @@ import httpx
 from battletest.errors import TargetUnreachable
 from battletest.security.redact import redact_headers, redact_text
 
+CURL_BODY_LIMIT = 64 * 1024
 EXCERPT = 600
 
 
@@ -87,7 +88,10 @@ class Exchange:
             if name in {"host", "content-length", "accept-encoding", "connection", "user-agent"}:
                 continue
             parts += ["-H", line]
-        if self.request_body:
+        if len(self.request_body) > CURL_BODY_LIMIT:  # a finding about size sets its own
+            head = self.request_body[:EXCERPT].decode("utf-8", "replace")
+            parts += ["--data-raw", f"{redact_text(head, known)}… ({len(self.request_body)} bytes)"]
+        elif self.request_body:
             parts += [
                 "--data-raw",
                 redact_text(self.request_body.decode("utf-8", "replace"), known),

@@ -117,6 +117,35 @@ class ScanSettings(_Strict):
         default=None, ge=5, le=100, description="Login burst size (at most 100)."
     )
     canary_host: str = "127.0.0.1"
+    canary_wait_s: float = Field(
+        default=0.5, ge=0, le=10, description="How long SSRF waits for the canary to be hit."
+    )
+    time_delay_s: int = Field(
+        default=1, ge=1, le=5, description="The delay time-based injection payloads ask for."
+    )
+    oversized_body_kib: int = Field(
+        default=2048, ge=65, le=65536, description="Size of the body-size check's big body."
+    )
+    nesting_depth: int = Field(
+        default=5000, ge=64, le=100_000, description="Depth of the nested-json check's body."
+    )
+    rate_limit: int | None = Field(
+        default=None,
+        ge=1,
+        le=45,
+        description="Requests per second per client the API promises; enables rate-limit "
+        "checks (a burst of twice this, at most 100 requests).",
+    )
+    rate_limit_path: str | None = Field(
+        default=None, description="The GET operation the rate-limit burst calls."
+    )
+    pii_patterns: list[str] = Field(
+        default_factory=list,
+        description="Extra regular expressions counted as PII in logs and responses.",
+    )
+    fuzz_examples: int | None = Field(
+        default=None, ge=1, le=500, description="Schema-violating bodies per operation."
+    )
 
     @field_validator("fail_on", mode="before")
     @classmethod

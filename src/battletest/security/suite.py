@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -22,7 +22,7 @@ from battletest.security.settings import ScanSettings
 
 
 def default_scanner() -> Scanner:
-    """A scanner with every part-1 check registered (a new instance each call)."""
+    """A scanner with every check registered (a new instance each call)."""
     return register_all(Scanner())
 
 
@@ -51,8 +51,12 @@ def scan(
     accepted: set[str] | None = None,
     seed: int = 0,
     progress: Progress | None = None,
+    log_source: Callable[[], str] | None = None,
 ) -> ScanOutcome:
-    """Scan the API at ``base_url`` described by ``spec`` and return what was found."""
+    """Scan the API at ``base_url`` described by ``spec`` and return what was found.
+
+    ``log_source`` returns the target's output captured so far (when battletest launched the
+    target); the data-protection check reads it for PII the scan sent."""
     settings = settings or ScanSettings()
     scanner = scanner or default_scanner()
     scanner.select(settings.checks, settings.skip_checks)  # unknown names fail before any request
@@ -86,6 +90,7 @@ def scan(
             all_operations=all_ops,
             extra_secrets=list(extra_secrets),
             seed=seed,
+            log_source=log_source,
         )
         outcome = scanner.run(ctx, progress)
     finally:

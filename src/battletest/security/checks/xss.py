@@ -1,0 +1,196 @@
+"""Cross-site scripting (reported under API8:2023): reflected and stored, per HTML context.
+
+A probe ``bt<K>x<"'>`` finds where a value comes back in a ``text/html`` answer (JSON served as
+``text/html`` counts) and in which context — element body, attribute, script, URL attribute;
+the payload for that context must then come back verbatim (unescaped), twice. Stored XSS plants
+the element payload in a created object and reads it back from the item and HTML operations.
+"""
+
+from __future__ import annotations
+
+import re
+
+from battletest.results import Finding, Severity
+from battletest.security.checks.inject import Probe, Slot, each_slot, fill, injectable
+from battletest.security.context import ScanContext
+from battletest.security.framework import Outcome, Scanner
+from battletest.security.http import Exchange
+from battletest.security.model import Operation
+
+URL_ATTRIBUTES = ("href", "src", "action", "formaction", "data", "poster", "xlink:href")
+_ATTR = re.compile(r"([\w:-]+)\s*=\s*([\"']?)[^\"'<>=]*$")
+XSS_FIX = (
+    "Escape output for its context (an autoescaping template engine), allow only http(s) URLs "
+    "in links, serve JSON as application/json, and add a Content-Security-Policy."
+)
+
+
+def is_html(ex: Exchange) -> bool:
+    return "text/html" in (ex.header("content-type") or "").lower()
+
+
+def context_at(text: str, index: int) -> str:
+    """The HTML context of the character at ``index``: element, attribute, script or url."""
+    if text.rfind("<script", 0, index) > text.rfind("</script", 0, index):
+        return "script"
+    lt, gt = text.rfind("<", 0, index), text.rfind(">", 0, index)
+    if lt > gt:
+        m = _ATTR.search(text[lt:index])
+        if m and m.group(1).lower() in URL_ATTRIBUTES:
+            return "url"
+        return "attribute"
+    return "element"
+
+
+def contexts(text: str, marker: str) -> list[str]:
+    found: list[str] = []
+    for m in re.finditer(re.escape(marker), text):
+        kind = context_at(text, m.start())
+        if kind not in found:
+            found.append(kind)
+    return found
+
+
+def proves(text: str, kind: str, payload: str) -> bool:
+    if kind == "url":
+        attrs = "|".join(re.escape(a) for a in URL_ATTRIBUTES)
+        return re.search(rf"(?:{attrs})\s*=\s*[\"']?{re.escape(payload)}", text, re.I) is not None
+    return payload in text
+
+
+def reflected(probe: Probe, slot: Slot, depth: str) -> tuple[Exchange, str, str] | None:
+    ctx = probe.ctx
+    k = ctx.rng.randrange(10**5, 10**6)
+    marker = f"bt{k}x"
+    first = probe.send(slot, slot.value + marker + "<\"'>")
+    if not is_html(first) or marker not in first.text:
+        return None
+    table = payloads_by_context(depth)
+    for kind in contexts(first.text, marker):
+        for template in table.get(kind, []):
+            payload = fill(template, K=k)
+            value = payload if kind == "url" else slot.value + payload
+            ex = probe.send(slot, value)
+            if is_html(ex) and proves(ex.text, kind, payload):
+                again = probe.send(slot, value)
+                if is_html(again) and proves(again.text, kind, payload):
+                    return ex, kind, payload
+    return None
+
+
+def payloads_by_context(depth: str) -> dict[str, list[str]]:
+    from battletest.security.checks.inject import DEPTH_RANK, payload_file
+
+    rank = DEPTH_RANK[depth]
+    raw: dict[str, list[dict[str, str]]] = payload_file("xss")["contexts"]
+    return {
+        kind: [e["payload"] for e in entries if DEPTH_RANK[e["depth"]] <= rank]
+        for kind, entries in raw.items()
+    }
+
+
+def _html_readers(ctx: ScanContext) -> list[Operation]:
+    return [
+        op
+        for op in ctx.all_operations
+        if op.method == "GET"
+        and any(
+            "html" in media
+            for status, resp in op.responses.items()
+            if status.startswith("2")
+            for media in (resp.get("content") or {})
+        )
+    ]
+
+
+def register(scanner: Scanner) -> None:
+    @scanner.check(
+        id="xss-reflected",
+        title="Reflected cross-site scripting",
+        owasp="API8:2023",
+        cwe="CWE-79",
+        severity=Severity.HIGH,
+        group="xss",
+        applies=injectable,
+        phase=60,
+        remediation=XSS_FIX,
+    )
+    def xss_reflected(ctx: ScanContext, op: Operation | None) -> Outcome:
+        """Sends a probe to each parameter to find where it lands in a text/html answer, then
+        the payload for that context (element, attribute, script, URL); reported when the
+        payload comes back verbatim, twice."""
+        assert op is not None
+
+        def test(probe: Probe, slot: Slot) -> Finding | None:
+            proved = reflected(probe, slot, ctx.settings.depth)
+            if proved is None:
+                return None
+            ex, kind, payload = proved
+            return ctx.finding(
+                op,
+                ex,
+                parameter=slot.label,
+                title=f"Reflected XSS ({kind} context) in {slot.label}",
+                note=f"{payload!r} is returned unescaped in a text/html answer ({kind} context)",
+            )
+
+        findings, reason = each_slot(ctx, op, test)
+        return Outcome.inconclusive(reason) if reason else Outcome.found(*findings)
+
+    @scanner.check(
+        id="xss-stored",
+        title="Stored cross-site scripting",
+        owasp="API8:2023",
+        cwe="CWE-79",
+        severity=Severity.HIGH,
+        group="xss",
+        modifies=True,
+        applies=lambda ctx, op: ctx.is_create(op) and bool(op.body_properties()),
+        phase=61,
+        remediation=XSS_FIX,
+    )
+    def xss_stored(ctx: ScanContext, op: Operation | None) -> Outcome:
+        """Creates an object (as the scanner's own) with the element payload in every text
+        property, then reads the item and every operation declared to return HTML; reported
+        when one of them returns the payload verbatim as text/html."""
+        assert op is not None
+        who = next(iter(ctx.identities), None) if op.secured else None
+        if op.secured and who is None:
+            return Outcome.inconclusive("secured operation and no identity configured")
+        k = ctx.rng.randrange(10**5, 10**6)
+        payload = fill(payloads_by_context(ctx.settings.depth)["element"][0], K=k)
+        body = ctx.body_for(op, who)
+        fields = [n for n, v in body.items() if isinstance(v, str)]
+        if not fields:
+            return Outcome.clean("no text property to store a payload in")
+        planted = {**body, **{n: payload for n in fields}}
+        made = ctx.send("POST", op.path, who, json_body=planted)
+        if not made.ok:
+            return Outcome.clean(f"the payload was not stored (HTTP {made.status})")
+        from battletest.security.context import Created, extract_ids
+
+        item = ctx.item_op(op.path)
+        ids = extract_ids(made.json(), item.path_params[-1] if item else "id")
+        if who is not None and ids:
+            ctx.created.append(Created(who.name, op.path, ids[0], planted, made.json()))
+        readers: list[str] = []
+        if item is not None and ids and len(item.path_params) == 1:
+            readers.append(item.fill({item.path_params[0]: ids[0]}) or "")
+        for reader in _html_readers(ctx):
+            path = ctx.fill(reader, who) if who else (None if reader.path_params else reader.path)
+            if path:
+                readers.append(path)
+        for path in dict.fromkeys(p for p in readers if p):
+            ex = ctx.send("GET", path, who)
+            if is_html(ex) and payload in ex.text:
+                return Outcome.found(
+                    ctx.finding(
+                        op,
+                        ex,
+                        parameter=", ".join(f"body {n}" for n in fields),
+                        title=f"Stored XSS: {op.method} {op.path} → GET {path}",
+                        note=f"{payload!r} stored through {op.key} comes back unescaped "
+                        f"as text/html from GET {path}",
+                    )
+                )
+        return Outcome.clean()
