@@ -21,17 +21,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import psutil
+from _harness import cpu_s, free_port, pinned, run_wrk, wait_port
 
 GOAL = 0.90
 RESERVATION = {"id": "r-1001", "guest": "Ada Lovelace", "room": "301", "status": "confirmed"}
@@ -57,23 +54,6 @@ app = Starlette(routes=[Route("/health", health), Route("/reservations/{rid}", r
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",
             access_log=False, http="httptools", loop="uvloop")
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listening on 127.0.0.1:{port}")
 
 
 def stub_file(folder: Path) -> Path:
@@ -105,46 +85,30 @@ def start(kind: str, folder: Path) -> tuple[subprocess.Popen[bytes], int]:
         argv += ["--port", str(port)]
     else:
         argv = [sys.executable, "-c", PEER_APP, str(port), json.dumps(RESERVATION)]
-    proc = subprocess.Popen(
-        ["taskset", "-c", "1", *argv], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    wait_port(port)
+    proc = subprocess.Popen(pinned(1, argv), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port, timeout=20.0)
     return proc, port
 
 
 def wrk(port: int, path: str, seconds: float) -> float:
-    out = subprocess.run(
-        [
-            "taskset",
-            "-c",
-            "0",
-            "wrk",
-            "-t1",
-            "-c50",
-            f"-d{seconds:g}s",
-            "-H",
-            "x-correlation-id: bench-1",
-            f"http://127.0.0.1:{port}{path}",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if m is None or bad is not None:
-        raise RuntimeError(f"wrk failed or got errors:\n{out}")
-    return float(m.group(1))
+    result = run_wrk(
+        f"http://127.0.0.1:{port}{path}",
+        seconds=seconds,
+        headers={"x-correlation-id": "bench-1"},
+        latency=False,
+    )
+    if result.non2xx:
+        raise RuntimeError(f"wrk failed or got errors:\n{result.output}")
+    return result.rps
 
 
 def measure(kind: str, path: str, seconds: float, folder: Path) -> tuple[float, float]:
     proc, port = start(kind, folder)
     try:
         wrk(port, path, 1)  # warm up
-        p = psutil.Process(proc.pid)
-        cpu0 = sum(p.cpu_times()[:2])
+        cpu0 = cpu_s(proc.pid)
         rps = wrk(port, path, seconds)
-        cpu_us = (sum(p.cpu_times()[:2]) - cpu0) * 1e6 / (rps * seconds)
+        cpu_us = (cpu_s(proc.pid) - cpu0) * 1e6 / (rps * seconds)
         return rps, cpu_us
     finally:
         proc.terminate()

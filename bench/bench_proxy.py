@@ -20,63 +20,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import psutil
+from _harness import WrkResult, cpu_s, free_port, pinned, run_wrk, wait_port, write_nginx_conf
 
 BIN = Path(sys.executable).parent
 THROUGHPUT_GOAL = 0.80
 TOXIC_MS = 10.0
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listening on 127.0.0.1:{port}")
-
-
-NGINX_CONF = """
-worker_processes 1;
-daemon off;
-error_log {dir}/error.log warn;
-pid {dir}/nginx.pid;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    keepalive_requests 1000000;
-    keepalive_timeout 60s;
-    client_body_temp_path {dir}/body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{ return 200 "ok"; }}
-    }}
-}}
-"""
 
 HAPROXY_CONF = """
 global
@@ -95,48 +52,20 @@ backend nginx
 """
 
 
-@dataclass
-class WrkResult:
-    requests: int
-    rps: float
-    p50_ms: float
-
-
-def parse_ms(text: str) -> float:
-    value = float(re.sub(r"[a-z]+$", "", text))
-    unit = re.sub(r"^[0-9.]+", "", text)
-    return value * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
-
-
 def wrk(port: int, connections: int, seconds: int) -> WrkResult:
-    out = subprocess.run(
-        [
-            "taskset",
-            "-c",
-            "0",
-            "wrk",
-            "-t1",
-            f"-c{connections}",
-            f"-d{seconds}s",
-            "--latency",
-            f"http://127.0.0.1:{port}/",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
+    result = run_wrk(
+        f"http://127.0.0.1:{port}/",
+        connections=connections,
+        seconds=seconds,
         timeout=seconds + 30,
-    ).stdout
-    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    rps = float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = parse_ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    if "Non-2xx" in out or "Socket errors" in out:
-        raise RuntimeError(f"wrk saw errors through port {port}:\n{out}")
-    return WrkResult(requests, rps, p50)
+    )
+    if result.non2xx or result.socket_errors:
+        raise RuntimeError(f"wrk saw errors through port {port}:\n{result.output}")
+    return result
 
 
-def cpu_s(pid: int) -> float:
-    times = psutil.Process(pid).cpu_times()
-    return float(times.user + times.system)
+def wrk_p50(port: int, connections: int, seconds: int) -> float:
+    return wrk(port, connections, seconds).p50_ms or 0.0
 
 
 def measure(port: int, pid: int | None, connections: int, seconds: int) -> tuple[WrkResult, float]:
@@ -164,9 +93,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-proxy-") as tmp:
         try:
             nginx_port, haproxy_port, ours_port, api_port = (free_port() for _ in range(4))
-            for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-                os.makedirs(f"{tmp}/{sub}", exist_ok=True)
-            Path(tmp, "nginx.conf").write_text(NGINX_CONF.format(dir=tmp, port=nginx_port))
+            conf = write_nginx_conf(Path(tmp), nginx_port)
             Path(tmp, "haproxy.cfg").write_text(
                 HAPROXY_CONF.format(port=haproxy_port, upstream=nginx_port)
             )
@@ -183,27 +110,23 @@ def main() -> int:
             )
             quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
             procs.append(
-                subprocess.Popen(
-                    ["taskset", "-c", "1", "nginx", "-p", tmp, "-c", f"{tmp}/nginx.conf"], **quiet
-                )
+                subprocess.Popen(pinned(1, ["nginx", "-p", tmp, "-c", str(conf)]), **quiet)
             )
             procs.append(
-                subprocess.Popen(
-                    ["taskset", "-c", "1", "haproxy", "-db", "-f", f"{tmp}/haproxy.cfg"], **quiet
-                )
+                subprocess.Popen(pinned(1, ["haproxy", "-db", "-f", f"{tmp}/haproxy.cfg"]), **quiet)
             )
             ours = subprocess.Popen(
-                [
-                    "taskset",
-                    "-c",
-                    "1",
-                    str(BIN / "battletest"),
-                    "proxy",
-                    "--api",
-                    f"127.0.0.1:{api_port}",
-                    "--config",
-                    f"{tmp}/proxies.json",
-                ],
+                pinned(
+                    1,
+                    [
+                        str(BIN / "battletest"),
+                        "proxy",
+                        "--api",
+                        f"127.0.0.1:{api_port}",
+                        "--config",
+                        f"{tmp}/proxies.json",
+                    ],
+                ),
                 **quiet,
             )
             procs.append(ours)
@@ -229,7 +152,7 @@ def main() -> int:
                 return (
                     statistics.median(r.rps for r, _ in rs),
                     statistics.median(c for _, c in rs),
-                    statistics.median(r.p50_ms for r, _ in rs),
+                    statistics.median(r.p50_ms or 0.0 for r, _ in rs),
                 )
 
             direct_p50 = med("direct")[2]
@@ -256,12 +179,12 @@ def main() -> int:
                 for connections, tolerance in ((1, 1.0), (50, 2.0)):
                     offs, ons = [], []
                     for _ in range(args.rounds):
-                        offs.append(wrk(ours_port, connections, args.seconds).p50_ms)
+                        offs.append(wrk_p50(ours_port, connections, args.seconds))
                         client.post(
                             "/proxies/bench/toxics",
                             json={"type": "latency", "attributes": {"latency": int(TOXIC_MS)}},
                         ).raise_for_status()
-                        ons.append(wrk(ours_port, connections, args.seconds).p50_ms)
+                        ons.append(wrk_p50(ours_port, connections, args.seconds))
                         client.delete("/proxies/bench/toxics/latency_downstream")
                     off, on = statistics.median(offs), statistics.median(ons)
                     added = on - off
