@@ -1,5 +1,6 @@
-"""The scanner against the built-in demo: every planted vulnerability in scope of part 1 found on
-the insecure demo; on the secure demo zero findings and no inconclusive check (basic, standard).
+"""The scanner against the built-in demo: all 18 planted vulnerabilities found on the insecure
+demo; on the secure demo zero findings and no inconclusive check (basic, standard), with the
+demo's captured log as the data-protection check's log source.
 
 The demo's config (``write_config``) gives identities, login and RBAC; the test adds what a team
 would know about its own test data: which seeded objects each identity owns and the lookup code a
@@ -17,24 +18,35 @@ import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
 
-# planted vulnerability (docs/demo.md) → the check that must report it; part 2 covers the rest
-IN_SCOPE = {
-    "bola": "bola",
-    "bfla": "bfla",
-    "mass_assignment": "mass-assignment",
-    "jwt_alg_none": "jwt-alg-none",
-    "weak_jwt_secret": "jwt-weak-secret",
-    "no_token_expiry": "jwt-expired",
-    "no_login_limit": "login-rate-limit",
-    "user_enumeration": "user-enumeration",
-    "data_exposure": "data-exposure",
-    "verbose_errors": "stack-trace",
-    "missing_headers": "security-headers",
-    "cors_any_origin": "cors",
-    "debug_endpoint": "undocumented-endpoint",
-    "cross_tenant": "cross-tenant",
+# planted vulnerability (docs/demo.md) → the checks that may report it (one must)
+IN_SCOPE: dict[str, set[str]] = {
+    "bola": {"bola"},
+    "bfla": {"bfla"},
+    "mass_assignment": {"mass-assignment"},
+    "jwt_alg_none": {"jwt-alg-none"},
+    "weak_jwt_secret": {"jwt-weak-secret"},
+    "no_token_expiry": {"jwt-expired"},
+    "no_login_limit": {"login-rate-limit"},
+    "user_enumeration": {"user-enumeration"},
+    "data_exposure": {"data-exposure"},
+    "verbose_errors": {"stack-trace"},
+    "missing_headers": {"security-headers"},
+    "cors_any_origin": {"cors"},
+    "debug_endpoint": {"undocumented-endpoint"},
+    "cross_tenant": {"cross-tenant"},
+    # part 2
+    "sqli": {"sqli-error", "sqli-boolean", "sqli-union", "sqli-time"},
+    "xss": {"xss-reflected", "xss-stored"},
+    "ssrf": {"ssrf"},
+    "no_body_limit": {"body-size"},
 }
-PART_2 = {"sqli", "xss", "ssrf", "no_body_limit"}
+# where each part-2 flaw lives (docs/demo.md): the finding must name that operation
+PART_2_PLACES = {
+    "sqli": "GET /v1/guests",
+    "xss": "GET /v1/calls/{call_id}/transcript",
+    "ssrf": "POST /v1/voices/import",
+    "no_body_limit": "POST /v1/auth/login",
+}
 KNOWN_DATA: dict[str, Any] = {
     "objects": {
         "/v1/reservations": {
@@ -67,30 +79,47 @@ def _scan(insecure: bool, depths: list[str]) -> list[Any]:
             if outcomes:
                 time.sleep(1.2)  # the previous scan's login burst locked an account for 1 s
             settings = settings_from(config, depth=depth, **KNOWN_DATA)
+            log = demo.log_path("app")
             outcomes.append(
-                scan(demo.base_url, spec, people, settings, extra_secrets=config.secrets())
+                scan(
+                    demo.base_url,
+                    spec,
+                    people,
+                    settings,
+                    extra_secrets=config.secrets(),
+                    log_source=lambda log=log: log.read_text(errors="replace"),
+                )
             )
     return outcomes
 
 
 def test_planted_vulnerability_table_is_covered() -> None:
     from battletest.demo import VULNERABILITIES
+    from battletest.security.suite import default_scanner
 
-    assert set(VULNERABILITIES) == set(IN_SCOPE) | PART_2
+    assert set(VULNERABILITIES) == set(IN_SCOPE)
+    known = {c.info.id for c in default_scanner().checks}
+    assert set().union(*IN_SCOPE.values()) <= known
 
 
-def test_every_planted_vulnerability_in_scope_is_found() -> None:
+def test_every_planted_vulnerability_is_found() -> None:
     (outcome,) = _scan(True, ["standard"])
     by_check: dict[str, list[Any]] = {}
     for f in outcome.findings:
         by_check.setdefault(f.check_id, []).append(f)
     missing = {
-        planted: [(r.target, r.reason) for r in outcome.runs if r.check_id == check]
-        for planted, check in IN_SCOPE.items()
-        if not by_check.get(check)
+        planted: [(r.check_id, r.target, r.reason) for r in outcome.runs if r.check_id in checks]
+        for planted, checks in IN_SCOPE.items()
+        if not any(by_check.get(c) for c in checks)
     }
     assert missing == {}
+    for planted, place in PART_2_PLACES.items():
+        found = [f"{f.method} {f.path}" for c in IN_SCOPE[planted] for f in by_check.get(c, [])]
+        assert place in found, (planted, found)
     assert all(f.reproduce or f.evidence.get("note") for f in outcome.findings)
+    ssrf = by_check["ssrf"][0]
+    assert ssrf.evidence["canary_hit"].startswith("GET /bt-ssrf/")  # the canary hit is the proof
+    assert outcome.inconclusive == []
 
 
 def test_secure_demo_zero_findings_all_conclusive_at_basic_and_standard() -> None:
@@ -98,3 +127,5 @@ def test_secure_demo_zero_findings_all_conclusive_at_basic_and_standard() -> Non
         assert [(f.check_id, f.method, f.path, f.title) for f in outcome.findings] == []
         assert [(r.check_id, r.target, r.reason) for r in outcome.inconclusive] == []
         assert len(outcome.runs) > 50
+        # only the checks that need a promised rate limit stay out (the log source is given)
+        assert set(outcome.not_run) == {"rate-limit", "rate-limit-bypass"}

@@ -295,13 +295,13 @@ def register(scanner: Scanner) -> None:
                 if not fits(slot, entry["prefix"]):
                     continue
                 for n in range(1, columns + 1):
-                    m1, m2 = "bt", f"u{ctx.rng.randrange(10**6, 10**7)}"
+                    m1, m2 = "q", f"{ctx.rng.randrange(10**4, 10**5)}z"  # short: fits limits
                     cell = fill(entry["concat"], M1=m1, M2=m2)
                     value = "zz" + entry["prefix"] + ",".join([cell] * n) + entry["suffix"]
                     if slot.numeric or slot.value.isdigit():
                         value = "-1" + value[2:] if not quoted(entry["prefix"]) else value
                     ex = probe.send(slot, value)
-                    if m1 + m2 not in ex.text:
+                    if m1 + m2 not in ex.text or (probe.base and m1 + m2 in probe.base.text):
                         continue
                     if m1 + m2 not in probe.send(slot, value).text:
                         continue
