@@ -14,11 +14,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import sys
 
 import httpx
 import psutil
+from _harness import cpu_s, run_wrk
 
 from battletest.demo import start
 
@@ -34,22 +34,17 @@ def wrk(
     The app's CPU per request (user+sys of the app process over the run, divided by the
     requests wrk completed) holds up much better than req/s on a busy shared machine.
     """
-    cmd = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{DURATION_S}s", "--latency"]
-    for k, v in headers.items():
-        cmd += ["-H", f"{k}: {v}"]
-    if shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
-        cmd = ["taskset", "-c", "0", *cmd]
-    before = sum(app.cpu_times()[:2])
-    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
-    cpu_s = sum(app.cpu_times()[:2]) - before
-    done = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
-    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    sock = re.search(r"Socket errors:.*", out)
-    sock_errors = sum(int(n) for n in re.findall(r"\d+", sock.group())) if sock else 0
-    non2xx = int(bad.group(1)) if bad else 0
-    return rps, p99.group(1) if p99 else "?", non2xx, sock_errors, cpu_s * 1e6 / max(done, 1)
+    before = cpu_s(app.pid)
+    result = run_wrk(
+        url,
+        connections=CONNECTIONS,
+        seconds=DURATION_S,
+        headers=headers,
+        cpu=0 if shutil.which("taskset") and (os.cpu_count() or 1) >= 2 else None,
+    )
+    used = cpu_s(app.pid) - before
+    per_request = used * 1e6 / max(result.requests, 1)
+    return result.rps, result.p99, result.non2xx, result.socket_errors, per_request
 
 
 def main() -> int:

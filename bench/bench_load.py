@@ -24,6 +24,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import load_peers as peers  # noqa: E402
+from _harness import free_port  # noqa: E402
 
 BATTLETEST = str(Path(sys.executable).parent / "battletest")
 
@@ -131,7 +132,7 @@ def cpu_table(duration: int, locust: bool) -> bool:
 
 def co_table(duration: int, locust: bool) -> bool:
     work = Path(tempfile.mkdtemp(prefix="bench-co-"))
-    port = peers.free_port()
+    port = free_port()
     server = subprocess.Popen(
         ["taskset", "-c", "1", sys.executable, str(HERE / "load_frozen_target.py"), str(port)],
         stdout=subprocess.PIPE,

@@ -17,13 +17,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,75 +32,32 @@ import psutil
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import load_peers as peers  # noqa: E402
+import _harness  # noqa: E402
+from _harness import nginx_status, tree_rss_mb  # noqa: E402
 
 BATTLETEST = str(Path(sys.executable).parent / "battletest")
 CONNECTIONS = 10_000
 WARMUP_S = 5.0
-NGINX_CONF = """
-worker_processes 1;
-worker_rlimit_nofile 20000;
-daemon off;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log crit;
-events {{ worker_connections 20000; multi_accept on; }}
-http {{
-    access_log off;
-    keepalive_requests 1000000;
-    keepalive_timeout 300s;
-    client_body_temp_path {dir}/body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
-    server {{
-        listen 127.0.0.1:{port} backlog=4096;
-        location = /nginx_status {{ stub_status; }}
-        location / {{ return 200 "ok"; }}
-    }}
-}}
-"""
 
 
 @contextmanager
 def nginx() -> Iterator[str]:
-    if shutil.which("nginx") is None:
-        raise RuntimeError("nginx is not installed (make system-deps)")
-    folder = Path(tempfile.mkdtemp(prefix="bench-conns-"))
-    port = peers.free_port()
-    conf = folder / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(dir=folder, port=port))
-    proc = subprocess.Popen(
-        ["nginx", "-c", str(conf), "-p", str(folder)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        peers.wait_port(port)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        shutil.rmtree(folder, ignore_errors=True)
+    """nginx (not pinned) with room for 20,000 connections; yields its base URL."""
+    with _harness.nginx(
+        None,
+        connections=20000,
+        rlimit_nofile=20000,
+        multi_accept=True,
+        keepalive_timeout="300s",
+        backlog=4096,
+        error_level="crit",
+    ) as url:
+        yield url
 
 
 def active_connections(url: str) -> int:
-    with urllib.request.urlopen(url + "/nginx_status", timeout=5) as resp:
-        first = resp.read().decode().splitlines()[0]
+    first = nginx_status(url)[0]
     return int(first.split(":")[1]) - 1  # without this status request
-
-
-def tree_rss_mb(proc: psutil.Process) -> float:
-    total = 0
-    try:
-        for p in [proc, *proc.children(recursive=True)]:
-            try:
-                total += p.memory_info().rss
-            except psutil.NoSuchProcess:
-                continue
-    except psutil.NoSuchProcess:
-        return 0.0
-    return total / (1024 * 1024)
 
 
 @dataclass

@@ -1,5 +1,5 @@
-"""Helpers for the load benchmarks: a pinned nginx, stub_status counts, CPU of a process tree,
-Locust files, and the frozen target for the coordinated-omission benchmark.
+"""Helpers for the load benchmarks: stub_status counts, a command measured with the CPU of its
+process tree, Locust files (nginx, ports and CPU come from ``_harness``).
 
 Peers run as subprocesses; CPU is user+sys of the whole process tree as the OS reports it for
 waited-for children (``RUSAGE_CHILDREN`` before/after), so battletest's worker processes and
@@ -10,44 +10,19 @@ from __future__ import annotations
 
 import csv
 import os
-import resource
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import _harness
+from _harness import children_cpu, nginx_status
+
 ROOT = Path(__file__).resolve().parent.parent
 PEERS = ROOT / ".venv-peers" / "bin"
-NGINX_CONF = """
-worker_processes 1;
-daemon off;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    keepalive_requests 1000000;
-    keepalive_timeout 120s;
-    client_body_temp_path {dir}/body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
-    server {{
-        listen 127.0.0.1:{port};
-        location = /nginx_status {{ stub_status; }}
-        location / {{ return 200 "ok"; }}
-    }}
-}}
-"""
-
 LOCUST_FILE = """
 from locust import constant_throughput, task
 from locust.contrib.fasthttp import FastHttpUser
@@ -62,51 +37,16 @@ class Bench(FastHttpUser):
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listening on port {port}")
-
-
 @contextmanager
 def nginx(cpu: int = 1) -> Iterator[str]:
     """nginx returning 200 "ok", one worker pinned to ``cpu``; yields its base URL."""
-    if shutil.which("nginx") is None:
-        raise RuntimeError("nginx is not installed (make system-deps)")
-    folder = Path(tempfile.mkdtemp(prefix="bench-nginx-"))
-    port = free_port()
-    conf = folder / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(dir=folder, port=port))
-    proc = subprocess.Popen(
-        ["taskset", "-c", str(cpu), "nginx", "-c", str(conf), "-p", str(folder)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        wait_port(port)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        shutil.rmtree(folder, ignore_errors=True)
+    with _harness.nginx(cpu, connections=4096, keepalive_timeout="120s") as url:
+        yield url
 
 
 def stub_requests(base_url: str) -> int:
     """nginx's total request count (stub_status), including this request itself."""
-    with urllib.request.urlopen(base_url + "/nginx_status", timeout=5) as resp:
-        lines = resp.read().decode().splitlines()
-    return int(lines[2].split()[2])
+    return int(nginx_status(base_url)[2].split()[2])
 
 
 @dataclass
@@ -125,11 +65,6 @@ class Measured:
     @property
     def rps(self) -> float:
         return self.requests / self.wall_s if self.wall_s else 0.0
-
-
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def measure(name: str, cmd: list[str], base_url: str | None, timeout: float) -> Measured:
