@@ -1,9 +1,17 @@
 from __future__ import annotations
 
+import socket
+
 import httpx
 import pytest
 
-from battletest.netutil import free_port, is_loopback_host, is_loopback_url, serve_app
+from battletest.netutil import (
+    free_port,
+    is_loopback_host,
+    is_loopback_url,
+    listen_socket,
+    serve_app,
+)
 
 
 async def _app(scope, receive, send):  # type: ignore[no-untyped-def]
@@ -40,3 +48,12 @@ def test_loopback_detection(host: str, expected: bool) -> None:
 
 def test_free_port_is_bindable() -> None:
     assert 0 < free_port() < 65536
+
+
+def test_listen_socket_listens_and_reports_a_taken_port() -> None:
+    with listen_socket("127.0.0.1", 0) as sock:
+        port = sock.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            pass
+        with pytest.raises(OSError):
+            listen_socket("127.0.0.1", port)

@@ -25,6 +25,24 @@ def free_port(host: str = LOOPBACK) -> int:
         return int(s.getsockname()[1])
 
 
+def listen_socket(host: str, port: int, backlog: int = 128) -> socket.socket:
+    """A listening TCP socket on host:port (IPv6 when the host has a colon, SO_REUSEADDR).
+
+    Raises ``OSError`` when the address cannot be bound; the caller turns it into an error
+    that says what to change.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(backlog)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 def is_loopback_host(host: str) -> bool:
     """True for localhost, 127.0.0.0/8 and ::1 (after resolving a name)."""
     host = host.strip("[]")

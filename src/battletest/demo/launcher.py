@@ -25,7 +25,7 @@ from typing import Any
 from battletest.demo import seed
 from battletest.demo.options import DemoOptions
 from battletest.errors import AuthError, SafetyError, TargetUnreachable, UsageError
-from battletest.netutil import is_loopback_host
+from battletest.netutil import is_loopback_host, listen_socket
 
 READY_TIMEOUT_S = 30.0
 DEPENDENCIES = ("pms", "tts")
@@ -61,18 +61,13 @@ class _Child:
 
 
 def _bind(host: str, port: int, what: str) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((host, port))
+        sock = listen_socket(host, port, backlog=1024)
     except OSError as exc:
-        sock.close()
         raise UsageError(
             f"cannot listen on {host}:{port} for the demo {what}: {exc.strerror}",
             hint="pass --port 0 for a free port, or stop what is using it",
         ) from None
-    sock.listen(1024)
     sock.set_inheritable(True)
     return sock
 

@@ -29,6 +29,7 @@ from battletest.chaos.proxy.core import (
 )
 from battletest.chaos.proxy.toxics import Toxic, ToxicKinds
 from battletest.errors import ConfigError, UsageError
+from battletest.netutil import listen_socket
 
 T = TypeVar("T")
 CALL_TIMEOUT_S = 30.0
@@ -46,18 +47,13 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
 def bind_socket(address: str, what: str = "API") -> socket.socket:
     """A listening TCP socket on ``host:port``, or a ``ConfigError`` that says what to change."""
     host, port = parse_address(address, f"{what} address")
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((host, port))
+        sock = listen_socket(host, port, backlog=128)
     except OSError as exc:
-        sock.close()
         raise ListenError(
             f"{what} address {address} cannot be bound: {exc.strerror or exc}",
             hint="pick another port, e.g. --api 127.0.0.1:8475",
         ) from None
-    sock.listen(128)
     sock.setblocking(False)
     return sock
 
