@@ -617,7 +617,7 @@ def check_sections(config: Config, source: str = "config") -> None:
             model.model_validate(data)
         except ValidationError as exc:
             err = exc.errors()[0]
-            where = ".".join([section, *(str(p) for p in err["loc"])])
+            where = f"[{section}] " + ".".join(str(p) for p in err["loc"])
             if err["type"] == "extra_forbidden":
                 parent: Any = model
                 for part in err["loc"][:-1]:
@@ -627,14 +627,14 @@ def check_sections(config: Config, source: str = "config") -> None:
                     parent = args[0] if args else ann
                 allowed = sorted(getattr(parent, "model_fields", {}))
                 raise ConfigError(
-                    f"{source}: unknown key '{where}'",
+                    f"{source}: unknown key {where}",
                     hint=f"allowed here: {', '.join(allowed)}" if allowed else "remove it",
                 ) from None
             given = err.get("input")
             shown = "" if isinstance(given, dict | list) or given is None else f" (got {given!r})"
             msg = err["msg"].removeprefix("Value error, ")
             kind = "is required" if err["type"] == "missing" else msg
-            raise ConfigError(f"{source}: '{where}': {kind}{shown}", hint="fix the value") from None
+            raise ConfigError(f"{source}: {where}: {kind}{shown}", hint="fix the value") from None
 
 
 def config_json_schema() -> dict[str, Any]:

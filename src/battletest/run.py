@@ -4,7 +4,8 @@
 around it. ``SUITES`` maps each suite name to the ``module:callable`` that runs it (a suite takes
 a ``SuiteContext`` and returns a ``SuiteResult``); the load, security and resilience suites are
 added to that table as they are built. ``COMMON_OPTIONS`` are the flags ``run``, ``load``,
-``scan`` and ``chaos run`` share, and ``overrides_from_options`` turns them into config overrides.
+``scan`` and ``chaos run`` share (defined in ``cli_options``), and ``overrides_from_options`` turns them
+into config overrides.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 import click
 
 from battletest import __version__
+from battletest.cli_options import COMMON_OPTIONS, common_options
 from battletest.config import (
     DESTRUCTIVE_SUITES,
     SUITE_NAMES,
@@ -378,43 +380,6 @@ def _csv(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
-COMMON_OPTIONS: list[Callable[[Any], Any]] = [
-    click.option(
-        "--config",
-        "config_path",
-        type=click.Path(dir_okay=False),
-        help="Config file (default: battletest.toml or [tool.battletest]).",
-    ),
-    click.option(
-        "--profile", "--environment", "profile", help="Profile to apply (dev, staging, prod, …)."
-    ),
-    click.option("--target", "--api-url", "target", help="Base URL of a running service."),
-    click.option("--app", "app", help="ASGI/WSGI app to launch, as module:attribute."),
-    click.option("--spec", "spec", help="OpenAPI document (file or URL); discovered if omitted."),
-    click.option("--timeout", "timeout", type=float, help="Whole-run time budget in seconds."),
-    click.option("--parallel", "parallel", type=int, help="Operations exercised concurrently."),
-    click.option("--suites", "suites", help="Comma-separated suites to run."),
-    click.option("--skip-suites", "skip_suites", help="Comma-separated suites to skip."),
-    click.option("--out", "--output-dir", "out", help="Parent folder of run folders."),
-    click.option("--verbose", "-v", "verbose", is_flag=True, default=None, help="Show every case."),
-    click.option("--seed", "seed", type=int, help="Random seed for generated data."),
-    click.option(
-        "--mode",
-        "mode",
-        type=click.Choice(["MOCK", "LIVE_SMOKE", "GOLDEN"], case_sensitive=False),
-        help="MOCK or LIVE_SMOKE (GOLDEN arrives in a later issue).",
-    ),
-    click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout."),
-]
-
-
-def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Decorate a click command with the flags run, load, scan and chaos run share."""
-    for option in reversed(COMMON_OPTIONS):
-        fn = option(fn)
-    return fn
-
-
 def overrides_from_options(options: Mapping[str, Any]) -> dict[str, Any]:
     """Config overrides (dotted keys) from the common flags; unset flags are left out."""
     out: dict[str, Any] = {
@@ -515,7 +480,7 @@ def _demo_target_factory(handle: Any) -> Callable[[Config, Path | None], Any]:
 
 
 @click.command("run", context_settings={"help_option_names": ["-h", "--help"]})
-@common_options
+@common_options()
 @click.option("--examples", "examples", type=int, help="Contract examples per operation.")
 @click.option(
     "--no-history",

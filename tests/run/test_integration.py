@@ -28,10 +28,10 @@ def _toml(tmp_path: Path, text: str) -> Path:
     [
         ("[load]\nvu = 3\n", "load.vu", "vus"),
         ("[[load.endpoints]]\npath = '/x'\nwieght = 2\n", "load.endpoints[0].wieght", "weight"),
-        ("[security]\ndepht = 'basic'\n", "security.depht", "depth"),
+        ("[security]\ndepht = 'basic'\n", "[security] depht", "depth"),
         ("[security.login]\npath = '/l'\n", "security.login", "[auth]"),
-        ("[resilience]\nheaderz = {}\n", "resilience.headerz", "headers"),
-        ("[[resilience.dependencies]]\nname = 'pms'\n", "resilience.dependencies.0.mock_url", ""),
+        ("[resilience]\nheaderz = {}\n", "[resilience] headerz", "headers"),
+        ("[[resilience.dependencies]]\nname = 'pms'\n", "[resilience] dependencies.0.mock_url", ""),
     ],
 )
 def test_unknown_or_bad_keys_in_the_suite_sections_name_the_key_path(
@@ -39,11 +39,11 @@ def test_unknown_or_bad_keys_in_the_suite_sections_name_the_key_path(
 ) -> None:
     with pytest.raises(ConfigError) as err:
         load_config(_toml(tmp_path, text), environ={})
-    assert f"'{where}'" in str(err.value) and hint in str(err.value)
+    assert where in str(err.value) and hint in str(err.value)
 
 
 def test_a_bad_value_in_security_names_the_key() -> None:
-    with pytest.raises(ConfigError, match=r"'security\.depth'.*got 'deep'"):
+    with pytest.raises(ConfigError, match=r"\[security\] depth: .*got 'deep'"):
         load_config(None, overrides={"security.depth": "deep"}, environ={}, cwd=Path("/"))
 
 

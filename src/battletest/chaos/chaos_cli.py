@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from battletest.cli_options import common_options
 from battletest.errors import ScenarioError, TargetUnreachable, UsageError
 
 DEFAULT_MOCK_URL = "http://127.0.0.1:8081"
@@ -217,7 +218,8 @@ def scenarios(as_json: bool) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write the result as JSON.",
 )
-def run(file: Path, json_out: Path | None) -> None:
+@common_options("out")
+def run(file: Path, json_out: Path | None, out: str | None) -> None:
     """Run the experiment FILE: steady state → fault → recovery (exit 0 pass, 1 fail)."""
     import threading
 
@@ -237,6 +239,11 @@ def run(file: Path, json_out: Path | None) -> None:
         click.echo(line)
     if json_out is not None:
         json_out.write_text(result.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    if out:  # a run folder laid out as `battletest run` lays it out
+        from battletest.cli_options import write_suite_folder
+
+        folder = write_suite_folder(result.to_suite_result(), out, target=None)
+        click.echo(f"reports: {folder}")
     code = {"pass": ExitCode.OK, "fail": ExitCode.FAILED, "interrupted": ExitCode.INTERRUPTED}
     raise click.exceptions.Exit(int(code[result.verdict]))
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from battletest.cli_options import common_options
 from battletest.errors import BattletestError, ExitCode, Interrupted, TargetUnreachable
 
 
@@ -92,6 +93,7 @@ def _demo_url(stack: ExitStack) -> tuple[str, int | None]:
 @click.option("--concurrent-users", type=int, help="Legacy: VUs of per-vu-iterations.")
 @click.option("--requests-per-user", type=int, help="Legacy: iterations per VU.")
 @click.option("--test-duration", help="Legacy: maximum duration (seconds or 5m).")
+@common_options("config", "profile", "out", "seed")
 def load(**flags: Any) -> None:
     """Put the target under load (k6-style executors, thresholds, merged histograms).
 
@@ -104,13 +106,21 @@ def load(**flags: Any) -> None:
     Exit codes: 0 thresholds passed, 1 a threshold failed, 2 bad flags,
     3 target unreachable, 130 interrupted (the partial result is printed).
     """
+    from battletest.cli_options import new_run_folder, write_suite_folder
+    from battletest.config import load_config
     from battletest.load.console import print_result, reporter_for
     from battletest.load.coordinator import run
     from battletest.load.options import LoadSettings
 
-    target = flags.pop("target")
+    config = load_config(flags.pop("config_path"), flags.pop("profile"))
+    out, seed = flags.pop("out"), flags.pop("seed")
+    if seed is not None:
+        flags["seed"] = seed
+    target = flags.pop("target") or config.target.url
     json_path = flags.pop("json_path")
     run_dir = flags.pop("run_dir")
+    folder = new_run_folder(out) if out else None
+    run_dir = run_dir or (folder.path if folder else None)
     multi: Any = None
     if flags["scenario"] and flags["scenario"].endswith(".toml"):
         from battletest.load.multi import is_multi, parse_runs
@@ -143,6 +153,18 @@ def load(**flags: Any) -> None:
             finally:
                 progress.close()
     print_result(result)
+    if folder is not None:  # a run folder laid out as `battletest run` lays it out
+        from battletest.load.suite import suite_result
+
+        written = write_suite_folder(
+            suite_result(result, result.duration_s),
+            folder,
+            target=target,
+            profile=config.profile,
+            seed=settings.seed,
+            config=config.redacted(),
+        )
+        click.echo(f"reports: {written}", err=True)
     if json_path:
         Path(json_path).write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
     if result.interrupted:

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from battletest.cli_options import common_options
 from battletest.errors import ExitCode, Interrupted, UsageError
 from battletest.results import Severity
 from battletest.security.settings import DEPTHS
@@ -26,6 +27,7 @@ def _identity(value: str) -> Any:
 
 
 @click.command("scan")
+@common_options("out", "seed")
 @click.option("--target", help="Base URL of the API to scan.")
 @click.option("--spec", help="OpenAPI document (file or URL); discovered on the target if omitted.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="battletest.toml.")
@@ -72,6 +74,8 @@ def scan_command(
     fail_on: str | None,
     allow_destructive: bool | None,
     tokens: tuple[str, ...],
+    out: str | None,
+    seed: int | None,
 ) -> None:
     """Scan an API for OWASP API Top 10 (2023) vulnerabilities.
 
@@ -127,6 +131,7 @@ def scan_command(
             settings,
             extra_secrets=config.secrets(),
             accepted=accepted,
+            seed=seed or 0,
             progress=progress,
         )
     finally:
@@ -151,6 +156,18 @@ def scan_command(
             for c in outcome.checks
         }
         write_sarif(Path(sarif), outcome.findings, artifact_uri=uri, rules=rules)
+    if out:  # a run folder laid out as `battletest run` lays it out
+        from battletest.cli_options import write_suite_folder
+
+        folder = write_suite_folder(
+            to_suite(outcome, settings),
+            out,
+            target=base_url,
+            profile=config.profile,
+            seed=seed,
+            config=config.redacted(),
+        )
+        click.echo(f"reports: {folder}", err=True)
     if as_json:
         click.echo(to_suite(outcome, settings).model_dump_json(indent=2))
     else:

@@ -1,0 +1,148 @@
+"""The flags ``run``, ``load``, ``scan`` and ``chaos run`` share, and the run folder they write.
+
+``common_options(*names)`` decorates a click command with the named shared flags (all of them
+when no name is given), always spelled and described the same way; a command leaves out a flag
+it already defines with its own meaning. ``write_suite_folder`` writes one suite's result as a
+run folder with the same layout as ``battletest run`` (``OUT/<UTC time>-<run id>/``: report.json,
+junit.xml, report.html, …, and ``OUT/latest``).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+
+from battletest.results import SuiteResult
+
+OPTIONS: dict[str, Callable[[Any], Any]] = {
+    "config": click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False),
+        help="Config file (default: battletest.toml or [tool.battletest]).",
+    ),
+    "profile": click.option(
+        "--profile", "--environment", "profile", help="Profile to apply (dev, staging, prod, …)."
+    ),
+    "target": click.option(
+        "--target", "--api-url", "target", help="Base URL of a running service."
+    ),
+    "app": click.option("--app", "app", help="ASGI/WSGI app to launch, as module:attribute."),
+    "spec": click.option(
+        "--spec", "spec", help="OpenAPI document (file or URL); discovered if omitted."
+    ),
+    "timeout": click.option(
+        "--timeout", "timeout", type=float, help="Whole-run time budget in seconds."
+    ),
+    "parallel": click.option(
+        "--parallel", "parallel", type=int, help="Operations exercised concurrently."
+    ),
+    "suites": click.option("--suites", "suites", help="Comma-separated suites to run."),
+    "skip_suites": click.option(
+        "--skip-suites", "skip_suites", help="Comma-separated suites to skip."
+    ),
+    "out": click.option(
+        "--out", "--output-dir", "out", help="Parent folder of run folders (report.json, …)."
+    ),
+    "verbose": click.option(
+        "--verbose", "-v", "verbose", is_flag=True, default=None, help="Show every case."
+    ),
+    "seed": click.option("--seed", "seed", type=int, help="Random seed for generated data."),
+    "mode": click.option(
+        "--mode",
+        "mode",
+        type=click.Choice(["MOCK", "LIVE_SMOKE", "GOLDEN"], case_sensitive=False),
+        help="MOCK or LIVE_SMOKE (GOLDEN arrives in a later issue).",
+    ),
+    "json": click.option(
+        "--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout."
+    ),
+}
+COMMON_OPTIONS: list[Callable[[Any], Any]] = list(OPTIONS.values())
+
+
+def common_options(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Add the named shared flags (every one when no name is given) to a click command."""
+    unknown = [n for n in names if n not in OPTIONS]
+    if unknown:
+        raise ValueError(f"unknown shared option(s): {', '.join(unknown)}")
+    chosen = [OPTIONS[n] for n in (names or tuple(OPTIONS))]
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(chosen):
+            fn = option(fn)
+        return fn
+
+    return decorate
+
+
+@dataclass(frozen=True, slots=True)
+class RunFolder:
+    """A run folder created before the work starts (so raw data can be saved into it)."""
+
+    path: Path
+    run_id: str
+    started_at: datetime
+
+
+def new_run_folder(out: str | Path) -> RunFolder:
+    """Create ``OUT/<UTC time>-<run id>/`` now (``write_suite_folder`` fills it later)."""
+    from battletest.report.rundir import create_run_folder
+    from battletest.results import utcnow
+
+    run_id, started = secrets.token_hex(4), utcnow()
+    return RunFolder(create_run_folder(Path(out).absolute(), started, run_id), run_id, started)
+
+
+def write_suite_folder(
+    suite: SuiteResult,
+    out: str | Path | RunFolder,
+    *,
+    target: str | None,
+    profile: str = "default",
+    seed: int | None = None,
+    config: dict[str, Any] | None = None,
+) -> Path:
+    """Write one suite's result as a run folder laid out as ``battletest run`` lays it out:
+    into ``out`` when it is a ``RunFolder``, else into a new folder under ``out``."""
+    from battletest import __version__
+    from battletest.quality.gates import GatesConfig, evaluate_gates
+    from battletest.report import write_run_folder
+    from battletest.results import Report, RunInfo, utcnow
+
+    now = utcnow()
+    if isinstance(out, RunFolder):
+        run_id, started = out.run_id, out.started_at
+    else:
+        run_id, started = secrets.token_hex(4), now - timedelta(seconds=suite.duration_s or 0)
+    run = RunInfo(
+        id=run_id,
+        started_at=started,
+        finished_at=now,
+        version=__version__,
+        target=target,
+        profile=profile,
+        seed=seed,
+        config=config or {},
+        interrupted="interrupted" in (suite.message or ""),
+    )
+    report = Report.build(run, [suite], evaluate_gates([suite], GatesConfig()))
+    if isinstance(out, RunFolder):
+        return write_run_folder(report, out.path.parent, folder=out.path)
+    return write_run_folder(report, Path(out).absolute())
+
+
+__all__ = [
+    "COMMON_OPTIONS",
+    "OPTIONS",
+    "RunFolder",
+    "common_options",
+    "new_run_folder",
+    "write_suite_folder",
+]
