@@ -56,49 +56,28 @@ def git(root: Path, *args: str) -> str:
     return proc.stdout
 
 
-def git_root(path: Path) -> Path | None:
+def _git_value(cwd: Path, *args: str) -> str | None:
+    """git's stripped output, or None when git is missing, fails or prints nothing."""
     try:
         proc = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"],
-            cwd=path,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=30,
+            ["git", *args], cwd=cwd, capture_output=True, text=True, check=False, timeout=30
         )
     except FileNotFoundError:
         return None
-    return Path(proc.stdout.strip()) if proc.returncode == 0 else None
+    return proc.stdout.strip() or None if proc.returncode == 0 else None
+
+
+def git_root(path: Path) -> Path | None:
+    top = _git_value(path, "rev-parse", "--show-toplevel")
+    return Path(top) if top else None
 
 
 def head_commit(root: Path) -> str | None:
-    try:
-        proc = subprocess.run(
-            ["git", "rev-parse", "--verify", "-q", "HEAD"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=30,
-        )
-    except FileNotFoundError:
-        return None
-    return proc.stdout.strip() or None if proc.returncode == 0 else None
+    return _git_value(root, "rev-parse", "--verify", "-q", "HEAD")
 
 
 def branch_name(root: Path) -> str | None:
-    try:
-        proc = subprocess.run(
-            ["git", "rev-parse", "--abbrev-ref", "HEAD"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=30,
-        )
-    except FileNotFoundError:
-        return None
-    return proc.stdout.strip() or None if proc.returncode == 0 else None
+    return _git_value(root, "rev-parse", "--abbrev-ref", "HEAD")
 
 
 def is_dirty(root: Path) -> bool:
