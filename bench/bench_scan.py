@@ -2,7 +2,9 @@
 vulnerabilities battletest finds versus schemathesis (configured with users and peers for its
 object-level-authorization check), side by side in one run.
 
-Each tool gets a fresh insecure demo. schemathesis runs from ``.venv-peers`` with every check
+Each tool gets a fresh insecure demo; battletest also scans a secure demo at ``standard`` (zero
+findings, nothing inconclusive expected) and prints the issue-9 goal (standard under 60 s and
+5,000 requests). schemathesis runs from ``.venv-peers`` with every check
 (``--checks all``), a Web Fuzzing Commons auth file holding a token per demo user, the two guests
 and the two hotels' staff listed as ``peers`` (users that must not see each other's objects), and
 ``/v1/auth/logout`` excluded (it would revoke the tokens it was given). Exits non-zero when a
@@ -25,24 +27,28 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMATHESIS = ROOT / ".venv-peers" / "bin" / "schemathesis"
 DEMO = {"rate_limit_per_client": 1_000_000, "kdf_time_cost": 1, "kdf_memory_kib": 8192}
-# planted vulnerability (docs/demo.md) → battletest check; the four others are part 2 (issue 9)
-IN_SCOPE = {
-    "bola": "bola",
-    "bfla": "bfla",
-    "mass_assignment": "mass-assignment",
-    "jwt_alg_none": "jwt-alg-none",
-    "weak_jwt_secret": "jwt-weak-secret",
-    "no_token_expiry": "jwt-expired",
-    "no_login_limit": "login-rate-limit",
-    "user_enumeration": "user-enumeration",
-    "data_exposure": "data-exposure",
-    "verbose_errors": "stack-trace",
-    "missing_headers": "security-headers",
-    "cors_any_origin": "cors",
-    "debug_endpoint": "undocumented-endpoint",
-    "cross_tenant": "cross-tenant",
+# planted vulnerability (docs/demo.md) → the battletest checks that may report it (parts 1 and 2)
+IN_SCOPE: dict[str, set[str]] = {
+    "bola": {"bola"},
+    "bfla": {"bfla"},
+    "mass_assignment": {"mass-assignment"},
+    "jwt_alg_none": {"jwt-alg-none"},
+    "weak_jwt_secret": {"jwt-weak-secret"},
+    "no_token_expiry": {"jwt-expired"},
+    "no_login_limit": {"login-rate-limit"},
+    "user_enumeration": {"user-enumeration"},
+    "data_exposure": {"data-exposure"},
+    "verbose_errors": {"stack-trace"},
+    "missing_headers": {"security-headers"},
+    "cors_any_origin": {"cors"},
+    "debug_endpoint": {"undocumented-endpoint"},
+    "cross_tenant": {"cross-tenant"},
+    "sqli": {"sqli-error", "sqli-boolean", "sqli-union", "sqli-time"},
+    "xss": {"xss-reflected", "xss-stored"},
+    "ssrf": {"ssrf"},
+    "no_body_limit": {"body-size"},
 }
-PART_2 = ("sqli", "xss", "ssrf", "no_body_limit")
+GOAL = {"depth": "standard", "time_s": 60.0, "requests": 5000}  # issue 9
 KNOWN_DATA: dict[str, Any] = {
     "objects": {
         "/v1/reservations": {
@@ -57,21 +63,29 @@ KNOWN_DATA: dict[str, Any] = {
 }
 
 
-def battletest_scan(depth: str) -> dict[str, Any]:
+def battletest_scan(depth: str, insecure: bool = True) -> dict[str, Any]:
     from battletest.config import load_config
     from battletest.demo import start
     from battletest.security.identity import identities_from
     from battletest.security.suite import scan, settings_from
     from battletest.spec import load_spec
 
-    with start(insecure=True, token_ttl_s=3, **DEMO) as demo:
+    with start(insecure=insecure, token_ttl_s=3, **DEMO) as demo:
         folder = Path(tempfile.mkdtemp(prefix="bench-scan-"))
         config = load_config(demo.write_config(folder / "battletest.toml"))
         settings = settings_from(config, depth=depth, **KNOWN_DATA)
         people = identities_from(config.identities, config.auth.api_key_header)
         spec = load_spec(None, demo.base_url)
         started = time.perf_counter()
-        outcome = scan(demo.base_url, spec, people, settings, extra_secrets=config.secrets())
+        log = demo.log_path("app")
+        outcome = scan(
+            demo.base_url,
+            spec,
+            people,
+            settings,
+            extra_secrets=config.secrets(),
+            log_source=lambda: log.read_text(errors="replace"),
+        )
         elapsed = time.perf_counter() - started
     checks = {f.check_id for f in outcome.findings}
     return {
@@ -79,7 +93,7 @@ def battletest_scan(depth: str) -> dict[str, Any]:
         "requests": outcome.requests,
         "findings": len(outcome.findings),
         "inconclusive": len(outcome.inconclusive),
-        "found": {planted for planted, check in IN_SCOPE.items() if check in checks},
+        "found": {planted for planted, ids in IN_SCOPE.items() if ids & checks},
     }
 
 
@@ -161,6 +175,7 @@ def schemathesis_scan(max_examples: int = 25) -> dict[str, Any] | None:
 def main() -> int:
     depths = ["basic", "standard", "comprehensive"]
     ours = {d: battletest_scan(d) for d in depths}
+    secure = battletest_scan("standard", insecure=False)
     peer = schemathesis_scan()
     print()
     print(f"{'tool / depth':<28}{'time s':>9}{'requests':>10}{'findings':>10}{'planted found':>15}")
@@ -170,6 +185,10 @@ def main() -> int:
             f"{'battletest ' + d:<28}{r['time_s']:>9.1f}{r['requests']:>10}{r['findings']:>10}"
             f"{len(r['found']):>11}/{len(IN_SCOPE)}"
         )
+    print(
+        f"{'battletest standard secure':<28}{secure['time_s']:>9.1f}{secure['requests']:>10}"
+        f"{secure['findings']:>10}{'inconclusive ' + str(secure['inconclusive']):>15}"
+    )
     if peer is not None:
         print(
             f"{'schemathesis (2+ users)':<28}{peer['time_s']:>9.1f}{peer['requests']:>10}"
@@ -181,11 +200,8 @@ def main() -> int:
         + "".join(f"{d:>15}" for d in depths)
         + f"{'schemathesis':>15}"
     )
-    for planted in [*IN_SCOPE, *PART_2]:
-        cells = [
-            "yes" if planted in ours[d]["found"] else ("part 2" if planted in PART_2 else "NO")
-            for d in depths
-        ]
+    for planted in IN_SCOPE:
+        cells = ["yes" if planted in ours[d]["found"] else "NO" for d in depths]
         theirs = "-" if peer is None else ("yes" if planted in peer["found"] else "no")
         print(f"{planted:<20}" + "".join(f"{c:>15}" for c in cells) + f"{theirs:>15}")
     if peer is not None:
@@ -197,7 +213,17 @@ def main() -> int:
             f"\nplanted vulnerabilities found, battletest standard vs schemathesis: "
             f"{len(ours['standard']['found'])} vs {len(peer['found'])} (ratio {ratio:.1f})"
         )
+    goal = ours[GOAL["depth"]]
+    met = goal["time_s"] < GOAL["time_s"] and goal["requests"] < GOAL["requests"]
+    print(
+        f"\ngoal (standard on the demo under {GOAL['time_s']:.0f} s and {GOAL['requests']} "
+        f"requests): {goal['time_s']:.1f} s, {goal['requests']} requests: "
+        + ("met" if met else "NOT met")
+    )
     if peer is None:
+        return 1
+    if secure["findings"] or secure["inconclusive"]:
+        print("the secure demo was not clean:", secure)
         return 1
     missed = set(IN_SCOPE) - ours["standard"]["found"]
     if missed:

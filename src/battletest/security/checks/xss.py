@@ -29,26 +29,54 @@ def is_html(ex: Exchange) -> bool:
     return "text/html" in (ex.header("content-type") or "").lower()
 
 
-def context_at(text: str, index: int) -> str:
-    """The HTML context of the character at ``index``: element, attribute, script or url."""
-    if text.rfind("<script", 0, index) > text.rfind("</script", 0, index):
-        return "script"
+def context_at(text: str, index: int) -> tuple[str, str]:
+    """The HTML context of the character at ``index`` — element, attribute, script or url —
+    and the quote a payload must close there ('' when none)."""
+    opened = text.rfind("<script", 0, index)
+    if opened > text.rfind("</script", 0, index):
+        body = text.find(">", opened) + 1
+        return "script", js_quote(text[body:index])
     lt, gt = text.rfind("<", 0, index), text.rfind(">", 0, index)
     if lt > gt:
         m = _ATTR.search(text[lt:index])
         if m and m.group(1).lower() in URL_ATTRIBUTES:
-            return "url"
-        return "attribute"
-    return "element"
+            return "url", m.group(2)
+        return "attribute", m.group(2) if m else ""
+    return "element", ""
 
 
-def contexts(text: str, marker: str) -> list[str]:
-    found: list[str] = []
+def js_quote(code: str) -> str:
+    """The string quote open at the end of ``code`` ('' outside a string literal)."""
+    quote = ""
+    escaped = False
+    for ch in code:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif quote and ch == quote:
+            quote = ""
+        elif not quote and ch in "'\"`":
+            quote = ch
+    return quote
+
+
+def contexts(text: str, marker: str) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
     for m in re.finditer(re.escape(marker), text):
-        kind = context_at(text, m.start())
-        if kind not in found:
-            found.append(kind)
+        where = context_at(text, m.start())
+        if where not in found:
+            found.append(where)
     return found
+
+
+def fits_quote(kind: str, quote: str, payload: str) -> bool:
+    """Attribute and script payloads must close the quote in force (``</script>`` always can)."""
+    if kind == "script" and payload.startswith("</script"):
+        return True
+    if kind in {"attribute", "script"} and quote:
+        return payload.startswith(quote)
+    return True
 
 
 def proves(text: str, kind: str, payload: str) -> bool:
@@ -66,9 +94,11 @@ def reflected(probe: Probe, slot: Slot, depth: str) -> tuple[Exchange, str, str]
     if not is_html(first) or marker not in first.text:
         return None
     table = payloads_by_context(depth)
-    for kind in contexts(first.text, marker):
+    for kind, quote in contexts(first.text, marker):
         for template in table.get(kind, []):
             payload = fill(template, K=k)
+            if not fits_quote(kind, quote, payload):
+                continue
             value = payload if kind == "url" else slot.value + payload
             ex = probe.send(slot, value)
             if is_html(ex) and proves(ex.text, kind, payload):
