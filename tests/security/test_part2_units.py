@@ -123,3 +123,17 @@ def test_every_check_is_documented() -> None:
     text = DOCS.read_text()
     missing = [c.info.id for c in default_scanner().checks if f"`{c.info.id}`" not in text]
     assert missing == []
+
+
+def test_a_launched_targets_log_file_is_the_log_source(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from battletest.security.suite import log_reader
+
+    log = tmp_path / "target.log"
+    read = log_reader(SimpleNamespace(logs_path=log))
+    assert read is not None and read() == ""  # not written yet
+    log.write_text("POST /orders email=a@b.example\n")
+    assert "a@b.example" in read()
+    assert log_reader(SimpleNamespace(logs_path=None)) is None
+    assert log_reader(object()) is None

@@ -226,6 +226,7 @@ def run_security_suite(
     *,
     settings: ScanSettings | None = None,
     transport: httpx.BaseTransport | None = None,
+    log_source: Callable[[], str] | None = None,
 ) -> SuiteResult:
     """The ``security`` suite for ``battletest run``.
 
@@ -244,7 +245,15 @@ def run_security_suite(
     else:
         people = [i if isinstance(i, ScanIdentity) else identities_from([i])[0] for i in identities]
     settings = settings or ScanSettings()
-    outcome = scan(base_url, spec, people, settings, transport=transport, extra_secrets=extra)
+    outcome = scan(
+        base_url,
+        spec,
+        people,
+        settings,
+        transport=transport,
+        extra_secrets=extra,
+        log_source=log_source,
+    )
     suite = to_suite(outcome, settings)
     suite.duration_s = round(time.perf_counter() - started, 3)
     return suite
@@ -252,8 +261,23 @@ def run_security_suite(
 
 def security_suite(ctx: Any) -> SuiteResult:
     """The ``run`` pipeline's entry (``SUITES["security"]``): a ``SuiteContext`` in — its
-    target's base URL, resolved spec and config — the ``security`` suite out."""
-    return run_security_suite(ctx.target.base_url, ctx.spec, ctx.config)
+    target's base URL, resolved spec and config — the ``security`` suite out. When battletest
+    launched the target, its captured output (``logs_path``) is the data-protection check's
+    log source."""
+    return run_security_suite(
+        ctx.target.base_url, ctx.spec, ctx.config, log_source=log_reader(ctx.target)
+    )
+
+
+def log_reader(target: Any) -> Callable[[], str] | None:
+    """A log source reading a launched target's captured output file, or None."""
+    path = getattr(target, "logs_path", None)
+    if path is None:
+        return None
+    from pathlib import Path
+
+    file = Path(path)
+    return lambda: file.read_text(encoding="utf-8", errors="replace") if file.is_file() else ""
 
 
 __all__ = [
