@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Literal, get_args
 
 from battletest.errors import UsageError
 
@@ -29,14 +29,7 @@ ExecutorKind = Literal[
     "per-vu-iterations",
     "shared-iterations",
 ]
-EXECUTORS: tuple[ExecutorKind, ...] = (
-    "constant-vus",
-    "ramping-vus",
-    "constant-arrival-rate",
-    "ramping-arrival-rate",
-    "per-vu-iterations",
-    "shared-iterations",
-)
+EXECUTORS: tuple[ExecutorKind, ...] = get_args(ExecutorKind)
 OPEN_MODEL: frozenset[str] = frozenset({"constant-arrival-rate", "ramping-arrival-rate"})
 
 
