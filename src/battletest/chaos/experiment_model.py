@@ -36,7 +36,7 @@ import math
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -44,7 +44,7 @@ from battletest.chaos.scenarios import parse_duration
 from battletest.errors import BattletestError, ScenarioError
 
 INTERVAL_METRICS = ("p50", "p95", "p99", "error_rate", "rps")
-ACTIONS = (
+ActionName = Literal[
     "mock.activate",
     "mock.deactivate",
     "dependency.stop",
@@ -55,7 +55,8 @@ ACTIONS = (
     "process.cont",
     "exec",
     "wait",
-)
+]
+ACTIONS: tuple[str, ...] = get_args(ActionName)
 
 
 class _Model(BaseModel):
@@ -140,18 +141,7 @@ class Phases(_Model):
 
 
 class Action(_Model):
-    action: Literal[
-        "mock.activate",
-        "mock.deactivate",
-        "dependency.stop",
-        "dependency.start",
-        "process.kill",
-        "process.restart",
-        "process.stop",
-        "process.cont",
-        "exec",
-        "wait",
-    ]
+    action: ActionName
     at: float = 0.0
     mock: str | None = None
     scenario: str | None = None
