@@ -288,14 +288,17 @@ class MockServer:
         with self._lock:
             self._states[scenario] = state
 
-    def reset(self) -> None:
-        """Forget the journal, scenario states, faults, latency and active failures."""
+    def _forget(self) -> None:
         with self._lock:
             self._states.clear()
             self._fault = None
             self._latency = None
         self.journal.clear()
         self.failures.deactivate()
+
+    def reset(self) -> None:
+        """Forget the journal, scenario states, faults, latency and active failures."""
+        self._forget()
         if self._thread is not None:
             self._call(self._sync_listener())
 
@@ -585,12 +588,7 @@ class MockServer:
         if head == "recordings" and method == "GET":
             return _json(200, {"stubs": [s.to_raw() for s in self.recorded_stubs()]})
         if head == "reset" and method == "POST":
-            with self._lock:
-                self._states.clear()
-                self._fault = None
-                self._latency = None
-            self.journal.clear()
-            self.failures.deactivate()
+            self._forget()
             return _json(200, {"reset": True})
         return _json(
             404, {"error": f"no admin route {method} {request.path}", "hint": "see docs/mock.md"}
