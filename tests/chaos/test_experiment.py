@@ -13,6 +13,8 @@ from battletest.chaos.experiment import run_experiment
 from battletest.chaos.experiment_model import parse_experiment
 from battletest.cli import main
 
+from .test_resilience import R1001
+
 pytestmark = [pytest.mark.slow, pytest.mark.network]
 
 
@@ -144,21 +146,6 @@ def test_interrupt_still_runs_rollbacks(tmp_path: Path) -> None:
     assert result.verdict == "interrupted"
     assert rolled.exists() and result.rollbacks[0].ok
     assert result.duration_s < 20
-
-
-R1001 = {
-    "id": "r-1001",
-    "hotel_id": "h1",
-    "guest_id": "g1",
-    "guest_name": "Ada Lovelace",
-    "guest_phone": "+15550100001",
-    "guest_email": "guest1@demo.test",
-    "confirmation_code": "HV7Q2K",
-    "room": "301",
-    "check_in": "2026-12-01",
-    "check_out": "2026-12-04",
-    "status": "confirmed",
-}
 
 
 def test_pms_partition_on_the_demo(tmp_path: Path) -> None:
