@@ -103,12 +103,15 @@ def demo_config(
     overrides: Mapping[str, Any],
     *,
     mock: bool = False,
+    resilience: bool = False,
     notes: list[str] | None = None,
 ) -> Iterator[tuple[Config, Any]]:
     """Start the built-in demo and yield the run config layered over the config it writes.
 
     ``mock`` (MOCK mode): the demo's PMS and TTS are battletest mocks serving stubs of their
     APIs (``battletest.suites.dependencies``) instead of the demo's own dependency processes.
+    ``resilience`` (the resilience suite runs and the config has no ``[resilience]``): the same
+    mocks, with a ``[resilience]`` table probing the PMS through them and a 3 s breaker reset.
     """
     import tempfile
 
@@ -120,14 +123,18 @@ def demo_config(
             hint="pass --target URL or --app module:attr",
         ) from None
     with contextlib.ExitStack() as stack:
-        if mock:
+        own = load_config(config_path, profile, overrides) if resilience else None
+        probe = own is not None and not own.resilience
+        if mock or probe:
             from battletest.suites.dependencies import mocked_demo
 
-            mocked = stack.enter_context(mocked_demo(**DEMO_OPTIONS))
+            options = {**DEMO_OPTIONS, **({"breaker_reset_s": 3.0} if probe else {})}
+            mocked = stack.enter_context(mocked_demo(**options))
             handle = mocked.demo
             if notes is not None:
+                why = "MOCK mode" if mock else "for the resilience suite"
                 notes.append(
-                    "MOCK mode: the demo's dependencies are battletest mocks ("
+                    f"{why}: the demo's dependencies are battletest mocks ("
                     + ", ".join(f"{n} {m.url}" for n, m in mocked.mocks.items())
                     + ")"
                 )
@@ -137,6 +144,10 @@ def demo_config(
         written = Path(tmp) / "battletest.toml"
         handle.write_config(written)
         base = read_config_file(written)
+        if probe:
+            from battletest.suites.dependencies import resilience_section
+
+            base["resilience"] = resilience_section(mocked)
         yield load_config(config_path, profile, overrides, base=base), handle
 
 
@@ -421,7 +432,8 @@ def run_from_options(
     config = load_config(options.get("config_path"), options.get("profile"), overrides)
     console = make_console(stderr or sys.stderr, force_plain=bool(options.get("as_json")))
     only, skip = _csv(options.get("suites")), _csv(options.get("skip_suites"))
-    select_suites(config, only, skip)  # fail fast on a bad suite name, before starting anything
+    # fail fast on a bad suite name, before starting anything
+    chosen = select_suites(config, only, skip)
 
     def go(cfg: Config, target_factory: Any = None, notes: list[str] | None = None) -> RunOutcome:
         console.print(
@@ -454,6 +466,7 @@ def run_from_options(
             options.get("profile"),
             overrides,
             mock=mock,
+            resilience="resilience" in chosen,
             notes=demo_notes,
         ) as (cfg, handle):
             outcome = go(cfg, _demo_target_factory(handle), demo_notes)

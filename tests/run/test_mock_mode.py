@@ -74,3 +74,20 @@ def test_the_plugin_starts_the_mocked_demo_under_bt_mode_mock(tmp_path: Path) ->
         health = httpx.get(session.demo.pms_url + "/health").json()
         assert health["service"] == "pms (mock)"
         assert session.target.base_url == session.demo.base_url
+
+
+def test_the_resilience_suite_on_the_demo_probes_the_pms_through_its_mock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from battletest.run import run_from_options
+
+    monkeypatch.chdir(tmp_path)
+    with open(tmp_path / "console.txt", "w") as console:
+        outcome = run_from_options(
+            {"suites": "resilience", "out": str(tmp_path / "out"), "seed": 4}, stderr=console
+        )
+    assert any("for the resilience suite" in n for n in outcome.report.run.notes)
+    cases = {c.name: c for c in outcome.report.suites[0].cases}
+    for name in ("correlation_id[pms]", "circuit_breaker[pms]", "degraded_response[pms]"):
+        assert cases[name].status.value == "passed", cases[name].message
+    assert cases["rate_limit"].status.value == "skipped"

@@ -169,8 +169,12 @@ def mocked_demo(seed: int | None = None, **options: Any) -> Iterator[MockedDemo]
 
     with ExitStack() as stack:
         mocks = {
-            "pms": stack.enter_context(MockServer(pms_stubs(), seed=seed, name="pms")),
-            "tts": stack.enter_context(MockServer(tts_stubs(), seed=seed, name="tts")),
+            "pms": stack.enter_context(
+                MockServer(pms_stubs(), seed=seed, name="pms", admin_port=0)
+            ),
+            "tts": stack.enter_context(
+                MockServer(tts_stubs(), seed=seed, name="tts", admin_port=0)
+            ),
         }
         demo = stack.enter_context(
             start(pms_url=mocks["pms"].url, tts_url=mocks["tts"].url, **options)
@@ -178,4 +182,31 @@ def mocked_demo(seed: int | None = None, **options: Any) -> Iterator[MockedDemo]
         yield MockedDemo(demo, mocks)
 
 
-__all__ = ["MockedDemo", "mocked_demo", "pms_stubs", "tts_stubs"]
+__all__ = ["MockedDemo", "mocked_demo", "pms_stubs", "resilience_section", "tts_stubs"]
+
+
+def resilience_section(mocked: MockedDemo) -> dict[str, Any]:
+    """A ``[resilience]`` table for the mocked demo: its PMS behind the PMS mock, probed through
+    the reservation lookup as the service identity, ``/health`` as the unrelated endpoint."""
+    demo = mocked.demo
+    key = next(i.api_key for i in demo.identities if i.api_key)
+    opts = demo.options
+    return {
+        "headers": {"X-API-Key": key},
+        "dependencies": [
+            {
+                "name": "pms",
+                "mock_url": mocked.mocks["pms"].admin_url,
+                "path": "/v1/reservations/bt-{n}",
+                "cached_path": "/v1/reservations/r-1001",
+                "breaker_reset_s": opts.breaker_reset_s,
+                "max_attempts": opts.retries + 1,
+                "fail_fast_s": opts.dependency_timeout_s * (opts.retries + 1) + 2.0,
+                # the demo backs off with full jitter (uniform in 0..50 ms x 2^n): short gaps
+                # happen, so the floor is low and the medians come from more samples
+                "min_backoff_ms": 10.0,
+                "samples": 10,
+            }
+        ],
+        "unrelated": {"path": "/health"},
+    }
