@@ -11,17 +11,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.clitools import run_cli
 
 from battletest.chaos.mock import MockServer
-from battletest.cli import main
 from battletest.netutil import free_port
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(argv))
-    out, err = capsys.readouterr()
-    return int(exit_info.value.code or 0), out, err
+    return run_cli(list(argv), capsys)
 
 
 @pytest.fixture

@@ -7,19 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.clitools import run_cli as _cli
 
-from battletest.cli import main
 from battletest.report import write_run_folder
 
 from .helpers import load_metrics, load_report
-
-
-def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    out = capsys.readouterr()
-    code = exc.value.code
-    return (code if isinstance(code, int) else 0), out.out, out.err
 
 
 def _run(out: Path, p50: float, seed: int) -> Path:

@@ -7,19 +7,11 @@ from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from tests.clitools import run_cli as _cli
 
-from battletest.cli import main
 from battletest.report import write_run_folder
 
 from .test_html import sample_report
-
-
-def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    out = capsys.readouterr()
-    code = exc.value.code
-    return (code if isinstance(code, int) else 0), out.out, out.err
 
 
 def test_every_format_is_rendered_again(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
