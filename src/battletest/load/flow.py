@@ -32,7 +32,7 @@ from __future__ import annotations
 import json as jsonlib
 import random
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -194,15 +194,19 @@ def _header_table(value: Any, where: str) -> tuple[tuple[str, Template], ...]:
     return tuple(out)
 
 
-def _step(raw: Any, where: str, known: set[str], faker: list[bool]) -> Step:
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{where} must be a table", hint="see docs/load.md#scenarios")
-    unknown = set(raw) - STEP_KEYS
+def _reject_unknown(table: Mapping[str, Any], allowed: Collection[str], where: str) -> None:
+    unknown = set(table) - set(allowed)
     if unknown:
         raise ConfigError(
             f"unknown key {sorted(unknown)[0]!r} in {where}",
-            hint="known keys: " + ", ".join(sorted(STEP_KEYS)),
+            hint="known keys: " + ", ".join(sorted(allowed)),
         )
+
+
+def _step(raw: Any, where: str, known: set[str], faker: list[bool]) -> Step:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where} must be a table", hint="see docs/load.md#scenarios")
+    _reject_unknown(raw, STEP_KEYS, where)
     if "path" not in raw or not isinstance(raw["path"], str):
         raise ConfigError(f"{where} needs a path", hint="path = '/v1/calls'")
     method = str(raw.get("method", "GET")).upper()
@@ -264,12 +268,7 @@ def _steps(raw: Any, where: str, known: set[str], faker: list[bool]) -> tuple[St
 
 def parse_scenario(data: Mapping[str, Any], source: str = "scenario") -> FlowScenario:
     """Compile a scenario table; every mistake is one ``ConfigError`` naming key and fix."""
-    unknown = set(data) - SCENARIO_KEYS
-    if unknown:
-        raise ConfigError(
-            f"unknown key {sorted(unknown)[0]!r} in {source}",
-            hint="known keys: " + ", ".join(sorted(SCENARIO_KEYS)),
-        )
+    _reject_unknown(data, SCENARIO_KEYS, source)
     variables = data.get("vars", {})
     if not isinstance(variables, Mapping):
         raise ConfigError(f"[vars] in {source} must be a table", hint="[vars]\nhotel = 'h1'")
@@ -287,12 +286,7 @@ def parse_scenario(data: Mapping[str, Any], source: str = "scenario") -> FlowSce
         where = f"tasks[{i}]"
         if not isinstance(raw, Mapping):
             raise ConfigError(f"{where} must be a table", hint="[[tasks]]")
-        bad = set(raw) - TASK_KEYS
-        if bad:
-            raise ConfigError(
-                f"unknown key {sorted(bad)[0]!r} in {where}",
-                hint="known keys: " + ", ".join(sorted(TASK_KEYS)),
-            )
+        _reject_unknown(raw, TASK_KEYS, where)
         steps = _steps(raw.get("steps", []), f"{where}.steps", set(known), faker)
         if not steps:
             raise ConfigError(f"{where} has no steps", hint="add [[tasks.steps]] tables")
