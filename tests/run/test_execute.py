@@ -16,37 +16,6 @@ from battletest.suites.base import CaseRecorder, SuiteContext
 
 pytestmark = pytest.mark.network
 
-USER_TESTS = """
-import os
-
-import httpx
-
-
-def test_health_answers():
-    assert httpx.get(os.environ["BATTLETEST_BASE_URL"] + "/health").status_code == 200
-
-
-def test_a_wrong_expectation():
-    assert httpx.get(os.environ["BATTLETEST_BASE_URL"] + "/health").status_code == 201
-"""
-
-
-@pytest.mark.slow
-def test_the_pytest_suite_folds_the_users_tests_into_the_report(
-    api_url: str, tmp_path: Path
-) -> None:
-    tests = tmp_path / "user_tests"
-    tests.mkdir()
-    (tests / "test_api.py").write_text(USER_TESTS)
-    cfg = make_config(api_url, tmp_path, suites={"pytest": {"path": str(tests)}})
-    out = execute(cfg, only=["pytest"])
-    cases = {c.name.split("::")[-1]: c for c in out.report.test_results}
-    assert cases["test_health_answers"].status is Status.PASSED
-    wrong = cases["test_a_wrong_expectation"]
-    assert wrong.status is Status.FAILED and "201" in wrong.message
-    assert wrong.reproduce is not None and wrong.reproduce.startswith("pytest ")
-    assert out.exit_code == 1
-
 
 def test_without_a_path_the_pytest_suite_is_skipped(api_url: str, tmp_path: Path) -> None:
     out = execute(make_config(api_url, tmp_path), only=["pytest"], write_reports=False)
