@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 from battletest.results import Finding, Severity
-from battletest.security.checks.inject import base_request
+from battletest.security.checks.inject import base_request, ends_session
 from battletest.security.context import ScanContext
 from battletest.security.framework import Outcome, Scanner
 from battletest.security.model import Operation
@@ -58,7 +58,7 @@ def register(scanner: Scanner) -> None:
         severity=Severity.MEDIUM,
         group="data",
         requires=_logs,
-        phase=99,
+        phase=90,  # after every other probe, before the bursts (which may lock identities out)
         remediation="Redact PII and credentials in the logging layer (a formatter or filter "
         "applied to every record), and log identifiers instead of personal data.",
     )
@@ -70,7 +70,8 @@ def register(scanner: Scanner) -> None:
         values = planted(ctx)
         sent = 0
         last = None
-        for candidate in [o for o in ctx.operations if o.method == "POST" and o.body_properties()]:
+        posts = [o for o in ctx.operations if o.method == "POST" and o.body_properties()]
+        for candidate in [o for o in posts if not ends_session(o)]:
             if sent >= 3:
                 break
             probe = base_request(ctx, candidate)

@@ -14,7 +14,7 @@ from typing import Any
 
 from battletest.errors import TargetUnreachable
 from battletest.results import Severity
-from battletest.security.checks.inject import Probe, base_request
+from battletest.security.checks.inject import Probe, base_request, ends_session
 from battletest.security.context import ScanContext
 from battletest.security.framework import Outcome, Scanner
 from battletest.security.http import Exchange
@@ -72,7 +72,8 @@ def register(scanner: Scanner) -> None:
         severity=Severity.MEDIUM,
         group="fuzz",
         applies=lambda ctx, op: (
-            op.method in {"POST", "PUT", "PATCH"}
+            not ends_session(op)
+            and op.method in {"POST", "PUT", "PATCH"}
             and bool(op.body_properties())
             and (op.method == "POST" or ctx.settings.allow_destructive)
         ),

@@ -108,15 +108,26 @@ class Probe:
         return ex, time.perf_counter() - t0
 
 
+_ENDS_SESSION = re.compile(r"(logout|log-out|signout|sign-out|revoke)", re.I)
+
+
+def ends_session(op: Operation) -> bool:
+    """Logout-like operations: probing them would revoke the scan identities' tokens."""
+    return _ENDS_SESSION.search(op.path) is not None
+
+
 def injectable(ctx: ScanContext, op: Operation) -> bool:
-    """GET operations with parameters and POST operations with a JSON body."""
+    """GET operations with parameters and POST operations with a JSON body (not logout)."""
+    if ends_session(op):
+        return False
     if op.method == "GET":
         return any(p.location in {"path", "query", "header", "cookie"} for p in op.parameters)
     return op.method == "POST" and bool(op.body_properties())
 
 
 def base_request(ctx: ScanContext, op: Operation) -> Probe | str:
-    """A request for ``op`` the target accepts (GET: 2xx; POST: below 500), or why there is none."""
+    """A request for ``op`` the target accepts, or why there is none: GET needs a 2xx; POST a
+    2xx from some identity, else an answer below 500 (not 401/403 on a secured operation)."""
     cache_key = f"probe:{op.key}"
     if cache_key in ctx.state:
         cached: Probe | str = ctx.state[cache_key]
@@ -150,12 +161,21 @@ def base_request(ctx: ScanContext, op: Operation) -> Probe | str:
         body = ctx.body_for(op, who) if op.body_schema is not None else None
         probe = Probe(ctx, op, who, values, query, headers, cookies, body)
         ex = probe.send()
-        if (op.method == "GET" and ex.ok) or (op.method != "GET" and ex.status < 500):
-            probe.base = ex
-            probe.slots = _slots(op, probe)
+        probe.base = ex
+        if ex.ok:
             result = probe
             break
-        result = f"no working request (HTTP {ex.status} for {op.method} {ex.url})"
+        # a POST refused for its content (422, 409, a wrong password…) still reaches the code
+        # under test; a secured one refused with 401/403 does not: another identity may pass
+        refused = op.secured and ex.status in {401, 403}
+        if op.method != "GET" and ex.status < 500 and not refused:
+            if isinstance(result, str):
+                result = probe
+            continue
+        if isinstance(result, str):
+            result = f"no working request (HTTP {ex.status} for {op.method} {ex.url})"
+    if isinstance(result, Probe):
+        result.slots = _slots(op, result)
     ctx.state[cache_key] = result
     return result
 

@@ -20,6 +20,7 @@ from battletest.security.checks.inject import (
     Slot,
     base_request,
     each_slot,
+    ends_session,
     injectable,
     payloads,
 )
@@ -33,7 +34,11 @@ FORWARDING_HEADERS = ("X-Forwarded-For", "X-Real-IP", "X-Client-IP", "True-Clien
 
 def _body_probe(ctx: ScanContext) -> Probe | str:
     """A working POST with a JSON body: the login operation first (no identity needed)."""
-    candidates = [op for op in ctx.operations if op.method == "POST" and op.body_properties()]
+    candidates = [
+        op
+        for op in ctx.operations
+        if op.method == "POST" and op.body_properties() and not ends_session(op)
+    ]
     login = ctx.login_op()
     if login is not None and login in candidates:
         candidates.remove(login)

@@ -11,7 +11,7 @@ import re
 import time
 
 from battletest.results import Finding, Severity
-from battletest.security.checks.inject import Probe, Slot, base_request
+from battletest.security.checks.inject import Probe, Slot, base_request, ends_session
 from battletest.security.context import ScanContext
 from battletest.security.framework import Outcome, Scanner
 from battletest.security.model import Operation
@@ -39,7 +39,7 @@ def url_like(op: Operation) -> list[str]:
 
 
 def applies(ctx: ScanContext, op: Operation) -> bool:
-    return op.method in {"GET", "POST"} and bool(url_like(op))
+    return op.method in {"GET", "POST"} and not ends_session(op) and bool(url_like(op))
 
 
 def register(scanner: Scanner) -> None:
