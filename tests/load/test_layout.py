@@ -20,7 +20,10 @@ def test_all_matches_the_public_names() -> None:
 
 
 def test_load_imports_no_other_subsystem() -> None:
+    # the command module composes (config, shared flags, the demo); the engine does not
     for path in SRC.glob("*.py"):
+        if path.name == "cli.py":
+            continue
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.module:
@@ -28,7 +31,7 @@ def test_load_imports_no_other_subsystem() -> None:
                 if parts[0] == "battletest" and len(parts) > 1:
                     assert parts[1] not in OTHER_SUBSYSTEMS, f"{path.name} imports {node.module}"
                     # the demo is only started by the command, never imported by the engine
-                    assert parts[1] != "demo" or path.name == "cli.py", path.name
+                    assert parts[1] != "demo", path.name
 
 
 def test_a_worker_process_loads_no_pydantic_or_rich() -> None:
