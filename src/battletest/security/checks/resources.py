@@ -193,16 +193,18 @@ def register(scanner: Scanner) -> None:
                 n = int(entry["length"])
                 short = entry["head"] + entry["unit"] * n + entry["tail"]
                 long = entry["head"] + entry["unit"] * (4 * n) + entry["tail"]
-                rounds: list[tuple[float, float]] = []
+                shorts, longs = [], []
                 ex: Exchange | None = None
-                for _ in range(2):
-                    _, t_short = probe.timed(slot, short)
-                    ex, t_long = probe.timed(slot, long)
-                    extra_short = max(t_short - base, 0.01)
-                    if t_long - base < 0.5 or t_long - base < 8 * extra_short:
+                for _ in range(2):  # both long answers must be slow: the faster one counts
+                    shorts.append(probe.timed(slot, short)[1])
+                    ex, took = probe.timed(slot, long)
+                    longs.append(took)
+                    if took - base < 0.5:
                         break
-                    rounds.append((round(t_short, 3), round(t_long, 3)))
-                if len(rounds) == 2 and ex is not None:
+                extra_short = max(min(shorts) - base, 0.01)
+                slow = len(longs) == 2 and min(longs) - base >= 0.5
+                rounds = [(round(a, 3), round(b, 3)) for a, b in zip(shorts, longs, strict=False)]
+                if slow and min(longs) - base >= 8 * extra_short and ex is not None:
                     return ctx.finding(
                         op,
                         ex,
