@@ -261,6 +261,34 @@ class PytestSuite(_Section):
     )
     args: list[str] = Field(default_factory=list)
     timeout_s: float = Field(default=600.0, gt=0)
+    coverage: bool = Field(
+        default=True,
+        description="Run the suite under coverage.py (branch) for the coverage gates and gaps.",
+    )
+    source: list[str] = Field(
+        default_factory=list,
+        description="Source folders or packages to measure (default: ./src, else the project's "
+        "package folders).",
+    )
+
+
+class ReportConfig(_Section):
+    """``[report]``: where a run's results go besides the run folder."""
+
+    webhook_url: str | None = Field(
+        default=None,
+        description="POST a Slack-compatible message here when the verdict is fail.",
+    )
+    pushgateway_url: str | None = Field(
+        default=None, description="Push metrics.prom to this Prometheus Pushgateway after a run."
+    )
+
+    @field_validator("webhook_url", "pushgateway_url")
+    @classmethod
+    def _http(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError(f"{v!r} is not an http(s) URL; give the full URL")
+        return v
 
 
 class SuitesConfig(_Section):
@@ -322,6 +350,10 @@ class Config(_Section):
     )
     flaky: FlakyPolicy = Field(default_factory=lambda: FlakyPolicy())
     impact: ImpactSettings = Field(default_factory=lambda: ImpactSettings())
+    report: ReportConfig = Field(
+        default_factory=lambda: ReportConfig(),
+        description="Gate-failure webhook and Pushgateway for every run.",
+    )
     profiles: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Named overlays merged over the base tables."
     )
@@ -351,6 +383,8 @@ class Config(_Section):
             found += [v for v in (ident.password, ident.api_key, ident.token) if v]
         if self.auth.jwt_secret:
             found.append(self.auth.jwt_secret)
+        if self.report.webhook_url:  # a Slack webhook URL is a credential
+            found.append(self.report.webhook_url)
         return found
 
     def redacted(self) -> dict[str, Any]:
@@ -717,6 +751,7 @@ __all__ = [
     "LoadEndpoint",
     "RateLimits",
     "RbacRule",
+    "ReportConfig",
     "SuitesConfig",
     "TargetConfig",
     "check_sections",

@@ -53,6 +53,9 @@ SKIPPED_IN_PROD = DESTRUCTIVE_SUITES - {"security"}
 # The demo as `run` starts it: 600 requests/min per client (its declared limit, which the suites
 # pace themselves by) instead of 120, so a whole run with load and security takes about a minute.
 DEMO_OPTIONS: dict[str, Any] = {"rate_limit_per_client": 600}
+# saved baselines (``battletest baseline save``), relative to the working directory
+BASELINES = Path(".battletest/baselines")
+TREND_RUNS = 10  # recorded runs drawn in the dashboard's trend section
 NEEDS_SPEC = frozenset({"contract", "auth", "errors", "security", "load"})
 
 
@@ -269,6 +272,7 @@ def execute(
         interrupted = True
 
     history_url = _history_url(config)
+    compare_with_baseline(results, history_url, notes)
     flaky = known_flaky_tests(history_url, config, notes) if history_url else None
     gates = evaluate_gates(results, config.gates, flaky_tests=flaky)
     gates += _load_threshold_gates(results)
@@ -290,6 +294,7 @@ def execute(
         failed = record_history(report, history_url)
         if failed:
             report.run.notes.append(redactor.text(failed))
+    report.run.notes += [redactor.text(n) for n in publish(report, config, folder)]
     if folder is not None:
         folder = write_run_folder(report, folder.parent, folder=folder)
     if interrupted:
@@ -306,6 +311,59 @@ def _history_url(config: Config) -> str | None:
     from battletest.quality.store import default_url
 
     return config.history.url or default_url(Path.cwd())
+
+
+def compare_with_baseline(
+    results: list[SuiteResult],
+    history_url: str | None,
+    notes: list[str],
+    baselines: Path = BASELINES,
+) -> None:
+    """Compare a load suite with its saved baseline (``metrics["baseline"]``, the
+    ``perf_regression`` gate) and add the trend of recent runs; a note when there is none."""
+    if not any(r.name == "load" and r.metrics.get("requests") for r in results):
+        return
+    from battletest.perf import DEFAULT_SCENARIO, attach_comparison
+
+    try:
+        found = attach_comparison(
+            results,
+            baselines,
+            trend_last=TREND_RUNS if history_url else 0,
+            history_url=history_url,
+        )
+    except BattletestError as exc:
+        notes.append(f"no baseline comparison: {exc}")
+        return
+    if found is None:
+        notes.append(
+            f"no baseline comparison: {baselines / (DEFAULT_SCENARIO + '.json')} does not exist "
+            "(save one with: battletest baseline save)"
+        )
+
+
+def publish(report: Report, config: Config, folder: Path | None) -> list[str]:
+    """Send the gate-failure webhook and push metrics to a Pushgateway, when configured;
+    notes on what was sent or why not (a delivery failure never changes the verdict)."""
+    notes: list[str] = []
+    cfg = config.report
+    if cfg.webhook_url and report.summary.verdict == "fail":
+        from battletest.report.webhook import notify
+
+        try:
+            notify(report, cfg.webhook_url, link=str(folder) if folder else None)
+            notes.append("gate-failure webhook sent ([report].webhook_url)")
+        except BattletestError as exc:
+            notes.append(f"gate-failure webhook not sent: {exc}")
+    if cfg.pushgateway_url:
+        from battletest.report.prom import push
+
+        try:
+            push(report, cfg.pushgateway_url)
+            notes.append(f"metrics pushed to the Pushgateway at {cfg.pushgateway_url}")
+        except BattletestError as exc:
+            notes.append(f"metrics not pushed: {exc}")
+    return notes
 
 
 def known_flaky_tests(url: str, config: Config, notes: list[str]) -> list[str] | None:

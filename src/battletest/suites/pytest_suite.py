@@ -9,6 +9,9 @@ target and context so the ``bt_*`` fixtures act on the same service as the rest 
 LIVE_SMOKE) and the resolved ``[auth]``, ``[[identities]]``, ``[[rbac]]`` and ``[rate_limits]``
 as ``BATTLETEST_*`` JSON variables (so ``bt_identities`` logs in the run's identities). The child
 does not record itself in the history store (``--bt-no-history``): the run records every case.
+Unless ``[suites.pytest] coverage = false`` the child runs under coverage.py (branch) over
+``[suites.pytest].source``; ``metrics["coverage"]`` and ``metrics["coverage_gaps"]`` carry the
+result to the coverage gates and the report.
 """
 
 from __future__ import annotations
@@ -47,11 +50,40 @@ def child_environment(ctx: SuiteContext, base: dict[str, str] | None = None) -> 
     return env
 
 
-def child_argv(ctx: SuiteContext, path: Path, results: Path) -> list[str]:
+def coverage_sources(configured: list[str], root: Path) -> list[str]:
+    """What coverage.py measures: ``[suites.pytest].source``, else ``ROOT/src``, else the
+    package folders (with an ``__init__.py``) at ``root`` other than tests."""
+    if configured:
+        return list(configured)
+    if (root / "src").is_dir():
+        return [str(root / "src")]
+    return [
+        str(d)
+        for d in sorted(root.iterdir())
+        if d.is_dir() and (d / "__init__.py").is_file() and not d.name.startswith(("test", "."))
+    ]
+
+
+def child_argv(
+    ctx: SuiteContext, path: Path, results: Path, coverage_file: Path | None = None
+) -> list[str]:
+    """The child's command line; under coverage.py (branch) when ``coverage_file`` is given."""
     cfg = ctx.config
+    measure: list[str] = []
+    if coverage_file is not None:
+        sources = coverage_sources(cfg.suites.pytest.source, Path.cwd())
+        measure = [
+            "coverage",
+            "run",
+            "--branch",
+            f"--data-file={coverage_file}",
+            *([f"--source={','.join(sources)}"] if sources else []),
+            "-m",
+        ]
     argv = [
         sys.executable,
         "-m",
+        *measure,
         "pytest",
         str(path),
         f"--bt-results={results}",
@@ -85,9 +117,10 @@ def pytest_suite(ctx: SuiteContext) -> SuiteResult:
     ctx.progress.suite_started(NAME, None)
     with tempfile.TemporaryDirectory(prefix="battletest-pytest-") as tmp:
         results = Path(tmp) / "results.json"
+        coverage_file = Path(tmp) / ".coverage" if cfg.coverage else None
         try:
             proc = subprocess.run(
-                child_argv(ctx, path, results),
+                child_argv(ctx, path, results, coverage_file),
                 env=child_environment(ctx),
                 capture_output=True,
                 text=True,
@@ -118,11 +151,33 @@ def pytest_suite(ctx: SuiteContext) -> SuiteResult:
                 )
             )
             return rec.result()
+        metrics: dict[str, Any] = {**suite.metrics, "exit_code": proc.returncode}
+        if coverage_file is not None:
+            metrics.update(coverage_metrics(coverage_file, Path.cwd()))
     for case in suite.cases:
         case.details.setdefault("path", str(path))
         rec.add(case)
-    metrics: dict[str, Any] = {**suite.metrics, "exit_code": proc.returncode}
     return rec.result(metrics=metrics)
+
+
+def coverage_metrics(data_file: Path, root: Path) -> dict[str, Any]:
+    """``coverage`` (line and branch percent, what the coverage gates read) and
+    ``coverage_gaps`` (uncovered functions, best first) from the child's coverage data;
+    ``coverage_note`` instead when nothing was measured."""
+    from battletest.errors import BattletestError
+    from battletest.quality.coverage_gaps import coverage_summary, find_gaps, gaps_for_report
+
+    try:
+        summary = coverage_summary(data_file)
+        gaps = gaps_for_report(find_gaps(data_file, root))
+    except BattletestError as exc:
+        return {"coverage_note": f"no coverage measured: {exc}"}
+    if summary["line"] is None:
+        return {
+            "coverage_note": "no coverage measured: no source file was imported by the tests "
+            "(set [suites.pytest].source)"
+        }
+    return {"coverage": summary, "coverage_gaps": gaps}
 
 
 def _read(path: Path) -> SuiteResult | None:
@@ -135,4 +190,10 @@ def _read(path: Path) -> SuiteResult | None:
         return None
 
 
-__all__ = ["child_argv", "child_environment", "pytest_suite"]
+__all__ = [
+    "child_argv",
+    "child_environment",
+    "coverage_metrics",
+    "coverage_sources",
+    "pytest_suite",
+]
