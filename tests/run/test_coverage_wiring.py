@@ -50,7 +50,7 @@ def test_the_coverage_gates_measure_the_users_own_source(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
     cfg = make_config(api_url, tmp_path, suites={"pytest": {"path": "tests"}})
-    out = execute(cfg, only=["pytest"], write_reports=False)
+    out = execute(cfg, only=["pytest"])
     suite = out.report.suites[0]
     assert [c.status.value for c in suite.cases] == ["passed"], suite.cases
     cov = suite.metrics["coverage"]
@@ -64,6 +64,8 @@ def test_the_coverage_gates_measure_the_users_own_source(
     assert gaps["never_called"]["kind"] == "uncovered"
     assert gaps["never_called"]["file"] == "mypkg/calc.py"
     assert not any(g["file"].startswith("tests/") for g in suite.metrics["coverage_gaps"])
+    assert out.folder is not None  # the dashboard lists the gap
+    assert "never_called" in (out.folder / "report.html").read_text()
 
 
 def test_the_child_runs_under_coverage_only_when_switched_on(tmp_path: Path) -> None:
