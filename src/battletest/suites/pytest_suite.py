@@ -95,7 +95,20 @@ def child_argv(
     ]
     if "mode" in cfg.model_fields_set:
         argv.append(f"--bt-mode={cfg.mode}")
+    argv.extend(_rootdir_flag(path))
     return [*argv, *cfg.suites.pytest.args]
+
+
+def _rootdir_flag(path: Path) -> list[str]:
+    """Anchor the child's rootdir at the suite when it lies outside the working directory.
+
+    Otherwise pytest takes the common ancestor of both (``/tmp`` for a suite in
+    ``/tmp/x`` run from ``/tmp/y``) and names every test from there.
+    """
+    suite = path.resolve()
+    if suite.is_relative_to(Path.cwd().resolve()):
+        return []
+    return [f"--rootdir={suite if suite.is_dir() else suite.parent}"]
 
 
 def pytest_suite(ctx: SuiteContext) -> SuiteResult:
