@@ -18,11 +18,23 @@ from battletest.errors import BattletestError, ExitCode
 
 # name → (module, click command attribute, short help shown by `battletest --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "proxy": ("battletest.chaos.proxy.cli", "proxy", "Fault proxy: Toxiproxy API, TCP+HTTP faults."),
+    "proxy": (
+        "battletest.chaos.proxy.cli",
+        "proxy",
+        "Fault proxy: Toxiproxy API, TCP+HTTP faults.",
+    ),
     "demo": ("battletest.demo.cli", "demo", "Run the built-in hotel concierge demo service."),
-    "init": ("battletest.scaffold", "init", "Write a commented battletest.toml from an OpenAPI spec."),
+    "init": (
+        "battletest.scaffold",
+        "init",
+        "Write a commented battletest.toml from an OpenAPI spec.",
+    ),
     "doctor": ("battletest.doctor", "doctor", "Check config, target, spec, identities and tools."),
-    "gate": ("battletest.quality.cli", "gate", "Re-evaluate a run folder's quality gates (exit 0/1)."),
+    "gate": (
+        "battletest.quality.cli",
+        "gate",
+        "Re-evaluate a run folder's quality gates (exit 0/1).",
+    ),
     "flaky": ("battletest.quality.cli", "flaky", "Flaky tests: list, report, quarantine, release."),
     "impact": ("battletest.quality.cli", "impact", "The tests a change needs (impact selection)."),
     "history": ("battletest.quality.cli", "history", "History store: prune, stats, coverage gaps."),
@@ -32,8 +44,16 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "mock": ("battletest.chaos.chaos_cli", "mock", "Mock dependency server and failure scenarios."),
     "chaos": ("battletest.chaos.chaos_cli", "chaos", "Failure scenarios and chaos experiments."),
     "scan": ("battletest.security.cli", "scan_command", "Security scan: OWASP API Top 10 checks."),
-    "baseline": ("battletest.perf.cli", "baseline", "Performance baselines: save, compare (regressions)."),
-    "report": ("battletest.report_cli", "report", "Re-render a run folder: html, json, junit, sarif, prom."),
+    "baseline": (
+        "battletest.perf.cli",
+        "baseline",
+        "Performance baselines: save, compare (regressions).",
+    ),
+    "report": (
+        "battletest.report_cli",
+        "report",
+        "Re-render a run folder: html, json, junit, sarif, prom.",
+    ),
 }
 
 
