@@ -84,6 +84,19 @@ def test_junit_xml_is_valid_against_the_xsd_and_carries_failures() -> None:
     assert failure is not None and "curl -X POST" in (failure.text or "")
 
 
+VENDORED_XSD = Path(__file__).resolve().parent / "data" / "junit-10.xsd"
+
+
+def test_junit_xml_is_valid_against_the_vendored_jenkins_junit_schema() -> None:
+    """The schema CI servers validate against (tests/run/data/README.md), not only our own."""
+    schema = etree.XMLSchema(etree.parse(str(VENDORED_XSD)))
+    assert schema.validate(etree.fromstring(render(sample_report()))), schema.error_log
+    broken = etree.fromstring(
+        b"<testsuites><testsuite name='x'><testcase/></testsuite></testsuites>"
+    )
+    assert not schema.validate(broken)
+
+
 def test_the_xsd_rejects_a_broken_junit_file() -> None:
     schema = etree.XMLSchema(etree.parse(str(XSD_PATH)))
     broken = etree.fromstring(
