@@ -94,3 +94,13 @@ def test_exit_code_from_ctx_exit_is_kept(monkeypatch: pytest.MonkeyPatch) -> Non
     with pytest.raises(SystemExit) as info:
         cli_module.main(["judge"])
     assert info.value.code == 1
+
+
+@pytest.mark.parametrize("name", sorted(cli_module.COMMANDS))
+def test_every_registered_command_loads_and_has_help(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli_module.main([name, "--help"])
+    assert info.value.code == 0
+    assert "Usage:" in capsys.readouterr().out
