@@ -25,42 +25,13 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+from security.demo_truth import IN_SCOPE  # noqa: E402  (the ground truth the tests use)
+
 SCHEMATHESIS = ROOT / ".venv-peers" / "bin" / "schemathesis"
 DEMO = {"rate_limit_per_client": 1_000_000, "kdf_time_cost": 1, "kdf_memory_kib": 8192}
-# planted vulnerability (docs/demo.md) → the battletest checks that may report it (parts 1 and 2)
-IN_SCOPE: dict[str, set[str]] = {
-    "bola": {"bola"},
-    "bfla": {"bfla"},
-    "mass_assignment": {"mass-assignment"},
-    "jwt_alg_none": {"jwt-alg-none"},
-    "weak_jwt_secret": {"jwt-weak-secret"},
-    "no_token_expiry": {"jwt-expired"},
-    "no_login_limit": {"login-rate-limit"},
-    "user_enumeration": {"user-enumeration"},
-    "data_exposure": {"data-exposure"},
-    "verbose_errors": {"stack-trace"},
-    "missing_headers": {"security-headers"},
-    "cors_any_origin": {"cors"},
-    "debug_endpoint": {"undocumented-endpoint"},
-    "cross_tenant": {"cross-tenant"},
-    "sqli": {"sqli-error", "sqli-boolean", "sqli-union", "sqli-time"},
-    "xss": {"xss-reflected", "xss-stored"},
-    "ssrf": {"ssrf"},
-    "no_body_limit": {"body-size"},
-}
 GOAL = {"depth": "standard", "time_s": 60.0, "requests": 5000}  # issue 9
-KNOWN_DATA: dict[str, Any] = {
-    "objects": {
-        "/v1/reservations": {
-            "guest1": ["r-1001"],
-            "guest2": ["r-1002"],
-            "staff_h1": ["r-1003"],
-            "staff_h2": ["r-2001"],
-        }
-    },
-    "parameters": {"confirmation_code": "HV7Q2K"},
-    "allow_destructive": True,
-}
+KNOWN_DATA: dict[str, Any] = {"allow_destructive": True}  # objects: the demo's [security]
 
 
 def battletest_scan(depth: str, insecure: bool = True) -> dict[str, Any]:

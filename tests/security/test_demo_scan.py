@@ -2,9 +2,9 @@
 demo; on the secure demo zero findings and no inconclusive check (basic, standard), with the
 demo's captured log as the data-protection check's log source.
 
-The demo's config (``write_config``) gives identities, login and RBAC; the test adds what a team
-would know about its own test data: which seeded objects each identity owns and the lookup code a
-list operation needs. Tokens live 2 s so the expired-token check can wait one out.
+The demo's config (``write_config``) gives identities, login, RBAC and, under ``[security]``,
+which seeded objects each identity owns and the lookup code a list operation needs. Tokens live
+2 s so the expired-token check can wait one out.
 """
 
 from __future__ import annotations
@@ -16,30 +16,10 @@ from typing import Any
 
 import pytest
 
+from .demo_truth import IN_SCOPE
+
 pytestmark = [pytest.mark.slow, pytest.mark.network]
 
-# planted vulnerability (docs/demo.md) → the checks that may report it (one must)
-IN_SCOPE: dict[str, set[str]] = {
-    "bola": {"bola"},
-    "bfla": {"bfla"},
-    "mass_assignment": {"mass-assignment"},
-    "jwt_alg_none": {"jwt-alg-none"},
-    "weak_jwt_secret": {"jwt-weak-secret"},
-    "no_token_expiry": {"jwt-expired"},
-    "no_login_limit": {"login-rate-limit"},
-    "user_enumeration": {"user-enumeration"},
-    "data_exposure": {"data-exposure"},
-    "verbose_errors": {"stack-trace"},
-    "missing_headers": {"security-headers"},
-    "cors_any_origin": {"cors"},
-    "debug_endpoint": {"undocumented-endpoint"},
-    "cross_tenant": {"cross-tenant"},
-    # part 2
-    "sqli": {"sqli-error", "sqli-boolean", "sqli-union", "sqli-time"},
-    "xss": {"xss-reflected", "xss-stored"},
-    "ssrf": {"ssrf"},
-    "no_body_limit": {"body-size"},
-}
 # where each part-2 flaw lives (docs/demo.md): the finding must name that operation
 PART_2_PLACES = {
     "sqli": "GET /v1/guests",
@@ -47,18 +27,9 @@ PART_2_PLACES = {
     "ssrf": "POST /v1/voices/import",
     "no_body_limit": "POST /v1/auth/login",
 }
-KNOWN_DATA: dict[str, Any] = {
-    "objects": {
-        "/v1/reservations": {
-            "guest1": ["r-1001"],
-            "guest2": ["r-1002"],
-            "staff_h1": ["r-1003"],
-            "staff_h2": ["r-2001"],
-        }
-    },
-    "parameters": {"confirmation_code": "HV7Q2K"},
-    "allow_destructive": True,  # the demo is disposable: lets mass assignment try PATCH on /me
-}
+# the demo's written config declares who owns which reservation ([security] objects); the
+# demo is disposable, so mass assignment may also try PATCH on /me
+KNOWN_DATA: dict[str, Any] = {"allow_destructive": True}
 
 
 def _scan(insecure: bool, depths: list[str]) -> list[Any]:

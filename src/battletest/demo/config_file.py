@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from battletest.demo import seed
 from battletest.demo.policy import RBAC
 
 if TYPE_CHECKING:
@@ -73,4 +74,37 @@ def render_config(demo: DemoHandle) -> str:
     ]
     for name, url in demo.dependencies.items():
         lines += ["", "[[dependencies]]", f"name = {_s(name)}", f"url = {_s(url)}"]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + security_section()) + "\n"
+
+
+def owned_reservations() -> dict[str, list[str]]:
+    """Identity name → the reservation ids it owns, from the seed data.
+
+    A guest owns its own reservations; staff own the reservations of their hotel that belong
+    to no guest identity, so no two identities share an object (the scanner's BOLA check reads
+    one identity's objects as another).
+    """
+    guests = {u.guest_id: u.identity for u in seed.USERS if u.guest_id}
+    owned: dict[str, list[str]] = {}
+    for r in seed.RESERVATIONS:
+        if r.guest_id in guests:
+            owned.setdefault(guests[r.guest_id], []).append(r.id)
+    for u in seed.USERS:
+        if u.role == "staff":
+            owned[u.identity] = [
+                r.id
+                for r in seed.RESERVATIONS
+                if r.hotel_id == u.hotel_id and r.guest_id not in guests
+            ]
+    return owned
+
+
+def security_section() -> list[str]:
+    """``[security]``: what a scan cannot learn from the API — who owns which reservation, and
+    a confirmation code for the lookup that needs one."""
+    owned = owned_reservations()
+    code = next(r.confirmation_code for r in seed.RESERVATIONS if r.id == owned["guest1"][0])
+    lines = ["", "[security]", f"parameters = {{ confirmation_code = {_s(code)} }}"]
+    lines += ["", '[security.objects."/v1/reservations"]']
+    lines += [f"{name} = [{', '.join(_s(i) for i in ids)}]" for name, ids in owned.items()]
+    return lines
