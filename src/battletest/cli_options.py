@@ -57,8 +57,9 @@ OPTIONS: dict[str, Callable[[Any], Any]] = {
     "mode": click.option(
         "--mode",
         "mode",
-        type=click.Choice(["MOCK", "LIVE_SMOKE", "GOLDEN"], case_sensitive=False),
-        help="MOCK or LIVE_SMOKE (GOLDEN arrives in a later issue).",
+        type=click.Choice(["LIVE", "LIVE_SMOKE", "MOCK", "GOLDEN"], case_sensitive=False),
+        help="LIVE (default: full suites, writes only to objects battletest created), "
+        "LIVE_SMOKE (read-only) or MOCK (GOLDEN arrives in a later issue).",
     ),
     "json": click.option(
         "--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout."

@@ -27,7 +27,14 @@ from battletest.quality.settings import FlakyPolicy, HistorySettings, ImpactSett
 
 SUITE_NAMES = ("contract", "auth", "errors", "pytest", "load", "security", "resilience")
 DESTRUCTIVE_SUITES = frozenset({"load", "resilience", "security"})
-STANDARD_PROFILES = frozenset({"default", "dev", "test", "ci", "staging", "prod"})
+STANDARD_PROFILES = frozenset(
+    {"default", "dev", "test", "ci", "staging", "prod", "production", "prd"}
+)
+# a profile with one of these names is a production environment unless it says otherwise
+PRODUCTION_PROFILES = frozenset({"prod", "production", "prd"})
+MODES = ("LIVE", "LIVE_SMOKE", "MOCK", "GOLDEN")
+Mode = Literal["LIVE", "LIVE_SMOKE", "MOCK", "GOLDEN"]
+Environment = Literal["production", "staging", "development"]
 ENV_PREFIX = "BATTLETEST_"
 SECRET_KEYS = frozenset(
     {"password", "token", "api_key", "jwt_secret", "secret", "refresh_token", "client_secret"}
@@ -316,7 +323,18 @@ class Config(_Section):
     """The resolved configuration of a run."""
 
     profile: str = "default"
-    mode: Literal["MOCK", "GOLDEN", "LIVE_SMOKE"] = "LIVE_SMOKE"
+    environment: Environment | None = Field(
+        default=None,
+        description="What the target is: 'production' is read-only whatever the mode (unless "
+        "allow_destructive). Unset: production for a profile named prod, production or prd, "
+        "else development.",
+    )
+    mode: Mode = Field(
+        default="LIVE",
+        description="LIVE: the full suites under the write policy (writes only to objects "
+        "battletest created); LIVE_SMOKE: read-only (GET/HEAD/OPTIONS); MOCK: battletest "
+        "launches the target and mocks its dependencies; GOLDEN: arrives later.",
+    )
     seed: int | None = Field(
         default=None, ge=0, description="Random seed (printed; random when unset)."
     )
@@ -326,7 +344,9 @@ class Config(_Section):
     verbose: bool = False
     allow_destructive: bool = Field(
         default=False,
-        description="Let load, resilience and active security run on a 'prod' profile.",
+        description="Lift the write policy for this profile: unsafe methods in production and "
+        "LIVE_SMOKE, collection-wide writes and writes to objects battletest did not create; "
+        "and let load, resilience and active security run in production.",
     )
     target: TargetConfig = Field(default_factory=lambda: TargetConfig())
     auth: AuthConfig = Field(default_factory=lambda: AuthConfig())
@@ -367,13 +387,26 @@ class Config(_Section):
             raise ValueError(f"identity names must be unique (repeated: {', '.join(dupes)})")
         return v
 
+    @model_validator(mode="after")
+    def _environment(self) -> Config:
+        if self.environment is None:
+            prod = self.profile.lower() in PRODUCTION_PROFILES
+            self.environment = "production" if prod else "development"
+        return self
+
     @property
     def is_prod(self) -> bool:
-        return self.profile == "prod"
+        """A production environment (``environment``, or a profile named prod/production/prd)."""
+        return self.environment == "production"
+
+    @property
+    def read_only(self) -> bool:
+        """Only GET/HEAD/OPTIONS may be sent: production or LIVE_SMOKE, unless allowed."""
+        return (self.is_prod or self.mode == "LIVE_SMOKE") and not self.allow_destructive
 
     @property
     def destructive_allowed(self) -> bool:
-        """Whether destructive suites may run: always off a 'prod' profile, unless allowed."""
+        """Whether destructive suites may run: never in production, unless allowed."""
         return self.allow_destructive or not self.is_prod
 
     def secrets(self) -> list[str]:
@@ -741,6 +774,8 @@ config_command = _config_cli()
 
 __all__ = [
     "DESTRUCTIVE_SUITES",
+    "MODES",
+    "PRODUCTION_PROFILES",
     "SUITE_NAMES",
     "UNSET",
     "AuthConfig",

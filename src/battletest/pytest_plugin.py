@@ -61,7 +61,7 @@ MARKERS = {
 # Markers of tests that put a target under stress or break it: never run in LIVE_SMOKE mode,
 # even when they are also marked smoke.
 DESTRUCTIVE_MARKERS = frozenset({"load", "chaos", "performance"})
-MODES = ("MOCK", "GOLDEN", "LIVE_SMOKE")
+MODES = ("MOCK", "GOLDEN", "LIVE_SMOKE", "LIVE")
 # LIVE_SMOKE is read-only: bt_client and bt_identities refuse other methods (logins excepted).
 READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -156,7 +156,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--bt-mode",
         type=_mode,
         metavar="MODE",
-        help="MOCK, GOLDEN or LIVE_SMOKE (LIVE_SMOKE runs only smoke tests, read-only)",
+        help="LIVE, LIVE_SMOKE, MOCK or GOLDEN (LIVE_SMOKE runs only smoke tests, read-only)",
     )
     group.addoption("--bt-config", metavar="FILE", help="battletest.toml or pyproject.toml to read")
     group.addoption(

@@ -182,7 +182,7 @@ def execute(
     if config.mode == "GOLDEN":
         raise UsageError(
             "mode GOLDEN is not available yet (it arrives with recorded golden responses)",
-            hint="use --mode LIVE_SMOKE or --mode MOCK",
+            hint="use --mode LIVE, --mode LIVE_SMOKE or --mode MOCK",
         )
     names = select_suites(config, only, skip, suites_table)
     progress = progress or SilentProgress()
@@ -241,8 +241,9 @@ def execute(
                 for name in names:
                     if name in SKIPPED_IN_PROD and not config.destructive_allowed:
                         note = (
-                            f"suite {name} not run: profile 'prod' forbids destructive "
-                            "suites (set allow_destructive = true to allow)"
+                            f"suite {name} not run: profile '{config.profile}' forbids "
+                            "destructive suites in production (set allow_destructive = true "
+                            "to allow)"
                         )
                         notes.append(note)
                         results.append(SuiteResult(name=name, status=Status.SKIPPED, message=note))

@@ -56,7 +56,7 @@ def test_options_are_in_help(pytester: pytest.Pytester) -> None:
     [
         (["--bt-target", "localhost:8000"], "is not a URL: give http://HOST:PORT"),
         (["--bt-app", "mypkg"], "is not 'module:attribute', e.g. mypkg.main:app"),
-        (["--bt-mode", "chaos"], "is not a mode: use MOCK, GOLDEN, LIVE_SMOKE"),
+        (["--bt-mode", "chaos"], "is not a mode: use MOCK, GOLDEN, LIVE_SMOKE, LIVE"),
         (
             ["--bt-target", "http://127.0.0.1:9", "--bt-app", "m:app"],
             "give --bt-target or --bt-app, not both",
