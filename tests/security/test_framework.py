@@ -9,12 +9,12 @@ import httpx
 import pytest
 
 from battletest.errors import SpecError, UsageError
+from battletest.redact import redact, redact_text
 from battletest.results import Finding, Severity
 from battletest.security import Outcome, ScanIdentity, Scanner, ScanSettings, scan
 from battletest.security.framework import apply_suppressions, merge_findings
 from battletest.security.http import RateLimiter, ScanClient
 from battletest.security.model import build_operations, select
-from battletest.security.redact import redact, redact_text
 from battletest.security.settings import Suppression
 from battletest.security.suite import default_scanner, to_suite
 
@@ -197,7 +197,7 @@ def test_redaction_of_tokens_passwords_keys_and_pii() -> None:
         "card 4111 1111 1111 1111 call +44 20 7946 0958 key sk_live_abcdef"
     )
     out = redact_text(text, ["sk_live_abcdef"])
-    assert "[jwt alg=none redacted]" in out
+    assert "***(jwt alg=none)" in out
     for secret in (
         "hunter22",
         "ana@example.org",
@@ -207,7 +207,7 @@ def test_redaction_of_tokens_passwords_keys_and_pii() -> None:
     ):
         assert secret not in out
     assert redact({"password_hash": "abc", "title": "ok"}) == {
-        "password_hash": "[redacted]",
+        "password_hash": "***",
         "title": "ok",
     }
 

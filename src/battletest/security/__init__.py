@@ -1,7 +1,7 @@
 """The security scanner: check framework, OWASP API Top 10 (2023) checks, findings.
 
 Owns the OpenAPI operation model the checks read (``model``), the paced HTTP client
-(``http``), redaction (``redact``), the per-instance check registry (``framework``), the checks
+(``http``), the per-instance check registry (``framework``), the checks
 (``checks/``), baselines of accepted findings and the ``battletest scan`` command. It talks to
 the rest of battletest only through ``battletest.results`` types.
 """

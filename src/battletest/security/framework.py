@@ -269,7 +269,7 @@ def make_finding(
     known = list(secrets)
     evidence: dict[str, Any] = exchange.evidence(known, note) if exchange else {"note": note}
     if extra:
-        from battletest.security.redact import redact
+        from battletest.redact import redact
 
         evidence.update(redact(extra, known))
     return Finding(

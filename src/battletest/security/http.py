@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from battletest.errors import TargetUnreachable
-from battletest.security.redact import redact_headers, redact_text
+from battletest.redact import redact_headers, redact_text
 
 CURL_BODY_LIMIT = 64 * 1024
 EXCERPT = 600
