@@ -37,7 +37,16 @@ Mode = Literal["LIVE", "LIVE_SMOKE", "MOCK", "GOLDEN"]
 Environment = Literal["production", "staging", "development"]
 ENV_PREFIX = "BATTLETEST_"
 SECRET_KEYS = frozenset(
-    {"password", "token", "api_key", "jwt_secret", "secret", "refresh_token", "client_secret"}
+    {
+        "password",
+        "token",
+        "api_key",
+        "jwt_secret",
+        "secret",
+        "refresh_token",
+        "client_secret",
+        "cookie",
+    }
 )
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "config.schema.json"
 
@@ -174,12 +183,25 @@ class AuthConfig(_Section):
     login_format: Literal["json", "form"] = "json"
     username_field: str = "username"
     password_field: str = "password"
-    token_field: str = "access_token"
+    token_field: str | None = Field(
+        default=None,
+        description="Dotted field of the login answer holding the access token; unset: found "
+        "from the login response schema or common names (access_token, token, jwt, …).",
+    )
+    token_url: str | None = Field(
+        default=None,
+        description="OAuth2 token endpoint (path or URL on the target) for the client "
+        "credentials and password grants.",
+    )
+    scope: str | None = Field(default=None, description="OAuth2 scope to ask for.")
     refresh_path: str | None = None
     refresh_token_field: str = "refresh_token"
     logout_path: str | None = None
     tenant_claim: str | None = None
-    api_key_header: str = "X-API-Key"
+    api_key_header: str = Field(
+        default="X-API-Key", description="Name of the API key header, query parameter or cookie."
+    )
+    api_key_in: Literal["header", "query", "cookie"] = "header"
     jwt_secret: str | None = Field(
         default=None,
         description="Signing key of the target's tokens, if known (to forge expired ones).",
@@ -201,17 +223,34 @@ class Identity(_Section):
     name: str
     role: str = "user"
     tenant: str | None = None
+    kind: (
+        Literal["login", "basic", "bearer", "api_key", "cookie", "client_credentials", "password"]
+        | None
+    ) = Field(
+        default=None,
+        description="How it authenticates; unset: login when [auth].login_path is set, an "
+        "OAuth2 grant when [auth].token_url is, else HTTP Basic for username+password, else "
+        "its token, api_key or cookie.",
+    )
     username: str | None = None
     password: str | None = None
     api_key: str | None = None
-    token: str | None = None
+    token: str | None = Field(default=None, description="A static bearer token.")
+    cookie: str | None = Field(default=None, description="A session cookie, 'name=value'.")
+    client_id: str | None = None
+    client_secret: str | None = None
 
     @model_validator(mode="after")
     def _credentials(self) -> Identity:
         if self.username and self.password is None:
             raise ValueError(f"identity {self.name!r}: username needs a password")
-        if not (self.username or self.api_key or self.token):
-            raise ValueError(f"identity {self.name!r}: give username+password, api_key or token")
+        if self.client_id and self.client_secret is None:
+            raise ValueError(f"identity {self.name!r}: client_id needs a client_secret")
+        if not (self.username or self.api_key or self.token or self.cookie or self.client_id):
+            raise ValueError(
+                f"identity {self.name!r}: give username+password, api_key, token, cookie or "
+                "client_id+client_secret"
+            )
         return self
 
 
@@ -413,7 +452,14 @@ class Config(_Section):
         """Every secret value in the config (for redaction)."""
         found: list[str] = []
         for ident in self.identities:
-            found += [v for v in (ident.password, ident.api_key, ident.token) if v]
+            found += [
+                v
+                for v in (ident.password, ident.api_key, ident.token, ident.cookie)
+                if v
+            ]
+            found += [ident.client_secret] if ident.client_secret else []
+            if ident.cookie and "=" in ident.cookie:
+                found.append(ident.cookie.split("=", 1)[1].split(";")[0])
         if self.auth.jwt_secret:
             found.append(self.auth.jwt_secret)
         if self.report.webhook_url:  # a Slack webhook URL is a credential

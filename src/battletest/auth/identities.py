@@ -96,7 +96,7 @@ class IdentitySession:
                 f"({resp.headers.get('content-type', 'no content type')})",
                 hint="check [auth].login_path points at the login endpoint",
             ) from None
-        token = _dig(body, self.auth.token_field)
+        token = _dig(body, self.auth.token_field or "access_token")
         if not isinstance(token, str) or not token:
             raise AuthError(
                 f"login of identity {self.name!r}: no '{self.auth.token_field}' in the response",
@@ -119,7 +119,7 @@ class IdentitySession:
                 body = resp.json()
             except ValueError:
                 return resp
-            token = _dig(body, self.auth.token_field)
+            token = _dig(body, self.auth.token_field or "access_token")
             if isinstance(token, str) and token:
                 self.access_token = token
             new_refresh = _dig(body, self.auth.refresh_token_field)
