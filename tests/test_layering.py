@@ -14,7 +14,7 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "battletest"
 SHARED = {"errors", "results", "netutil", "redact"}
-FOUNDATION = {"config", "spec", "target", "auth"}
+FOUNDATION = {"config", "spec", "target", "auth", "transport"}
 SUBSYSTEMS = {"demo", "load", "security", "chaos", "quality", "perf", "report"}
 
 # (importing unit, imported unit) → why this composition is part of the design

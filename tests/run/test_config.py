@@ -183,7 +183,7 @@ def test_pyproject_tool_table_is_found(tmp_path: Path) -> None:
 
 
 def test_identities_need_credentials_and_unique_names() -> None:
-    with pytest.raises(ConfigError, match="username\\+password, api_key or token"):
+    with pytest.raises(ConfigError, match="username\\+password, api_key, token"):
         load_config(None, overrides={"identities": [{"name": "a"}]}, environ={}, cwd=Path("/"))
     dup = [{"name": "a", "token": "t"}, {"name": "a", "token": "u"}]
     with pytest.raises(ConfigError, match="unique"):
