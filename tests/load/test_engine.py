@@ -38,6 +38,17 @@ def test_constant_vus_counts_every_request_the_target_saw() -> None:
     assert 0 < result.latency_ms.p50 <= result.latency_ms.p99 <= result.latency_ms.max
     assert len(result.series) >= 2 and result.series[0].vus == 3
     assert result.client_cpu_s > 0 and result.bytes_in > 0 and result.bytes_out > 0
+    # per-endpoint per-second series on the same clock as the total one
+    assert set(result.endpoint_series) == {"a", "b"}
+    for samples in result.endpoint_series.values():
+        assert [s.t for s in samples] == [s.t for s in result.series]
+    assert sum(s.requests for s in result.series) == sum(
+        s.requests for samples in result.endpoint_series.values() for s in samples
+    )
+    assert all(s.span > 0 for s in result.series)
+    assert sum(s.span for s in result.series) == pytest.approx(result.series[-1].t, abs=0.01)
+    metrics = result.metrics()
+    assert metrics["endpoint_series"]["a"][0]["span"] == result.endpoint_series["a"][0].span
 
 
 @pytest.mark.slow

@@ -58,18 +58,20 @@ def test_unparsable_thresholds_say_how_to_write_them(text: str, message: str) ->
 
 def test_evaluate_marks_pass_fail_and_unmeasured() -> None:
     values = {("p95", None): 250.0, ("error_rate", None): 0.02, ("p95", "/a"): None}
-    results = evaluate(
-        [
-            parse_threshold("p95<300ms"),
-            parse_threshold("error_rate<1%"),
-            parse_threshold("p95{name=/a}<1ms"),
-        ],
-        lambda metric, endpoint: values.get((metric, endpoint)),
-    )
-    assert [r.passed for r in results] == [True, False, None]
+    checks = [
+        parse_threshold("p95<300ms"),
+        parse_threshold("error_rate<1%"),
+        parse_threshold("p95{name=/a}<1ms"),
+    ]
+    results = evaluate(checks, lambda metric, endpoint: values.get((metric, endpoint)))
+    # requests were attempted, so a metric without samples fails rather than passing as n/a
+    assert [r.passed for r in results] == [True, False, False]
     assert results[0].line == "p95<300ms: 250.00ms (ok)"
     assert results[1].line == "error_rate<1%: 2.00% (FAILED)"
-    assert results[2].line.endswith("no data (n/a)")
+    assert results[2].line.endswith("no samples although requests were attempted (FAILED)")
+    idle = evaluate(checks, lambda metric, endpoint: None, attempted=False)
+    assert [r.passed for r in idle] == [None, None, None]
+    assert idle[2].line.endswith("no data (n/a)")
 
 
 @given(

@@ -275,7 +275,7 @@ def run(
         monitor = ResourceMonitor(target_pid, resource_interval, run_dir)
     started_at = datetime.now(UTC)
     cpu0 = time.thread_time()
-    agg = Aggregator(names, count)
+    agg = Aggregator(names, count, snapshot_interval)
     session = _Session(configs, agg, checks, abort_on_fail, progress, stop, spec)
     if breakpoint:
         session.breakpoint = [t for t in checks if t.endpoint is None and t.metric in _PER_SECOND]
@@ -447,11 +447,10 @@ class _Session:
     def _breakpoint(self, seconds: list[int]) -> None:
         assert self.breakpoint is not None
         for k in seconds:
-            sec = self.agg.seconds[k]
-            requests, errors = sec["requests"], sec["errors"]
+            smp = self.agg.sample(k)
+            requests, errors = smp.requests, smp.errors
             if requests < 10:
                 continue
-            smp = self.agg.sample(k)
             good = smp.rps * (requests - errors) / requests
             values = {
                 "error_rate": errors / requests,
@@ -571,7 +570,6 @@ def _build(
         )
     if total.requests == 0 and not session.interrupted:
         warnings.append("no request completed; check the target and the --timeout")
-    complete = sorted(agg.seconds)  # every interval, also those only some workers reached
     return LoadResult(
         target=target.url,
         executor=spec.kind,
@@ -590,7 +588,10 @@ def _build(
         errors=dict(sorted(agg.errors.items())),
         bytes_in=agg.bytes_in,
         bytes_out=agg.bytes_out,
-        series=[agg.sample(k) for k in complete],
+        series=agg.series(),
+        endpoint_series=agg.endpoint_series(),
+        rps_ok=round((total.requests - total.failed) / elapsed, 2) if elapsed > 0 else 0.0,
+        iterations=agg.iterations,
         client_cpu_s=round(agg.cpu_s + time.thread_time() - cpu0, 4),
         thresholds=rows,
         interrupted=session.interrupted and not session.aborted,

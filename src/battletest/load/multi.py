@@ -22,6 +22,7 @@ histograms stay inside each scenario), thresholds evaluated on the merged result
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import threading
 import tomllib
@@ -164,6 +165,8 @@ def merge_results(
     series = [
         SecondSample(
             t=float(k),
+            span=max(s.span for s in group),
+            requests=sum(s.requests for s in group),
             rps=round(sum(s.rps for s in group), 1),
             p50=max(s.p50 for s in group),
             p95=max(s.p95 for s in group),
@@ -174,6 +177,11 @@ def merge_results(
         for k, group in sorted(buckets.items())
     ]
     endpoints = {f"{n}:{e}": m for n, res in results.items() for e, m in res.endpoints.items()}
+    endpoint_series = {
+        f"{n}:{e}": [dataclasses.replace(s, t=round(starts[n] + s.t, 3)) for s in samples]
+        for n, res in results.items()
+        for e, samples in res.endpoint_series.items()
+    }
     rows = [
         ThresholdRow(f"{n}: {row.threshold}", row.measured, row.passed, row.line)
         for n, res in results.items()
@@ -228,6 +236,7 @@ def merge_results(
         bytes_in=sum(r.bytes_in for r in results.values()),
         bytes_out=sum(r.bytes_out for r in results.values()),
         series=series,
+        endpoint_series=endpoint_series,
         client_cpu_s=round(sum(r.client_cpu_s for r in results.values()), 4),
         dropped_iterations=sum(r.dropped_iterations for r in results.values()),
         interrupted_iterations=sum(r.interrupted_iterations for r in results.values()),

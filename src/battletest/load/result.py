@@ -36,18 +36,27 @@ class EndpointMetrics:
     failed: int = 0
     error_rate: float = 0.0
     rps: float = 0.0
+    rps_ok: float = 0.0
     latency_ms: LatencyMs = field(default_factory=LatencyMs)
 
 
 @dataclass(slots=True)
 class SecondSample:
+    """One interval of the per-second series, keyed by wall time since the run's start.
+
+    ``t`` is the interval's end and ``span`` its real length (seconds): ``rps`` is
+    ``requests / span``, so a short last interval is scored at its own length.
+    """
+
     t: float  # seconds since start, end of the interval
+    span: float  # real length of the interval in seconds
     rps: float
     p50: float
     p95: float
     p99: float
     errors: int
     vus: int
+    requests: int = 0
 
 
 @dataclass(slots=True)
@@ -85,6 +94,9 @@ class LoadResult:
     bytes_out: int
     series: list[SecondSample]
     client_cpu_s: float
+    endpoint_series: dict[str, list[SecondSample]] = field(default_factory=dict)
+    rps_ok: float = 0.0  # successful responses per second (``rps`` counts every request)
+    iterations: int = 0
     intended_iterations: int | None = None
     dropped_iterations: int = 0
     interrupted_iterations: int = 0
@@ -128,108 +140,198 @@ class _Totals:
         self.failed = 0
 
 
-class Aggregator:
-    """Merges worker snapshots; nothing here needs to share memory with the workers."""
+class _Second:
+    """One open interval: what every worker reported for it, until all have moved past it."""
 
-    def __init__(self, names: list[str], workers: int) -> None:
+    __slots__ = ("end", "endpoints", "total", "vus")
+
+    def __init__(self, endpoints: int) -> None:
+        self.total = _Totals()
+        self.endpoints: list[_Totals | None] = [None] * endpoints  # made on first data
+        self.vus = 0
+        self.end = 0.0  # the latest snapshot time that fell into this interval
+
+
+def _sample(totals: _Totals, end: float, span: float, vus: int) -> SecondSample:
+    pct = histogram.percentiles_ms(totals.hist, [50.0, 95.0, 99.0])
+    return SecondSample(
+        t=round(end, 3),
+        span=round(span, 3),
+        rps=round(totals.requests / span, 1),
+        p50=round(pct[50.0], 3),
+        p95=round(pct[95.0], 3),
+        p99=round(pct[99.0], 3),
+        errors=totals.failed,
+        vus=vus,
+        requests=totals.requests,
+    )
+
+
+class Aggregator:
+    """Merges worker snapshots; nothing here needs to share memory with the workers.
+
+    The per-second series is keyed by time, not by snapshot number: a snapshot taken at
+    ``elapsed`` seconds into the run belongs to interval ``floor(elapsed / interval)`` (a
+    worker takes one as soon as it can after each multiple of the interval, so a worker whose
+    loop stalled merges its late snapshot with the other workers' snapshots of that same
+    second, and the seconds it missed hold only the others' figures). A worker's final
+    snapshot opens an interval of its own after its last one. An interval is closed — its
+    samples computed, its histograms freed — once every worker has reported a later one or
+    finished; its ``span`` is its end minus the previous interval's end. The last interval
+    of a run is kept at its real length when it lasts at least half an interval; a shorter
+    tail (requests still in flight finishing after the stop) stays in the totals and is left
+    out of the series and ``endpoint_series`` alike.
+    """
+
+    def __init__(self, names: list[str], workers: int, interval: float = 1.0) -> None:
         self.names = names
         self.workers = workers
+        self.interval = interval
         self.total = _Totals()
         self.per_endpoint = {name: _Totals() for name in names}
-        self.seconds: dict[int, dict[str, Any]] = defaultdict(
-            lambda: {
-                "hist": histogram.new_histogram(),
-                "requests": 0,
-                "errors": 0,
-                "vus": 0,
-                "elapsed": 0.0,
-                "reported": 0,
-            }
-        )
+        self.open: dict[int, _Second] = {}
+        self.samples: dict[int, SecondSample] = {}
+        self.endpoint_samples: dict[int, list[SecondSample]] = {}
+        self.marks = [0] * workers  # the latest interval each worker reported
+        self.finished = [False] * workers
+        self.last_end = 0.0  # end of the latest closed interval
         self.errors: dict[str, int] = defaultdict(int)
         self.bytes_in = 0
         self.bytes_out = 0
         self.dropped = 0
         self.interrupted = 0
+        self.iterations = 0
         self.elapsed = 0.0
         self.cpu_s = 0.0
 
+    def _key(self, snap: dict[str, Any]) -> int:
+        worker = int(snap.get("worker", 0)) % self.workers
+        key = max(int(float(snap["elapsed"]) // self.interval), 1)
+        if key <= self.marks[worker]:  # only a final snapshot lands here: its own interval
+            key = self.marks[worker] + 1
+        self.marks[worker] = key
+        if snap.get("final"):
+            self.finished[worker] = True
+        return key
+
     def add(self, snap: dict[str, Any]) -> None:
-        sec = self.seconds[int(snap["seq"])]
-        for name, ep in zip(self.names, snap["endpoints"], strict=True):
-            requests = ep["responses"] + ep["lost"]
-            totals = self.per_endpoint[name]
-            totals.requests += requests
-            totals.failed += ep["failed"]
-            self.total.requests += requests
-            self.total.failed += ep["failed"]
-            sec["requests"] += requests
-            sec["errors"] += ep["failed"]
-            if ep["hist"]:
-                histogram.merge(totals.hist, ep["hist"])
-                histogram.merge(self.total.hist, ep["hist"])
-                histogram.merge(sec["hist"], ep["hist"])
+        key = self._key(snap)
+        sec = self.open.get(key)
+        if sec is None:
+            sec = self.open[key] = _Second(len(self.names))
+        requests_all = 0
+        for i, (name, ep) in enumerate(zip(self.names, snap["endpoints"], strict=True)):
+            requests = ep["requests"]
+            if not requests:
+                continue
+            requests_all += requests
+            failed = ep["failed"]
+            slot = sec.endpoints[i]
+            if slot is None:
+                slot = sec.endpoints[i] = _Totals()
+            for totals in (self.per_endpoint[name], self.total, sec.total, slot):
+                totals.requests += requests
+                totals.failed += failed
+                if ep["hist"]:
+                    histogram.merge(totals.hist, ep["hist"])
         for kind, count in snap["errors"].items():
             self.errors[kind] += count
         self.bytes_in += snap["bytes_in"]
         self.bytes_out += snap["bytes_out"]
         self.dropped += snap["dropped"]
         self.interrupted += snap["interrupted"]
-        sec["vus"] += snap["vus"]
-        sec["elapsed"] = max(sec["elapsed"], snap["elapsed"])
-        sec["reported"] += 1
-        self.elapsed = max(self.elapsed, snap["elapsed"])
+        iterations = snap.get("iterations", -1)
+        self.iterations += requests_all if iterations is None or iterations < 0 else iterations
+        sec.vus += snap["vus"]
+        sec.end = max(sec.end, float(snap["elapsed"]))
+        self.elapsed = max(self.elapsed, float(snap["elapsed"]))
+
+    def close_complete(self) -> list[int]:
+        """Close every interval all workers have moved past; return their keys (in order)."""
+        horizon = min(
+            (1 << 60 if done else mark)
+            for mark, done in zip(self.marks, self.finished, strict=True)
+        )
+        closed = []
+        for key in sorted(k for k in self.open if k <= horizon):
+            self._close(key)
+            closed.append(key)
+        return closed
+
+    def _close(self, key: int) -> None:
+        sec = self.open.pop(key)
+        span = sec.end - self.last_end
+        last = all(self.finished) and not self.open
+        if last and span < self.interval / 2 and self.samples:
+            return  # the stop's short tail: counted in the totals, not in the series
+        span = max(span, 1e-3)
+        self.last_end = sec.end
+        self.samples[key] = _sample(sec.total, sec.end, span, sec.vus)
+        self.endpoint_samples[key] = [
+            _sample(slot if slot is not None else _Totals(), sec.end, span, sec.vus)
+            for slot in sec.endpoints
+        ]
 
     def complete_seconds(self) -> list[int]:
-        return sorted(k for k, s in self.seconds.items() if s["reported"] >= self.workers)
+        """Keys of the closed intervals (closing what can be closed first)."""
+        self.close_complete()
+        return sorted(self.samples)
+
+    def sample(self, k: int) -> SecondSample:
+        return self.samples[k]
+
+    def series(self) -> list[SecondSample]:
+        self.close_complete()
+        for key in sorted(self.open):  # the run is over: whatever is left is closed now
+            self.finished = [True] * self.workers
+            self._close(key)
+        return [self.samples[k] for k in sorted(self.samples)]
+
+    def endpoint_series(self) -> dict[str, list[SecondSample]]:
+        keys = sorted(self.endpoint_samples)
+        return {
+            name: [self.endpoint_samples[k][i] for k in keys] for i, name in enumerate(self.names)
+        }
+
+    def attempted(self) -> bool:
+        """Were any requests attempted (sent, dropped or cut short)? Decides whether a
+        threshold without samples failed (yes) or could not be measured (no)."""
+        return bool(self.total.requests or self.dropped or self.interrupted)
 
     def lookup(self, metric: str, endpoint: str | None) -> float | None:
         """A threshold's current value (ms, fraction, or count), None if nothing measured."""
         totals = self.total if endpoint is None else self.per_endpoint.get(endpoint)
-        if totals is None or totals.requests == 0:
+        if totals is None:
+            return None
+        elapsed = self.elapsed if self.elapsed > 0 else None
+        if metric == "dropped_iterations":
+            return float(self.dropped) if endpoint is None else None
+        if metric == "dropped_rate":
+            return self.dropped / elapsed if endpoint is None and elapsed else None
+        if totals.requests == 0:
             return None
         if metric == "error_rate":
             return totals.failed / totals.requests
+        if metric == "checks":
+            return 1.0 - totals.failed / totals.requests
         if metric == "requests":
             return float(totals.requests)
         if metric == "failed":
             return float(totals.failed)
-        if metric == "rps":
-            return totals.requests / self.elapsed if self.elapsed > 0 else None
-        if metric == "dropped_iterations":
-            return float(self.dropped)
-        hist = totals.hist
-        if hist.get_total_count() == 0:
-            return None
-        if metric == "mean":
-            return histogram.mean_ms(hist)
-        if metric == "min":
-            return float(hist.get_min_value()) / 1000.0
-        if metric == "max":
-            return float(hist.get_max_value()) / 1000.0
-        return histogram.value_at_ms(hist, float(metric[1:]))
+        if metric == "iterations":
+            return float(self.iterations) if endpoint is None else float(totals.requests)
+        if metric in ("rps", "rps_ok", "iteration_rate"):
+            if elapsed is None:
+                return None
+            if metric == "rps_ok":
+                return (totals.requests - totals.failed) / elapsed
+            if metric == "iteration_rate" and endpoint is None:
+                return self.iterations / elapsed
+            return totals.requests / elapsed
+        return latency_lookup(totals.hist, metric)
 
     def evaluate(self, thresholds: list[Threshold]) -> list[ThresholdResult]:
-        return evaluate(thresholds, self.lookup)
-
-    def sample(self, k: int) -> SecondSample:
-        sec = self.seconds[k]
-        prev = (
-            self.seconds[k - 1]["elapsed"]
-            if (k - 1) in self.seconds
-            else (0.0 if k == 1 else sec["elapsed"] - 1.0)
-        )
-        span = max(sec["elapsed"] - prev, 1e-6)
-        pct = histogram.percentiles_ms(sec["hist"], [50.0, 95.0, 99.0])
-        return SecondSample(
-            t=round(sec["elapsed"], 3),
-            rps=round(sec["requests"] / span, 1),
-            p50=round(pct[50.0], 3),
-            p95=round(pct[95.0], 3),
-            p99=round(pct[99.0], 3),
-            errors=sec["errors"],
-            vus=sec["vus"],
-        )
+        return evaluate(thresholds, self.lookup, attempted=self.attempted())
 
     def endpoint_metrics(self, name: str) -> EndpointMetrics:
         t = self.per_endpoint[name]
@@ -238,9 +340,25 @@ class Aggregator:
             failed=t.failed,
             error_rate=round(t.failed / t.requests, 6) if t.requests else 0.0,
             rps=round(t.requests / self.elapsed, 2) if self.elapsed else 0.0,
+            rps_ok=round((t.requests - t.failed) / self.elapsed, 2) if self.elapsed else 0.0,
             latency_ms=LatencyMs(**histogram.summary_ms(t.hist)),
         )
 
     @property
     def merged(self) -> HdrHistogram:
         return self.total.hist
+
+
+def latency_lookup(hist: HdrHistogram, metric: str) -> float | None:
+    """``mean``, ``min``, ``max`` or ``pN`` of a histogram in ms; None when it is empty."""
+    if hist.get_total_count() == 0:
+        return None
+    if metric == "mean":
+        return histogram.mean_ms(hist)
+    if metric == "min":
+        return float(hist.get_min_value()) / 1000.0
+    if metric == "max":
+        return float(hist.get_max_value()) / 1000.0
+    if metric.startswith("p"):
+        return histogram.value_at_ms(hist, float(metric[1:]))
+    return None

@@ -99,17 +99,20 @@ class Recorder:
     __slots__ = (
         "bytes_in",
         "bytes_out",
+        "counts_iterations",
         "dropped",
         "endpoints",
         "errors",
         "failed",
         "interrupted",
+        "iterations",
         "lat",
         "lost",
     )
 
-    def __init__(self, endpoints: int) -> None:
+    def __init__(self, endpoints: int, counts_iterations: bool = False) -> None:
         self.endpoints = endpoints
+        self.counts_iterations = counts_iterations  # scenarios: iterations != requests
         self.reset()
 
     def reset(self) -> None:
@@ -123,20 +126,26 @@ class Recorder:
         self.bytes_out = 0
         self.dropped = 0
         self.interrupted = 0
+        self.iterations = 0 if self.counts_iterations else -1  # -1: one request each
 
     def error(self, kind: str) -> None:
         self.errors[kind] = self.errors.get(kind, 0) + 1
 
-    def snapshot(self, seq: int, elapsed: float, vus: int, final: bool) -> dict[str, Any]:
+    def snapshot(
+        self, seq: int, elapsed: float, vus: int, final: bool, worker: int = 0
+    ) -> dict[str, Any]:
+        """The interval as plain data. Every request has one latency in ``lat`` — a failed
+        or timed-out one too, at its elapsed time — so ``requests`` is ``len(lat)``."""
         return {
             "seq": seq,
+            "worker": worker,
             "elapsed": elapsed,
             "final": final,
             "vus": vus,
             "endpoints": [
                 {
                     "hist": histogram.encode(histogram.fold(lat)) if lat else None,
-                    "responses": len(lat),
+                    "requests": len(lat),
                     "failed": failed + lost,
                     "lost": lost,
                 }
@@ -147,6 +156,7 @@ class Recorder:
             "bytes_out": self.bytes_out,
             "dropped": self.dropped,
             "interrupted": self.interrupted,
+            "iterations": self.iterations,
         }
 
 
@@ -210,11 +220,17 @@ class Connection(asyncio.Protocol):
             self._lose(kind)
 
     def _lose(self, kind: str) -> None:
+        """Count a request without a response, at its elapsed time (a timeout at the
+        timeout), so failures stay in the latency distribution as k6 keeps them."""
         rec = self.rec
-        rec.lost[self.ep] += 1
+        now = perf_counter()
+        ep = self.ep
+        elapsed = self.rt.cfg.timeout if kind == "timeout" else now - self.start
+        rec.lat[ep].append(int(elapsed * 1_000_000))
+        rec.lost[ep] += 1
         rec.error(kind)
         self.ep = -1
-        self.finished(self.user, True, perf_counter())
+        self.finished(self.user, True, now)
 
     def close(self, abort: bool = False) -> None:
         self.closed = True
@@ -450,7 +466,7 @@ class Runtime:
         self.sink = sink
         self.clock = clock
         self.loop = asyncio.get_running_loop()
-        self.rec = Recorder(len(cfg.endpoints))
+        self.rec = Recorder(len(cfg.endpoints), cfg.scenario is not None)
         self.payloads = [request_bytes(cfg.target, ep) for ep in cfg.endpoints]
         self.expect = [frozenset(ep.expect) for ep in cfg.endpoints]
         self.sequence = pick_sequence(cfg.endpoints, cfg.seed + cfg.index)
@@ -559,7 +575,7 @@ class Runtime:
 
     def take_snapshot(self, offset: float, final: bool) -> dict[str, Any]:
         self.seq += 1
-        snap = self.rec.snapshot(self.seq, offset, self.driver.active(), final)
+        snap = self.rec.snapshot(self.seq, offset, self.driver.active(), final, self.cfg.index)
         self.rec.reset()
         return snap
 

@@ -76,7 +76,14 @@ class ThresholdResult:
     def line(self) -> str:
         t = self.threshold
         mark = {True: "ok", False: "FAILED", None: "n/a"}[self.passed]
-        got = "no data" if self.measured is None else t.format_value(self.measured)
+        if self.measured is None:
+            got = (
+                "no samples although requests were attempted"
+                if self.passed is False
+                else ("no data")
+            )
+        else:
+            got = t.format_value(self.measured)
         return f"{t.source}: {got} ({mark})"
 
 
@@ -139,11 +146,18 @@ def parse_thresholds(texts: list[str] | tuple[str, ...]) -> list[Threshold]:
     return [parse_threshold(t) for t in texts]
 
 
-def evaluate(thresholds: list[Threshold], lookup: Lookup) -> list[ThresholdResult]:
-    """Evaluate each threshold with ``lookup(metric, endpoint)``; unknown values pass as n/a."""
+def evaluate(
+    thresholds: list[Threshold], lookup: Lookup, *, attempted: bool = True
+) -> list[ThresholdResult]:
+    """Evaluate each threshold with ``lookup(metric, endpoint)``.
+
+    A metric without samples fails its threshold when requests were ``attempted`` (every one
+    dropped, say, or none to that endpoint): silence is not a pass. Only when nothing was
+    attempted at all is it "not measured" (``passed`` None).
+    """
     results = []
     for t in thresholds:
         measured = lookup(t.metric, t.endpoint)
-        passed = None if measured is None else t.check(measured)
+        passed = (False if attempted else None) if measured is None else t.check(measured)
         results.append(ThresholdResult(t, measured, passed))
     return results

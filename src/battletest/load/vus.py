@@ -14,7 +14,7 @@ import random
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
-from battletest.load.client import Client, RequestFailed, Response
+from battletest.load.client import Client, RequestFailed, Response, perf_counter
 from battletest.load.executors import local_vus, share, vus_at, worker_offsets
 from battletest.load.flow import FlowScenario, Step, VUState, check_response, render_step
 from battletest.load.tasks import PythonScenario, UserClient, import_file, shape_target
@@ -53,9 +53,13 @@ class Recording:
         i = self.index[label]
         client = self.client
         before = client.bytes_out
+        begin = perf_counter() if start is None else start
         try:
-            resp = await client.send(method, path, headers, body, start)
+            resp = await client.send(method, path, headers, body, begin)
         except RequestFailed as exc:
+            # in the latency distribution at its elapsed time (a timeout at the timeout)
+            elapsed = client.timeout if exc.kind == "timeout" else perf_counter() - begin
+            rec.lat[i].append(int(elapsed * 1_000_000))
             rec.lost[i] += 1
             rec.error(exc.kind)
             return None
@@ -169,8 +173,11 @@ class PythonRunner:
             raise
         except Exception as exc:
             message = str(exc).replace("\n", " ")[:80]
-            self.rec.rec.error(f"task_error:{label}: {type(exc).__name__}: {message}")
-            self.rec.rec.lost[self.rec.index[label]] += 1
+            rec = self.rec.rec
+            rec.error(f"task_error:{label}: {type(exc).__name__}: {message}")
+            # one failed request at the task's elapsed time, so requests == len(latencies)
+            rec.lat[self.rec.index[label]].append(int((loop.time() - begun) * 1_000_000))
+            rec.lost[self.rec.index[label]] += 1
         self.user.last_task_s = loop.time() - begun
 
     async def on_start(self) -> None:
@@ -297,6 +304,7 @@ class VUDriver:
                 await runner.iterate(None)
             finally:
                 self.busy_count -= 1
+            self.rt.rec.iterations += 1
             self.iterations[local] = self.iterations.get(local, 0) + 1
             pause = runner.wait()
             if pause > 0:
@@ -335,6 +343,7 @@ class VUDriver:
                 runner.started = True  # type: ignore[attr-defined]
                 await runner.on_start()
             await runner.iterate(start)
+            self.rt.rec.iterations += 1
         finally:
             self.busy_count -= 1
             self.idle.append(local)
