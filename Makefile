@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DEB_PACKAGES := nginx wrk haproxy chromium chromium-driver redis-server postgresql curl
 PYTEST_ARGS ?=
 
-.PHONY: test demo lint bench system-deps venv clean
+.PHONY: test demo lint bench system-deps venv thirdparty clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,19 @@ venv: $(STAMP)
 system-deps:
 	@bash scripts/system-deps.sh $(DEB_PACKAGES)
 
-test: system-deps venv
+# Real third-party API applications from PyPI that tests/thirdparty/ starts on loopback and runs
+# battletest against: each in its own venv (never ours), pinned by
+# tests/thirdparty/requirements/<app>.txt, reinstalled only when that file changes.
+THIRDPARTY := .venv-thirdparty
+THIRDPARTY_APPS := kinto httpbin
+$(THIRDPARTY)/%/.installed: tests/thirdparty/requirements/%.txt
+	@test -x $(THIRDPARTY)/$*/bin/python || $(PYTHON) -m venv $(THIRDPARTY)/$*
+	$(THIRDPARTY)/$*/bin/python -m pip install --quiet --disable-pip-version-check -r $<
+	@touch $@
+
+thirdparty: $(foreach app,$(THIRDPARTY_APPS),$(THIRDPARTY)/$(app)/.installed)
+
+test: system-deps venv thirdparty
 	$(BIN)/python -m pytest -n auto -p no:cacheprovider $(PYTEST_ARGS)
 
 # `battletest run` with no target starts the built-in demo, runs the enabled suites, writes
@@ -47,4 +59,4 @@ bench: system-deps venv $(PEERS)/.installed
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) $(PEERS) battletest-reports .pytest_cache
+	rm -rf $(VENV) $(PEERS) $(THIRDPARTY) battletest-reports .pytest_cache

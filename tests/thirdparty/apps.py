@@ -1,0 +1,274 @@
+"""Third-party API applications from PyPI, started on loopback for the tests in this folder.
+
+Each app lives in its own venv under ``.venv-thirdparty/<name>/`` (``make thirdparty``, pinned
+by ``requirements/<name>.txt``) and is served by ``serve.py`` under that venv's interpreter:
+waitress on 127.0.0.1, a port the server chose itself, and a journal of every request it
+answered. ``GROUND_TRUTH.md`` says what each app is, written before anything was tuned to it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+VENVS = ROOT / ".venv-thirdparty"
+SERVE = Path(__file__).with_name("serve.py")
+STARTUP_TIMEOUT_S = 60.0
+METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
+
+
+@dataclass(frozen=True, slots=True)
+class ThirdPartyApp:
+    """What the harness needs to know to start one app and read its spec."""
+
+    name: str
+    version: str  # the pinned version (requirements/<name>.txt); checked against the venv
+    spec_path: str  # where the app serves its API document, under the app's root
+    base_path: str  # the API's base path (the spec's basePath)
+    health_path: str
+    write_config: Callable[[Path], list[str]] | None = None  # workdir → extra serve.py args
+
+    @property
+    def venv(self) -> Path:
+        return VENVS / self.name
+
+
+def _kinto_ini(workdir: Path) -> list[str]:
+    """A Kinto config with in-memory storage and the accounts plugin (HTTP Basic accounts).
+
+    Anyone may create an account (as Kinto's own ``kinto init`` writes it); any account may
+    create buckets; the account named ``admin`` may manage every account.
+    """
+    ini = workdir / "kinto.ini"
+    ini.write_text(
+        """\
+[app:main]
+use = egg:kinto
+kinto.includes = kinto.plugins.accounts
+kinto.storage_backend = kinto.core.storage.memory
+kinto.storage_url =
+kinto.cache_backend = kinto.core.cache.memory
+kinto.cache_url =
+kinto.permission_backend = kinto.core.permission.memory
+kinto.permission_url =
+kinto.userid_hmac_secret = battletest-thirdparty-not-a-secret
+multiauth.policies = account
+multiauth.policy.account.use = kinto.plugins.accounts.AccountsPolicy
+kinto.account_create_principals = system.Everyone
+kinto.account_write_principals = account:admin
+kinto.bucket_create_principals = system.Authenticated
+
+[loggers]
+keys = root
+
+[handlers]
+keys = console
+
+[formatters]
+keys = plain
+
+[logger_root]
+level = WARNING
+handlers = console
+
+[handler_console]
+class = StreamHandler
+args = (sys.stderr,)
+formatter = plain
+
+[formatter_plain]
+format = %(asctime)s %(levelname)s %(name)s %(message)s
+""",
+        encoding="utf-8",
+    )
+    return ["--ini", str(ini)]
+
+
+KINTO = ThirdPartyApp(
+    name="kinto",
+    version="26.5.0",
+    spec_path="/v1/__api__",
+    base_path="/v1",
+    health_path="/v1/__heartbeat__",
+    write_config=_kinto_ini,
+)
+HTTPBIN = ThirdPartyApp(
+    name="httpbin",
+    version="0.10.4",
+    spec_path="/spec.json",
+    base_path="",
+    health_path="/get",
+)
+APPS = {app.name: app for app in (KINTO, HTTPBIN)}
+
+
+def require_installed(app: ThirdPartyApp) -> None:
+    """Fail (never skip) with one line when the app's venv is missing or holds another version."""
+    stamp = app.venv / ".installed"
+    if not stamp.exists():
+        pytest.fail(
+            f"{app.name} is not installed in {app.venv}: run `make thirdparty`", pytrace=False
+        )
+    found = subprocess.run(
+        [
+            str(app.venv / "bin" / "python"),
+            "-c",
+            f"import importlib.metadata as m; print(m.version({app.name!r}))",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    if found != app.version:
+        pytest.fail(
+            f"{app.venv} holds {app.name} {found or '?'}, not {app.version}: run `make thirdparty`",
+            pytrace=False,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Running:
+    """A started app: its root URL (no base path), spec URL and request journal."""
+
+    app: ThirdPartyApp
+    root: str
+    workdir: Path
+    journal_path: Path
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        """The API's base URL (root + base path): what a user gives ``--target``."""
+        return self.root + self.app.base_path
+
+    @property
+    def spec_url(self) -> str:
+        return self.root + self.app.spec_path
+
+    def journal(self) -> list[dict[str, object]]:
+        """Every request the app answered so far (method, path, query, status)."""
+        text = self.journal_path.read_text(encoding="utf-8")
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+    def journal_mark(self) -> int:
+        """How many requests the journal holds now (to read only what came after)."""
+        return len(self.journal())
+
+
+@contextmanager
+def serve(app: ThirdPartyApp, workdir: Path) -> Iterator[Running]:
+    """Start ``app`` on 127.0.0.1, wait until its health path answers 200, stop it at the end."""
+    require_installed(app)
+    workdir.mkdir(parents=True, exist_ok=True)
+    port_file, journal, log = workdir / "port", workdir / "journal.jsonl", workdir / "app.log"
+    port_file.unlink(missing_ok=True)
+    journal.write_text("", encoding="utf-8")
+    extra = app.write_config(workdir) if app.write_config else []
+    cmd = [str(app.venv / "bin" / "python"), str(SERVE), app.name, *extra]
+    cmd += ["--port-file", str(port_file), "--journal", str(journal)]
+    with log.open("wb") as log_file:
+        proc = subprocess.Popen(
+            cmd, stdout=log_file, stderr=subprocess.STDOUT, cwd=workdir, start_new_session=True
+        )
+    try:
+        root = _wait_healthy(app, proc, port_file, log)
+        yield Running(app=app, root=root, workdir=workdir, journal_path=journal, log_path=log)
+    finally:
+        _stop(proc)
+
+
+def _wait_healthy(
+    app: ThirdPartyApp, proc: subprocess.Popen[bytes], port_file: Path, log: Path
+) -> str:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{app.name} exited with {proc.returncode}:\n{_tail(log)}")
+        if port_file.exists():
+            root = f"http://127.0.0.1:{int(port_file.read_text())}"
+            try:
+                if httpx.get(root + app.health_path, timeout=2.0).status_code == 200:
+                    return root
+            except httpx.HTTPError:
+                pass
+        time.sleep(0.05)
+    raise RuntimeError(f"{app.name} not healthy after {STARTUP_TIMEOUT_S:.0f}s:\n{_tail(log)}")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the app's process group, SIGKILL what is left after 5 s."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+    except ProcessLookupError:
+        pass
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+
+
+# --- what the journal says about the spec's operations ---------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    method: str
+    path: str  # the spec's template, e.g. /buckets/{id}
+    pattern: re.Pattern[str]
+
+
+def spec_operations(document: dict[str, object], base_path: str) -> list[Operation]:
+    """The (method, path template) pairs of a Swagger 2.0 / OpenAPI 3 document, read directly.
+
+    Deliberately independent of battletest's own spec model: this is the yardstick.
+    """
+    paths = document.get("paths")
+    assert isinstance(paths, dict)
+    ops = []
+    for template, item in paths.items():
+        regex = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(base_path + template))
+        pattern = re.compile(regex + "/?")
+        for method in item:
+            if method in METHODS:
+                ops.append(Operation(method.upper(), template, pattern))
+    return ops
+
+
+def match(ops: list[Operation], method: str, path: str) -> Operation | None:
+    """The operation a request reached; a literal template wins over a parameterised one."""
+    hits = [op for op in ops if op.method == method and op.pattern.fullmatch(path)]
+    hits.sort(key=lambda op: op.path.count("{"))
+    return hits[0] if hits else None
+
+
+def exercised(ops: list[Operation], journal: list[dict[str, object]]) -> dict[Operation, set[int]]:
+    """Each operation → the statuses the app answered it with (operations never reached: absent)."""
+    seen: dict[Operation, set[int]] = {}
+    for entry in journal:
+        op = match(ops, str(entry["method"]), str(entry["path"]))
+        if op is not None:
+            seen.setdefault(op, set()).add(int(str(entry["status"])))
+    return seen
+
+
+def succeeded(seen: dict[Operation, set[int]]) -> list[Operation]:
+    """The operations that got at least one 2xx answer: the ones really exercised."""
+    return [op for op, statuses in seen.items() if any(200 <= s < 300 for s in statuses)]

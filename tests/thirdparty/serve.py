@@ -1,0 +1,92 @@
+"""Serve one third-party WSGI app on loopback with a request journal (run by the app's own venv).
+
+This file is executed by the interpreter of ``.venv-thirdparty/<app>/`` (never imported by our
+tests), so it uses only the standard library, waitress and the app itself:
+
+    .venv-thirdparty/kinto/bin/python serve.py kinto --ini kinto.ini --port-file P --journal J
+
+It binds port 0 (no free-port race between xdist workers), writes the chosen port to
+``--port-file`` once listening, and appends one JSON line per answered request to ``--journal``
+(method, path, query, status): the ground truth of what reached the app, independent of what
+battletest reports about itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def journaled(app: WsgiApp, path: str) -> WsgiApp:
+    """``app`` wrapped so that each request's method, path and status land in ``path``."""
+    lock = threading.Lock()
+    out = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 (lives as long as the server)
+
+    def wrapper(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        def recording_start(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
+            line = {
+                "method": environ.get("REQUEST_METHOD", ""),
+                "path": environ.get("PATH_INFO", ""),
+                "query": environ.get("QUERY_STRING", ""),
+                "status": int(status.split(" ", 1)[0]),
+            }
+            with lock:
+                out.write(json.dumps(line) + "\n")
+            return start_response(status, headers, *exc)
+
+        return app(environ, recording_start)
+
+    return wrapper
+
+
+def load_app(name: str, ini: str | None) -> WsgiApp:
+    if name == "kinto":
+        from pyramid.paster import get_app, setup_logging
+
+        if not ini:
+            raise SystemExit("kinto needs --ini")
+        setup_logging(ini)
+        return get_app(ini, "main")
+    if name == "httpbin":
+        from httpbin import app
+
+        return app
+    raise SystemExit(f"unknown app {name!r}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("app")
+    parser.add_argument("--ini")
+    parser.add_argument("--port-file", required=True)
+    parser.add_argument("--journal", required=True)
+    parser.add_argument("--threads", type=int, default=8)
+    args = parser.parse_args()
+
+    from waitress import create_server
+
+    server = create_server(
+        journaled(load_app(args.app, args.ini), args.journal),
+        host="127.0.0.1",
+        port=0,
+        threads=args.threads,
+        # httpbin's /delay, /drip and /stream answer slowly by design; keep waitress quiet
+        # about its queue instead of warning on every burst.
+        channel_timeout=30,
+    )
+    port = server.effective_port
+    tmp = args.port_file + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(str(port))
+    os.replace(tmp, args.port_file)  # the reader never sees a half-written number
+    server.run()
+
+
+if __name__ == "__main__":
+    main()
