@@ -68,36 +68,35 @@ def analyse_auth(spec: Spec) -> AuthFlow:
     """The auth flow and credential kinds a spec describes."""
     flow = AuthFlow()
     for name, scheme in spec.security_schemes.items():
-        kind = str(scheme.get("type", ""))
-        if kind == "apiKey" and scheme.get("in") == "header":
-            flow.api_key_header = flow.api_key_header or str(scheme.get("name") or "X-API-Key")
-        elif kind == "apiKey":
+        if scheme.kind == "apiKey" and scheme.location == "header":
+            flow.api_key_header = flow.api_key_header or scheme.param_name or "X-API-Key"
+        elif scheme.kind == "apiKey":
             flow.notes.append(
-                f"security scheme {name!r} sends its key in the {scheme.get('in')}: battletest "
+                f"security scheme {name!r} sends its key in the {scheme.location}: battletest "
                 "sends API keys as a header, set [auth].api_key_header if the API also accepts one"
             )
-        elif kind == "http" and str(scheme.get("scheme", "")).lower() == "basic":
+        elif scheme.kind == "basic":
             flow.basic = True
-        elif kind in ("http", "oauth2", "openIdConnect"):
+        elif scheme.type in ("http", "oauth2", "openIdConnect"):
             flow.bearer = True
-        password = ((scheme.get("flows") or {}).get("password") or {}) if kind == "oauth2" else {}
-        if password.get("tokenUrl") and "://" not in str(password["tokenUrl"]):
-            flow.login_path = "/" + str(password["tokenUrl"]).lstrip("/")
+        password = scheme.flow("password")
+        if password is not None and password.token_url and "://" not in password.token_url:
+            flow.login_path = "/" + password.token_url.lstrip("/")
             flow.login_format = "form"  # OAuth2 password grant: form-encoded username/password
     posts = [op for op in spec.operations if op.method == "POST"]
     if flow.login_path is None:
         login = _first(posts, _LOGIN, exclude=_REFRESH)
         if login is not None:
-            flow.login_path = spec.base_path + login.path
+            flow.login_path = login.url_path
             _login_fields(flow, login)
     refresh = _first(posts, _REFRESH)
     if refresh is not None:
-        flow.refresh_path = spec.base_path + refresh.path
+        flow.refresh_path = refresh.url_path
         props = _properties(refresh.request_body)
         flow.refresh_token_field = _pick(props, _REFRESH_FIELDS, flow.refresh_token_field)
     logout = _first(posts, _LOGOUT) or _first(spec.operations, _LOGOUT)
     if logout is not None:
-        flow.logout_path = spec.base_path + logout.path
+        flow.logout_path = logout.url_path
     if flow.login_path:
         flow.bearer = True
     return flow
@@ -177,16 +176,9 @@ def _s(value: str) -> str:
 
 
 def _target_url(spec: Spec) -> str | None:
-    servers = spec.document.get("servers") or []
-    if servers and isinstance(servers[0], dict):
-        url = str(servers[0].get("url", ""))
-        if url.startswith(("http://", "https://")) and "{" not in url:
-            return url.rstrip("/")
-    host = spec.document.get("host")
-    if isinstance(host, str) and host:
-        schemes = spec.document.get("schemes") or ["https"]
-        return f"{schemes[0]}://{host}".rstrip("/")
-    return None
+    """A first guess at the target: the origin the document names (its base path is applied
+    to every operation path by battletest, so it is not part of the target URL)."""
+    return spec.origin
 
 
 def available_suites() -> list[str]:
@@ -217,7 +209,7 @@ def render_config(
     flow = analyse_auth(spec) if spec is not None else AuthFlow()
     identities = stub_identities(flow)
     url = _target_url(spec) if spec is not None else None
-    title = str((spec.document.get("info") or {}).get("title", "")) if spec else ""
+    title = spec.title if spec else ""
     lines = [
         f"# battletest.toml{' for ' + title if title else ''}, written by `battletest init`.",
         "# Every section is here with its defaults; commented lines are optional settings.",
@@ -440,7 +432,7 @@ def _rbac_lines(spec: Spec | None, identities: list[StubIdentity]) -> list[str]:
         lines += [
             f"# [[rbac]]    # {op.label}: needs {_needs(op)}",
             f"# method = {_s(op.method)}",
-            f"# path = {_s((spec.base_path if spec else '') + op.path)}",
+            f"# path = {_s(op.url_path)}",
             f"# roles = [{', '.join(_s(r) for r in guess)}]",
         ]
     return lines
@@ -450,8 +442,8 @@ def _kinds(op: Operation, spec: Spec) -> set[str]:
     kinds = set()
     for requirement in op.security:
         for name in requirement:
-            scheme = spec.security_schemes.get(name, {})
-            kinds.add("api_key" if scheme.get("type") == "apiKey" else "login")
+            scheme = spec.security_schemes.get(name)
+            kinds.add("api_key" if scheme is not None and scheme.kind == "apiKey" else "login")
     return kinds
 
 

@@ -206,4 +206,4 @@ def test_nullable_enum_and_openapi_keywords_become_json_schema() -> None:
         {"type": "string", "enum": ["a"], "nullable": True, "example": "a", "x-tag": 1},
         openapi_30=True,
     )
-    assert out == {"type": ["string", "null"], "enum": ["a", None]}
+    assert out == {"type": ["string", "null"], "enum": ["a", None], "examples": ["a"]}

@@ -91,9 +91,6 @@ OP = Operation(
     path="/x",
     operation_id="x",
     parameters=(),
-    request_body=None,
-    request_content_type=None,
-    body_required=False,
     responses={
         "200": ResponseSpec(
             "200",

@@ -172,7 +172,9 @@ def test_oauth_password_flow_and_server_url(tmp_path: Path) -> None:
     spec = _write(tmp_path, OAUTH_SPEC)
     path, text = init_config(str(spec), tmp_path / "battletest.toml")
     config = load_config(path, environ=_env(text))
-    assert config.target.url == "https://api.shop.example/v2"
+    # the server's path (/v2) is the base path battletest puts before every operation path,
+    # so the target is the origin alone (a target ending in /v2 would send /v2/v2/…)
+    assert config.target.url == "https://api.shop.example"
     assert config.auth.login_path == "/oauth/token"
     assert config.auth.login_format == "form"
     assert [i.name for i in config.identities] == ["user", "admin"]

@@ -16,6 +16,7 @@ import httpx
 from battletest.auth import jwt
 from battletest.config import AuthConfig, Identity
 from battletest.errors import AuthError
+from battletest.spec import SecurityScheme
 
 PRIVILEGE = ("admin", "service", "staff", "manager", "user", "guest")
 
@@ -183,7 +184,7 @@ class Identities:
                 return self.get(s.name)
         return None
 
-    def for_schemes(self, schemes: list[dict[str, Any]]) -> IdentitySession | None:
+    def for_schemes(self, schemes: list[SecurityScheme]) -> IdentitySession | None:
         """The most privileged identity whose credentials fit one of the security schemes.
 
         ``schemes`` holds the scheme definitions of one security requirement alternative.
@@ -210,15 +211,11 @@ def _rank(role: str) -> int:
     return PRIVILEGE.index(role) if role in PRIVILEGE else len(PRIVILEGE)
 
 
-def _kind(scheme: dict[str, Any]) -> str:
-    t = str(scheme.get("type", ""))
-    if t == "apiKey":
-        return "apiKey"
-    if t == "http" and str(scheme.get("scheme", "")).lower() == "bearer":
-        return "bearer"
-    if t in ("oauth2", "openIdConnect"):
-        return "oauth2"
-    return "other"
+def _kind(scheme: SecurityScheme) -> str:
+    kind = scheme.kind
+    if kind in ("apiKey", "bearer", "oauth2"):
+        return kind
+    return "oauth2" if kind == "openIdConnect" else "other"
 
 
 __all__ = ["Identities", "IdentitySession"]

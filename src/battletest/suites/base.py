@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from battletest.results import Case, Status, SuiteResult
+from battletest.spec import SecurityScheme
 
 if TYPE_CHECKING:
     from battletest.auth import Identities, IdentitySession
@@ -94,7 +95,12 @@ class SuiteContext:
                 return self.identities.get(best.name)
         for alternative in op.security:
             schemes = (
-                [self.spec.security_schemes.get(n, {}) for n in alternative] if self.spec else []
+                [
+                    self.spec.security_schemes.get(n) or SecurityScheme(n, "other")
+                    for n in alternative
+                ]
+                if self.spec
+                else []
             )
             session = self.identities.for_schemes(schemes)
             if session is not None:
