@@ -14,9 +14,9 @@ from battletest.results import Finding, Severity
 from battletest.security import Outcome, ScanIdentity, Scanner, ScanSettings, scan
 from battletest.security.framework import apply_suppressions, merge_findings
 from battletest.security.http import RateLimiter, ScanClient
-from battletest.security.model import build_operations, select
 from battletest.security.settings import Suppression
-from battletest.security.suite import default_scanner, to_suite
+from battletest.security.suite import default_scanner, operations_of, to_suite
+from battletest.spec import select
 
 SPEC = {
     "openapi": "3.1.0",
@@ -51,7 +51,7 @@ SPEC = {
 
 
 def test_operations_resolve_refs_security_and_globs() -> None:
-    ops = build_operations(SPEC)
+    ops = operations_of(SPEC)
     assert [o.key for o in ops] == [
         "GET /v2/invoices",
         "GET /v2/invoices/{invoice_id}",
@@ -63,9 +63,36 @@ def test_operations_resolve_refs_security_and_globs() -> None:
     assert [o.path for o in select(ops, ["/v2/invoices*"], ["*/{invoice_id}"])] == ["/v2/invoices"]
 
 
-def test_not_openapi_is_a_spec_error() -> None:
-    with pytest.raises(SpecError, match="not OpenAPI 3"):
-        build_operations({"swagger": "2.0", "paths": {}})
+def test_not_an_api_document_is_a_spec_error() -> None:
+    with pytest.raises(SpecError, match=r"not an OpenAPI 2\.0/3\.x document \(version '1\.2'\)"):
+        operations_of({"swagger": "1.2", "paths": {}})
+
+
+def test_swagger_2_operations_carry_the_base_path_and_form_bodies() -> None:
+    ops = operations_of(
+        {
+            "swagger": "2.0",
+            "basePath": "/api",
+            "securityDefinitions": {"basic": {"type": "basic"}},
+            "security": [{"basic": []}],
+            "paths": {
+                "/login": {
+                    "post": {
+                        "security": [],
+                        "consumes": ["application/x-www-form-urlencoded"],
+                        "parameters": [
+                            {"name": "username", "in": "formData", "type": "string"},
+                            {"name": "password", "in": "formData", "type": "string"},
+                        ],
+                        "responses": {"200": {"description": "ok"}},
+                    }
+                }
+            },
+        }
+    )
+    assert [o.key for o in ops] == ["POST /api/login"]
+    assert not ops[0].secured
+    assert set(ops[0].body_properties()) == {"username", "password"}
 
 
 def test_registry_is_per_instance_and_rejects_duplicates() -> None:

@@ -19,9 +19,9 @@ from battletest.security.canary import Canary
 from battletest.security.framework import CheckInfo, make_finding
 from battletest.security.http import Exchange, ScanClient
 from battletest.security.identity import ScanIdentity
-from battletest.security.model import Operation, path_matches
 from battletest.security.settings import ScanSettings
 from battletest.security.values import example
+from battletest.spec import Operation, path_matches
 
 _LOGIN = re.compile(r"(^|/)(login|signin|sign-in|token|session|sessions|authenticate)$", re.I)
 _RESET = re.compile(r"(reset|forgot|recover)", re.I)
@@ -144,7 +144,9 @@ class ScanContext:
     # -- the operation graph ----------------------------------------------------------------
 
     def find(self, method: str, path: str) -> Operation | None:
-        return next((o for o in self.all_operations if o.method == method and o.path == path), None)
+        return next(
+            (o for o in self.all_operations if o.method == method and o.url_path == path), None
+        )
 
     def item_op(self, collection: str, method: str = "GET") -> Operation | None:
         return next(
@@ -158,26 +160,26 @@ class ScanContext:
 
     def is_create(self, op: Operation) -> bool:
         """POST on a collection whose items can be read back."""
-        return op.method == "POST" and not op.path_params and self.item_op(op.path) is not None
+        return op.method == "POST" and not op.path_params and self.item_op(op.url_path) is not None
 
     def in_spec(self, path: str) -> bool:
         for op in self.all_operations:
-            pattern = "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(op.path)) + "/?$"
+            pattern = "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(op.url_path)) + "/?$"
             if re.match(pattern, path):
                 return True
         return False
 
     def admin_like(self, op: Operation) -> bool:
-        return any(path_matches(op.path, g) for g in self.settings.admin_paths)
+        return any(path_matches(op.url_path, g) for g in self.settings.admin_paths)
 
     def login_op(self) -> Operation | None:
         wanted = self.settings.login.path
         for op in self.all_operations:
             if op.method != "POST":
                 continue
-            if wanted and op.path == wanted:
+            if wanted and op.url_path == wanted:
                 return op
-            if not wanted and _LOGIN.search(op.path.rstrip("/")):
+            if not wanted and _LOGIN.search(op.url_path.rstrip("/")):
                 props = op.body_properties()
                 if self.settings.login.password_field in props or not props:
                     return op
@@ -186,9 +188,9 @@ class ScanContext:
     def reset_op(self) -> tuple[Operation, str] | None:
         wanted = self.settings.login.reset_path
         for op in self.all_operations:
-            if op.method != "POST" or (wanted and op.path != wanted):
+            if op.method != "POST" or (wanted and op.url_path != wanted):
                 continue
-            if not wanted and not _RESET.search(op.path):
+            if not wanted and not _RESET.search(op.url_path):
                 continue
             props = op.body_properties()
             field_name = self.settings.login.reset_field or next(
@@ -220,11 +222,11 @@ class ScanContext:
         return list(dict.fromkeys([*own, *known, *self._ids[key]]))
 
     def fill(self, op: Operation, identity: ScanIdentity) -> str | None:
-        """``op.path`` with its path parameters set from ``identity``'s own objects."""
+        """``op.url_path`` with its path parameters set from ``identity``'s own objects."""
         if not op.path_params:
-            return op.path + self.query(op)
+            return op.url_path + self.query(op)
         values: dict[str, str] = {}
-        segments = op.path.split("/")
+        segments = op.url_path.split("/")
         for i, seg in enumerate(segments):
             if seg.startswith("{") and seg.endswith("}"):
                 collection = "/".join(segments[:i]) or "/"

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from battletest.errors import BattletestError, UsageError
 from battletest.results import Confidence, Finding, Severity
-from battletest.security.model import Operation
+from battletest.spec import Operation
 
 if TYPE_CHECKING:
     from battletest.security.context import ScanContext
@@ -280,7 +280,7 @@ def make_finding(
         owasp=info.owasp,
         cwe=info.cwe,
         method=op.method if op else (exchange.method if exchange else None),
-        path=path or (op.path if op else None),
+        path=path or (op.url_path if op else None),
         parameter=parameter,
         evidence=evidence,
         reproduce=exchange.curl(known) if exchange else None,

@@ -17,8 +17,8 @@ from battletest.security.context import ScanContext
 from battletest.security.framework import Progress, Scanner, ScanOutcome
 from battletest.security.http import ScanClient
 from battletest.security.identity import ScanIdentity, identities_from, login
-from battletest.security.model import Operation, build_operations, select
 from battletest.security.settings import ScanSettings
+from battletest.spec import Operation, Spec, from_document, select
 
 
 def default_scanner() -> Scanner:
@@ -26,17 +26,16 @@ def default_scanner() -> Scanner:
     return register_all(Scanner())
 
 
-def operations_of(spec: Any) -> list[Operation]:
-    """Operations from an OpenAPI dict, a ``battletest.spec`` Spec, or a list of operations."""
-    if isinstance(spec, list) and all(isinstance(o, Operation) for o in spec):
-        return list(spec)
+def operations_of(spec: Spec | Mapping[str, Any] | Sequence[Operation]) -> list[Operation]:
+    """Operations of a ``Spec``, of an API document (any version ``battletest.spec`` reads),
+    or a list of operations."""
+    if isinstance(spec, Spec):
+        return list(spec.operations)
     if isinstance(spec, Mapping):
-        return build_operations(spec)
-    for attr in ("document", "raw", "resolved", "data"):
-        doc = getattr(spec, attr, None)
-        if isinstance(doc, Mapping):
-            return build_operations(doc)
-    return build_operations({})
+        return from_document(dict(spec)).operations
+    if all(isinstance(o, Operation) for o in spec):
+        return list(spec)
+    return from_document(spec).operations
 
 
 def scan(
@@ -79,7 +78,7 @@ def scan(
             ctx0 = ScanContext(client, settings, ops, [], all_operations=all_ops)
             found = ctx0.login_op()
             if found is not None:
-                login_settings = login_settings.model_copy(update={"path": found.path})
+                login_settings = login_settings.model_copy(update={"path": found.url_path})
         people = [login(client, i, login_settings) for i in people]
         settings = settings.model_copy(update={"login": login_settings})
         ctx = ScanContext(

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from battletest.security.model import properties_of
+from battletest.spec import properties_of
 
 
 def example(schema: Mapping[str, Any] | None, rng: random.Random, name: str = "") -> Any:

@@ -14,7 +14,7 @@ from battletest.security.context import ScanContext
 from battletest.security.framework import Outcome, Scanner
 from battletest.security.http import Exchange
 from battletest.security.identity import ScanIdentity, login
-from battletest.security.model import Operation
+from battletest.spec import Operation
 
 _LOCKED = re.compile(r"too many|locked|try again later|rate limit", re.I)
 
@@ -125,7 +125,7 @@ def register(scanner: Scanner) -> None:
         2xx twice."""
         assert op is not None
         who = next((i for i in ctx.identities if ctx.fill(op, i)), None)
-        path = ctx.fill(op, who) if who else (None if op.path_params else op.path)
+        path = ctx.fill(op, who) if who else (None if op.path_params else op.url_path)
         if path is None:
             return Outcome.inconclusive(f"no object id known for {', '.join(op.path_params)}")
         ex = ctx.send("GET", path)
@@ -342,8 +342,10 @@ def register(scanner: Scanner) -> None:
         if reset is not None:
             probes.append((reset[0], "reset", lambda u, f=reset[1]: {f: u}))
         for target, kind, body in probes:
-            a = [ctx.send("POST", target.path, json_body=body(known.username)) for _ in range(2)]
-            b = [ctx.send("POST", target.path, json_body=body(unknown)) for _ in range(2)]
+            a = [
+                ctx.send("POST", target.url_path, json_body=body(known.username)) for _ in range(2)
+            ]
+            b = [ctx.send("POST", target.url_path, json_body=body(unknown)) for _ in range(2)]
             words = (known.username, unknown)
             sa, sb = {signature(x, *words) for x in a}, {signature(x, *words) for x in b}
             if len(sa) == 1 and len(sb) == 1 and sa != sb:
@@ -392,7 +394,7 @@ def register(scanner: Scanner) -> None:
             last: Exchange | None = None
             limited = False
             for _ in range(n):
-                last = ctx.send("POST", target.path, json_body=body)
+                last = ctx.send("POST", target.url_path, json_body=body)
                 if (
                     last.status in (423, 429)
                     or last.header("retry-after")

@@ -12,7 +12,7 @@ from battletest.security.context import ScanContext, extract_ids
 from battletest.security.framework import Outcome, Scanner
 from battletest.security.http import Exchange
 from battletest.security.identity import ScanIdentity
-from battletest.security.model import Operation, item_schema, properties_of
+from battletest.spec import Operation, item_schema, properties_of
 
 _ADMIN_SCOPE = re.compile(r"admin|superuser|manage", re.I)
 _SENSITIVE = re.compile(
@@ -43,7 +43,9 @@ def _foreign_object(
     ctx: ScanContext, op: Operation, owner: ScanIdentity, other: ScanIdentity
 ) -> tuple[str, str, bool] | None:
     """An object of ``owner`` that ``other`` does not list: (item path, id, scanner-created)."""
-    collection_tpl = op.path.split("/{" + op.path_params[-1] + "}")[0] if op.path_params else None
+    collection_tpl = (
+        op.url_path.split("/{" + op.path_params[-1] + "}")[0] if op.path_params else None
+    )
     if collection_tpl is None:
         return None
     if len(op.path_params) == 1 and ctx.find("POST", collection_tpl) is not None:
@@ -54,7 +56,7 @@ def _foreign_object(
     if split is None:
         return None
     filled = ctx.fill(op, owner) or ""
-    suffix = op.path.split("{" + op.path_params[-1] + "}", 1)[1]
+    suffix = op.url_path.split("{" + op.path_params[-1] + "}", 1)[1]
     collection = filled.split("?", 1)[0]
     if suffix:
         collection = collection[: -len(suffix)]
@@ -68,7 +70,7 @@ def _foreign_object(
 
 def _privileged(ctx: ScanContext, op: Operation) -> bool:
     for rule in ctx.settings.rbac:
-        if rule.method.upper() == op.method and rule.path == op.path:
+        if rule.method.upper() == op.method and rule.path == op.url_path:
             return not any(i.role in rule.roles for i in ctx.unprivileged)
     return any(_ADMIN_SCOPE.search(s) for s in op.scopes) or ctx.admin_like(op)
 
@@ -191,7 +193,7 @@ def register(scanner: Scanner) -> None:
             return Outcome.inconclusive("needs an unprivileged identity")
         who = low[0]
         helper = (ctx.admins or low)[0]
-        path = ctx.fill(op, helper) if op.path_params else op.path
+        path = ctx.fill(op, helper) if op.path_params else op.url_path
         if path is None:
             return Outcome.inconclusive(f"no object id known for {', '.join(op.path_params)}")
         if op.method == "GET":
@@ -254,7 +256,7 @@ def register(scanner: Scanner) -> None:
             or (
                 op.method in {"PATCH", "PUT"}
                 and not op.path_params
-                and ctx.find("GET", op.path) is not None
+                and ctx.find("GET", op.url_path) is not None
                 and ctx.settings.allow_destructive
             )
         ),
@@ -274,15 +276,15 @@ def register(scanner: Scanner) -> None:
         writable = {k for k, v in op.body_properties().items() if not v.get("readOnly")}
         extra = {k: v for k, v in PRIVILEGED_PROPERTIES.items() if k not in writable}
         if not op.path_params and op.method in {"PATCH", "PUT"}:
-            before = ctx.send("GET", op.path, who).json()
+            before = ctx.send("GET", op.url_path, who).json()
             if not isinstance(before, dict):
                 return Outcome.inconclusive("the object could not be read back as JSON")
             findings = []
             for key, value in extra.items():
                 if before.get(key) == value:
                     continue
-                ex = ctx.send(op.method, op.path, who, json_body={key: value})
-                read = ctx.send("GET", op.path, who)
+                ex = ctx.send(op.method, op.url_path, who, json_body={key: value})
+                read = ctx.send("GET", op.url_path, who)
                 after = read.json()
                 if isinstance(after, dict) and after.get(key) == value:
                     findings.append(
@@ -295,12 +297,12 @@ def register(scanner: Scanner) -> None:
                         )
                     )
                     if key in before:  # put the identity back as it was
-                        ctx.send(op.method, op.path, who, json_body={key: before[key]})
+                        ctx.send(op.method, op.url_path, who, json_body={key: before[key]})
             return Outcome.found(*findings)
         else:
-            item = ctx.item_op(op.path)
+            item = ctx.item_op(op.url_path)
             assert item is not None
-            obj, _ = ctx.create(who, op.path)
+            obj, _ = ctx.create(who, op.url_path)
             if obj is None:
                 return Outcome.inconclusive("could not create a control object")
             path = item.fill({item.path_params[-1]: obj.id}) or ""
@@ -308,7 +310,7 @@ def register(scanner: Scanner) -> None:
             control = first.json()
             if isinstance(control, dict) and "owner_id" in control and "owner_id" not in writable:
                 others = [i for i in ctx.identities if i is not who]
-                other_obj = ctx.owned(others[0], op.path) if others else None
+                other_obj = ctx.owned(others[0], op.url_path) if others else None
                 other = (
                     ctx.send(
                         "GET", item.fill({item.path_params[-1]: other_obj.id}) or "", others[0]
@@ -318,7 +320,7 @@ def register(scanner: Scanner) -> None:
                 )
                 if isinstance(other, dict) and other.get("owner_id") != control["owner_id"]:
                     extra["owner_id"] = other["owner_id"]
-            attacked_obj, ex_or_none = ctx.create(who, op.path, extra)
+            attacked_obj, ex_or_none = ctx.create(who, op.url_path, extra)
             if attacked_obj is None or ex_or_none is None:
                 return Outcome.clean("the write with extra properties was refused")
             ex = ex_or_none
@@ -427,12 +429,14 @@ def register(scanner: Scanner) -> None:
                 return Outcome.inconclusive(f"{b.name} has no object that {a.name} does not own")
             path, object_id, _ = target
         else:
-            path = op.path + ctx.query(op)
+            path = op.url_path + ctx.query(op)
             listing = ctx.send("GET", path, b)
             if not listing.ok:
                 return Outcome.clean(f"{b.name} cannot read it at all (HTTP {listing.status})")
-            own = ctx.owned(b, op.path) if ctx.find("POST", op.path) else None
-            theirs = {own.id} if own else set(ctx.ids(b, op.path)) - set(ctx.ids(a, op.path))
+            own = ctx.owned(b, op.url_path) if ctx.find("POST", op.url_path) else None
+            theirs = (
+                {own.id} if own else set(ctx.ids(b, op.url_path)) - set(ctx.ids(a, op.url_path))
+            )
             if not theirs:
                 return Outcome.clean("no object differs between the two tenants' listings")
             object_id = sorted(theirs)[0]
@@ -464,7 +468,7 @@ def _first_readable(
     reason = f"no object id known for {', '.join(op.path_params)}"
     people: list[ScanIdentity | None] = [*ctx.identities, None]
     for who in people:
-        path = ctx.fill(op, who) if who else (None if op.path_params else op.path)
+        path = ctx.fill(op, who) if who else (None if op.path_params else op.url_path)
         if path is None:
             continue
         ex = ctx.send("GET", path, who)

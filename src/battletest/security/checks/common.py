@@ -8,7 +8,7 @@ from typing import Any
 from battletest.security.context import ScanContext
 from battletest.security.http import Exchange
 from battletest.security.identity import ScanIdentity
-from battletest.security.model import Operation
+from battletest.spec import Operation
 
 
 def readable(
@@ -25,7 +25,7 @@ def readable(
             for who in people:
                 if who is None and op.path_params:
                     continue
-                path = ctx.fill(op, who) if who else op.path
+                path = ctx.fill(op, who) if who else op.url_path
                 if path:
                     cache.append((op, path, who))
                     break
@@ -45,7 +45,7 @@ def secured(ctx: ScanContext, op: Operation) -> bool:
     """Declared secured in the spec, or listed in the RBAC rules."""
     if op.secured:
         return True
-    return any(r.method.upper() == op.method and r.path == op.path for r in ctx.settings.rbac)
+    return any(r.method.upper() == op.method and r.path == op.url_path for r in ctx.settings.rbac)
 
 
 def normalise(text: str, *words: str) -> str:

@@ -14,7 +14,7 @@ from battletest.results import Finding, Severity
 from battletest.security.checks.inject import base_request, ends_session
 from battletest.security.context import ScanContext
 from battletest.security.framework import Outcome, Scanner
-from battletest.security.model import Operation
+from battletest.spec import Operation
 
 
 def _logs(ctx: ScanContext) -> str | None:
@@ -81,7 +81,7 @@ def register(scanner: Scanner) -> None:
             for name, value in body.items():
                 if isinstance(value, str):
                     body[name] = _field_value(name, values)
-            path = candidate.fill(probe.path_values) or candidate.path
+            path = candidate.fill(probe.path_values) or candidate.url_path
             last = (candidate, ctx.send("POST", path, probe.identity, json_body=body))
             sent += 1
         time.sleep(0.3)  # let the target flush its log lines

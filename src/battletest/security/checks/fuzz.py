@@ -18,7 +18,7 @@ from battletest.security.checks.inject import Probe, base_request, ends_session
 from battletest.security.context import ScanContext
 from battletest.security.framework import Outcome, Scanner
 from battletest.security.http import Exchange
-from battletest.security.model import Operation
+from battletest.spec import Operation
 
 JSON_TYPES = ("string", "integer", "number", "boolean", "array", "object", "null")
 EXAMPLES = {"basic": 15, "standard": 40, "comprehensive": 150}
@@ -46,7 +46,7 @@ def violating_bodies(valid: dict[str, Any], schema: Mapping[str, Any]) -> Any:
     from hypothesis import strategies as st
     from hypothesis_jsonschema import from_schema
 
-    from battletest.security.model import properties_of
+    from battletest.spec import properties_of
 
     options = []
     for name, sub in properties_of(schema).items():
@@ -116,7 +116,7 @@ def _search(ctx: ScanContext, probe: Probe, strategy: Any) -> tuple[Any, Exchang
     sent = [0]
 
     def send(body: Any) -> Exchange:
-        path = probe.op.fill(probe.path_values) or probe.op.path
+        path = probe.op.fill(probe.path_values) or probe.op.url_path
         return ctx.send(probe.op.method, path, probe.identity, json_body=body)
 
     def crashes(body: Any) -> bool:

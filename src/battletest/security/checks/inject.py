@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, quote, urlencode
 from battletest.security.context import ScanContext
 from battletest.security.http import Exchange
 from battletest.security.identity import ScanIdentity
-from battletest.security.model import Operation
+from battletest.spec import Operation
 
 DEPTH_RANK = {"basic": 0, "standard": 1, "comprehensive": 2}
 _SKIP_HEADERS = {"authorization", "content-type", "content-length", "accept", "host", "cookie"}
@@ -90,7 +90,9 @@ class Probe:
                 where[slot.name] = value
             else:  # header values cannot end in whitespace; a trailing "-- " still comments
                 where[slot.name] = str(value).strip() if slot.location != "query" else str(value)
-        path = self.op.fill({k: quote(v, safe="") for k, v in path_values.items()}) or self.op.path
+        path = (
+            self.op.fill({k: quote(v, safe="") for k, v in path_values.items()}) or self.op.url_path
+        )
         if query:
             path += "?" + urlencode(query)
         kwargs: dict[str, Any] = {"headers": headers}
@@ -113,7 +115,7 @@ _ENDS_SESSION = re.compile(r"(logout|log-out|signout|sign-out|revoke)", re.I)
 
 def ends_session(op: Operation) -> bool:
     """Logout-like operations: probing them would revoke the scan identities' tokens."""
-    return _ENDS_SESSION.search(op.path) is not None
+    return _ENDS_SESSION.search(op.url_path) is not None
 
 
 def injectable(ctx: ScanContext, op: Operation) -> bool:
@@ -143,7 +145,7 @@ def base_request(ctx: ScanContext, op: Operation) -> Probe | str:
         if filled is None:
             continue
         path, _, qs = filled.partition("?")
-        values = _path_values(op.path, path)
+        values = _path_values(op.url_path, path)
         query = dict(parse_qsl(qs, keep_blank_values=True))
         for p in op.parameters:
             if p.location == "query" and p.name not in query:
@@ -183,7 +185,7 @@ def base_request(ctx: ScanContext, op: Operation) -> Probe | str:
 def _anonymous_fill(ctx: ScanContext, op: Operation) -> str | None:
     if op.path_params:
         return None
-    return op.path + ctx.query(op)
+    return op.url_path + ctx.query(op)
 
 
 def _path_values(template: str, path: str) -> dict[str, str]:

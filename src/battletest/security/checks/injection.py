@@ -30,7 +30,7 @@ from battletest.security.checks.inject import (
 from battletest.security.context import ScanContext
 from battletest.security.framework import Outcome, Scanner
 from battletest.security.http import Exchange
-from battletest.security.model import Operation
+from battletest.spec import Operation
 
 SQLI_FIX = (
     "Use bound parameters (placeholders) for every value in a query; never build SQL by string "

@@ -10,7 +10,7 @@ from battletest.results import Severity
 from battletest.security.checks.common import signature
 from battletest.security.context import ScanContext
 from battletest.security.framework import Outcome, Scanner
-from battletest.security.model import Operation, path_matches
+from battletest.spec import Operation, path_matches
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +36,7 @@ def prefixes(ctx: ScanContext) -> list[str]:
     """'' plus a version or api prefix most spec paths share (``/v2``, ``/api``)."""
     counts: dict[str, int] = {}
     for op in ctx.all_operations:
-        m = re.match(r"^(/(?:api|v\d+|api/v\d+))(/|$)", op.path)
+        m = re.match(r"^(/(?:api|v\d+|api/v\d+))(/|$)", op.url_path)
         if m:
             counts[m.group(1)] = counts.get(m.group(1), 0) + 1
     return ["", *sorted(counts, key=lambda k: -counts[k])[:1]]

@@ -15,7 +15,7 @@ from battletest.security.context import Created, ScanContext, extract_ids
 from battletest.security.framework import Outcome, Scanner
 from battletest.security.http import Exchange
 from battletest.security.identity import ScanIdentity
-from battletest.security.model import Operation
+from battletest.spec import Operation
 
 EVIL = "https://battletest-attacker.example"
 _VERSION = re.compile(r"\d+\.\d+")
@@ -216,7 +216,7 @@ def register(scanner: Scanner) -> None:
         object back; reported when it was created."""
         assert op is not None
         who = next(i for i in ctx.identities if i.cookie_auth)
-        item = ctx.item_op(op.path)
+        item = ctx.item_op(op.url_path)
         assert item is not None
         body = ctx.body_for(op)
         variants = [
@@ -226,7 +226,7 @@ def register(scanner: Scanner) -> None:
         for ctype, content in variants:
             ex = ctx.send(
                 "POST",
-                op.path,
+                op.url_path,
                 who,
                 headers={"Content-Type": ctype, "Origin": EVIL},
                 content=content,
@@ -236,7 +236,7 @@ def register(scanner: Scanner) -> None:
             ids = extract_ids(ex.json(), item.path_params[-1])
             if not ids:
                 continue
-            ctx.created.append(Created(who.name, op.path, ids[0], body, ex.json()))
+            ctx.created.append(Created(who.name, op.url_path, ids[0], body, ex.json()))
             back = ctx.send("GET", item.fill({item.path_params[-1]: ids[0]}) or "", who)
             if back.ok:
                 return Outcome.found(
@@ -307,7 +307,7 @@ def _error_probes(
     ctx: ScanContext, op: Operation, who: ScanIdentity | None
 ) -> list[tuple[str, Callable[[], Exchange]]]:
     probes: list[tuple[str, Callable[[], Exchange]]] = []
-    path = ctx.fill(op, who) if who else (op.path if not op.path_params else None)
+    path = ctx.fill(op, who) if who else (op.url_path if not op.path_params else None)
     if op.path_params:
         bad = {p: quote("'\"battletest%00", safe="") for p in op.path_params}
         bad_path = op.fill(bad)

@@ -27,7 +27,7 @@ from battletest.security.checks.inject import (
 from battletest.security.context import ScanContext
 from battletest.security.framework import Outcome, Scanner
 from battletest.security.http import Exchange
-from battletest.security.model import Operation
+from battletest.spec import Operation
 
 FORWARDING_HEADERS = ("X-Forwarded-For", "X-Real-IP", "X-Client-IP", "True-Client-IP")
 
@@ -54,7 +54,7 @@ def _body_probe(ctx: ScanContext) -> Probe | str:
 
 def _raw(probe: Probe, content: str) -> Exchange | None:
     """POST ``content`` as the probe's body; ``None`` when the server hung up on it."""
-    path = probe.op.fill(probe.path_values) or probe.op.path
+    path = probe.op.fill(probe.path_values) or probe.op.url_path
     try:
         return probe.ctx.send(
             probe.op.method,
@@ -75,7 +75,7 @@ def _sample_op(ctx: ScanContext, op: Operation) -> bool:
     """The operation the rate-limit checks burst: ``rate_limit_path`` or the first readable."""
     wanted = ctx.settings.rate_limit_path
     if wanted:
-        return op.method == "GET" and op.path == wanted
+        return op.method == "GET" and op.url_path == wanted
     first = readable(ctx, 1)
     return bool(first) and first[0][0] is op
 
@@ -306,7 +306,7 @@ def _send_sample(ctx: ScanContext, op: Operation, headers: dict[str, str]) -> Ex
     probe = base_request(ctx, op)
     if isinstance(probe, str):
         return probe
-    path = probe.op.fill(probe.path_values) or op.path
+    path = probe.op.fill(probe.path_values) or op.url_path
     if probe.query:
         from urllib.parse import urlencode
 

@@ -14,7 +14,7 @@ from battletest.results import Finding, Severity
 from battletest.security.checks.inject import Probe, Slot, base_request, ends_session
 from battletest.security.context import ScanContext
 from battletest.security.framework import Outcome, Scanner
-from battletest.security.model import Operation
+from battletest.spec import Operation
 
 URL_NAMES = re.compile(
     r"(url|uri|link|href|callback|webhook|endpoint|redirect|image|avatar|feed|fetch|remote)",

@@ -15,7 +15,7 @@ from battletest.security.checks.inject import Probe, Slot, each_slot, fill, inje
 from battletest.security.context import ScanContext
 from battletest.security.framework import Outcome, Scanner
 from battletest.security.http import Exchange
-from battletest.security.model import Operation
+from battletest.spec import Operation
 
 URL_ATTRIBUTES = ("href", "src", "action", "formaction", "data", "poster", "xlink:href")
 _ATTR = re.compile(r"([\w:-]+)\s*=\s*([\"']?)[^\"'<>=]*$")
@@ -128,7 +128,7 @@ def _html_readers(ctx: ScanContext) -> list[Operation]:
             "html" in media
             for status, resp in op.responses.items()
             if status.startswith("2")
-            for media in (resp.get("content") or {})
+            for media in resp.content
         )
     ]
 
@@ -194,20 +194,22 @@ def register(scanner: Scanner) -> None:
         if not fields:
             return Outcome.clean("no text property to store a payload in")
         planted = {**body, **{n: payload for n in fields}}
-        made = ctx.send("POST", op.path, who, json_body=planted)
+        made = ctx.send("POST", op.url_path, who, json_body=planted)
         if not made.ok:
             return Outcome.clean(f"the payload was not stored (HTTP {made.status})")
         from battletest.security.context import Created, extract_ids
 
-        item = ctx.item_op(op.path)
+        item = ctx.item_op(op.url_path)
         ids = extract_ids(made.json(), item.path_params[-1] if item else "id")
         if who is not None and ids:
-            ctx.created.append(Created(who.name, op.path, ids[0], planted, made.json()))
+            ctx.created.append(Created(who.name, op.url_path, ids[0], planted, made.json()))
         readers: list[str] = []
         if item is not None and ids and len(item.path_params) == 1:
             readers.append(item.fill({item.path_params[0]: ids[0]}) or "")
         for reader in _html_readers(ctx):
-            path = ctx.fill(reader, who) if who else (None if reader.path_params else reader.path)
+            path = (
+                ctx.fill(reader, who) if who else (None if reader.path_params else reader.url_path)
+            )
             if path:
                 readers.append(path)
         for path in dict.fromkeys(p for p in readers if p):
@@ -218,7 +220,7 @@ def register(scanner: Scanner) -> None:
                         op,
                         ex,
                         parameter=", ".join(f"body {n}" for n in fields),
-                        title=f"Stored XSS: {op.method} {op.path} → GET {path}",
+                        title=f"Stored XSS: {op.method} {op.url_path} → GET {path}",
                         note=f"{payload!r} stored through {op.key} comes back unescaped "
                         f"as text/html from GET {path}",
                     )

@@ -1,0 +1,111 @@
+"""Discovery and ``battletest scan`` on a Swagger 2.0 service that is not the demo (loopback)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+from tests.clitools import run_cli
+
+from battletest.errors import SpecError, TargetUnreachable
+from battletest.netutil import free_port, serve_app
+from battletest.spec import discover, load_spec
+from battletest.spec.discover import MAX_REQUESTS, _page_links
+
+from .petshop_app import DOCUMENT, SPEC_URL, build_app
+
+pytestmark = [pytest.mark.network]
+
+
+@pytest.fixture(scope="module")
+def petshop() -> Iterator[str]:
+    with serve_app(build_app()) as base:
+        yield base
+
+
+def test_discovery_follows_the_root_links_to_a_swagger_ui_page_and_its_spec_url(
+    petshop: str,
+) -> None:
+    doc, where = discover(petshop)
+    assert where == petshop + SPEC_URL
+    assert doc == DOCUMENT
+    spec = load_spec(None, petshop)
+    assert spec.version == "2.0" and spec.base_path == "/shop"
+    assert sorted(op.key for op in spec.operations) == [
+        "GET /shop/pets",
+        "GET /shop/pets/{petId}",
+        "POST /shop/pets",
+        "POST /shop/pets/{petId}/photo",
+    ]
+
+
+def test_nothing_found_is_one_line_listing_what_was_tried() -> None:
+    calls: list[str] = []
+
+    async def nothing(request: object) -> Response:
+        calls.append(str(getattr(request, "url", "")))
+        return HTMLResponse("<html>no docs here</html>", status_code=404)
+
+    app = Starlette(routes=[Route("/{path:path}", nothing)])
+    with serve_app(app) as base, pytest.raises(SpecError) as caught:
+        discover(base)
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith(f"no OpenAPI document found under {base}")
+    for tried in ("/openapi.json (404)", "/swagger.json (404)", "/v3/api-docs (404)", "/api/v1/"):
+        assert tried in message
+    assert "pass --spec" in message
+    assert len(calls) <= MAX_REQUESTS
+
+
+def test_a_link_to_another_host_is_never_followed() -> None:
+    async def root(request: object) -> Response:
+        return JSONResponse({"links": {"openapi": {"href": "http://127.0.0.2:9/openapi.json"}}})
+
+    app = Starlette(routes=[Route("/", root)])
+    with serve_app(app) as base, pytest.raises(SpecError) as caught:
+        discover(base)
+    assert "127.0.0.2" not in str(caught.value)
+
+
+def test_discovery_on_a_closed_port_is_target_unreachable() -> None:
+    with pytest.raises(TargetUnreachable, match="cannot reach"):
+        discover(f"http://127.0.0.1:{free_port()}")
+
+
+@pytest.mark.parametrize(
+    ("page", "link"),
+    [
+        ('<redoc spec-url="/specs/api.yaml"></redoc>', "/specs/api.yaml"),
+        ("Redoc.init('/specs/r.json', {}, el)", "/specs/r.json"),
+        ('SwaggerUIBundle({urls: [{url: "/a.json", name: "A"}]})', "/a.json"),
+        ('SwaggerUIBundle({configUrl: "/swagger-config"})', "/swagger-config"),
+        ('<script src="./swagger-initializer.js"></script>', "./swagger-initializer.js"),
+        ('{"url": "/v3/api-docs/public", "validatorUrl": ""}', "/v3/api-docs/public"),
+    ],
+)
+def test_doc_pages_and_configs_yield_their_spec_links(page: str, link: str) -> None:
+    assert link in _page_links(page)
+
+
+@pytest.mark.slow
+def test_scan_reads_a_swagger_2_document_and_probes_under_its_base_path(
+    petshop: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "swagger2.json"
+    spec.write_text(json.dumps(DOCUMENT))
+    argv = ["scan", "--target", petshop, "--spec", str(spec), "--checks", "sqli-error", "--json"]
+    code, out, err = run_cli(argv, capsys)
+    assert code == 0, err  # a Swagger 2.0 document is scanned (it used to exit 2)
+    suite = json.loads(out)
+    targets = {c["details"]["target"] for c in suite["cases"]}
+    assert {"GET /shop/pets", "GET /shop/pets/{petId}"} <= targets, targets
+    assert all(" /shop/" in t for t in targets), targets
+    assert suite["findings"] == []  # the shop parses its integers: nothing to find
+    # the spec's host (petshop.invalid) was never used: the target answered
+    assert httpx.get(petshop + "/shop/pets").status_code == 200
