@@ -25,7 +25,7 @@ system-deps:
 # battletest against: each in its own venv (never ours), pinned by
 # tests/thirdparty/requirements/<app>.txt, reinstalled only when that file changes.
 THIRDPARTY := .venv-thirdparty
-THIRDPARTY_APPS := kinto httpbin
+THIRDPARTY_APPS := kinto httpbin jupyter-server
 $(THIRDPARTY)/%/.installed: tests/thirdparty/requirements/%.txt
 	@test -x $(THIRDPARTY)/$*/bin/python || $(PYTHON) -m venv $(THIRDPARTY)/$*
 	$(THIRDPARTY)/$*/bin/python -m pip install --quiet --disable-pip-version-check -r $<

@@ -18,9 +18,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 VENVS = ROOT / ".venv-thirdparty"
@@ -39,6 +41,8 @@ class ThirdPartyApp:
     base_path: str  # the API's base path (the spec's basePath)
     health_path: str
     write_config: Callable[[Path], list[str]] | None = None  # workdir → extra serve.py args
+    # what the harness itself (not battletest) sends to reach the health path and the spec
+    headers: tuple[tuple[str, str], ...] = ()
 
     @property
     def venv(self) -> Path:
@@ -111,7 +115,29 @@ HTTPBIN = ThirdPartyApp(
     base_path="",
     health_path="/get",
 )
-APPS = {app.name: app for app in (KINTO, HTTPBIN)}
+
+# Jupyter Server's token (a throwaway server on loopback: not a secret). Its API takes it as
+# ``Authorization: token …`` (GROUND_TRUTH.md).
+JUPYTER_TOKEN = "battletest-thirdparty-token-5e1d"
+
+
+def _jupyter_dirs(workdir: Path) -> list[str]:
+    """A root folder for the contents API; Jupyter's own dirs are pointed at the workdir by env."""
+    root = workdir / "root"
+    root.mkdir(exist_ok=True)
+    return ["--root-dir", str(root), "--token", JUPYTER_TOKEN]
+
+
+JUPYTER = ThirdPartyApp(
+    name="jupyter-server",
+    version="2.21.1",
+    spec_path="/api/spec.yaml",
+    base_path="",
+    health_path="/api/status",
+    write_config=_jupyter_dirs,
+    headers=(("Authorization", f"token {JUPYTER_TOKEN}"),),
+)
+APPS = {app.name: app for app in (KINTO, HTTPBIN, JUPYTER)}
 
 
 def require_installed(app: ThirdPartyApp) -> None:
@@ -157,6 +183,22 @@ class Running:
     def spec_url(self) -> str:
         return self.root + self.app.spec_path
 
+    @property
+    def spec(self) -> str:
+        """What a user gives ``--spec``: the URL, or for a spec behind the app's own auth
+        (Jupyter) the file they would download with their token."""
+        return str(self.spec_file) if self.app.headers else self.spec_url
+
+    @property
+    def spec_file(self) -> Path:
+        return self.workdir / Path(self.app.spec_path).name
+
+    def spec_document(self) -> dict[str, Any]:
+        """The app's API document as fetched once at startup (JSON is YAML too)."""
+        document = yaml.safe_load(self.spec_file.read_bytes())
+        assert isinstance(document, dict), self.spec_url
+        return document
+
     def journal(self) -> list[dict[str, object]]:
         """Every request the app answered so far (method, path, query, status)."""
         text = self.journal_path.read_text(encoding="utf-8")
@@ -178,13 +220,28 @@ def serve(app: ThirdPartyApp, workdir: Path) -> Iterator[Running]:
     extra = app.write_config(workdir) if app.write_config else []
     cmd = [str(app.venv / "bin" / "python"), str(SERVE), app.name, *extra]
     cmd += ["--port-file", str(port_file), "--journal", str(journal)]
+    # Jupyter reads and writes its config, data and runtime files here, not under $HOME
+    env = {**os.environ, "HOME": str(workdir), "JUPYTER_CONFIG_DIR": str(workdir / "jupyter")}
+    env |= {
+        "JUPYTER_DATA_DIR": str(workdir / "jupyter"),
+        "JUPYTER_RUNTIME_DIR": str(workdir / "jupyter"),
+    }
     with log.open("wb") as log_file:
         proc = subprocess.Popen(
-            cmd, stdout=log_file, stderr=subprocess.STDOUT, cwd=workdir, start_new_session=True
+            cmd,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            cwd=workdir,
+            env=env,
+            start_new_session=True,
         )
     try:
         root = _wait_healthy(app, proc, port_file, log)
-        yield Running(app=app, root=root, workdir=workdir, journal_path=journal, log_path=log)
+        running = Running(app=app, root=root, workdir=workdir, journal_path=journal, log_path=log)
+        spec = httpx.get(running.spec_url, headers=dict(app.headers), timeout=10)
+        spec.raise_for_status()
+        running.spec_file.write_bytes(spec.content)
+        yield running
     finally:
         _stop(proc)
 
@@ -199,7 +256,8 @@ def _wait_healthy(
         if port_file.exists():
             root = f"http://127.0.0.1:{int(port_file.read_text())}"
             try:
-                if httpx.get(root + app.health_path, timeout=2.0).status_code == 200:
+                health = httpx.get(root + app.health_path, headers=dict(app.headers), timeout=2.0)
+                if health.status_code == 200:
                     return root
             except httpx.HTTPError:
                 pass
@@ -235,7 +293,7 @@ class Operation:
     pattern: re.Pattern[str]
 
 
-def spec_operations(document: dict[str, object], base_path: str) -> list[Operation]:
+def spec_operations(document: dict[str, Any], base_path: str) -> list[Operation]:
     """The (method, path template) pairs of a Swagger 2.0 / OpenAPI 3 document, read directly.
 
     Deliberately independent of battletest's own spec model: this is the yardstick.

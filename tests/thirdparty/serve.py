@@ -5,7 +5,8 @@ tests), so it uses only the standard library, waitress and the app itself:
 
     .venv-thirdparty/kinto/bin/python serve.py kinto --ini kinto.ini --port-file P --journal J
 
-It binds port 0 (no free-port race between xdist workers), writes the chosen port to
+WSGI apps (Kinto, httpbin) run under waitress; Jupyter Server runs its own Tornado server. Each
+binds port 0 (no free-port race between xdist workers), writes the chosen port to
 ``--port-file`` once listening, and appends one JSON line per answered request to ``--journal``
 (method, path, query, status): the ground truth of what reached the app, independent of what
 battletest reports about itself.
@@ -23,21 +24,31 @@ from typing import Any
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-def journaled(app: WsgiApp, path: str) -> WsgiApp:
-    """``app`` wrapped so that each request's method, path and status land in ``path``."""
+def journal_writer(path: str) -> Callable[[str, str, str, int], None]:
+    """A thread-safe appender of one JSON line per answered request."""
     lock = threading.Lock()
     out = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 (lives as long as the server)
 
+    def write(method: str, path: str, query: str, status: int) -> None:
+        line = {"method": method, "path": path, "query": query, "status": status}
+        with lock:
+            out.write(json.dumps(line) + "\n")
+
+    return write
+
+
+def journaled(app: WsgiApp, path: str) -> WsgiApp:
+    """``app`` wrapped so that each request's method, path and status land in ``path``."""
+    write = journal_writer(path)
+
     def wrapper(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         def recording_start(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
-            line = {
-                "method": environ.get("REQUEST_METHOD", ""),
-                "path": environ.get("PATH_INFO", ""),
-                "query": environ.get("QUERY_STRING", ""),
-                "status": int(status.split(" ", 1)[0]),
-            }
-            with lock:
-                out.write(json.dumps(line) + "\n")
+            write(
+                environ.get("REQUEST_METHOD", ""),
+                environ.get("PATH_INFO", ""),
+                environ.get("QUERY_STRING", ""),
+                int(status.split(" ", 1)[0]),
+            )
             return start_response(status, headers, *exc)
 
         return app(environ, recording_start)
@@ -60,14 +71,56 @@ def load_app(name: str, ini: str | None) -> WsgiApp:
     raise SystemExit(f"unknown app {name!r}")
 
 
+def write_port(port_file: str, port: int) -> None:
+    tmp = port_file + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(str(port))
+    os.replace(tmp, port_file)  # the reader never sees a half-written number
+
+
+def serve_jupyter(args: argparse.Namespace) -> None:
+    """Jupyter Server on 127.0.0.1:0 with the token and root folder the harness chose.
+
+    Its own request log hook (Tornado's ``log_function``) writes the journal.
+    """
+    from jupyter_server.serverapp import ServerApp
+
+    write = journal_writer(args.journal)
+
+    def log_function(handler: Any) -> None:
+        r = handler.request
+        write(r.method or "", r.path, r.query, handler.get_status())
+
+    app = ServerApp()
+    app.initialize(
+        argv=[
+            "--ServerApp.ip=127.0.0.1",
+            "--ServerApp.port=0",
+            "--ServerApp.port_retries=0",
+            "--ServerApp.open_browser=False",
+            "--ServerApp.allow_root=True",
+            f"--ServerApp.root_dir={args.root_dir}",
+            f"--IdentityProvider.token={args.token}",
+        ]
+    )
+    app.web_app.settings["log_function"] = log_function
+    write_port(args.port_file, app.port)
+    app.start()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("app")
     parser.add_argument("--ini")
+    parser.add_argument("--root-dir")
+    parser.add_argument("--token")
     parser.add_argument("--port-file", required=True)
     parser.add_argument("--journal", required=True)
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args()
+    if args.app == "jupyter-server":
+        serve_jupyter(args)
+        return
 
     from waitress import create_server
 
@@ -80,11 +133,7 @@ def main() -> None:
         # about its queue instead of warning on every burst.
         channel_timeout=30,
     )
-    port = server.effective_port
-    tmp = args.port_file + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(str(port))
-    os.replace(tmp, args.port_file)  # the reader never sees a half-written number
+    write_port(args.port_file, server.effective_port)
     server.run()
 
 

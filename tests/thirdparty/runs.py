@@ -1,0 +1,124 @@
+"""Running ``battletest`` as a user would (a child process) and reading what it left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.thirdparty.apps import Running, exercised, spec_operations, succeeded
+
+from battletest.report.json import validate
+
+# A run that takes longer than this is a hang, not a slow machine: the budgets below keep a
+# full run against either app well under a minute on an idle 2-core machine.
+RUN_TIMEOUT_S = 240
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One ``battletest`` invocation: exit code, output and the report.json it wrote."""
+
+    argv: list[str]
+    code: int
+    stdout: str
+    stderr: str
+    report: dict[str, Any]
+
+    def describe(self) -> str:
+        return f"$ battletest {' '.join(self.argv)}\nexit {self.code}\n{self.stdout[-3000:]}\n{self.stderr[-3000:]}"
+
+
+def battletest(argv: list[str], workdir: Path) -> Outcome:
+    """``battletest ARGV`` in ``workdir`` (no config file there unless the test wrote one)."""
+    import subprocess
+
+    out = workdir / "reports"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BATTLETEST_")}
+    env["NO_COLOR"] = "1"
+    full = [*argv, "--out", str(out)]
+    proc = subprocess.run(
+        [sys.executable, "-m", "battletest", *full],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+        check=False,
+    )
+    report_path = out / "latest" / "report.json"
+    report = json.loads(report_path.read_text()) if report_path.exists() else {}
+    return Outcome(full, proc.returncode, proc.stdout, proc.stderr, report)
+
+
+def target_args(app: Running) -> list[str]:
+    """``--target`` and ``--spec`` for a running app (Kinto's spec is not discoverable)."""
+    return ["--target", app.url, "--spec", app.spec]
+
+
+def assert_completed(outcome: Outcome) -> None:
+    """Exit 0 or 1, no traceback, a valid report.json, and no suite that crashed."""
+    info = outcome.describe()
+    assert outcome.code in (0, 1), info
+    assert "Traceback" not in outcome.stderr + outcome.stdout, info
+    assert outcome.report, f"no report.json written\n{info}"
+    assert validate(outcome.report) == [], info
+    for suite in outcome.report["suites"]:
+        assert suite["status"] != "error", f"suite {suite['name']}: {suite['message']}\n{info}"
+        for case in suite["cases"]:
+            assert "crashed" not in (case.get("message") or ""), f"{case}\n{info}"
+
+
+def suite_rows(report: dict[str, Any]) -> list[str]:
+    """One line per suite: cases by status and time; for security, check runs and findings."""
+    rows = []
+    for suite in report["suites"]:
+        counts: dict[str, int] = {}
+        for case in suite["cases"]:
+            counts[case["status"]] = counts.get(case["status"], 0) + 1
+        detail = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+        row = (
+            f"{suite['name']}: {len(suite['cases'])} cases ({detail}) in {suite['duration_s']:.1f}s"
+        )
+        if suite["name"] == "security":
+            conclusive = sum(1 for c in suite["cases"] if c["details"].get("conclusive"))
+            row += (
+                f"; check runs {len(suite['cases'])}, conclusive {conclusive}, "
+                f"findings {len(suite['findings'])}"
+            )
+        rows.append(row)
+    return rows
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """What the app's journal says a run reached: operations tried and those that got a 2xx."""
+
+    total: int
+    reached: int
+    succeeded: int
+    requests: int
+    not_succeeded: list[str]
+
+    @property
+    def share(self) -> float:
+        return self.succeeded / self.total
+
+    def line(self, label: str) -> str:
+        return (
+            f"{label}: {self.requests} requests; operations reached {self.reached}/{self.total}, "
+            f"got a 2xx {self.succeeded}/{self.total} ({self.share:.0%})"
+        )
+
+
+def coverage(app: Running, since: int) -> Coverage:
+    """Operations of the app's spec that the requests after journal entry ``since`` reached."""
+    ops = spec_operations(app.spec_document(), app.app.base_path)
+    journal = app.journal()[since:]
+    seen = exercised(ops, journal)
+    ok = succeeded(seen)
+    missing = sorted(f"{op.method} {op.path}" for op in ops if op not in ok)
+    return Coverage(len(ops), len(seen), len(ok), len(journal), missing)
