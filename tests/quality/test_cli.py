@@ -39,7 +39,7 @@ def test_flaky_list_and_report(db: str) -> None:
     out = runner.invoke(cli, ["flaky", "list", "--db", db])
     assert out.exit_code == 0
     lines = out.stdout.strip().splitlines()
-    assert lines[1].split() == ["flaky", "33%", "3", "tests/test_x.py::flaky"]
+    assert lines[2].split() == ["flaky", "33%", "3", "tests/test_x.py::flaky"]
     assert "stable" not in out.stdout
     report = runner.invoke(cli, ["flaky", "report", "--weeks", "1", "--db", db, "--json"])
     (row,) = json.loads(report.stdout)

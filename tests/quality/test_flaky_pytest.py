@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from battletest.quality import store as store_mod
-from battletest.quality.flaky import FlakyPolicy, analyse
+from battletest.quality.flaky import FlakyPolicy, analyse, pytest_state
 from battletest.quality.store import CaseRecord, HistoryStore, RunRecord, sqlite_url
 
 from .conftest import commit_all, init_repo
@@ -79,32 +79,104 @@ def test_the_same_outcomes_on_different_commits_are_not_flaky(store: HistoryStor
     assert analyse(store) == []  # fixed, then broken, then fixed: not enough samples for a rate
 
 
-def test_failure_rate_over_the_window_flags_and_quarantines(store: HistoryStore) -> None:
+def test_flips_on_the_same_code_flag_and_the_rate_quarantines(store: HistoryStore) -> None:
     policy = FlakyPolicy(min_samples=10)
+    for i in range(20):
+        rid = store.start_run(RunRecord(commit="c"))
+        store.add_cases(
+            rid,
+            [
+                CaseRecord("t::often", "failed" if i % 4 == 1 else "passed"),  # 25%
+                CaseRecord("t::rare", "failed" if i % 8 == 1 else "passed"),  # 15%
+                CaseRecord("t::once", "failed" if i == 3 else "passed"),  # 5%
+                CaseRecord("t::stable", "passed"),
+            ],
+            commit="c",
+        )
+    found = {h.test_id: h for h in analyse(store, policy)}
+    assert set(found) == {"t::often", "t::rare", "t::once"}
+    assert found["t::often"].quarantined and found["t::often"].flaky
+    assert found["t::rare"].flaky and not found["t::rare"].quarantined
+    assert found["t::once"].flaky and not found["t::once"].quarantined
+
+
+def test_a_failure_rate_across_commits_alone_is_not_flaky(store: HistoryStore) -> None:
+    # Failing every 4th commit, passing the others: each commit ran once, so no run shows the
+    # test flipping on the same code — the code changed; the test is not flaky.
+    for i in range(20):
+        rid = store.start_run(RunRecord(commit=f"c{i}"))
+        store.add_cases(
+            rid, [CaseRecord("t::a", "failed" if i % 4 == 1 else "passed")], commit=f"c{i}"
+        )
+    assert analyse(store, FlakyPolicy(min_samples=10)) == []
+
+
+def test_a_test_failing_on_every_run_since_a_commit_is_broken_not_quarantined(
+    store: HistoryStore,
+) -> None:
+    # The case: passes on c0-c14, fails on every run from c15 on (25% of 20 runs).
     for i in range(20):
         rid = store.start_run(RunRecord(commit=f"c{i}"))
         store.add_cases(
             rid,
             [
-                CaseRecord("t::often", "failed" if i % 4 == 0 else "passed"),  # 25%
-                CaseRecord("t::rare", "failed" if i % 8 == 0 else "passed"),  # 15%
-                CaseRecord("t::once", "failed" if i == 3 else "passed"),  # 5%
-                CaseRecord("t::broken", "failed"),  # 100%: broken, not flaky
+                CaseRecord("t::broke", "failed" if i >= 15 else "passed"),
+                CaseRecord("t::ok", "passed"),
             ],
             commit=f"c{i}",
+            ts=1_000_000.0 + i,
         )
-    found = {h.test_id: h for h in analyse(store, policy)}
-    assert set(found) == {"t::often", "t::rare"}
-    assert found["t::often"].quarantined and found["t::often"].flaky
-    assert found["t::rare"].flaky and not found["t::rare"].quarantined
+    (h,) = analyse(store, FlakyPolicy(min_samples=10), now=1_000_100.0)
+    assert (h.test_id, h.status, h.broken_since, h.broken_runs) == ("t::broke", "broken", "c15", 5)
+    assert not h.flaky and not h.quarantined
+    assert h.reasons[0] == "broken since c15: failed all 5 run(s)"
+    state = pytest_state(store, FlakyPolicy(min_samples=10))
+    assert "t::broke" not in state.quarantined and "t::broke" not in state.flaky
+    # Fixed on c20: no longer broken, and not flaky either (never flipped on the same code).
+    rid = store.start_run(RunRecord(commit="c20"))
+    store.add_cases(rid, [CaseRecord("t::broke", "passed")], commit="c20", ts=1_000_020.0)
+    assert analyse(store, FlakyPolicy(min_samples=10), now=1_000_100.0) == []
 
 
-def test_min_sample_size_guards_the_rate_rule(store: HistoryStore) -> None:
-    for i in range(4):
+def test_a_hand_quarantine_does_not_hide_a_broken_test(store: HistoryStore) -> None:
+    store.set_quarantine("t::a", "quarantined", "JIRA-7")
+    for i in range(3):
         rid = store.start_run(RunRecord(commit=f"c{i}"))
-        store.add_cases(rid, [CaseRecord("t::a", "failed" if i == 0 else "passed")], commit=f"c{i}")
-    assert analyse(store, FlakyPolicy(min_samples=10)) == []
-    assert [h.test_id for h in analyse(store, FlakyPolicy(min_samples=4))] == ["t::a"]
+        store.add_cases(rid, [CaseRecord("t::a", "failed" if i else "passed")], commit=f"c{i}")
+    (h,) = analyse(store)
+    assert h.broken and h.broken_since == "c1" and not h.quarantined
+    assert "the hand quarantine does not hide a broken test" in h.reasons
+    assert "t::a" not in pytest_state(store).quarantined
+
+
+def test_a_flaky_test_is_broken_once_its_streak_outlasts_its_flakiness(
+    store: HistoryStore,
+) -> None:
+    # Flaky on commit c at 25% (P P P F, four times over), then failing on commit d. Flakes
+    # rarer than 1 in 100 at 25% need 4 failures in a row (0.25**4 = 0.4%): the last failure on
+    # c and two on d are still flakiness, a third on d is a break — since d, where it never passed.
+    outcomes = ["passed", "passed", "passed", "failed"] * 4
+    for i, outcome in enumerate(outcomes):
+        rid = store.start_run(RunRecord(commit="c"))
+        store.add_cases(rid, [CaseRecord("t::a", outcome)], commit="c", ts=1000.0 + i)
+    for i in range(3):
+        rid = store.start_run(RunRecord(commit="d"))
+        store.add_cases(rid, [CaseRecord("t::a", "failed")], commit="d", ts=2000.0 + i)
+        (h,) = analyse(store, now=3000.0)
+        if i < 2:
+            assert h.flaky and not h.broken, i
+    assert h.broken and h.broken_since == "d" and h.broken_runs == 4 and not h.flaky
+    assert "longer than its flakiness explains" in h.reasons[0]
+
+
+def test_min_sample_size_guards_the_quarantine_rate(store: HistoryStore) -> None:
+    for i in range(4):
+        rid = store.start_run(RunRecord(commit="c"))
+        store.add_cases(rid, [CaseRecord("t::a", "failed" if i == 1 else "passed")], commit="c")
+    (h,) = analyse(store, FlakyPolicy(min_samples=10))
+    assert h.flaky and not h.quarantined
+    (h,) = analyse(store, FlakyPolicy(min_samples=4))
+    assert h.flaky and h.quarantined
 
 
 def test_hand_quarantine_and_release(store: HistoryStore) -> None:
@@ -117,8 +189,8 @@ def test_hand_quarantine_and_release(store: HistoryStore) -> None:
 
 def test_release_restarts_the_automatic_judgement(store: HistoryStore) -> None:
     for i in range(10):
-        rid = store.start_run(RunRecord(commit=f"c{i}"))
-        store.add_cases(rid, [CaseRecord("t::a", "failed" if i % 2 else "passed")], commit=f"c{i}")
+        rid = store.start_run(RunRecord(commit="c"))
+        store.add_cases(rid, [CaseRecord("t::a", "failed" if i % 2 else "passed")], commit="c")
     assert analyse(store)[0].quarantined
     store.set_quarantine("t::a", "released")
     assert analyse(store) == []

@@ -29,7 +29,7 @@ def test_sqlite_store_uses_wal_and_records_the_schema_version(store: HistoryStor
     with store.read() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         indexes = {i["name"] for i in sa.inspect(conn).get_indexes("bt_cases")}
-    assert store.version() == store_mod.SCHEMA_VERSION == 3
+    assert store.version() == store_mod.SCHEMA_VERSION == 4
     assert "ix_bt_cases_run" not in indexes  # dropped by migration 2
 
 
@@ -45,7 +45,27 @@ def test_a_version_1_store_is_migrated(tmp_path: Path, monkeypatch: pytest.Monke
     s = HistoryStore(url)
     with s.read() as conn:
         indexes = {i["name"] for i in sa.inspect(conn).get_indexes("bt_cases")}
-    assert s.version() == 3 and "ix_bt_cases_run" not in indexes
+    assert s.version() == store_mod.SCHEMA_VERSION and "ix_bt_cases_run" not in indexes
+    s.close()
+
+
+def test_a_version_3_store_gets_its_failing_streaks_back_filled(tmp_path: Path) -> None:
+    from battletest.quality.flaky import analyse
+
+    url = sqlite_url(tmp_path / "v3.db")
+    old = HistoryStore(url)
+    for i, outcome in enumerate(["passed", "failed", "failed"]):
+        rid = old.start_run(RunRecord(commit=f"c{i}"))
+        old.add_cases(rid, [CaseRecord("t::a", outcome)], commit=f"c{i}", ts=1000.0 + i)
+    rid = old.start_run(RunRecord(commit="c2"))  # uncommitted edits: not part of the streak
+    old.add_cases(rid, [CaseRecord("t::a", "failed")], commit="c2+0123456789ab", ts=1010.0)
+    with old.write() as conn:  # as a version-3 store: no streak table yet
+        conn.exec_driver_sql("DROP TABLE bt_test_state")
+        conn.execute(store_mod.schema_version.update().values(version=3))
+    old.close()
+    s = HistoryStore(url)
+    (h,) = analyse(s, now=2000.0)
+    assert (h.broken_since, h.broken_runs) == ("c1", 2)
     s.close()
 
 

@@ -81,21 +81,34 @@ def _policy() -> Any:
 @click.option("--db", default=None, help=DB_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def flaky_list(db: str | None, as_json: bool) -> None:
-    """Flaky and quarantined tests in the window ([flaky] window_days, default 14)."""
-    from battletest.quality.flaky import analyse
+    """Broken, flaky and quarantined tests in the window ([flaky] window_days, default 14).
+
+    Broken tests (failed every run since a commit) are listed first and apart: they are never
+    quarantined, so they fail the build until fixed."""
+    from battletest.quality.flaky import analyse, short_commit
 
     store = _open_store(db, must_exist=True)
     found = analyse(store, _policy()) if store is not None else []
     if as_json:
         click.echo(json.dumps([_health_dict(h) for h in found], indent=2))
         return
-    if not found:
+    broken = [h for h in found if h.broken]
+    flaky = [h for h in found if not h.broken]
+    if broken:
+        click.echo(f"broken ({len(broken)}): failed every run since a commit; they fail the build")
+        click.echo(f"{'since':<14}{'runs':>6}  {'first failed':<16}  test")
+        for h in broken:
+            since = short_commit(h.broken_since)
+            click.echo(f"{since:<14}{h.broken_runs:>6}  {_when(h.broken_at):<16}  {h.test_id}")
+    if not flaky:
         click.echo("no flaky tests")
         return
+    if broken:
+        click.echo("")
+    click.echo(f"flaky ({len(flaky)}): passed and failed on the same code")
     click.echo(f"{'status':<12}{'rate':>6}{'runs':>6}  test")
-    for h in found:
-        status = "quarantined" if h.quarantined else "flaky"
-        click.echo(f"{status:<12}{h.rate:>6.0%}{h.runs:>6}  {h.test_id}")
+    for h in flaky:
+        click.echo(f"{h.status:<12}{h.rate:>6.0%}{h.runs:>6}  {h.test_id}")
 
 
 @flaky.command("report")
@@ -111,11 +124,12 @@ def flaky_report(weeks: int, db: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([_health_dict(h) for h in found], indent=2))
         return
-    click.echo(f"flaky tests, last {weeks} week(s): {len(found)}")
+    broken = sum(1 for h in found if h.broken)
+    head = f"flaky tests, last {weeks} week(s): {len(found) - broken}"
+    click.echo(head + (f"; broken tests: {broken}" if broken else ""))
     for h in found:
-        state = "quarantined" if h.quarantined else "flaky"
         click.echo(
-            f"- {h.test_id} [{state}] rate {h.rate:.0%} ({h.failures}/{h.runs}), "
+            f"- {h.test_id} [{h.status}] rate {h.rate:.0%} ({h.failures}/{h.runs}), "
             f"first seen {_when(h.first_seen)}, last flip {_when(h.last_flip)}, "
             f"file {h.file or '-'}; {'; '.join(h.reasons)}"
         )
@@ -125,7 +139,9 @@ def _health_dict(h: Any) -> dict[str, Any]:
     return {
         "test": h.test_id,
         "file": h.file,
-        "status": "quarantined" if h.quarantined else "flaky",
+        "status": h.status,
+        "broken_since": h.broken_since,
+        "broken_runs": h.broken_runs,
         "rate": round(h.rate, 4),
         "runs": h.runs,
         "failures": h.failures,

@@ -365,6 +365,11 @@ class QualityPlugin:
         if len(self._buffer) >= FLUSH_EVERY or time.monotonic() - self._last_flush > FLUSH_SECONDS:
             self._flush()
 
+    def _own_files(self) -> list[str]:
+        """The history database (SQLite), which changes every run: not part of the code."""
+        url = self._url()
+        return [url[len("sqlite:///") :]] if url.startswith("sqlite:///") else []
+
     def _flush(self) -> None:
         from battletest.quality.impact import branch_name, git_root, head_commit, tree_state
         from battletest.quality.store import RunRecord
@@ -372,7 +377,7 @@ class QualityPlugin:
         store = self.store()
         if self._run_id is None:
             repo = git_root(self.root)
-            self._commit = tree_state(repo) if repo else None
+            self._commit = tree_state(repo, self._own_files()) if repo else None
             self._run_id = store.start_run(
                 RunRecord(
                     commit=head_commit(repo) if repo else None,

@@ -22,6 +22,7 @@ from __future__ import annotations
 import ast
 import fnmatch
 import hashlib
+import os
 import re
 import subprocess
 from collections import defaultdict
@@ -88,20 +89,49 @@ def is_dirty(root: Path) -> bool:
     return proc.returncode != 0
 
 
-def tree_state(repo: Path) -> str | None:
+# battletest's own files and Python's byte-code: they change on every run without the code
+# changing, so the same-code digest leaves them out (git's ignore rules are honoured as well).
+OWN_PATHS = (".battletest", "battletest-reports")
+_EXCLUDE = (":(exclude,glob)**/__pycache__/**", ":(exclude,glob)**/*.py[co]")
+HASH_LIMIT = 8 << 20  # untracked files above this are keyed by size and mtime, not content
+
+
+def _pathspec(repo: Path, exclude: Iterable[Path | str]) -> list[str]:
+    """``git`` pathspecs for "everything but battletest's own files" in ``repo``."""
+    specs = [".", *_EXCLUDE, *(f":(exclude){p}" for p in OWN_PATHS)]
+    top = repo.resolve()
+    for path in exclude:
+        try:
+            rel = Path(path).resolve().relative_to(top)
+        except ValueError:
+            continue  # outside the repository: git never sees it
+        if rel.parts:
+            specs.append(f":(exclude){rel.as_posix()}")
+    return specs
+
+
+def tree_state(repo: Path, exclude: Iterable[Path | str] = ()) -> str | None:
     """HEAD, plus a digest of uncommitted edits when there are any.
 
-    Flakiness compares outcomes "on the same commit"; two runs on one commit with different
-    uncommitted edits are not the same code, so they get different keys.
+    Flakiness compares outcomes "on the same code"; two runs on one commit with different
+    uncommitted edits are not the same code, so they get different keys. Left out, as they
+    are no edit to the code: what git ignores, battletest's own files (``OWN_PATHS``, and
+    ``exclude`` — the configured history database and run folders), ``__pycache__``.
+    Untracked files count by content, so rewriting one unchanged does not change the key.
     """
     head = head_commit(repo)
     if head is None:
         return None
+    spec = _pathspec(repo, exclude)
     diff = subprocess.run(
-        ["git", "diff", "HEAD", "--"], cwd=repo, capture_output=True, check=False, timeout=60
+        ["git", "diff", "HEAD", "--", *spec],
+        cwd=repo,
+        capture_output=True,
+        check=False,
+        timeout=60,
     ).stdout
     others = subprocess.run(
-        ["git", "ls-files", "-z", "--others", "--exclude-standard"],
+        ["git", "ls-files", "-z", "--others", "--exclude-standard", "--", *spec],
         cwd=repo,
         capture_output=True,
         check=False,
@@ -113,11 +143,18 @@ def tree_state(repo: Path) -> str | None:
     for name in sorted(others.split(b"\0")):
         if not name:
             continue
+        path = repo / os.fsdecode(name)
         try:
-            st = (repo / name.decode()).stat()
+            st = path.stat()
+            if st.st_size > HASH_LIMIT:
+                digest.update(b"%s\0%d\0%d\0" % (name, st.st_size, st.st_mtime_ns))
+            else:
+                digest.update(
+                    b"%s\0%s\0"
+                    % (name, hashlib.sha1(path.read_bytes(), usedforsecurity=False).digest())
+                )
         except OSError:
             continue
-        digest.update(b"%s\0%d\0%d\0" % (name, st.st_size, st.st_mtime_ns))
     return f"{head}+{digest.hexdigest()[:12]}"
 
 

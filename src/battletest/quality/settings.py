@@ -22,9 +22,18 @@ class FlakyPolicy(BaseModel):
 
     window_days: int = Field(default=14, ge=1, description="Days of history judged.")
     min_samples: int = Field(default=10, ge=1, description="Runs needed before a rate counts.")
-    flaky_rate: float = Field(default=0.10, ge=0, le=1, description="Flaky above this rate.")
+    flaky_rate: float = Field(
+        default=0.10,
+        ge=0,
+        le=1,
+        description="Not used: a failure rate alone never makes a test flaky (same-code flips "
+        "do); accepted so older configs still load.",
+    )
     quarantine_rate: float = Field(
-        default=0.20, ge=0, le=1, description="Quarantined above this failure rate."
+        default=0.20,
+        ge=0,
+        le=1,
+        description="A flaky test is quarantined above this failure rate (never a broken one).",
     )
     max_retries: int = Field(default=2, ge=0, le=5, description="Retries for known-flaky tests.")
 

@@ -114,6 +114,20 @@ test_commits = sa.Table(
     sa.Index("ix_bt_test_commits_mixed_only", "mixed"),
 )
 
+# Each test's current failing streak on committed code, kept on every ingest so "broken since X"
+# reads one row per test: every run since ``streak_ts`` (on commit ``streak_commit``) failed;
+# ``streak`` counts them (0: the latest run passed). ``last_ts``: its latest committed run.
+test_state = sa.Table(
+    "bt_test_state",
+    metadata,
+    sa.Column("test", sa.Integer, primary_key=True),
+    sa.Column("last_ts", sa.Float, nullable=False),
+    sa.Column("last_pass_ts", sa.Float),
+    sa.Column("streak", sa.Integer, nullable=False),
+    sa.Column("streak_ts", sa.Float),
+    sa.Column("streak_commit", sa.String(64)),
+)
+
 metrics = sa.Table(
     "bt_metrics",
     metadata,
@@ -193,6 +207,35 @@ def _v3_narrow_mixed_index(conn: Connection) -> None:
     )
 
 
+def _v4_test_state(conn: Connection) -> None:
+    """The failing-streak roll-up, back-filled from the case rows already recorded."""
+    test_state.create(conn, checkfirst=True)
+    clean = '(c."commit" IS NULL OR c."commit" NOT LIKE \'%+%\')'  # committed code only
+    streak = f"c.test = t.test AND c.failed = 1 AND c.ts > COALESCE(t.last_pass_ts, -1) AND {clean}"
+    dirty = {"dirty": "%+%"}
+    conn.execute(
+        sa.text(
+            "INSERT INTO bt_test_state (test, last_ts, last_pass_ts, streak, streak_ts) "
+            "SELECT t.test, t.last_ts, t.last_pass_ts, "
+            f"(SELECT COUNT(*) FROM bt_cases c WHERE {streak}), "
+            f"(SELECT MIN(c.ts) FROM bt_cases c WHERE {streak}) "
+            "FROM (SELECT c.test AS test, MAX(c.ts) AS last_ts, "
+            "MAX(CASE WHEN c.failed = 0 THEN c.ts END) AS last_pass_ts "
+            f"FROM bt_cases c WHERE c.failed IS NOT NULL AND {clean} GROUP BY c.test) t "
+            "WHERE NOT EXISTS (SELECT 1 FROM bt_test_state s WHERE s.test = t.test)"
+        ),
+        dirty,
+    )
+    conn.execute(
+        sa.text(
+            'UPDATE bt_test_state SET streak_commit = (SELECT MIN(c."commit") FROM bt_cases c '
+            "WHERE c.test = bt_test_state.test AND c.failed = 1 AND c.ts = bt_test_state.streak_ts "
+            f"AND {clean}) WHERE streak > 0"
+        ),
+        dirty,
+    )
+
+
 # Schema migrations, in order. Version N is reached by applying MIGRATIONS[N-1]. Migration 1
 # creates the tables as defined above (the newest shape); each later one brings a store made by an
 # older battletest to that shape and must be harmless on a fresh store. Add new ones at the end.
@@ -205,6 +248,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
             cases,
             daily,
             test_commits,
+            test_state,
             metrics,
             findings,
             gates,
@@ -215,6 +259,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     ),
     _v2_drop_case_run_index,
     _v3_narrow_mixed_index,
+    _v4_test_state,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -512,6 +557,27 @@ class HistoryStore:
                 for t, (p, f, fl) in per_test.items()
             ],
         )
+        if is_dirty_state(commit):
+            return
+        # On committed code (as the rates): a run that passed (on a retry too) ends a test's
+        # failing streak; one that only failed extends it, and the streak keeps the commit and
+        # time of its first failing run.
+        conn.exec_driver_sql(
+            "INSERT INTO bt_test_state (test, last_ts, last_pass_ts, streak, streak_ts, "
+            f"streak_commit) VALUES ({m}, {m}, {m}, {m}, {m}, {m}) "
+            "ON CONFLICT (test) DO UPDATE SET last_ts = excluded.last_ts, "
+            "last_pass_ts = COALESCE(excluded.last_pass_ts, bt_test_state.last_pass_ts), "
+            "streak = CASE WHEN excluded.streak = 0 THEN 0 ELSE bt_test_state.streak + 1 END, "
+            "streak_ts = CASE WHEN excluded.streak = 0 THEN NULL "
+            "ELSE COALESCE(bt_test_state.streak_ts, excluded.streak_ts) END, "
+            "streak_commit = CASE WHEN excluded.streak = 0 THEN NULL "
+            "WHEN bt_test_state.streak_ts IS NULL THEN excluded.streak_commit "
+            "ELSE bt_test_state.streak_commit END",
+            [
+                (t, ts, None, 1, ts, commit or None) if p == 0 else (t, ts, ts, 0, None, None)
+                for t, (p, _f, _fl) in per_test.items()
+            ],
+        )
 
     def add_cases(
         self,
@@ -724,6 +790,8 @@ class HistoryStore:
             removed[daily.name] = res.rowcount
             res = conn.execute(test_commits.delete().where(test_commits.c.last_ts < older_than))
             removed[test_commits.name] = res.rowcount
+            res = conn.execute(test_state.delete().where(test_state.c.last_ts < older_than))
+            removed[test_state.name] = res.rowcount
             res = conn.execute(runs.delete().where(runs.c.started_at < older_than))
             removed[runs.name] = res.rowcount
             # Keep the newest impact map even when old: it is still the best one there is.
@@ -802,20 +870,25 @@ def _flat_numbers(data: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[s
             yield from _flat_numbers(value, f"{name}.")
 
 
-def record_run_report(report: Report, root: Path, url: str | None = None) -> str:
+def record_run_report(
+    report: Report, root: Path, url: str | None = None, *, own_files: Iterable[Path | str] = ()
+) -> str:
     """Record a ``battletest run`` report in the project's history store; return the run id.
 
     One call for the run orchestration: the store is ``url`` or the default for ``root``
     (``$BATTLETEST_HISTORY_URL``, else ``ROOT/.battletest/history.db``), the commit and branch
-    come from git (the commit keyed with uncommitted edits, as pytest sessions are).
+    come from git (the commit keyed with uncommitted edits, as pytest sessions are; the store
+    itself and ``own_files`` — e.g. the run folders — are no edit).
     """
     from battletest.quality.impact import branch_name, git_root, tree_state
 
     repo = git_root(root)
-    with HistoryStore(url or default_url(root)) as store:
+    url = url or default_url(root)
+    own = [*own_files, *([url[len("sqlite:///") :]] if url.startswith("sqlite:///") else [])]
+    with HistoryStore(url) as store:
         return store.record_report(
             report,
-            commit=tree_state(repo) if repo else None,
+            commit=tree_state(repo, own) if repo else None,
             branch=branch_name(repo) if repo else None,
         )
 
