@@ -8,7 +8,9 @@ add one row to ``COMMANDS``: name → (module, attribute, one-line help).
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
+import threading
 from typing import Any
 
 import click
@@ -92,8 +94,29 @@ def error_line(exc: BattletestError) -> str:
     return f"battletest: error: {exc}"
 
 
+def _sigterm_as_sigint(signum: int, frame: Any) -> None:
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler):
+        handler(signal.SIGINT, frame)
+    else:
+        raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> Any:
-    """Entry point: run the CLI and turn battletest errors into one line and an exit code."""
+    """Entry point: run the CLI and turn battletest errors into one line and an exit code.
+
+    SIGTERM is Ctrl-C here (passed to the SIGINT handler of the moment), so a CI runner's
+    ``kill`` stops every command as cleanly: child processes shut down, partial reports kept."""
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _sigterm_as_sigint) if main_thread else None
+    try:
+        return _main(argv)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: list[str] | None) -> Any:
     try:
         # Outside standalone mode click returns the code given to ctx.exit()/Exit instead of
         # exiting; a command's return value is not an exit code.

@@ -4,13 +4,17 @@
 when no name is given), always spelled and described the same way; a command leaves out a flag
 it already defines with its own meaning. ``write_suite_folder`` writes one suite's result as a
 run folder with the same layout as ``battletest run`` (``OUT/<UTC time>-<run id>/``: report.json,
-junit.xml, report.html, …, and ``OUT/latest``).
+junit.xml, report.html, …, and ``OUT/latest``). ``interrupt_signals`` makes Ctrl-C and SIGTERM
+stop a long command the same honest way: what was done is kept and reported as interrupted.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -83,6 +87,56 @@ def common_options(*names: str) -> Callable[[Callable[..., Any]], Callable[..., 
     return decorate
 
 
+@dataclass(slots=True)
+class Interrupts:
+    """What ``interrupt_signals`` saw: ``seen`` once Ctrl-C or SIGTERM arrived. ``shield()``:
+    from then on a signal is only noted (the reports are being written), never raised."""
+
+    seen: bool = False
+    signal_name: str = ""
+    shielded: bool = False
+
+    def shield(self) -> None:
+        self.shielded = True
+
+
+@contextmanager
+def interrupt_signals() -> Iterator[Interrupts]:
+    """Ctrl-C (SIGINT) and SIGTERM raise ``KeyboardInterrupt`` while this is open, and are noted.
+
+    SIGTERM does what Ctrl-C does: it is passed to whoever handles SIGINT at that moment — this
+    handler, or one a long step installed for a graceful stop (the load coordinator winds its
+    workers down and keeps the partial result) — so ``kill PID`` from a CI runner stops a run
+    as honestly as Ctrl-C at a terminal. Outside the main thread nothing is installed."""
+    state = Interrupts()
+    if threading.current_thread() is not threading.main_thread():
+        yield state
+        return
+
+    def on_int(signum: int, frame: Any) -> None:
+        state.seen = True
+        state.signal_name = state.signal_name or signal.Signals(signum).name
+        if not state.shielded:
+            raise KeyboardInterrupt
+
+    def on_term(signum: int, frame: Any) -> None:
+        state.seen = True
+        state.signal_name = state.signal_name or "SIGTERM"
+        current = signal.getsignal(signal.SIGINT)
+        if callable(current) and current is not on_int:
+            current(signal.SIGINT, frame)  # a step's own graceful stop
+        else:
+            on_int(signum, frame)
+
+    previous_int = signal.signal(signal.SIGINT, on_int)
+    previous_term = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield state
+    finally:
+        signal.signal(signal.SIGINT, previous_int)
+        signal.signal(signal.SIGTERM, previous_term)
+
+
 @dataclass(frozen=True, slots=True)
 class RunFolder:
     """A run folder created before the work starts (so raw data can be saved into it)."""
@@ -142,8 +196,10 @@ def write_suite_folder(
 __all__ = [
     "COMMON_OPTIONS",
     "OPTIONS",
+    "Interrupts",
     "RunFolder",
     "common_options",
+    "interrupt_signals",
     "new_run_folder",
     "write_suite_folder",
 ]

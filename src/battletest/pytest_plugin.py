@@ -340,11 +340,13 @@ class OutcomeRecorder:
             out.longrepr = _tail(str(report.longrepr))
 
     @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         import time
 
         elapsed = time.monotonic() - self._started if self._started is not None else 0.0
         suite = self.suite_result(elapsed)
+        if exitstatus == pytest.ExitCode.INTERRUPTED:  # Ctrl-C: the tests that ran, said so
+            suite.message = "interrupted: partial results"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_text(suite.model_dump_json(indent=2), encoding="utf-8")
 

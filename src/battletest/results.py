@@ -145,7 +145,8 @@ class Summary(_Model):
     success_rate: float  # percent of executed (non-skipped) cases that passed
     total_duration_ms: float
     average_test_duration_ms: float
-    verdict: Literal["pass", "fail"]
+    # "interrupted": Ctrl-C or SIGTERM stopped the run; the report holds what was done
+    verdict: Literal["pass", "fail", "interrupted"]
 
 
 class PerformanceMetrics(_Model):
@@ -178,8 +179,12 @@ class Report(_Model):
         success = 100.0 * counts[Status.PASSED] / executed if executed else 100.0
         durations = sorted(c.duration_ms for c in flat if c.status is not Status.SKIPPED)
         total_ms = sum(s.duration_s for s in suites) * 1000.0
-        verdict: Literal["pass", "fail"] = (
-            "fail" if any(g.passed is False for g in gates) else "pass"
+        verdict: Literal["pass", "fail", "interrupted"] = (
+            "interrupted"
+            if run.interrupted
+            else "fail"
+            if any(g.passed is False for g in gates)
+            else "pass"
         )
         summary = Summary(
             total_tests=len(flat),

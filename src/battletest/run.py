@@ -15,6 +15,7 @@ import importlib
 import os
 import random
 import secrets
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -26,7 +27,7 @@ from typing import Any
 import click
 
 from battletest import __version__
-from battletest.cli_options import COMMON_OPTIONS, common_options
+from battletest.cli_options import COMMON_OPTIONS, common_options, interrupt_signals
 from battletest.config import (
     DESTRUCTIVE_SUITES,
     SUITE_NAMES,
@@ -168,7 +169,10 @@ def execute(
 ) -> RunOutcome:
     """Run the selected suites against the configured target and write the run folder.
 
-    ``notes``: lines for the report's ``run.notes`` from the caller (e.g. how the demo runs)."""
+    ``notes``: lines for the report's ``run.notes`` from the caller (e.g. how the demo runs).
+    Ctrl-C or SIGTERM stops the run after (or inside) the current suite: no next suite runs,
+    the reports of what was done are written with ``run.interrupted`` and the verdict
+    ``interrupted``, and the exit code is 130."""
     from battletest.auth import Identities
     from battletest.quality.gates import evaluate_gates
     from battletest.redact import Redactor
@@ -179,130 +183,166 @@ def execute(
     from battletest.suites.http import HttpClientFactory
     from battletest.target import open_target
 
-    if config.mode == "GOLDEN":
-        raise UsageError(
-            "mode GOLDEN is not available yet (it arrives with recorded golden responses)",
-            hint="use --mode LIVE, --mode LIVE_SMOKE or --mode MOCK",
+    with interrupt_signals() as signals:
+        if config.mode == "GOLDEN":
+            raise UsageError(
+                "mode GOLDEN is not available yet (it arrives with recorded golden responses)",
+                hint="use --mode LIVE, --mode LIVE_SMOKE or --mode MOCK",
+            )
+        names = select_suites(config, only, skip, suites_table)
+        progress = progress or SilentProgress()
+        seed = config.seed if config.seed is not None else random.SystemRandom().randrange(2**31)
+        run_id = secrets.token_hex(4)
+        started_at = utcnow()
+        notes = list(notes or [])
+        redactor = Redactor(config.secrets())
+        results: list[SuiteResult] = []
+        interrupted = False
+        target_desc: str | None = None
+        opener = target_factory or (lambda cfg, logs: open_target(cfg.target, logs))
+        deadline = time.monotonic() + config.timeout_s if config.timeout_s else None
+        # created first, so suites can save raw data (e.g. the load histogram) beside the reports
+        folder = (
+            create_run_folder(Path(config.out).absolute(), started_at, run_id)
+            if write_reports
+            else None
         )
-    names = select_suites(config, only, skip, suites_table)
-    progress = progress or SilentProgress()
-    seed = config.seed if config.seed is not None else random.SystemRandom().randrange(2**31)
-    run_id = secrets.token_hex(4)
-    started_at = utcnow()
-    notes = list(notes or [])
-    redactor = Redactor(config.secrets())
-    results: list[SuiteResult] = []
-    interrupted = False
-    target_desc: str | None = None
-    opener = target_factory or (lambda cfg, logs: open_target(cfg.target, logs))
-    deadline = time.monotonic() + config.timeout_s if config.timeout_s else None
-    # created first, so suites can save raw data (e.g. the load histogram) beside the reports
-    folder = (
-        create_run_folder(Path(config.out).absolute(), started_at, run_id)
-        if write_reports
-        else None
-    )
 
-    try:
-        with opener(config, None) as target:
-            target_desc = target.base_url
-            spec = None
-            if NEEDS_SPEC & set(names):
-                spec_source = config.target.spec
-                spec = load_spec(
-                    spec_source, target.base_url, timeout=config.target.request_timeout_s
-                )
-                notes.append(
-                    f"spec: {spec.source} (OpenAPI {spec.version}, "
-                    f"{len(spec.operations)} operations)"
-                )
-            service_keys = frozenset(i.name for i in config.identities if i.role == "service")
-            http = HttpClientFactory(
-                target.base_url,
-                timeout=config.target.request_timeout_s,
-                rate_limits=config.rate_limits,
-                service_keys=service_keys,
-            )
-            identities = Identities(config.identities, config.auth, http)
-            ctx = SuiteContext(
-                config=config,
-                target=target,
-                spec=spec,
-                identities=identities,
-                http=http,
-                seed=seed,
-                progress=progress,
-                redactor=redactor,
-                deadline=deadline,
-                run_dir=folder,
-            )
-            try:
-                identities.login_all()
-                for name in names:
-                    if name in SKIPPED_IN_PROD and not config.destructive_allowed:
-                        note = (
-                            f"suite {name} not run: profile '{config.profile}' forbids "
-                            "destructive suites in production (set allow_destructive = true "
-                            "to allow)"
-                        )
-                        notes.append(note)
-                        results.append(SuiteResult(name=name, status=Status.SKIPPED, message=note))
-                        continue
-                    if ctx.out_of_time():
-                        notes.append(f"suite {name} not run: the run's timeout was reached")
-                        results.append(
-                            SuiteResult(name=name, status=Status.SKIPPED, message="timeout reached")
-                        )
-                        continue
-                    results.append(_run_one(name, ctx, suites_table))
-                    progress.suite_done(results[-1])
-            except KeyboardInterrupt:
-                interrupted = True
-                done = {r.name for r in results}
-                for rec in ctx.recorders:
-                    if rec.suite not in done:
-                        results.append(rec.result(message="interrupted: partial results"))
-            finally:
-                notes.extend(http.notes)
-                if http.pacer is not None and http.pacer.waited_s > 0.5:
-                    notes.append(
-                        f"paced by the declared rate limits: waited {http.pacer.waited_s:.1f}s"
+        try:
+            with opener(config, None) as target:
+                target_desc = target.base_url
+                spec = None
+                if NEEDS_SPEC & set(names):
+                    spec_source = config.target.spec
+                    spec = load_spec(
+                        spec_source, target.base_url, timeout=config.target.request_timeout_s
                     )
-                http.close()
-    except KeyboardInterrupt:
-        interrupted = True
+                    notes.append(
+                        f"spec: {spec.source} (OpenAPI {spec.version}, "
+                        f"{len(spec.operations)} operations)"
+                    )
+                service_keys = frozenset(i.name for i in config.identities if i.role == "service")
+                http = HttpClientFactory(
+                    target.base_url,
+                    timeout=config.target.request_timeout_s,
+                    rate_limits=config.rate_limits,
+                    service_keys=service_keys,
+                )
+                identities = Identities(config.identities, config.auth, http)
+                ctx = SuiteContext(
+                    config=config,
+                    target=target,
+                    spec=spec,
+                    identities=identities,
+                    http=http,
+                    seed=seed,
+                    progress=progress,
+                    redactor=redactor,
+                    deadline=deadline,
+                    run_dir=folder,
+                )
+                try:
+                    identities.login_all()
+                    for name in names:
+                        if name in SKIPPED_IN_PROD and not config.destructive_allowed:
+                            note = (
+                                f"suite {name} not run: profile '{config.profile}' forbids "
+                                "destructive suites in production (set allow_destructive = "
+                                "true to allow)"
+                            )
+                            notes.append(note)
+                            results.append(
+                                SuiteResult(name=name, status=Status.SKIPPED, message=note)
+                            )
+                            continue
+                        if ctx.out_of_time():
+                            notes.append(f"suite {name} not run: the run's timeout was reached")
+                            results.append(
+                                SuiteResult(
+                                    name=name, status=Status.SKIPPED, message="timeout reached"
+                                )
+                            )
+                            continue
+                        results.append(_run_one(name, ctx, suites_table))
+                        progress.suite_done(results[-1])
+                        # A suite that caught Ctrl-C itself (load, security keep their partial
+                        # result) ends the run as much as one the signal broke off: no next suite.
+                        if signals.seen or suite_interrupted(results[-1]):
+                            interrupted = True
+                            break
+                except KeyboardInterrupt:
+                    interrupted = True
+                    ctx.cancel.set()  # threads of the broken-off suite stop at their next case
+                    done = {r.name for r in results}
+                    for rec in ctx.recorders:
+                        if rec.suite not in done:
+                            results.append(rec.result(message="interrupted: partial results"))
+                finally:
+                    notes.extend(http.notes)
+                    if http.pacer is not None and http.pacer.waited_s > 0.5:
+                        notes.append(
+                            f"paced by the declared rate limits: waited {http.pacer.waited_s:.1f}s"
+                        )
+                    http.close()
+        except KeyboardInterrupt:
+            interrupted = True
+        except BaseException:
+            # A start-up failure (unreachable target, bad spec, bad input): no run folder is left
+            # behind holding nothing; the error is the one line the CLI prints.
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+            raise
+        # From here on Ctrl-C is only noted: the reports of what was done get written.
+        signals.shield()
+        interrupted = interrupted or signals.seen
+        if interrupted:
+            not_run = [n for n in names if n not in {r.name for r in results}]
+            for name in not_run:
+                results.append(
+                    SuiteResult(name=name, status=Status.SKIPPED, message="not run: interrupted")
+                )
+            how = signals.signal_name or "SIGINT"
+            notes.append(
+                f"interrupted ({how}): partial results"
+                + (f"; not run: {', '.join(not_run)}" if not_run else "")
+            )
+        history_url = _history_url(config)
+        compare_with_baseline(results, history_url, notes)
+        flaky = known_flaky_tests(history_url, config, notes) if history_url else None
+        gates = evaluate_gates(results, config.gates, flaky_tests=flaky)
+        gates += _load_threshold_gates(results)
+        run = RunInfo(
+            id=run_id,
+            started_at=started_at,
+            finished_at=utcnow(),
+            version=__version__,
+            target=target_desc,
+            profile=config.profile,
+            mode=config.mode,
+            seed=seed,
+            config=redactor(config.redacted()),
+            interrupted=interrupted,
+            notes=[redactor.text(n) for n in notes],
+        )
+        report = Report.build(run, results, gates)
+        if history_url:
+            failed = record_history(report, history_url, own_files=[config.out])
+            if failed:
+                report.run.notes.append(redactor.text(failed))
+        report.run.notes += [redactor.text(n) for n in publish(report, config, folder)]
+        if folder is not None:
+            folder = write_run_folder(report, folder.parent, folder=folder)
+        if interrupted:
+            code = ExitCode.INTERRUPTED
+        else:
+            code = ExitCode.OK if report.summary.verdict == "pass" else ExitCode.FAILED
+        return RunOutcome(report, folder, code, notes)
 
-    history_url = _history_url(config)
-    compare_with_baseline(results, history_url, notes)
-    flaky = known_flaky_tests(history_url, config, notes) if history_url else None
-    gates = evaluate_gates(results, config.gates, flaky_tests=flaky)
-    gates += _load_threshold_gates(results)
-    run = RunInfo(
-        id=run_id,
-        started_at=started_at,
-        finished_at=utcnow(),
-        version=__version__,
-        target=target_desc,
-        profile=config.profile,
-        mode=config.mode,
-        seed=seed,
-        config=redactor(config.redacted()),
-        interrupted=interrupted,
-        notes=[redactor.text(n) for n in notes],
-    )
-    report = Report.build(run, results, gates)
-    if history_url:
-        failed = record_history(report, history_url)
-        if failed:
-            report.run.notes.append(redactor.text(failed))
-    report.run.notes += [redactor.text(n) for n in publish(report, config, folder)]
-    if folder is not None:
-        folder = write_run_folder(report, folder.parent, folder=folder)
-    if interrupted:
-        code = ExitCode.INTERRUPTED
-    else:
-        code = ExitCode.OK if report.summary.verdict == "pass" else ExitCode.FAILED
-    return RunOutcome(report, folder, code, notes)
+
+def suite_interrupted(result: SuiteResult) -> bool:
+    """Whether a suite says Ctrl-C stopped it (load and security keep their partial results
+    and say so in their message; the load suite also in ``metrics["interrupted"]``)."""
+    return result.metrics.get("interrupted") is True or result.message.startswith("interrupted")
 
 
 def _history_url(config: Config) -> str | None:
@@ -376,18 +416,21 @@ def known_flaky_tests(url: str, config: Config, notes: list[str]) -> list[str] |
 
     try:
         with HistoryStore(url) as store:
-            return [h.test_id for h in analyse(store, config.flaky) if h.flaky or h.quarantined]
+            found = analyse(store, config.flaky)
+            return [h.test_id for h in found if not h.broken and (h.flaky or h.quarantined)]
     except BattletestError as exc:
         notes.append(f"history not read: {exc}")
         return None
 
 
-def record_history(report: Report, url: str) -> str | None:
-    """Record the run in the history store; a note when that failed (the run still counts)."""
+def record_history(report: Report, url: str, *, own_files: list[str] | None = None) -> str | None:
+    """Record the run in the history store; a note when that failed (the run still counts).
+
+    ``own_files``: battletest's output (the run folders), which is no edit to the code."""
     from battletest.quality.store import record_run_report
 
     try:
-        record_run_report(report, Path.cwd(), url)
+        record_run_report(report, Path.cwd(), url, own_files=own_files or [])
     except BattletestError as exc:
         return f"run not recorded in the history store: {exc}"
     except Exception as exc:  # a broken store must not lose the run's reports
@@ -586,4 +629,5 @@ __all__ = [
     "run_command",
     "run_from_options",
     "select_suites",
+    "suite_interrupted",
 ]

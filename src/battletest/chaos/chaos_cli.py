@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from battletest.cli_options import common_options
+from battletest.cli_options import common_options, interrupt_signals
 from battletest.errors import ScenarioError, TargetUnreachable, UsageError
 
 DEFAULT_MOCK_URL = "http://127.0.0.1:8081"
@@ -230,20 +230,29 @@ def run(file: Path, json_out: Path | None, out: str | None) -> None:
     exp = load_experiment(file)
     click.echo(f"experiment: {exp.title}")
     stop = threading.Event()
-    try:
-        result = run_experiment(exp, stop=stop, on_event=lambda m: click.echo(f"  {m}"))
-    except KeyboardInterrupt:  # a second Ctrl-C while rollbacks ran
-        stop.set()
-        raise
-    for line in render_experiment(result):
-        click.echo(line)
-    if json_out is not None:
-        json_out.write_text(result.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    if out:  # a run folder laid out as `battletest run` lays it out
-        from battletest.cli_options import write_suite_folder
+    # Ctrl-C or SIGTERM: the experiment rolls its faults back and ends "interrupted"; what was
+    # measured is printed and written, and the exit code is 130.
+    with interrupt_signals() as signals:
+        try:
+            result = run_experiment(exp, stop=stop, on_event=lambda m: click.echo(f"  {m}"))
+        except KeyboardInterrupt:  # a second Ctrl-C while rollbacks ran
+            stop.set()
+            raise
+        signals.shield()
+        if signals.seen and result.verdict != "interrupted":
+            result = result.model_copy(update={"verdict": "interrupted"})
+        for line in render_experiment(result):
+            click.echo(line)
+        if json_out is not None:
+            json_out.write_text(result.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        if out:  # a run folder laid out as `battletest run` lays it out
+            from battletest.cli_options import write_suite_folder
 
-        folder = write_suite_folder(result.to_suite_result(), out, target=None)
-        click.echo(f"reports: {folder}")
+            suite = result.to_suite_result()
+            if result.verdict == "interrupted":
+                suite.message = "interrupted: partial results"
+            folder = write_suite_folder(suite, out, target=None)
+            click.echo(f"reports: {folder}")
     code = {"pass": ExitCode.OK, "fail": ExitCode.FAILED, "interrupted": ExitCode.INTERRUPTED}
     raise click.exceptions.Exit(int(code[result.verdict]))
 

@@ -138,7 +138,11 @@ def print_summary(console: Console, report: Report, folder: Path | None) -> None
         console.print(f"gate {gate.name}: {mark} ({gate.reason})")
     for note in report.run.notes:
         console.print(f"note: {note}", markup=False)
-    verdict = "[bold green]PASS[/]" if s.verdict == "pass" else "[bold red]FAIL[/]"
+    verdict = {
+        "pass": "[bold green]PASS[/]",
+        "fail": "[bold red]FAIL[/]",
+        "interrupted": "[bold yellow]INTERRUPTED[/]",
+    }[s.verdict]
     interrupted = " (interrupted: partial results)" if report.run.interrupted else ""
     console.print(
         f"verdict: {verdict}{interrupted} — {s.passed}/{s.total_tests} passed, {s.failed} failed, "

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from battletest.cli_options import common_options
+from battletest.cli_options import common_options, interrupt_signals
 from battletest.errors import ExitCode, Interrupted, UsageError
 from battletest.results import Severity
 from battletest.security.settings import DEPTHS
@@ -111,72 +111,77 @@ def scan_command(
     identities = identities_from(config.identities, header) + [_identity(t) for t in tokens]
     accepted = baseline_file.read_baseline(Path(baseline)) if baseline else None
     document = load_spec(spec or config.target.spec, base_url)
-    err = Console(stderr=True)
-    status = err.status("scanning") if err.is_terminal else None
+    # Ctrl-C or SIGTERM stops the scan between requests: the checks done so far are reported,
+    # written (--out, --sarif, --json) and the exit code is 130.
+    with interrupt_signals() as signals:
+        err = Console(stderr=True)
+        status = err.status("scanning") if err.is_terminal else None
 
-    def progress(done: int, total: int, check_id: str) -> None:
-        line = f"scan: [{done + 1}/{total}] {check_id}"
+        def progress(done: int, total: int, check_id: str) -> None:
+            line = f"scan: [{done + 1}/{total}] {check_id}"
+            if status is not None:
+                status.update(line)
+            else:
+                click.echo(line, err=True)
+
         if status is not None:
-            status.update(line)
-        else:
-            click.echo(line, err=True)
+            status.start()
+        try:
+            outcome = scan(
+                base_url,
+                document,
+                identities,
+                settings,
+                extra_secrets=config.secrets(),
+                accepted=accepted,
+                seed=seed or 0,
+                progress=progress,
+            )
+        finally:
+            if status is not None:
+                status.stop()
+        # Ctrl-C or SIGTERM from here on is only noted: the partial results get written.
+        signals.shield()
+        if write_baseline:
+            baseline_file.write_baseline(Path(write_baseline), outcome.findings + outcome.accepted)
+        if sarif:
+            from battletest.report.sarif import write_sarif
 
-    if status is not None:
-        status.start()
-    try:
-        outcome = scan(
-            base_url,
-            document,
-            identities,
-            settings,
-            extra_secrets=config.secrets(),
-            accepted=accepted,
-            seed=seed or 0,
-            progress=progress,
-        )
-    finally:
-        if status is not None:
-            status.stop()
-    if write_baseline:
-        baseline_file.write_baseline(Path(write_baseline), outcome.findings + outcome.accepted)
-    if sarif:
-        from battletest.report.sarif import write_sarif
-
-        source = spec or config.target.spec or "openapi.json"
-        uri = Path(source).name if "://" not in source else "openapi.json"
-        rules = {
-            c.id: {
-                "title": c.title,
-                "description": c.description,
-                "severity": c.severity.value,
-                "owasp": c.owasp,
-                "cwe": c.cwe,
-                "remediation": c.remediation,
+            source = spec or config.target.spec or "openapi.json"
+            uri = Path(source).name if "://" not in source else "openapi.json"
+            rules = {
+                c.id: {
+                    "title": c.title,
+                    "description": c.description,
+                    "severity": c.severity.value,
+                    "owasp": c.owasp,
+                    "cwe": c.cwe,
+                    "remediation": c.remediation,
+                }
+                for c in outcome.checks
             }
-            for c in outcome.checks
-        }
-        write_sarif(Path(sarif), outcome.findings, artifact_uri=uri, rules=rules)
-    if out:  # a run folder laid out as `battletest run` lays it out
-        from battletest.cli_options import write_suite_folder
+            write_sarif(Path(sarif), outcome.findings, artifact_uri=uri, rules=rules)
+        if out:  # a run folder laid out as `battletest run` lays it out
+            from battletest.cli_options import write_suite_folder
 
-        folder = write_suite_folder(
-            to_suite(outcome, settings),
-            out,
-            target=base_url,
-            profile=config.profile,
-            seed=seed,
-            config=config.redacted(),
-        )
-        click.echo(f"reports: {folder}", err=True)
-    if as_json:
-        click.echo(to_suite(outcome, settings).model_dump_json(indent=2))
-    else:
-        width = None if sys.stdout.isatty() else 160  # CI logs: wide plain tables
-        render(outcome, Console(file=sys.stdout, width=width), settings.fail_on)
-    if outcome.interrupted:
-        raise Interrupted("scan interrupted; partial results were printed")
-    if outcome.failing(settings.fail_on):
-        sys.exit(int(ExitCode.FAILED))
+            folder = write_suite_folder(
+                to_suite(outcome, settings),
+                out,
+                target=base_url,
+                profile=config.profile,
+                seed=seed,
+                config=config.redacted(),
+            )
+            click.echo(f"reports: {folder}", err=True)
+        if as_json:
+            click.echo(to_suite(outcome, settings).model_dump_json(indent=2))
+        else:
+            width = None if sys.stdout.isatty() else 160  # CI logs: wide plain tables
+            render(outcome, Console(file=sys.stdout, width=width), settings.fail_on)
+        if outcome.interrupted:
+            raise Interrupted("scan interrupted; partial results were printed")
+        if outcome.failing(settings.fail_on):
+            sys.exit(int(ExitCode.FAILED))
 
 
 scan = scan_command

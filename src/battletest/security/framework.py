@@ -174,47 +174,47 @@ class Scanner:
         raw: list[Finding] = []
         not_run: dict[str, str] = {}
         interrupted = False
-        for index, check in enumerate(selected):
-            info = check.info
-            if progress is not None:
-                progress(index, len(selected), info.id)
-            if info.active and not settings.active_allowed:
-                not_run[info.id] = "active check: the prod profile runs passive checks only"
-                continue
-            missing = info.requires(ctx) if info.requires is not None else None
-            if missing:
-                not_run[info.id] = missing
-                continue
-            targets: list[Operation | None]
-            if info.applies is None:
-                targets = [None]
-            else:
-                targets = [op for op in ctx.operations if info.applies(ctx, op)]
-            for op in targets:
-                t0 = time.perf_counter()
-                ctx.current = info
-                try:
-                    outcome = check.run(ctx, op)
-                except KeyboardInterrupt:
-                    interrupted = True
-                    break
-                except BattletestError:
-                    raise
-                except Exception as exc:  # a check crashing is a tool error, kept as data
-                    outcome = Outcome.inconclusive(f"check error: {type(exc).__name__}: {exc}")
-                runs.append(
-                    CheckRun(
-                        check_id=info.id,
-                        target=op.key if op else "*",
-                        conclusive=outcome.conclusive,
-                        reason=outcome.reason,
-                        findings=len(outcome.findings),
-                        duration_ms=(time.perf_counter() - t0) * 1000,
+        # Ctrl-C anywhere in the loop (inside a check's requests or between checks) ends the
+        # scan with what was found so far.
+        try:
+            for index, check in enumerate(selected):
+                info = check.info
+                if progress is not None:
+                    progress(index, len(selected), info.id)
+                if info.active and not settings.active_allowed:
+                    not_run[info.id] = "active check: the prod profile runs passive checks only"
+                    continue
+                missing = info.requires(ctx) if info.requires is not None else None
+                if missing:
+                    not_run[info.id] = missing
+                    continue
+                targets: list[Operation | None]
+                if info.applies is None:
+                    targets = [None]
+                else:
+                    targets = [op for op in ctx.operations if info.applies(ctx, op)]
+                for op in targets:
+                    t0 = time.perf_counter()
+                    ctx.current = info
+                    try:
+                        outcome = check.run(ctx, op)
+                    except BattletestError:
+                        raise
+                    except Exception as exc:  # a check crashing is a tool error, kept as data
+                        outcome = Outcome.inconclusive(f"check error: {type(exc).__name__}: {exc}")
+                    runs.append(
+                        CheckRun(
+                            check_id=info.id,
+                            target=op.key if op else "*",
+                            conclusive=outcome.conclusive,
+                            reason=outcome.reason,
+                            findings=len(outcome.findings),
+                            duration_ms=(time.perf_counter() - t0) * 1000,
+                        )
                     )
-                )
-                raw.extend(outcome.findings)
-            if interrupted:
-                break
+                    raw.extend(outcome.findings)
+        except KeyboardInterrupt:
+            interrupted = True
         ctx.cleanup()
         merged = merge_findings(raw)
         kept, suppressed = apply_suppressions(merged, settings.suppressions)

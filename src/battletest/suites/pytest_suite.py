@@ -170,7 +170,8 @@ def pytest_suite(ctx: SuiteContext) -> SuiteResult:
     for case in suite.cases:
         case.details.setdefault("path", str(path))
         rec.add(case)
-    return rec.result(metrics=metrics)
+    extra = {"message": suite.message} if suite.message else {}  # e.g. interrupted
+    return rec.result(metrics=metrics, **extra)
 
 
 def coverage_metrics(data_file: Path, root: Path) -> dict[str, Any]:
