@@ -452,11 +452,7 @@ class Config(_Section):
         """Every secret value in the config (for redaction)."""
         found: list[str] = []
         for ident in self.identities:
-            found += [
-                v
-                for v in (ident.password, ident.api_key, ident.token, ident.cookie)
-                if v
-            ]
+            found += [v for v in (ident.password, ident.api_key, ident.token, ident.cookie) if v]
             found += [ident.client_secret] if ident.client_secret else []
             if ident.cookie and "=" in ident.cookie:
                 found.append(ident.cookie.split("=", 1)[1].split(";")[0])

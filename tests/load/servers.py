@@ -6,6 +6,8 @@
   (``freeze_s`` out of every ``period_s``, starting ``first_freeze_s`` after the first
   request that follows the preflight);
 - ``slow``: answers after ``delay_s``;
+- ``paths``: paths starting with ``/slow`` answer after ``delay_s``, ``/status/NNN`` answers
+  with status NNN, anything else at once with 200;
 - ``close``: answers, then closes the connection after every ``close_every`` responses,
   without saying ``Connection: close`` (the next request on it is lost);
 - ``garbage``: answers with bytes that are not HTTP.
@@ -76,10 +78,11 @@ class _Handler(asyncio.Protocol):
                 return
             self.buf = rest[length:]
             self.b.requests += 1
-            self.b.paths.append(head.split(b" ")[1].decode())
-            self._answer()
+            path = head.split(b" ")[1].decode()
+            self.b.paths.append(path)
+            self._answer(path)
 
-    def _answer(self) -> None:
+    def _answer(self, path: str) -> None:
         b = self.b
         tr = self.transport
         if tr is None or (b.hang_after and b.requests > b.hang_after):
@@ -87,8 +90,11 @@ class _Handler(asyncio.Protocol):
         if b.mode == "garbage":
             tr.write(b"SSH-2.0-OpenSSH_9.2\r\n")
             tr.close()
-        elif b.mode == "slow":
+        elif b.mode == "slow" or (b.mode == "paths" and path.startswith("/slow")):
             self.loop.call_later(b.delay_s, self._write)
+        elif b.mode == "paths" and path.startswith("/status/"):
+            code = path.removeprefix("/status/")[:3]
+            tr.write(f"HTTP/1.1 {code} X\r\nContent-Length: 2\r\n\r\nno".encode())
         elif b.mode == "stall":
             now = time.monotonic()
             at = b.release_at(now)

@@ -223,7 +223,8 @@ def test_arrival_driver_drops_iterations_when_all_slots_are_busy(
         ({"vu": 5}, "unknown [load] setting 'vu'"),
         ({"vus": "five"}, "invalid [load] setting 'vus': expected an integer"),
         ({"abort_on_fail": 1}, "expected true or false"),
-        ({"thresholds": "p95<1s"}, "expected list of thresholds"),
+        ({"thresholds": 5}, "expected thresholds like"),
+        ({"thresholds": ["p95<1s", {"threshold": "p95<1s", "abortOnFail": "yes"}]}, "abortOnFail"),
         ({"endpoints": [{"path": "/a", "wieght": 2}]}, "unknown [load] setting endpoints.'wieght'"),
     ],
 )

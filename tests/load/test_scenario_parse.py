@@ -270,3 +270,12 @@ def test_from_spec_needs_a_fillable_get_operation() -> None:
     made = scenario_from_spec(spec, [("Authorization", "Bearer x")])
     step = made.tasks[0].steps[0]
     assert step.path.source == "/things/t%201"
+
+
+def test_an_expected_5xx_is_refused_with_one_line() -> None:
+    from battletest.load.options import LoadSettings
+
+    with pytest.raises(ConfigError, match="5xx answer is always a failed request"):
+        parse_scenario({"requests": [{"path": "/x", "expected_statuses": [200, 503]}]})
+    with pytest.raises(ConfigError, match="5xx"):
+        LoadSettings.coerce({"endpoints": [{"path": "/x", "expect": [500]}]}).endpoint_list()

@@ -79,6 +79,10 @@ def _demo_url(stack: ExitStack) -> tuple[str, int | None]:
 @click.option("--timeout", default="10s", show_default=True, help="Per-request timeout.")
 @click.option("--threshold", "thresholds", multiple=True, help="e.g. 'p95<300ms' (repeatable).")
 @click.option("--abort-on-fail", is_flag=True, help="Stop as soon as a threshold fails.")
+@click.option(
+    "--dropped-iterations-threshold",
+    help="Open model: dropped iterations allowed (default 0; a number, a threshold, or off).",
+)
 @click.option("--ca-cert", type=click.Path(), help="CA bundle (PEM) to trust for https.")
 @click.option("--client-cert", type=click.Path(), help="Client certificate (PEM).")
 @click.option("--client-key", type=click.Path(), help="Client private key (PEM).")

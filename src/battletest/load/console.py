@@ -97,7 +97,13 @@ def render_result(result: LoadResult) -> list[str]:
         f"target {result.target}  executor {result.executor}  workers {result.workers}"
         f"  duration {result.duration_s:.1f}s",
         f"requests {result.requests}  failed {result.failed} ({result.error_rate * 100:.2f}%)"
-        f"  rps {result.rps:,.1f}  dropped_iterations {result.dropped_iterations}",
+        f"  rps {result.rps:,.1f}  rps_ok {result.rps_ok:,.1f}"
+        f"  dropped_iterations {result.dropped_iterations}"
+        + (
+            f" of {result.intended_iterations} intended"
+            if result.intended_iterations and result.dropped_iterations
+            else ""
+        ),
         f"latency ms  min {lat.min:.2f}  mean {lat.mean:.2f}  p50 {lat.p50:.2f}  p90 {lat.p90:.2f}"
         f"  p95 {lat.p95:.2f}  p99 {lat.p99:.2f}  p99.9 {lat.p999:.2f}  max {lat.max:.2f}",
     ]
@@ -127,7 +133,7 @@ def render_result(result: LoadResult) -> list[str]:
     for warning in result.warnings:
         out.append(f"warning: {warning}")
     if result.aborted and result.capacity_rps is None:
-        out.append("aborted: a threshold failed (--abort-on-fail)")
+        out.append("aborted: a threshold failed (abortOnFail / --abort-on-fail)")
     if result.interrupted:
         out.append("interrupted: partial result")
     return out

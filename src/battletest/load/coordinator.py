@@ -35,11 +35,14 @@ from battletest.load.executors import ExecutorSpec, intended_iterations
 from battletest.load.result import Aggregator, LatencyMs, LoadResult, ThresholdRow
 from battletest.load.runtime import TLSOptions, WorkerConfig
 from battletest.load.scenario import Endpoint, Target, parse_target, request_bytes
-from battletest.load.thresholds import parse_thresholds
+from battletest.load.thresholds import Threshold, parse_thresholds
 
 Pipe = multiprocessing.connection.Connection
 HISTOGRAM_FILE = "load-latency.hdr"
-_PER_SECOND = frozenset({"error_rate", "p50", "p95", "p99", "rps"})
+_PER_SECOND = frozenset({"error_rate", "p50", "p95", "p99", "rps", "rps_ok"})
+CONNECT_TIMEOUT = 3.0  # the reachability check's own: a TCP connect (and TLS handshake)
+PROBE_TIMEOUT = 30.0  # ...then one request, generous: a slow target is up, not unreachable
+DEFAULT_DROPPED = "dropped_iterations==0"
 SERIES_FILE = "load-series.jsonl"  # one line per second, appended while the run goes
 FD_HEADROOM = 64
 
@@ -70,9 +73,15 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def preflight(target: Target, endpoint: Endpoint, tls: TLSOptions, timeout: float) -> str:
+def preflight(
+    target: Target, endpoint: Endpoint, tls: TLSOptions, timeout: float | None = None
+) -> str:
     """Resolve, connect and send one request; return the address workers connect to.
 
+    The check has its own timeouts, not the run's ``--timeout``: a short one for the TCP
+    connect and TLS handshake (``CONNECT_TIMEOUT``), then a generous one for the answer
+    (``PROBE_TIMEOUT``, or ``timeout`` when that is longer), so a slow-but-up target is
+    load-tested — and fails its thresholds — instead of being called unreachable.
     Raises ``TargetUnreachable`` with the cause and the fix (DNS, refused, TLS, not HTTP).
     """
     try:
@@ -85,7 +94,7 @@ def preflight(target: Target, endpoint: Endpoint, tls: TLSOptions, timeout: floa
     sockaddr = infos[0][4]
     address = str(sockaddr[0])
     try:
-        sock = socket.create_connection((address, target.port), timeout=min(timeout, 10.0))
+        sock = socket.create_connection((address, target.port), timeout=CONNECT_TIMEOUT)
     except ConnectionRefusedError:
         raise TargetUnreachable(
             f"connection refused by {target.url}",
@@ -117,6 +126,7 @@ def preflight(target: Target, endpoint: Endpoint, tls: TLSOptions, timeout: floa
                     f"TLS handshake with {target.url} failed: {exc}",
                     hint="check https vs http, and --client-cert if the server requires one",
                 ) from None
+        sock.settimeout(max(PROBE_TIMEOUT, timeout or 0.0))
         _probe_http(sock, target, endpoint)
     finally:
         sock.close()
@@ -155,8 +165,9 @@ def _probe_http(sock: socket.socket, target: Target, endpoint: Endpoint) -> None
         ) from None
     except TimeoutError:
         raise TargetUnreachable(
-            f"{target.url} accepted the connection but sent no HTTP response",
-            hint="check the port in --target, or raise --timeout",
+            f"{target.url} accepted the connection but sent no HTTP response within "
+            f"{sock.gettimeout():g} s",
+            hint="check the port in --target and that the service answers",
         ) from None
     except OSError as exc:
         raise TargetUnreachable(
@@ -168,6 +179,35 @@ def _probe_http(sock: socket.socket, target: Target, endpoint: Endpoint) -> None
             + (f" (it sent {received[:24]!r})" if received else ""),
             hint="check the port and scheme in --target",
         )
+
+
+def dropped_threshold(
+    spec: ExecutorSpec, checks: list[Threshold], setting: str | int | bool | None, breakpoint: bool
+) -> list[Threshold]:
+    """The default ``dropped_iterations==0`` of an open-model run (k6 counts dropped
+    iterations; a load test that silently sent fewer requests than asked measured another
+    load). None when the executor is closed, the run is a breakpoint search (drops are how
+    it breaks), ``setting`` is False, or a threshold on dropped iterations is already given."""
+    if setting is False or (setting is None and (not spec.open_model or breakpoint)):
+        return []
+    if any(t.metric in ("dropped_iterations", "dropped_rate") for t in checks):
+        return []
+    if setting is None or setting is True:
+        text = DEFAULT_DROPPED
+    elif isinstance(setting, int):
+        if setting < 0:
+            raise UsageError("dropped_iterations_threshold must be >= 0", hint="e.g. 0 or 50")
+        text = f"dropped_iterations<={setting}"
+    else:
+        text = str(setting)
+    parsed = parse_thresholds(text)
+    if any(t.metric not in ("dropped_iterations", "dropped_rate") for t in parsed):
+        raise UsageError(
+            f"dropped_iterations_threshold {text!r} is not about dropped iterations",
+            hint="e.g. 'dropped_iterations<=50', a number, or false",
+        )
+    # the default never aborts a run by itself (only its own abortOnFail would)
+    return [dataclasses.replace(t, abort_on_fail=t.abort_on_fail or False) for t in parsed]
 
 
 def ensure_fd_limit(
@@ -193,8 +233,9 @@ def run(
     *,
     executor: ExecutorSpec | None = None,
     endpoints: Sequence[Endpoint] = (),
-    thresholds: Sequence[str] = (),
+    thresholds: Any = (),
     abort_on_fail: bool = False,
+    dropped_iterations_threshold: str | int | bool | None = None,
     workers: int | None = None,
     timeout: float = 10.0,
     think_time: tuple[float, float] = (0.0, 0.0),
@@ -219,6 +260,10 @@ def run(
     limits then become threshold rows. ``breakpoint``: the thresholds are checked on every
     second instead of the whole run (default ``error_rate<1%``); two broken seconds in a row
     stop the run and ``capacity_rps`` is the highest rate of good responses before that.
+    ``thresholds``: strings, k6 objects or a k6 mapping (``thresholds.parse_thresholds``).
+    ``dropped_iterations_threshold``: an open-model run (arrival rate) gets
+    ``dropped_iterations==0`` unless a threshold on dropped iterations is given; pass an
+    integer N (at most N dropped), another threshold, or False for none.
     """
     spec = (executor or ExecutorSpec()).validate()
     parsed = parse_target(target)
@@ -228,7 +273,8 @@ def run(
     names = [e.label for e in eps]
     if len(set(names)) != len(names):
         raise ScenarioError("two endpoints share a name", hint="give each endpoint a unique name")
-    checks = parse_thresholds(list(thresholds))
+    checks = parse_thresholds(thresholds)
+    checks.extend(dropped_threshold(spec, checks, dropped_iterations_threshold, breakpoint))
     for t in checks:
         if t.endpoint is not None and t.endpoint not in names:
             raise UsageError(
@@ -243,7 +289,7 @@ def run(
     count = spec.worker_count(workers or default_workers())
     per_worker = -(-spec.effective_max_vus // count)
     ensure_fd_limit(per_worker + FD_HEADROOM)
-    address = preflight(parsed, Endpoint() if scenario is not None else eps[0], tls, timeout)
+    address = preflight(parsed, Endpoint() if scenario is not None else eps[0], tls)
     shared: tuple[tuple[str, Any], ...] = ()
     if scenario is not None and bool(getattr(scenario, "setup", None)):
         from battletest.load.setup import run_steps
@@ -275,7 +321,7 @@ def run(
         monitor = ResourceMonitor(target_pid, resource_interval, run_dir)
     started_at = datetime.now(UTC)
     cpu0 = time.thread_time()
-    agg = Aggregator(names, count, snapshot_interval)
+    agg = Aggregator(names, count, snapshot_interval, timeout)
     session = _Session(configs, agg, checks, abort_on_fail, progress, stop, spec)
     if breakpoint:
         session.breakpoint = [t for t in checks if t.endpoint is None and t.metric in _PER_SECOND]
@@ -458,6 +504,7 @@ class _Session:
                 "p95": smp.p95,
                 "p99": smp.p99,
                 "rps": smp.rps,
+                "rps_ok": good,
             }
             broken = [t.source for t in self.breakpoint if not t.check(values[t.metric])]
             # sustained: the mean of two consecutive intervals, so one burst does not count
@@ -472,6 +519,17 @@ class _Session:
                 self.stop.set()
                 return
 
+    def _should_abort(self) -> bool:
+        """A failing threshold that aborts (its own ``abortOnFail``, else ``--abort-on-fail``)
+        once its ``delayAbortEval`` has passed."""
+        elapsed = self.agg.elapsed
+        for r in self.agg.evaluate(self.checks, final=False):
+            t = r.threshold
+            aborts = self.abort_on_fail if t.abort_on_fail is None else t.abort_on_fail
+            if r.passed is False and aborts and elapsed >= t.delay_abort_eval:
+                return True
+        return False
+
     def _report(self) -> None:
         complete = self.agg.complete_seconds()
         fresh = [k for k in complete if k > self.shown]
@@ -484,12 +542,7 @@ class _Session:
             with self.series_path.open("a", encoding="utf-8") as out:
                 for k in fresh:
                     out.write(json.dumps(dataclasses.asdict(self.agg.sample(k))) + "\n")
-        if (
-            self.abort_on_fail
-            and self.checks
-            and not self.stopping
-            and any(r.passed is False for r in self.agg.evaluate(self.checks))
-        ):
+        if self.checks and not self.stopping and self._should_abort():
             self.aborted = True
             self.stopping = True
             self.stop.set()
@@ -592,6 +645,7 @@ def _build(
         endpoint_series=agg.endpoint_series(),
         rps_ok=round((total.requests - total.failed) / elapsed, 2) if elapsed > 0 else 0.0,
         iterations=agg.iterations,
+        timeout_s=agg.timeout or 0.0,
         client_cpu_s=round(agg.cpu_s + time.thread_time() - cpu0, 4),
         thresholds=rows,
         interrupted=session.interrupted and not session.aborted,

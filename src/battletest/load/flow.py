@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from battletest.errors import ConfigError
-from battletest.load.scenario import METHODS
+from battletest.load.scenario import METHODS, check_expected, status_failure
 from battletest.load.templates import (
     Template,
     check_fields,
@@ -70,6 +70,7 @@ STEP_KEYS = {
     "json",
     "body",
     "expect",
+    "expected_statuses",
     "body_contains",
     "extract",
     "headers_after",
@@ -227,12 +228,14 @@ def _step(raw: Any, where: str, known: set[str], faker: list[bool]) -> Step:
     for t in templates:
         check_fields(t, known, where)
         faker[0] = faker[0] or any(f.startswith("faker.") for f in t.fields)
-    expect_raw = raw.get("expect", [])
-    expect_list = [expect_raw] if isinstance(expect_raw, int) else expect_raw
-    if not isinstance(expect_list, list) or not all(
-        isinstance(s, int) and 100 <= s <= 599 for s in expect_list
-    ):
-        raise ConfigError(f"bad expect in {where}", hint="expect = [200, 201]")
+    expect_list: list[object] = []
+    for key in ("expect", "expected_statuses"):
+        raw_value = raw.get(key, [])
+        values = [raw_value] if isinstance(raw_value, int) else raw_value
+        if not isinstance(values, list):
+            raise ConfigError(f"bad {key} in {where}", hint=f"{key} = [200, 201]")
+        expect_list.extend(values)
+    expected = check_expected(expect_list, where)
     extract_raw = raw.get("extract", {})
     if not isinstance(extract_raw, Mapping):
         raise ConfigError(
@@ -252,7 +255,7 @@ def _step(raw: Any, where: str, known: set[str], faker: list[bool]) -> Step:
         headers,
         body_json,
         body,
-        tuple(expect_list),
+        expected,
         str(raw.get("body_contains", "")),
         extract,
         after,
@@ -383,12 +386,11 @@ def render_step(step: Step, state: VUState) -> tuple[str, dict[str, str], bytes]
 
 
 def check_response(step: Step, status: int, body: bytes) -> str:
-    """'' when the response passes the step's checks, else the error kind."""
-    if step.expect:
-        if status not in step.expect:
-            return "check_failed"
-    elif status >= 400:
-        return f"status_{status}"
+    """'' when the response passes the step's checks, else the error kind (the statuses by
+    ``scenario.status_failure``, the rule ``--path`` follows too)."""
+    kind = status_failure(status, step.expect)
+    if kind:
+        return kind
     if step.body_contains and step.body_contains.encode() not in body:
         return "check_failed"
     return ""

@@ -37,7 +37,13 @@ from battletest.errors import BattletestError, ConfigError, ScenarioError
 from battletest.load import histogram
 from battletest.load.coordinator import run
 from battletest.load.options import LoadSettings
-from battletest.load.result import LatencyMs, LoadResult, SecondSample, ThresholdRow
+from battletest.load.result import (
+    LatencyMs,
+    LoadResult,
+    SecondSample,
+    ThresholdRow,
+    latency_lookup,
+)
 from battletest.load.thresholds import evaluate, parse_thresholds
 from battletest.load.units import parse_duration
 
@@ -61,7 +67,7 @@ def is_multi(path: str | Path) -> bool:
     return isinstance(data.get("scenarios"), dict)
 
 
-def parse_runs(path: str | Path) -> tuple[list[ScenarioRun], list[str]]:
+def parse_runs(path: str | Path) -> tuple[list[ScenarioRun], list[Any]]:
     """The scenarios of a ``[scenarios]`` file and its top-level ``thresholds``."""
     file = Path(path)
     data = tomllib.loads(file.read_text(encoding="utf-8"))
@@ -93,16 +99,17 @@ def parse_runs(path: str | Path) -> tuple[list[ScenarioRun], list[str]]:
     if not runs:
         raise ConfigError(f"{file.name} has an empty [scenarios] table", hint="add one")
     thresholds = data.get("thresholds", [])
-    if not isinstance(thresholds, list) or not all(isinstance(t, str) for t in thresholds):
-        raise ConfigError("thresholds must be a list of strings", hint="['p95<300ms']")
-    return runs, thresholds
+    if not isinstance(thresholds, list | dict):
+        raise ConfigError("thresholds must be a list or a k6 mapping", hint="['p95<300ms']")
+    parse_thresholds(thresholds)  # refused with one line before any load
+    return runs, list(thresholds) if isinstance(thresholds, list) else [thresholds]
 
 
 def run_scenarios(
     target: str,
     runs: Sequence[ScenarioRun],
     *,
-    thresholds: Sequence[str] = (),
+    thresholds: Sequence[Any] = (),
     stop: threading.Event | None = None,
 ) -> LoadResult:
     """Run every scenario at its start time, in parallel, and merge what they measured."""
@@ -188,36 +195,51 @@ def merge_results(
         for row in res.thresholds
     ]
 
+    dropped = sum(r.dropped_iterations for r in results.values())
+    iterations = sum(r.iterations for r in results.values())
+
     def lookup(metric: str, endpoint: str | None) -> float | None:
+        if metric == "dropped_iterations":
+            return float(dropped) if endpoint is None else None
+        if metric == "dropped_rate":
+            return dropped / duration if endpoint is None and duration else None
         if endpoint is not None:
             m = endpoints.get(endpoint)
             if m is None or not m.requests:
                 return None
-            if metric == "error_rate":
-                return m.error_rate
-            key = {"p99.9": "p999"}.get(metric, metric)
-            value = getattr(m.latency_ms, key, None) if metric != "rps" else m.rps
+            per_endpoint = {
+                "error_rate": m.error_rate,
+                "checks": 1.0 - m.error_rate,
+                "rps": m.rps,
+                "rps_ok": m.rps_ok,
+                "iteration_rate": m.rps,
+                "requests": m.requests,
+                "iterations": m.requests,
+                "failed": m.failed,
+            }
+            key = {"p99.9": "p999", **{k: k for k in per_endpoint}}.get(metric, metric)
+            value = per_endpoint.get(key, getattr(m.latency_ms, key, None))
             return float(value) if isinstance(value, int | float) else None
         if not requests:
             return None
-        if metric == "error_rate":
-            return failed / requests
-        if metric == "rps":
-            return requests / duration if duration else None
-        if metric in ("requests", "failed"):
-            return float(requests if metric == "requests" else failed)
-        if metric == "dropped_iterations":
-            return float(sum(r.dropped_iterations for r in results.values()))
-        if total.get_total_count() == 0:
-            return None
-        if metric == "mean":
-            return histogram.mean_ms(total)
-        if metric in ("min", "max"):
-            v = total.get_min_value() if metric == "min" else total.get_max_value()
-            return float(v) / 1000.0
-        return histogram.value_at_ms(total, float(metric[1:]))
+        counts = {
+            "error_rate": failed / requests,
+            "checks": 1.0 - failed / requests,
+            "requests": requests,
+            "failed": failed,
+            "iterations": iterations,
+        }
+        if metric in counts:
+            return float(counts[metric])
+        if metric in ("rps", "rps_ok", "iteration_rate"):
+            if not duration:
+                return None
+            count = {"rps": requests, "rps_ok": requests - failed, "iteration_rate": iterations}
+            return count[metric] / duration
+        return latency_lookup(total, metric)
 
-    for r in evaluate(checks, lookup):
+    attempted = bool(requests or dropped)
+    for r in evaluate(checks, lookup, attempted=attempted):
         rows.append(ThresholdRow(r.threshold.source, r.measured, r.passed, r.line))
     first = next(iter(results.values()))
     return LoadResult(
@@ -238,7 +260,9 @@ def merge_results(
         series=series,
         endpoint_series=endpoint_series,
         client_cpu_s=round(sum(r.client_cpu_s for r in results.values()), 4),
-        dropped_iterations=sum(r.dropped_iterations for r in results.values()),
+        dropped_iterations=dropped,
+        iterations=iterations,
+        rps_ok=round((requests - failed) / duration, 2) if duration else 0.0,
         interrupted_iterations=sum(r.interrupted_iterations for r in results.values()),
         thresholds=rows,
         interrupted=any(r.interrupted for r in results.values()),
@@ -252,6 +276,9 @@ def merge_results(
                 "executor": results[r.name].executor if r.name in results else None,
                 "requests": results[r.name].requests if r.name in results else 0,
                 "failed": results[r.name].failed if r.name in results else 0,
+                "dropped_iterations": (
+                    results[r.name].dropped_iterations if r.name in results else 0
+                ),
                 "p95_ms": results[r.name].latency_ms.p95 if r.name in results else None,
             }
             for r in runs

@@ -64,6 +64,7 @@ class EndpointSettings:
     headers: list[str] = field(default_factory=list)
     body: str = ""
     expect: list[int] = field(default_factory=list)
+    expected_statuses: list[int] = field(default_factory=list)  # the same as ``expect``
 
     _KINDS: ClassVar[dict[str, tuple[tuple[type, ...], str]]] = {
         "path": ((str,), "a path"),
@@ -73,7 +74,14 @@ class EndpointSettings:
         "headers": ((str,), "list of 'Name: value'"),
         "body": ((str,), "a string"),
         "expect": ((int,), "list of status codes"),
+        "expected_statuses": ((int,), "list of status codes"),
     }
+
+    def statuses(self) -> tuple[int, ...]:
+        """The expected statuses (``expect`` or ``expected_statuses``), 5xx refused."""
+        from battletest.load.scenario import check_expected
+
+        return check_expected([*self.expect, *self.expected_statuses], f"endpoint {self.path}")
 
 
 @dataclass(slots=True)
@@ -98,7 +106,8 @@ class LoadSettings:
     think_time: Duration = 0
     workers: int | None = None
     timeout: Duration = "10s"
-    thresholds: list[str] = field(default_factory=list)
+    thresholds: Any = field(default_factory=list)  # strings, k6 objects or a k6 mapping
+    dropped_iterations_threshold: str | int | bool | None = None
     abort_on_fail: bool = False
     ca_cert: str | None = None
     client_cert: str | None = None
@@ -136,7 +145,8 @@ class LoadSettings:
         "think_time": (_DURATION, "a duration like '1s' or '0.5s..2s'"),
         "workers": ((int,), "an integer"),
         "timeout": (_DURATION, "a duration like '10s'"),
-        "thresholds": ((str,), "list of thresholds like 'p95<300ms'"),
+        "thresholds": ((list, tuple, dict, str), "thresholds like ['p95<300ms']"),
+        "dropped_iterations_threshold": ((str, int, bool), "a number, a threshold or false"),
         "abort_on_fail": ((bool,), "true or false"),
         "ca_cert": ((str,), "a file path"),
         "client_cert": ((str,), "a file path"),
@@ -173,6 +183,13 @@ class LoadSettings:
             ]
             if any(not e.path for e in values["endpoints"]):
                 raise ConfigError("every [[load.endpoints]] needs a path", hint="path = '/health'")
+        if "thresholds" in values:
+            from battletest.load.thresholds import parse_thresholds
+
+            try:  # bad thresholds fail before any load, as a config error
+                parse_thresholds(values["thresholds"])
+            except UsageError as exc:
+                raise ConfigError(f"[load] thresholds: {exc.message}", hint=exc.hint) from None
         return cls(**values).with_scenario_and_preset()
 
     def with_scenario_and_preset(self) -> LoadSettings:
@@ -295,10 +312,21 @@ class LoadSettings:
                     weight=e.weight,
                     headers=headers + tuple(parse_header(h) for h in e.headers),
                     body=e.body.encode(),
-                    expect=tuple(e.expect),
+                    expect=e.statuses(),
                 )
             )
         return [e.validate() for e in eps]
+
+    def dropped_threshold(self) -> str | int | bool | None:
+        """``dropped_iterations_threshold`` as ``run`` takes it ('off' and '50' from a flag)."""
+        value = self.dropped_iterations_threshold
+        if isinstance(value, str):
+            text = value.strip().lower()
+            if text in ("off", "false", "none", "no"):
+                return False
+            if text.isdigit():
+                return int(text)
+        return value
 
     def think(self) -> tuple[float, float]:
         if isinstance(self.think_time, str) and ".." in self.think_time:
@@ -333,7 +361,8 @@ class LoadSettings:
             "breakpoint": self.preset == "breakpoint",
             "executor": self.executor_spec(),
             "endpoints": self.endpoint_list(),
-            "thresholds": list(self.thresholds),
+            "thresholds": self.thresholds,
+            "dropped_iterations_threshold": self.dropped_threshold(),
             "abort_on_fail": self.abort_on_fail,
             "workers": self.workers,
             "timeout": parse_duration(self.timeout, what="timeout"),

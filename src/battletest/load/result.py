@@ -109,6 +109,8 @@ class LoadResult:
     capacity_rps: float | None = None  # breakpoint: highest rate sustained before a break
     scenarios: dict[str, Any] | None = None  # several scenarios: tags, start time, totals each
 
+    timeout_s: float = 0.0  # the per-request timeout: timed-out requests sit at it
+
     @property
     def passed(self) -> bool:
         return all(row.passed is not False for row in self.thresholds)
@@ -183,7 +185,10 @@ class Aggregator:
     out of the series and ``endpoint_series`` alike.
     """
 
-    def __init__(self, names: list[str], workers: int, interval: float = 1.0) -> None:
+    def __init__(
+        self, names: list[str], workers: int, interval: float = 1.0, timeout: float | None = None
+    ) -> None:
+        self.timeout = timeout  # seconds: a latency at or above it is a timed-out request
         self.names = names
         self.workers = workers
         self.interval = interval
@@ -330,8 +335,15 @@ class Aggregator:
             return totals.requests / elapsed
         return latency_lookup(totals.hist, metric)
 
-    def evaluate(self, thresholds: list[Threshold]) -> list[ThresholdResult]:
-        return evaluate(thresholds, self.lookup, attempted=self.attempted())
+    def evaluate(self, thresholds: list[Threshold], final: bool = True) -> list[ThresholdResult]:
+        """The verdict of each threshold; while the run goes (``final`` False) a metric
+        without samples yet is "not measured", never a failure that could abort the run."""
+        return evaluate(
+            thresholds,
+            self.lookup,
+            attempted=final and self.attempted(),
+            timeout_ms=self.timeout * 1000.0 if self.timeout else None,
+        )
 
     def endpoint_metrics(self, name: str) -> EndpointMetrics:
         t = self.per_endpoint[name]

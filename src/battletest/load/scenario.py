@@ -8,10 +8,11 @@ calls ``transport.write``.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from battletest.errors import UsageError
+from battletest.errors import ConfigError, UsageError
 
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 USER_AGENT = "battletest-load/0.1"
@@ -19,7 +20,7 @@ USER_AGENT = "battletest-load/0.1"
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
-    """One request of the scenario; ``expect`` lists OK statuses (default: any below 400)."""
+    """One request of the scenario; ``expect`` lists OK statuses (default: 2xx and 3xx)."""
 
     path: str = "/"
     method: str = "GET"
@@ -44,6 +45,7 @@ class Endpoint:
             raise UsageError(f"path {self.path!r} must start with '/'", hint="e.g. --path /health")
         if self.weight <= 0:
             raise UsageError(f"weight of {self.label} must be positive")
+        check_expected(self.expect, f"endpoint {self.label}")
         return Endpoint(
             self.path, method, self.name, self.weight, self.headers, self.body, self.expect
         )
@@ -82,6 +84,36 @@ def parse_target(url: str) -> Target:
     except ValueError:
         raise UsageError(f"invalid port in --target {url!r}", hint="ports are 1-65535") from None
     return Target(parts.scheme, parts.hostname, port, parts.path.rstrip("/"))
+
+
+def check_expected(statuses: Iterable[object], where: str) -> tuple[int, ...]:
+    """Expected statuses as given, or ``ConfigError``: each an HTTP status, and no 5xx — a
+    server error is always a failed request, whatever a scenario expects."""
+    out = []
+    for status in statuses:
+        if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
+            raise ConfigError(
+                f"bad expected status {status!r} in {where}", hint="expected_statuses = [200, 201]"
+            )
+        if status >= 500:
+            raise ConfigError(
+                f"{where} expects {status}: a 5xx answer is always a failed request",
+                hint="expect the 2xx, 3xx or 4xx answers that are correct",
+            )
+        out.append(status)
+    return tuple(out)
+
+
+def status_failure(status: int, expect: tuple[int, ...] | frozenset[int]) -> str:
+    """'' when ``status`` is a success, else the error kind. The one rule for ``--path``,
+    ``--from-spec`` and scenarios: the expected statuses when given, else 2xx and 3xx; a 5xx
+    is always a failure (``check_expected`` refuses it in a list), and so are 401 and 403
+    unless expected."""
+    if status >= 500:
+        return f"status_{status}"
+    if expect:
+        return "" if status in expect else "check_failed"
+    return "" if 200 <= status < 400 else f"status_{status}"
 
 
 def parse_header(text: str) -> tuple[str, str]:

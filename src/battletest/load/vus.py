@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from battletest.load.client import Client, RequestFailed, Response, perf_counter
 from battletest.load.executors import local_vus, share, vus_at, worker_offsets
 from battletest.load.flow import FlowScenario, Step, VUState, check_response, render_step
+from battletest.load.scenario import status_failure
 from battletest.load.tasks import PythonScenario, UserClient, import_file, shape_target
 
 if TYPE_CHECKING:
@@ -157,8 +158,9 @@ class PythonRunner:
         resp = await self.rec.send(self.label, method, path, headers, body, start)
         if resp is None:
             raise RequestFailed("request failed")
-        if (expect and resp.status not in expect) or (not expect and resp.status >= 400):
-            self.rec.fail(self.label, "check_failed" if expect else f"status_{resp.status}")
+        kind = status_failure(resp.status, expect)
+        if kind:
+            self.rec.fail(self.label, kind)
         return resp
 
     async def _call(self, label: str, fn: Any) -> None:
@@ -217,6 +219,7 @@ class VUDriver:
         self.runners: dict[int, Runner] = {}
         self.idle: list[int] = []
         self.busy_count = 0
+        self.launched = 0
         self.target = 0
         self.stopping = False
         self.shape: Any = None
@@ -332,12 +335,16 @@ class VUDriver:
         else:
             self.rt.rec.dropped += 1
             return
+        # busy from now, not from when the task first runs: a stop in between must wait for it
+        self.busy_count += 1
         task = asyncio.get_running_loop().create_task(self._arrival(local, self.rt.t0 + offset))
-        self.tasks[-1 - len(self.tasks)] = task
+        self.launched += 1
+        key = -self.launched
+        self.tasks[key] = task
+        task.add_done_callback(lambda _t: self.tasks.pop(key, None))  # no task kept per iteration
 
     async def _arrival(self, local: int, start: float) -> None:
         runner = self.runners[local]
-        self.busy_count += 1
         try:
             if not getattr(runner, "started", False):
                 runner.started = True  # type: ignore[attr-defined]
@@ -378,11 +385,12 @@ class VUDriver:
         self.stopping = True
 
     async def close(self) -> None:
-        for task in self.tasks.values():
+        tasks = list(self.tasks.values())  # finished arrival tasks remove themselves
+        for task in tasks:
             if not task.done():
                 self.rt.rec.interrupted += 1
                 task.cancel()
-        for task in self.tasks.values():
+        for task in tasks:
             with contextlib.suppress(BaseException):
                 await task
         for runner in self.runners.values():
