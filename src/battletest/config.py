@@ -68,6 +68,13 @@ class LoadEndpoint(_Section):
     headers: list[str] = Field(default_factory=list, description="'Name: value' lines.")
     body: str = ""
     expect: list[int] = Field(default_factory=list, description="Accepted status codes.")
+    expected_statuses: list[int] = Field(
+        default_factory=list, description="The same as expect (default 2xx/3xx; no 5xx)."
+    )
+
+
+def _default_load_thresholds() -> list[str | dict[str, Any]]:
+    return ["error_rate<1%"]
 
 
 class LoadConfig(_Section):
@@ -98,9 +105,14 @@ class LoadConfig(_Section):
     think_time: Duration = 0
     workers: int | None = Field(default=None, ge=1, description="Worker processes.")
     timeout: Duration = Field(default="10s", description="Per-request timeout.")
-    thresholds: list[str] = Field(
-        default_factory=lambda: ["error_rate<1%"],
-        description="k6-style thresholds (each a gate row), e.g. 'p95<300ms'.",
+    thresholds: list[str | dict[str, Any]] | dict[str, Any] = Field(
+        default_factory=_default_load_thresholds,
+        description="k6-style thresholds (each a gate row): 'p95<300ms', k6 objects "
+        "{threshold, abortOnFail, delayAbortEval}, or k6's mapping {metric: [expressions]}.",
+    )
+    dropped_iterations_threshold: bool | int | str | None = Field(
+        default=None,
+        description="Open model: dropped iterations allowed (default 0), a threshold, or false.",
     )
     abort_on_fail: bool = False
     ca_cert: str | None = None
