@@ -147,3 +147,10 @@ def test_secrets_registered_during_the_run_are_masked_from_then_on() -> None:
     r.add_secret(None)
     assert r.text("issued opaque-7f3a9c1d") == "issued ***"
     assert r.secrets[0] == "opaque-7f3a9c1d"
+
+
+def test_a_secret_named_key_holding_prose_keeps_its_prose() -> None:
+    not_run = {"jwt-weak-secret": "active check: production runs passive checks only"}
+    assert redact(not_run) == not_run
+    assert redact({"client_secret": "s3cr3t-value"}) == {"client_secret": MASK}
+    assert redact({"Cookie": "sid=abc; theme=dark"}) == {"Cookie": MASK}

@@ -91,7 +91,11 @@ def cli() -> None:
 
 
 def error_line(exc: BattletestError) -> str:
-    return f"battletest: error: {exc}"
+    """``battletest: error: …`` with URL userinfo and credentials masked (a message may quote
+    a target or store URL as given)."""
+    from battletest.redact import redact_text
+
+    return redact_text(f"battletest: error: {exc}")
 
 
 def _sigterm_as_sigint(signum: int, frame: Any) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -163,11 +163,16 @@ def write_suite_folder(
     profile: str = "default",
     seed: int | None = None,
     config: dict[str, Any] | None = None,
+    secret_values: Iterable[str] = (),
+    secret_headers: Iterable[str] = (),
 ) -> Path:
     """Write one suite's result as a run folder laid out as ``battletest run`` lays it out:
-    into ``out`` when it is a ``RunFolder``, else into a new folder under ``out``."""
+    into ``out`` when it is a ``RunFolder``, else into a new folder under ``out``.
+    ``secret_values`` and ``secret_headers`` (the config's ``secrets()`` and
+    ``credential_headers()``) are masked in every file, as ``battletest run`` masks them."""
     from battletest import __version__
     from battletest.quality.gates import GatesConfig, evaluate_gates
+    from battletest.redact import Redactor
     from battletest.report import write_run_folder
     from battletest.results import Report, RunInfo, utcnow
 
@@ -188,9 +193,10 @@ def write_suite_folder(
         interrupted="interrupted" in (suite.message or ""),
     )
     report = Report.build(run, [suite], evaluate_gates([suite], GatesConfig()))
+    redactor = Redactor(secret_values, secret_headers)
     if isinstance(out, RunFolder):
-        return write_run_folder(report, out.path.parent, folder=out.path)
-    return write_run_folder(report, Path(out).absolute())
+        return write_run_folder(report, out.path.parent, folder=out.path, redactor=redactor)
+    return write_run_folder(report, Path(out).absolute(), redactor=redactor)
 
 
 __all__ = [

@@ -18,6 +18,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -46,6 +47,8 @@ SECRET_KEYS = frozenset(
         "refresh_token",
         "client_secret",
         "cookie",
+        "webhook_url",
+        "pushgateway_url",
     }
 )
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "config.schema.json"
@@ -461,23 +464,53 @@ class Config(_Section):
         return self.allow_destructive or not self.is_prod
 
     def secrets(self) -> list[str]:
-        """Every secret value in the config (for redaction)."""
+        """Every secret value in the config (for redaction): the values of secret keys
+        anywhere (passwords, tokens, API keys, client and JWT secrets), the webhook and
+        Pushgateway URLs (a Slack webhook URL is a credential) and any URL's userinfo."""
         found: list[str] = []
+
+        def walk(data: Any) -> None:
+            if isinstance(data, dict):
+                for key, value in data.items():
+                    if key in SECRET_KEYS and isinstance(value, str) and value:
+                        found.append(value)
+                        if key == "cookie" and "=" in value:  # 'name=value': the value alone
+                            found.append(value.split("=", 1)[1].split(";")[0])
+                    else:
+                        walk(value)
+            elif isinstance(data, list):
+                for value in data:
+                    walk(value)
+            elif isinstance(data, str) and "@" in data and "://" in data:
+                userinfo = urlsplit(data).netloc.rpartition("@")[0]
+                if userinfo:
+                    found.append(userinfo)
+                    found.extend(unquote(p) for p in userinfo.split(":", 1) if len(p) >= 4)
+
+        walk(self.model_dump(mode="json", exclude={"profiles"}))
+        return list(dict.fromkeys(found))
+
+    def credential_headers(self) -> list[str]:
+        """Header, query and cookie names that carry the identities' credentials (their
+        values are masked in every output)."""
+        names = [self.auth.api_key_header]
         for ident in self.identities:
-            found += [v for v in (ident.password, ident.api_key, ident.token, ident.cookie) if v]
-            found += [ident.client_secret] if ident.client_secret else []
-            if ident.cookie and "=" in ident.cookie:
-                found.append(ident.cookie.split("=", 1)[1].split(";")[0])
-        if self.auth.jwt_secret:
-            found.append(self.auth.jwt_secret)
-        if self.report.webhook_url:  # a Slack webhook URL is a credential
-            found.append(self.report.webhook_url)
-        return found
+            names += [
+                v
+                for k in ("api_key_header", "header")
+                if isinstance(v := getattr(ident, k, None), str)
+            ]
+            if ident.cookie and "=" in ident.cookie:  # a session cookie's name
+                names.append(ident.cookie.split("=", 1)[0].strip())
+        return list(dict.fromkeys(n for n in names if n))
 
     def redacted(self) -> dict[str, Any]:
         """The resolved config as plain data, with every secret replaced."""
+        from battletest.redact import Redactor
+
         data: dict[str, Any] = _redact_keys(self.model_dump(mode="json", exclude={"profiles"}))
-        return data
+        redacted: dict[str, Any] = Redactor(self.secrets(), self.credential_headers())(data)
+        return redacted
 
 
 def _redact_keys(data: Any) -> Any:

@@ -100,6 +100,12 @@ def _looks_secret(value: str) -> bool:
     return len(value) >= 8 and value != value.lower() and value != value.upper()
 
 
+def _one_word(value: str) -> bool:
+    """A credential-named field's value that is a credential, not prose: a key named
+    ``jwt-weak-secret`` may hold "active check: not run in production" (a check's reason)."""
+    return not any(c.isspace() for c in value.strip())
+
+
 def _luhn(digits: str) -> bool:
     total = 0
     for i, ch in enumerate(reversed(digits)):
@@ -250,10 +256,14 @@ class Redactor:
 
     def _item(self, key: Any, value: Any) -> Any:
         if isinstance(key, str) and self.is_secret_key(key):
-            if isinstance(value, str):
+            header = key.strip().lower() in self.header_names
+            if isinstance(value, str) and (header or _one_word(value)):
                 return value if value in ("", MASK) else MASK
             if isinstance(value, list):
-                return [MASK if isinstance(v, str) and v else self._data(v) for v in value]
+                return [
+                    MASK if isinstance(v, str) and v and (header or _one_word(v)) else self._data(v)
+                    for v in value
+                ]
         return self._data(value)
 
     def report(self, report: Report) -> Report:

@@ -20,7 +20,11 @@ FORMATS: dict[str, str] = {
 
 
 def render_formats(report: Report, formats: list[str], folder: Path) -> list[Path]:
-    """Write each format into ``folder``; return the paths written."""
+    """Write each format into ``folder`` from one redacted copy of ``report``; return the
+    paths written."""
+    from battletest.redact import Redactor
+
+    report = Redactor().report(report)
     folder.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
     for name in formats:

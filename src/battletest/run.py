@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -37,7 +37,11 @@ from battletest.config import (
     read_config_file,
 )
 from battletest.errors import BattletestError, ConfigError, ExitCode, SafetyError, UsageError
+from battletest.redact import Redactor
 from battletest.results import Case, Report, RunInfo, Status, SuiteResult, utcnow
+
+if TYPE_CHECKING:
+    from battletest.spec import SecurityScheme
 
 # suite name → "module:callable" (imported when the suite runs)
 SUITES: dict[str, str] = {
@@ -175,11 +179,10 @@ def execute(
     ``interrupted``, and the exit code is 130."""
     from battletest.auth import Identities
     from battletest.quality.gates import evaluate_gates
-    from battletest.redact import Redactor
     from battletest.report import write_run_folder
     from battletest.report.rundir import create_run_folder
     from battletest.spec import load_spec
-    from battletest.suites.base import SilentProgress, SuiteContext
+    from battletest.suites.base import RedactedProgress, SilentProgress, SuiteContext
     from battletest.suites.http import HttpClientFactory
     from battletest.target import open_target
 
@@ -190,15 +193,17 @@ def execute(
                 hint="use --mode LIVE, --mode LIVE_SMOKE or --mode MOCK",
             )
         names = select_suites(config, only, skip, suites_table)
-        progress = progress or SilentProgress()
+        redactor = Redactor(config.secrets(), config.credential_headers())
+        # every line the console shows while the run goes passes through the run's redactor
+        progress = RedactedProgress(progress or SilentProgress(), redactor)
         seed = config.seed if config.seed is not None else random.SystemRandom().randrange(2**31)
         run_id = secrets.token_hex(4)
         started_at = utcnow()
         notes = list(notes or [])
-        redactor = Redactor(config.secrets())
         results: list[SuiteResult] = []
         interrupted = False
         target_desc: str | None = None
+        identities: Identities | None = None
         opener = target_factory or (lambda cfg, logs: open_target(cfg.target, logs))
         deadline = time.monotonic() + config.timeout_s if config.timeout_s else None
         # created first, so suites can save raw data (e.g. the load histogram) beside the reports
@@ -221,6 +226,7 @@ def execute(
                         f"spec: {spec.source} (OpenAPI {spec.version}, "
                         f"{len(spec.operations)} operations)"
                     )
+                    register_schemes(redactor, spec.security_schemes)
                 service_keys = frozenset(i.name for i in config.identities if i.role == "service")
                 http = HttpClientFactory(
                     target.base_url,
@@ -243,6 +249,7 @@ def execute(
                 )
                 try:
                     identities.login_all()
+                    register_tokens(redactor, identities)
                     for name in names:
                         if name in SKIPPED_IN_PROD and not config.destructive_allowed:
                             note = (
@@ -320,18 +327,22 @@ def execute(
             profile=config.profile,
             mode=config.mode,
             seed=seed,
-            config=redactor(config.redacted()),
+            config=config.redacted(),
             interrupted=interrupted,
-            notes=[redactor.text(n) for n in notes],
+            notes=notes,
         )
-        report = Report.build(run, results, gates)
+        if identities is not None:  # tokens refreshed or issued since the suites started
+            register_tokens(redactor, identities)
+        # the one redaction pass: the run folder, history store, webhook and Pushgateway all
+        # get this report, and the console prints it
+        report = redactor.report(Report.build(run, results, gates))
         if history_url:
-            failed = record_history(report, history_url, own_files=[config.out])
+            failed = record_history(report, history_url, own_files=[config.out], redactor=redactor)
             if failed:
                 report.run.notes.append(redactor.text(failed))
-        report.run.notes += [redactor.text(n) for n in publish(report, config, folder)]
+        report.run.notes += [redactor.text(n) for n in publish(report, config, folder, redactor)]
         if folder is not None:
-            folder = write_run_folder(report, folder.parent, folder=folder)
+            folder = write_run_folder(report, folder.parent, folder=folder, redactor=redactor)
         if interrupted:
             code = ExitCode.INTERRUPTED
         else:
@@ -383,7 +394,9 @@ def compare_with_baseline(
         )
 
 
-def publish(report: Report, config: Config, folder: Path | None) -> list[str]:
+def publish(
+    report: Report, config: Config, folder: Path | None, redactor: Redactor | None = None
+) -> list[str]:
     """Send the gate-failure webhook and push metrics to a Pushgateway, when configured;
     notes on what was sent or why not (a delivery failure never changes the verdict)."""
     notes: list[str] = []
@@ -392,7 +405,7 @@ def publish(report: Report, config: Config, folder: Path | None) -> list[str]:
         from battletest.report.webhook import notify
 
         try:
-            notify(report, cfg.webhook_url, link=str(folder) if folder else None)
+            notify(report, cfg.webhook_url, link=str(folder) if folder else None, redactor=redactor)
             notes.append("gate-failure webhook sent ([report].webhook_url)")
         except BattletestError as exc:
             notes.append(f"gate-failure webhook not sent: {exc}")
@@ -400,7 +413,7 @@ def publish(report: Report, config: Config, folder: Path | None) -> list[str]:
         from battletest.report.prom import push
 
         try:
-            push(report, cfg.pushgateway_url)
+            push(report, cfg.pushgateway_url, redactor=redactor)
             notes.append(f"metrics pushed to the Pushgateway at {cfg.pushgateway_url}")
         except BattletestError as exc:
             notes.append(f"metrics not pushed: {exc}")
@@ -423,14 +436,37 @@ def known_flaky_tests(url: str, config: Config, notes: list[str]) -> list[str] |
         return None
 
 
-def record_history(report: Report, url: str, *, own_files: list[str] | None = None) -> str | None:
+def register_schemes(redactor: Redactor, schemes: Mapping[str, SecurityScheme]) -> None:
+    """Mask the values of every header, query parameter or cookie an apiKey scheme names."""
+    for scheme in schemes.values():
+        if scheme.type == "apiKey" and scheme.param_name:
+            redactor.add_header(scheme.param_name)
+
+
+def register_tokens(redactor: Redactor, identities: Any) -> None:
+    """Mask the tokens the identities were issued (login, refresh) from now on."""
+    for session in identities:
+        for attr in ("access_token", "refresh_token", "token", "cookie", "session_cookie"):
+            value = getattr(session, attr, None)
+            if isinstance(value, str):
+                redactor.add_secret(value)
+
+
+def record_history(
+    report: Report,
+    url: str,
+    *,
+    own_files: list[str] | None = None,
+    redactor: Redactor | None = None,
+) -> str | None:
     """Record the run in the history store; a note when that failed (the run still counts).
 
-    ``own_files``: battletest's output (the run folders), which is no edit to the code."""
+    ``own_files``: battletest's output (the run folders), which is no edit to the code;
+    ``redactor``: the run's (every row is written through it)."""
     from battletest.quality.store import record_run_report
 
     try:
-        record_run_report(report, Path.cwd(), url, own_files=own_files or [])
+        record_run_report(report, Path.cwd(), url, own_files=own_files or [], redactor=redactor)
     except BattletestError as exc:
         return f"run not recorded in the history store: {exc}"
     except Exception as exc:  # a broken store must not lose the run's reports

@@ -167,6 +167,8 @@ def load(**flags: Any) -> None:
             profile=config.profile,
             seed=settings.seed,
             config=config.redacted(),
+            secret_values=config.secrets(),
+            secret_headers=config.credential_headers(),
         )
         click.echo(f"reports: {written}", err=True)
     if json_path:

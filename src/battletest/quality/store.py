@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from battletest.errors import ConfigError
+from battletest.redact import Redactor
 from battletest.results import Report, Status
 
 DEFAULT_PATH = Path(".battletest") / "history.db"
@@ -351,8 +352,12 @@ def _on_sqlite_begin(conn: Connection) -> None:
 class HistoryStore:
     """A connection to the history database, migrated to the current schema on open."""
 
-    def __init__(self, url: str | None = None, *, migrate: bool = True) -> None:
+    def __init__(
+        self, url: str | None = None, *, migrate: bool = True, redactor: Redactor | None = None
+    ) -> None:
         self.url = url or default_url()
+        # every row is written through it: test ids, messages and whole reports
+        self.redactor = redactor or Redactor()
         try:
             parsed = sa.engine.make_url(self.url)
         except ArgumentError as exc:
@@ -588,7 +593,7 @@ class HistoryStore:
         ts: float | None = None,
     ) -> int:
         """Record case outcomes for a run in one transaction; return how many."""
-        batch = list(records)
+        batch = [replace(r, test_id=self.redactor.text(r.test_id)) for r in records]
         if batch:
             with self.write() as conn:
                 self._insert_cases(
@@ -606,7 +611,9 @@ class HistoryStore:
                 conn.execute(metrics.insert(), rows)
 
     def record_report(self, report: Report, *, commit: str | None, branch: str | None) -> str:
-        """Record a whole report.json (cases, numeric metrics, findings, gate rows) as one run."""
+        """Record a whole report.json (cases, numeric metrics, findings, gate rows) as one run,
+        from a redacted copy of it."""
+        report = self.redactor.report(report)
         run_id = report.run.id
         started = report.run.started_at.timestamp()
         with self.write() as conn:
@@ -871,7 +878,12 @@ def _flat_numbers(data: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[s
 
 
 def record_run_report(
-    report: Report, root: Path, url: str | None = None, *, own_files: Iterable[Path | str] = ()
+    report: Report,
+    root: Path,
+    url: str | None = None,
+    *,
+    own_files: Iterable[Path | str] = (),
+    redactor: Redactor | None = None,
 ) -> str:
     """Record a ``battletest run`` report in the project's history store; return the run id.
 
@@ -885,7 +897,7 @@ def record_run_report(
     repo = git_root(root)
     url = url or default_url(root)
     own = [*own_files, *([url[len("sqlite:///") :]] if url.startswith("sqlite:///") else [])]
-    with HistoryStore(url) as store:
+    with HistoryStore(url, redactor=redactor) as store:
         return store.record_report(
             report,
             commit=tree_state(repo, own) if repo else None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
+from battletest.redact import Redactor
 from battletest.report.rundir import create_run_folder, update_latest
 from battletest.results import Report
 
@@ -22,9 +23,20 @@ WRITERS: list[str] = [
 ]
 
 
-def write_run_folder(report: Report, out_dir: Path, *, folder: Path | None = None) -> Path:
+def write_run_folder(
+    report: Report,
+    out_dir: Path,
+    *,
+    folder: Path | None = None,
+    redactor: Redactor | None = None,
+) -> Path:
     """Write every format into a new ``out_dir/<UTC time>-<run id>/`` (or ``folder``, created
-    earlier by ``create_run_folder``) and update ``latest``."""
+    earlier by ``create_run_folder``) and update ``latest``.
+
+    Every format is written from one redacted copy of ``report`` (``redactor``: the run's,
+    knowing its secrets; else the patterns alone), so no writer redacts — or forgets to — by
+    itself."""
+    report = (redactor or Redactor()).report(report)
     if folder is None:
         folder = create_run_folder(Path(out_dir), report.run.started_at, report.run.id)
     for name in WRITERS:

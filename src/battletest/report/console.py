@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
@@ -78,7 +79,8 @@ class ConsoleProgress:
 
     def suite_started(self, name: str, total: int | None) -> None:
         if self._progress is not None:
-            self._tasks[name] = self._progress.add_task(name, total=total, failed=0)
+            # the description is rich markup (the column styles it): the name is text
+            self._tasks[name] = self._progress.add_task(escape(name), total=total, failed=0)
         else:
             size = f" ({total} cases)" if total else ""
             self.console.print(f"[{name}] started{size}", markup=False)
@@ -123,7 +125,7 @@ def print_summary(console: Console, report: Report, folder: Path | None) -> None
     for suite in report.suites:
         counts = {st: sum(1 for c in suite.cases if c.status is st) for st in Status}
         table.add_row(
-            suite.name,
+            escape(suite.name),
             f"[{_STYLE[suite.status]}]{suite.status.value}[/]",
             str(counts[Status.PASSED]),
             str(counts[Status.FAILED] + counts[Status.ERROR]),
@@ -135,7 +137,7 @@ def print_summary(console: Console, report: Report, folder: Path | None) -> None
         mark = {True: "[green]pass[/]", False: "[bold red]FAIL[/]", None: "[yellow]n/a[/]"}[
             gate.passed
         ]
-        console.print(f"gate {gate.name}: {mark} ({gate.reason})")
+        console.print(f"gate {escape(gate.name)}: {mark} ({escape(gate.reason)})")
     for note in report.run.notes:
         console.print(f"note: {note}", markup=False)
     verdict = {

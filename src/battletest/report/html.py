@@ -66,14 +66,15 @@ HISTOGRAM_FILE = "load-latency.hdr"  # the load suite's merged histogram in the 
 
 
 def render(report: Report, latency_hdr: str | None = None) -> str:
-    """The full HTML document for ``report`` (its text passed through ``battletest.redact``).
+    """The full HTML document for ``report`` (already redacted: ``write_run_folder`` passes every
+    format one redacted copy).
 
     ``latency_hdr``: the load run's merged latency histogram (µs, HdrHistogram-encoded), drawn
     as the distribution of every request's latency.
     """
     env = _environment()
     template = env.get_template(TEMPLATE)
-    context = _context(redacted(report))
+    context = _context(report)
     context["latency_histogram"] = latency_histogram_chart(latency_hdr) if latency_hdr else ""
     return template.render(**context)
 
@@ -101,17 +102,6 @@ def latency_histogram_chart(encoded: str, buckets: int = 16) -> str:
     edges = [low * (high / low) ** ((i + 1) / buckets) for i in range(buckets)]
     bars = [(f"≤{format_duration_ms(e)}", float(n)) for e, n in zip(edges, counts, strict=True)]
     return bar_chart(bars, title="Latency histogram (every request)", unit="requests", width=720)
-
-
-def redacted(report: Report) -> Report:
-    """A copy of ``report`` with tokens, passwords, API keys and e-mails masked in every case,
-    finding, metric and the run metadata (gates and counts are left as measured)."""
-    from battletest.redact import redact
-
-    data = report.model_dump(mode="json")
-    for key in ("run", "suites", "test_results", "failed_tests"):
-        data[key] = redact(data[key])
-    return Report.model_validate(data)
 
 
 def write(report: Report, folder: Path) -> Path:
@@ -559,7 +549,6 @@ __all__ = [
     "format_value",
     "latency_histogram_chart",
     "recommendations",
-    "redacted",
     "render",
     "series_sparklines",
     "write",

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from battletest.errors import TargetUnreachable, UsageError
+from battletest.redact import Redactor
 from battletest.results import Report, Severity, Status
 
 FILENAME = "metrics.prom"
@@ -152,9 +153,19 @@ def write(report: Report, folder: Path) -> Path:
     return path
 
 
-def push(report: Report, gateway: str, *, job: str = "battletest", timeout: float = 10.0) -> str:
-    """PUT the metrics to a Pushgateway (grouped by job and profile); return the URL used."""
+def push(
+    report: Report,
+    gateway: str,
+    *,
+    job: str = "battletest",
+    timeout: float = 10.0,
+    redactor: Redactor | None = None,
+) -> str:
+    """PUT the metrics of a redacted copy of ``report`` to a Pushgateway (grouped by job and
+    profile); return the URL used."""
     import httpx
+
+    safe = redactor or Redactor()
 
     if not gateway.startswith(("http://", "https://")):
         raise UsageError(
@@ -164,13 +175,13 @@ def push(report: Report, gateway: str, *, job: str = "battletest", timeout: floa
     try:
         response = httpx.put(
             url,
-            content=render(report).encode("utf-8"),
+            content=render(safe.report(report)).encode("utf-8"),
             headers={"Content-Type": CONTENT_TYPE},
             timeout=timeout,
         )
     except httpx.HTTPError as exc:
         raise TargetUnreachable(
-            f"cannot reach the Pushgateway at {gateway}: {exc}",
+            safe.text(f"cannot reach the Pushgateway at {gateway}: {exc}"),
             hint="check the --push URL and that the Pushgateway is running",
         ) from None
     if response.status_code >= 300:

@@ -2,8 +2,8 @@
 
 Slack incoming webhooks, Mattermost and most chat bridges accept ``{"text": …}``; the
 ``blocks`` carry the failed gates with their measured value beside the limit. ``notify``
-sends nothing when every gate passed (unless ``always``); the message passes through
-``battletest.redact`` like every other report.
+sends nothing when every gate passed (unless ``always``); what it sends is built from a
+redacted copy of the report (``redactor``: the run's, else the patterns alone).
 """
 
 from __future__ import annotations
@@ -11,13 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from battletest.errors import TargetUnreachable, UsageError
+from battletest.redact import Redactor
 from battletest.results import Report
 
 
 def message(report: Report, link: str | None = None) -> dict[str, Any]:
-    """The Slack-compatible payload for ``report``."""
-    from battletest.redact import redact
-
+    """The Slack-compatible payload for ``report`` (redact the report first: ``notify`` does)."""
     failed = [g for g in report.gates if g.passed is False]
     s = report.summary
     head = (
@@ -40,18 +39,15 @@ def message(report: Report, link: str | None = None) -> dict[str, Any]:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}})
     if link:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": link}]})
-    payload: dict[str, Any] = redact(
-        {
-            "text": head,
-            "blocks": blocks,
-            "battletest": {
-                "run_id": report.run.id,
-                "verdict": s.verdict,
-                "failed_gates": [g.model_dump(mode="json") for g in failed],
-            },
-        }
-    )
-    return payload
+    return {
+        "text": head,
+        "blocks": blocks,
+        "battletest": {
+            "run_id": report.run.id,
+            "verdict": s.verdict,
+            "failed_gates": [g.model_dump(mode="json") for g in failed],
+        },
+    }
 
 
 def notify(
@@ -61,19 +57,23 @@ def notify(
     always: bool = False,
     link: str | None = None,
     timeout: float = 10.0,
+    redactor: Redactor | None = None,
 ) -> bool:
     """POST the message to ``url`` when a gate failed (or ``always``); True when sent."""
     import httpx
 
+    safe = redactor or Redactor([url])  # the webhook URL itself is a credential
     if not url.startswith(("http://", "https://")):
-        raise UsageError(f"webhook {url!r} is not an http(s) URL", hint="pass the full URL")
+        raise UsageError(
+            f"webhook {safe.text(url)!r} is not an http(s) URL", hint="pass the full URL"
+        )
     if not always and not any(g.passed is False for g in report.gates):
         return False
     try:
-        response = httpx.post(url, json=message(report, link), timeout=timeout)
+        response = httpx.post(url, json=message(safe.report(report), link), timeout=timeout)
     except httpx.HTTPError as exc:
         raise TargetUnreachable(
-            f"cannot reach the webhook at {url}: {exc}", hint="check the webhook URL"
+            safe.text(f"cannot reach the webhook at {url}: {exc}"), hint="check the webhook URL"
         ) from None
     if response.status_code >= 300:
         raise UsageError(

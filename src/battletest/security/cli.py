@@ -171,6 +171,8 @@ def scan_command(
                 profile=config.profile,
                 seed=seed,
                 config=config.redacted(),
+                secret_values=config.secrets(),
+                secret_headers=config.credential_headers(),
             )
             click.echo(f"reports: {folder}", err=True)
         if as_json:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from battletest.results import Severity
@@ -25,11 +26,12 @@ def render(outcome: ScanOutcome, console: Console, fail_on: Severity) -> None:
         for f in outcome.findings:
             table.add_row(
                 f"[{STYLES[f.severity]}]{f.severity.value}[/]",
-                f.check_id,
+                # measured text is not markup: "filter[name]" must print as given
+                escape(f.check_id),
                 f.owasp or "",
-                f"{f.method} {f.path}" if f.path else "whole target",
-                f.parameter or "",
-                f.title,
+                escape(f"{f.method} {f.path}") if f.path else "whole target",
+                escape(f.parameter or ""),
+                escape(f.title),
             )
         console.print(table)
     inconclusive = outcome.inconclusive
@@ -38,12 +40,14 @@ def render(outcome: ScanOutcome, console: Console, fail_on: Severity) -> None:
         for column in ("check", "operation", "reason"):
             table.add_column(column, overflow="fold")
         for run in inconclusive:
-            table.add_row(run.check_id, run.target, run.reason)
+            table.add_row(escape(run.check_id), escape(run.target), escape(run.reason))
         console.print(table)
     for check_id, reason in outcome.not_run.items():
-        console.print(f"not run: {check_id}: {reason}")
+        console.print(f"not run: {check_id}: {reason}", markup=False)
     for f, reason in outcome.suppressed:
-        console.print(f"suppressed: {f.check_id} {f.method or ''} {f.path or ''}: {reason}")
+        console.print(
+            f"suppressed: {f.check_id} {f.method or ''} {f.path or ''}: {reason}", markup=False
+        )
     failing = outcome.failing(fail_on)
     console.print(
         f"{len(outcome.findings)} findings ({len(failing)} at or above {fail_on.value}), "

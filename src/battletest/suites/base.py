@@ -54,6 +54,35 @@ class SilentProgress:
         return None
 
 
+class RedactedProgress:
+    """Progress that passes every case, suite result and note through the run's redactor
+    before the reporter it wraps sees it (the live console shows no secret either)."""
+
+    def __init__(self, inner: Progress, redactor: Redactor) -> None:
+        self.inner = inner
+        self.redactor = redactor
+
+    def suite_started(self, name: str, total: int | None) -> None:
+        self.inner.suite_started(self.redactor.text(name), total)
+
+    def case_done(self, suite: str, case: Case) -> None:
+        self.inner.case_done(suite, Case.model_validate(self.redactor(case.model_dump())))
+
+    def suite_done(self, result: SuiteResult) -> None:
+        brief = result.model_copy(
+            update={
+                "message": self.redactor.text(result.message),
+                "cases": [
+                    c.model_copy(update={"name": self.redactor.text(c.name)}) for c in result.cases
+                ],
+            }
+        )
+        self.inner.suite_done(brief)
+
+    def note(self, message: str) -> None:
+        self.inner.note(self.redactor.text(message))
+
+
 @dataclass(slots=True)
 class SuiteContext:
     config: Config
@@ -128,13 +157,7 @@ class CaseRecorder:
         ctx.recorders.append(self)
 
     def add(self, case: Case) -> Case:
-        case = case.model_copy(
-            update={
-                "message": self.ctx.redactor.text(case.message),
-                "details": self.ctx.redactor(case.details),
-                "reproduce": self.ctx.redactor.text(case.reproduce) if case.reproduce else None,
-            }
-        )
+        # kept as measured: the run redacts the whole report once, and progress lines on the way
         with self._lock:
             self.cases.append(case)
         self.ctx.progress.case_done(self.suite, case)
@@ -149,4 +172,11 @@ class CaseRecorder:
         )
 
 
-__all__ = ["CaseRecorder", "Progress", "SilentProgress", "Suite", "SuiteContext"]
+__all__ = [
+    "CaseRecorder",
+    "Progress",
+    "RedactedProgress",
+    "SilentProgress",
+    "Suite",
+    "SuiteContext",
+]

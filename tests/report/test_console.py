@@ -1,0 +1,59 @@
+"""The console prints measured text as text: ``[security]`` in a message is not rich markup."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from rich.console import Console
+
+from battletest.report.console import ConsoleProgress, print_summary
+from battletest.results import Case, GateResult, Report, Status, SuiteResult
+
+from .test_html import sample_report
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+BRACKETED = "[security] check [bold]x[/bold] on filter[name]"
+
+
+def _report() -> Report:
+    report = sample_report()
+    suite = SuiteResult.from_cases(
+        "contract", [Case(name=f"GET /items {BRACKETED}", status=Status.FAILED)], 0.1
+    )
+    gates = [
+        GateResult(name="no_failed_cases", limit=0, measured=1, passed=False, reason=BRACKETED)
+    ]
+    report.run.notes.append(BRACKETED)
+    return Report.build(report.run, [*report.suites, suite], gates)
+
+
+def test_brackets_survive_in_the_summary_on_a_terminal_and_in_ci() -> None:
+    for terminal in (True, False):
+        buf = io.StringIO()
+        console = Console(file=buf, force_terminal=terminal, no_color=True, width=300)
+        print_summary(console, _report(), None)
+        out = ANSI.sub("", buf.getvalue())
+        gate_line = next(line for line in out.splitlines() if line.startswith("gate "))
+        assert BRACKETED in gate_line, gate_line
+        assert f"note: {BRACKETED}" in out
+
+
+def test_brackets_survive_in_live_progress() -> None:
+    for terminal in (True, False):
+        buf = io.StringIO()
+        console = Console(file=buf, force_terminal=terminal, no_color=True, width=300)
+        case = Case(name="GET /x", status=Status.FAILED, message=BRACKETED)
+        with ConsoleProgress(console, verbose=True) as progress:
+            progress.suite_started("[security]", 1)
+            progress.case_done("[security]", case)
+            progress.note(BRACKETED)
+            progress.suite_done(SuiteResult.from_cases("[security]", [case], 0.1))
+        out = ANSI.sub("", buf.getvalue())
+        assert f"FAIL GET /x — {BRACKETED}" in out
+        assert f"note: {BRACKETED}" in out
+        lines = out.replace("\r", "\n").splitlines()
+        if terminal:  # the live bar names the suite as given
+            assert any(line.startswith("[security] ") and "━" in line for line in lines), out
+        else:
+            assert "[[security]] started (1 cases)" in lines, out
