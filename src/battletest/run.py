@@ -38,9 +38,6 @@ from battletest.config import (
 )
 from battletest.errors import BattletestError, ConfigError, ExitCode, SafetyError, UsageError
 from battletest.redact import Redactor
-
-if TYPE_CHECKING:
-    from battletest.spec import SecurityScheme
 from battletest.results import Case, Report, RunInfo, Status, SuiteResult, utcnow
 
 if TYPE_CHECKING:
