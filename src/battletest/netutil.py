@@ -2,18 +2,23 @@
 
 ``serve_app`` runs an ASGI app under uvicorn in a background thread on a loopback port and
 yields its base URL; it is how tests stand up small purpose-built servers over real sockets.
+``guard_control_bind`` and ``token_matches`` keep control APIs (the fault proxy's, the mock
+server's admin API) on loopback, or behind a token when the user allows remote access.
 """
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
+
+from battletest.errors import SafetyError
 
 LOOPBACK = "127.0.0.1"
 
@@ -61,6 +66,49 @@ def is_loopback_host(host: str) -> bool:
 
 def is_loopback_url(url: str) -> bool:
     return is_loopback_host(urlsplit(url).hostname or "")
+
+
+# the header a control API reads its token from (``Authorization: Bearer TOKEN`` works too)
+TOKEN_HEADER = "X-Battletest-Token"
+
+
+def guard_control_bind(
+    host: str,
+    *,
+    allow_remote: bool,
+    token: str | None,
+    what: str,
+    token_hint: str,
+) -> None:
+    """Refuse a control API on a non-loopback ``host`` unless ``allow_remote``, and then only
+    with a ``token``: an open control API would let anyone who reaches it create listeners to
+    any upstream (an open relay) or switch faults on. ``token_hint`` names the option and
+    environment variable that give one."""
+    if is_loopback_host(host):
+        return
+    if not allow_remote:
+        raise SafetyError(
+            f"{what} address {host} is not loopback; anyone who reaches it could drive it",
+            hint=f"bind 127.0.0.1, or pass --allow-remote with a token ({token_hint})",
+        )
+    if not token:
+        raise SafetyError(
+            f"{what} on {host} (--allow-remote) needs a token", hint=f"give one: {token_hint}"
+        )
+
+
+def presented_token(headers: Mapping[str, str]) -> str:
+    """The token a control request carries (``headers`` with lower-case names), or ''."""
+    given = headers.get(TOKEN_HEADER.lower(), "")
+    if not given:
+        scheme, _, value = headers.get("authorization", "").partition(" ")
+        given = value.strip() if scheme.lower() == "bearer" else ""
+    return given
+
+
+def token_matches(headers: Mapping[str, str], token: str) -> bool:
+    """Whether a control request carries ``token`` (compared in constant time)."""
+    return hmac.compare_digest(presented_token(headers).encode(), token.encode())
 
 
 def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:

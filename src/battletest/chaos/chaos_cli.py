@@ -26,9 +26,16 @@ DEFAULT_MOCK_URL = "http://127.0.0.1:8081"
 def _admin_call(url: str, method: str, path: str, payload: Any = None) -> Any:
     import httpx
 
+    from battletest.chaos.mock.server import ADMIN_TOKEN_ENV
+    from battletest.netutil import TOKEN_HEADER
+
     base = url.rstrip("/")
+    token = os.environ.get(ADMIN_TOKEN_ENV)
+    headers = {TOKEN_HEADER: token} if token else {}
     try:
-        resp = httpx.request(method, f"{base}/__admin{path}", json=payload, timeout=10.0)
+        resp = httpx.request(
+            method, f"{base}/__admin{path}", json=payload, headers=headers, timeout=10.0
+        )
     except httpx.HTTPError as exc:
         raise TargetUnreachable(
             f"no mock admin API at {base} ({type(exc).__name__}); start one with "
@@ -83,7 +90,18 @@ def mock() -> None:
     help="Also serve the admin API on this port (0: free); it stays up during an outage.",
 )
 @click.option("--seed", type=int, default=None, help="Seed for latency and fault randomness.")
-@click.option("--allow-remote", is_flag=True, help="Allow listening on a non-loopback address.")
+@click.option(
+    "--allow-remote",
+    is_flag=True,
+    help="Allow listening on a non-loopback address (needs --admin-token).",
+)
+@click.option(
+    "--admin-token",
+    envvar="BATTLETEST_MOCK_TOKEN",
+    default=None,
+    help="Token every admin API request must carry (X-Battletest-Token; env "
+    "BATTLETEST_MOCK_TOKEN, which `mock activate|deactivate|status` send).",
+)
 def serve(
     stubs: Path | None,
     spec: Path | None,
@@ -95,6 +113,7 @@ def serve(
     admin_port: int | None,
     seed: int | None,
     allow_remote: bool,
+    admin_token: str | None,
 ) -> None:
     """Serve STUBS (TOML/JSON) or --spec on a loopback port until Ctrl-C."""
     from battletest.chaos.mock import MockServer
@@ -111,6 +130,7 @@ def serve(
         "upstream": upstream,
         "admin_port": admin_port,
         "allow_remote": allow_remote,
+        "admin_token": admin_token or None,
     }
     if stubs is not None:
         server = MockServer.from_file(stubs, **options)

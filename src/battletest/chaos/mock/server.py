@@ -8,7 +8,9 @@
 The server runs its own event loop in a background thread, so it serves blocking test code,
 other threads and other processes alike. Everything a Python caller can change (stubs, faults,
 latency, failure scenarios, scenario states, the journal) is also reachable over HTTP under
-``/__admin`` (see docs/mock.md), which is what ``battletest mock activate`` talks to.
+``/__admin`` (see docs/mock.md), which is what ``battletest mock activate`` talks to. The
+server listens on loopback; ``allow_remote=True`` lets it listen elsewhere, and then the admin
+API needs ``admin_token`` on every request (401 without it).
 
 ``MockServer(upstream=URL)`` forwards every request no stub matches to a real dependency, so
 failure scenarios and the journal work in front of it; ``record_upstream=URL`` also saves each
@@ -41,11 +43,12 @@ from battletest.chaos.mock.stubs import (
     template_context,
 )
 from battletest.chaos.scenarios import FailureSchedule, ScenarioRegistry
-from battletest.errors import BattletestError, SafetyError, UsageError
-from battletest.netutil import LOOPBACK, is_loopback_host
+from battletest.errors import BattletestError, UsageError
+from battletest.netutil import LOOPBACK, TOKEN_HEADER, guard_control_bind, token_matches
 
 T = TypeVar("T")
 ADMIN = "/__admin"
+ADMIN_TOKEN_ENV = "BATTLETEST_MOCK_TOKEN"
 _HOP = {
     "connection",
     "keep-alive",
@@ -76,13 +79,17 @@ class MockServer:
         upstream: str | None = None,
         admin_port: int | None = None,
         allow_remote: bool = False,
+        admin_token: str | None = None,
         name: str = "mock",
     ) -> None:
-        if not allow_remote and not is_loopback_host(host):
-            raise SafetyError(
-                f"mock server host {host!r} is not loopback; pass allow_remote=True "
-                "(--allow-remote) to listen on other interfaces"
-            )
+        guard_control_bind(
+            host,
+            allow_remote=allow_remote,
+            token=admin_token,
+            what="the mock server (and its admin API)",
+            token_hint=f"admin_token=…, --admin-token or ${ADMIN_TOKEN_ENV}",
+        )
+        self.admin_token = admin_token or None
         self.name = name
         self.host = host
         self.requested_port = port
@@ -514,6 +521,8 @@ class MockServer:
     # ------------------------------------------------------------ admin API
 
     async def _admin(self, request: Request) -> Response:
+        if self.admin_token and not token_matches(request.header_map, self.admin_token):
+            return _json(401, {"error": f"the admin API needs its token ({TOKEN_HEADER})"})
         try:
             return await self._admin_route(request)
         except BattletestError as exc:

@@ -6,6 +6,10 @@ Routes, bodies and status codes follow Toxiproxy 2.x (``GET/POST /proxies``, ``P
 reset, and ``{"error": …, "status": …}`` bodies with 400/404/409 on bad input. Request bodies are
 parsed as JSON whatever the Content-Type says, as Toxiproxy does. The app must run on the same
 event loop as the server it controls.
+
+With a token (required when the API listens beyond loopback), every request must carry it in
+``X-Battletest-Token`` or ``Authorization: Bearer``; others get 401. Without one — the loopback
+default — Toxiproxy clients work unchanged.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from starlette.routing import Route
 from battletest import __version__
 from battletest.chaos.proxy.core import ProxyServer
 from battletest.errors import BattletestError
+from battletest.netutil import TOKEN_HEADER, token_matches
 
 Handler = Callable[[Request], Awaitable[Response]]
 TOXIPROXY_VERSION = "2.12.0"  # the API revision this app follows
@@ -57,8 +62,9 @@ def _guard(handler: Handler) -> Handler:
     return wrapped
 
 
-def create_app(server: ProxyServer) -> Starlette:
-    """The control API for ``server``; serve it with uvicorn on the server's event loop."""
+def create_app(server: ProxyServer, *, token: str | None = None) -> Starlette:
+    """The control API for ``server``; serve it with uvicorn on the server's event loop.
+    ``token``: required on every request when given."""
 
     async def proxy_index(request: Request) -> Response:
         return JSONResponse(server.to_json())
@@ -130,7 +136,29 @@ def create_app(server: ProxyServer) -> Starlette:
         Route("/proxies/{proxy}/toxics/{toxic}", _guard(toxic_delete), methods=["DELETE"]),
         Route("/version", _guard(version), methods=["GET"]),
     ]
-    return Starlette(routes=routes)
+    app = Starlette(routes=routes)
+    if token:
+        app.add_middleware(_TokenRequired, token=token)
+    return app
+
+
+class _TokenRequired:
+    """ASGI middleware: 401 for any HTTP request without the control API's token."""
+
+    def __init__(self, app: Any, token: str) -> None:
+        self.app = app
+        self.token = token
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = {
+                k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]
+            }
+            if not token_matches(headers, self.token):
+                response = _error(f"this control API needs its token ({TOKEN_HEADER})", 401)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 __all__ = ["TOXIPROXY_VERSION", "create_app"]

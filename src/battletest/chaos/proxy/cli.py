@@ -1,6 +1,7 @@
 """``battletest proxy``: run the fault proxy server, or drive a running one through its API.
 
 battletest proxy --api 127.0.0.1:8474 --config proxies.json     # serve (until Ctrl-C)
+battletest proxy --api 0.0.0.0:8474 --allow-remote --api-token T  # beyond loopback: token needed
 battletest proxy add pms --listen 127.0.0.1:19001 --upstream 127.0.0.1:9001
 battletest proxy toxic pms latency --latency 200 --jitter 50 --toxicity 0.5
 battletest proxy list | disable pms | enable pms | remove pms [TOXIC] | reset
@@ -18,10 +19,11 @@ from battletest.chaos.proxy.client import DEFAULT_API, ProxyClient
 from battletest.errors import UsageError
 
 API_ENV = "BATTLETEST_PROXY_API"
+TOKEN_ENV = "BATTLETEST_PROXY_TOKEN"
 
 
 def _client(ctx: click.Context) -> ProxyClient:
-    return ProxyClient(ctx.obj["api"])
+    return ProxyClient(ctx.obj["api"], token=ctx.obj["token"])
 
 
 @click.group(
@@ -43,30 +45,66 @@ def _client(ctx: click.Context) -> ProxyClient:
     help="Populate the server at start from this Toxiproxy JSON file (a list of proxies).",
 )
 @click.option("--seed", type=int, default=None, help="Seed for toxicity and jitter draws.")
+@click.option(
+    "--allow-remote",
+    is_flag=True,
+    help="Serve the control API on a non-loopback address (needs --api-token).",
+)
+@click.option(
+    "--api-token",
+    envvar=TOKEN_ENV,
+    default=None,
+    help=f"Token every control request must carry (X-Battletest-Token; env {TOKEN_ENV}); "
+    "the subcommands send it.",
+)
 @click.pass_context
-def proxy(ctx: click.Context, api: str, config: str | None, seed: int | None) -> None:
+def proxy(
+    ctx: click.Context,
+    api: str,
+    config: str | None,
+    seed: int | None,
+    allow_remote: bool,
+    api_token: str | None,
+) -> None:
     """Fault proxy with Toxiproxy's toxics and REST API, plus HTTP faults.
 
-    Without a subcommand, serve the control API (Toxiproxy-compatible) until Ctrl-C.
+    Without a subcommand, serve the control API (Toxiproxy-compatible) until Ctrl-C. It listens
+    on loopback only, unless --allow-remote is given with an --api-token.
     """
     ctx.ensure_object(dict)
     ctx.obj["api"] = api
+    ctx.obj["token"] = api_token or None
     if ctx.invoked_subcommand is None:
-        serve(api, config, seed)
+        serve(api, config, seed, allow_remote=allow_remote, token=api_token or None)
     elif config is not None:
         raise UsageError("--config is for serving", hint="drop the subcommand to serve")
 
 
-def serve(api: str, config: str | None, seed: int | None) -> None:
+def serve(
+    api: str,
+    config: str | None,
+    seed: int | None,
+    *,
+    allow_remote: bool = False,
+    token: str | None = None,
+) -> None:
     """Serve proxies and the control API in this process until interrupted."""
-    from battletest.chaos.proxy.core import ProxyServer
+    from battletest.chaos.proxy.core import ProxyServer, parse_address
     from battletest.chaos.proxy.facade import (
         bind_socket,
         load_populate_file,
         new_event_loop,
         serve_api,
     )
+    from battletest.netutil import guard_control_bind
 
+    guard_control_bind(
+        parse_address(api, "API address")[0],
+        allow_remote=allow_remote,
+        token=token,
+        what="the proxy control API",
+        token_hint=f"--api-token TOKEN or ${TOKEN_ENV}",
+    )
     populate = load_populate_file(config) if config else None
     sock = bind_socket(api)
 
@@ -78,7 +116,7 @@ def serve(api: str, config: str | None, seed: int | None) -> None:
                     click.echo(f"proxy {p.name}: {p.listen} -> {p.upstream}")
             host, port = sock.getsockname()[:2]
             click.echo(f"battletest proxy: control API on http://{host}:{port} (Ctrl-C to stop)")
-            api = await serve_api(server, sock)
+            api = await serve_api(server, sock, token=token)
             await api.wait()
 
     loop = new_event_loop()

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from battletest.errors import ConfigError, TargetUnreachable
+from battletest.netutil import TOKEN_HEADER
 
 DEFAULT_API = "127.0.0.1:8474"
 
@@ -24,9 +25,12 @@ def api_base(address: str) -> str:
 class ProxyClient:
     """Talks to a Toxiproxy-compatible API at ``address`` (``host:port`` or a URL)."""
 
-    def __init__(self, address: str = DEFAULT_API, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self, address: str = DEFAULT_API, *, timeout: float = 10.0, token: str | None = None
+    ) -> None:
         self.base = api_base(address)
-        self._http = httpx.Client(base_url=self.base, timeout=timeout)
+        headers = {TOKEN_HEADER: token} if token else {}
+        self._http = httpx.Client(base_url=self.base, timeout=timeout, headers=headers)
 
     def close(self) -> None:
         self._http.close()

@@ -29,7 +29,9 @@ from battletest.chaos.proxy.core import (
 )
 from battletest.chaos.proxy.toxics import Toxic, ToxicKinds
 from battletest.errors import ConfigError, UsageError
-from battletest.netutil import listen_socket
+from battletest.netutil import guard_control_bind, listen_socket
+
+TOKEN_ENV = "BATTLETEST_PROXY_TOKEN"
 
 T = TypeVar("T")
 CALL_TIMEOUT_S = 30.0
@@ -74,14 +76,17 @@ class RunningApi:
         await self.task
 
 
-async def serve_api(server: ProxyServer, sock: socket.socket) -> RunningApi:
-    """Serve the control API for ``server`` on the listening ``sock`` within the running loop."""
+async def serve_api(
+    server: ProxyServer, sock: socket.socket, *, token: str | None = None
+) -> RunningApi:
+    """Serve the control API for ``server`` on the listening ``sock`` within the running loop;
+    with a ``token``, every request must carry it (401 otherwise)."""
     import uvicorn
 
     from battletest.chaos.proxy.api import create_app
 
     config = uvicorn.Config(
-        create_app(server), log_level="warning", lifespan="off", access_log=False
+        create_app(server, token=token), log_level="warning", lifespan="off", access_log=False
     )
     api = uvicorn.Server(config)
     task = asyncio.get_running_loop().create_task(api.serve(sockets=[sock]))
@@ -108,9 +113,20 @@ class FaultProxy:
         api: str | None = None,
         seed: int | None = None,
         kinds: ToxicKinds | None = None,
+        api_token: str | None = None,
+        allow_remote: bool = False,
     ) -> None:
         self.server = ProxyServer(kinds, seed=seed)
         self.api_address = api
+        self.api_token = api_token or None
+        if api:  # a non-loopback control API only when allowed, and then behind a token
+            guard_control_bind(
+                parse_address(api, "API address")[0],
+                allow_remote=allow_remote,
+                token=self.api_token,
+                what="the proxy control API",
+                token_hint=f"api_token=…, --api-token or ${TOKEN_ENV}",
+            )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._api: RunningApi | None = None
@@ -128,7 +144,7 @@ class FaultProxy:
         async def boot() -> None:
             _ = self.server.loop
             if sock is not None:
-                self._api = await serve_api(self.server, sock)
+                self._api = await serve_api(self.server, sock, token=self.api_token)
                 host, port = sock.getsockname()[:2]
                 self._api_url = f"http://{format_address(host, port)}"
 
