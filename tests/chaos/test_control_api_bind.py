@@ -80,22 +80,16 @@ def test_the_proxy_command_serves_remotely_with_a_token_and_its_subcommands_send
         base = f"http://127.0.0.1:{port}"
         assert httpx.get(f"{base}/proxies").status_code == 401
         assert httpx.get(f"{base}/proxies", headers={TOKEN_HEADER: TOKEN}).status_code == 200
-        listed = subprocess.run(
-            [sys.executable, "-m", "battletest", "proxy", "--api", f"127.0.0.1:{port}", "list"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+
+        def proxy_list(environ: dict[str, str]) -> subprocess.CompletedProcess[str]:
+            argv = [sys.executable, "-m", "battletest", "proxy", "--api", f"127.0.0.1:{port}"]
+            return subprocess.run(
+                [*argv, "list"], env=environ, capture_output=True, text=True, timeout=60
+            )
+
+        listed = proxy_list(env)
         assert listed.returncode == 0, listed.stderr
-        no_token = {k: v for k, v in env.items() if k != "BATTLETEST_PROXY_TOKEN"}
-        refused = subprocess.run(
-            [sys.executable, "-m", "battletest", "proxy", "--api", f"127.0.0.1:{port}", "list"],
-            env=no_token,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        refused = proxy_list({k: v for k, v in env.items() if k != "BATTLETEST_PROXY_TOKEN"})
         assert refused.returncode == 2 and "needs its token" in refused.stderr
     finally:
         proc.terminate()
