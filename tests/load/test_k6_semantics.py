@@ -164,3 +164,20 @@ def test_from_spec_scenarios_and_paths_share_one_failure_rule(tmp_path: Path) ->
     assert rows["rps_ok{name=GET /status/500}>1"][0] is False  # …only good ones in rps_ok
     assert flow.endpoints["locked"].failed == 0 and flow.endpoints["locked"].requests > 0
     assert flow.endpoints["plain"].failed == flow.endpoints["plain"].requests > 0
+
+
+def test_a_k6_object_threshold_with_abort_on_fail_stops_the_run() -> None:
+    with serve("slow", delay_s=0.05) as (url, _):
+        result = run(
+            url,
+            executor=ExecutorSpec("constant-vus", vus=2, duration=30.0),
+            thresholds=[
+                {"threshold": "p95<1ms", "abortOnFail": True, "delayAbortEval": "0.5s"},
+                "p99<10s",
+            ],
+            workers=1,
+            snapshot_interval=0.25,
+        )
+    assert result.aborted and not result.interrupted
+    assert result.duration_s < 30.0  # stopped by the threshold, not by the planned end
+    assert [r.passed for r in result.thresholds] == [False, True]
