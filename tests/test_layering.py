@@ -1,6 +1,6 @@
 """The layering in docs/ARCHITECTURE.md, enforced: a document alone drifts.
 
-Shared types (errors, results, netutil, redact) import no other battletest module. The
+Shared types (errors, results, netutil, redact, durations) import no other battletest module. The
 foundation (config, spec, target, auth) imports only shared types and each other. Subsystems
 (demo, load, security, chaos, quality, perf, report) import shared types and the foundation,
 never each other — except a subsystem's command-line module, which composes, and the few
@@ -13,7 +13,7 @@ import ast
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "battletest"
-SHARED = {"errors", "results", "netutil", "redact"}
+SHARED = {"errors", "results", "netutil", "redact", "durations"}
 FOUNDATION = {"config", "spec", "target", "auth", "transport"}
 SUBSYSTEMS = {"demo", "load", "security", "chaos", "quality", "perf", "report"}
 

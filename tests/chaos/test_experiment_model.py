@@ -66,7 +66,7 @@ def test_builtin_demo_experiments_parse() -> None:
         ({"method": [{"action": "wait", "duration": "1s", "at": "5s"}]}, "after the fault phase"),
         ({"method": [{"action": "process.kill"}]}, "needs a target battletest owns"),
         ({"method": [{"action": "dependency.stop", "dependency": "pms"}]}, "needs the demo"),
-        ({"phases": {"before": "soon", "during": "1s", "after": "1s"}}, "bad duration 'soon'"),
+        ({"phases": {"before": "soon", "during": "1s", "after": "1s"}}, "invalid duration 'soon'"),
         (
             {"steady_state": {"endpoints": [{"path": "/"}], "rate": 1, "thresholds": ["p95<1%"]}},
             "a latency needs a time unit",

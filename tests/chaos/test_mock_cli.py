@@ -62,7 +62,7 @@ def test_unknown_scenario_exits_2(capsys: pytest.CaptureFixture[str], mock: Mock
 
 def test_bad_duration_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "mock", "activate", "slow", "--for", "soon")
-    assert code == 2 and "bad duration 'soon'" in err
+    assert code == 2 and "invalid --for 'soon'" in err
 
 
 def test_no_mock_running_exits_3(capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,8 +11,8 @@ from battletest.chaos.scenarios import (
     FailureSchedule,
     ScenarioRegistry,
     define_scenario,
-    parse_duration,
 )
+from battletest.durations import parse_duration
 from battletest.errors import ScenarioError, UsageError
 
 
@@ -180,13 +180,13 @@ def test_bad_user_defined_scenario(table: dict, message: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("30s", 30), ("500ms", 0.5), ("2m", 120), ("1h", 3600), ("1.5", 1.5), (3, 3)],
+    [("30s", 30), ("500ms", 0.5), ("2m", 120), ("1h", 3600), ("1.5", 1.5), (3, 3), ("1m30s", 90)],
 )
 def test_parse_duration(text: str, seconds: float) -> None:
-    assert parse_duration(text) == seconds
+    assert parse_duration(text, positive=True) == seconds
 
 
 @pytest.mark.parametrize("text", ["", "abc", "30 sec", "-1s", "0s"])
 def test_parse_duration_rejects(text: str) -> None:
     with pytest.raises(UsageError):
-        parse_duration(text)
+        parse_duration(text, positive=True)

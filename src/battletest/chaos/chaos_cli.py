@@ -177,9 +177,9 @@ def _url_option(f: Any) -> Any:
 @_url_option
 def activate(name: str, duration: str, paths: tuple[str, ...], url: str) -> None:
     """Switch the failure scenario NAME on for a duration on a running mock."""
-    from battletest.chaos.scenarios import parse_duration
+    from battletest.durations import parse_duration
 
-    seconds = parse_duration(duration)
+    seconds = parse_duration(duration, what="--for", positive=True)
     _admin_call(url, "POST", f"/scenarios/{name}", {"seconds": seconds, "paths": list(paths)})
     where = f" on {', '.join(paths)}" if paths else ""
     click.echo(f"{name} active on {url.rstrip('/')}{where} for {seconds:g}s")

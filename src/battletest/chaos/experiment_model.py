@@ -40,7 +40,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from battletest.chaos.scenarios import parse_duration
+from battletest.durations import parse_duration
 from battletest.errors import BattletestError, ScenarioError
 
 INTERVAL_METRICS = ("p50", "p95", "p99", "error_rate", "rps")
@@ -65,7 +65,7 @@ class _Model(BaseModel):
 
 def _seconds(value: Any) -> float:
     try:
-        return parse_duration(value)
+        return parse_duration(value, positive=True)
     except BattletestError as exc:
         raise ValueError(exc.message) from None
 

@@ -468,24 +468,6 @@ class ProxyFailures:
             return sorted(self._active)
 
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-
-
-def parse_duration(text: str | float) -> float:
-    """``"30s"``, ``"2m"``, ``"500ms"``, ``"1h"``, ``"1.5"`` (seconds) → seconds."""
-    if isinstance(text, int | float) and not isinstance(text, bool):
-        seconds = float(text)
-    else:
-        m = _DURATION.match(str(text))
-        if m is None:
-            raise UsageError(f"bad duration {text!r}; write e.g. 30s, 500ms, 2m or 1h")
-        unit = m.group(2) or "s"
-        seconds = float(m.group(1)) * {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}[unit]
-    if seconds <= 0:
-        raise UsageError(f"duration {text!r} must be greater than zero")
-    return seconds
-
-
 __all__ = [
     "BUILTIN_SCENARIOS",
     "ActiveFailure",
@@ -494,5 +476,4 @@ __all__ = [
     "FailureSchedule",
     "ScenarioRegistry",
     "define_scenario",
-    "parse_duration",
 ]

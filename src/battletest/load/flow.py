@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from battletest.durations import parse_duration
 from battletest.errors import ConfigError
 from battletest.load.scenario import METHODS, check_expected, status_failure
 from battletest.load.templates import (
@@ -47,7 +48,6 @@ from battletest.load.templates import (
     render_value,
     value_fields,
 )
-from battletest.load.units import parse_duration
 
 SCENARIO_KEYS = {
     "name",

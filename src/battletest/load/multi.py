@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from battletest.durations import parse_duration
 from battletest.errors import BattletestError, ConfigError, ScenarioError
 from battletest.load import histogram
 from battletest.load.coordinator import run
@@ -45,7 +46,6 @@ from battletest.load.result import (
     latency_lookup,
 )
 from battletest.load.thresholds import evaluate, parse_thresholds
-from battletest.load.units import parse_duration
 
 RUN_KEYS = {"start_time", "tags"}
 

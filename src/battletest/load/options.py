@@ -13,11 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from battletest.durations import parse_duration
 from battletest.errors import ConfigError, UsageError
 from battletest.load.executors import EXECUTORS, ExecutorSpec, Stage
 from battletest.load.runtime import TLSOptions
 from battletest.load.scenario import Endpoint, parse_header
-from battletest.load.units import parse_duration, parse_stages
+from battletest.load.units import parse_stages
 
 Duration = str | float | int
 _DURATION = (str, int, float)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from battletest.durations import parse_duration
 from battletest.errors import UsageError
-from battletest.load.units import parse_duration
 
 # name: (default peak, default duration, stages as (fraction of duration, fraction of peak))
 PRESETS: dict[str, tuple[float, str, tuple[tuple[float, float], ...]]] = {

@@ -266,7 +266,7 @@ def parse_threshold(
 
 def _parse_object(obj: Mapping[str, Any], metric: str | None) -> Threshold:
     """k6's object form: ``{ threshold = "p95<300ms", abortOnFail = true, delayAbortEval }``."""
-    from battletest.load.units import parse_duration
+    from battletest.durations import parse_duration
 
     unknown = [k for k in obj if k not in OBJECT_KEYS]
     where = repr(dict(obj))

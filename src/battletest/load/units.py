@@ -1,38 +1,10 @@
-"""Parsing of the durations and stage lists users type (``30s``, ``2m``, ``1m30s``, ``30s:50``)."""
+"""Parsing of the stage lists users type (``30s:10,1m:50``); durations are the shared parser's
+(``battletest.durations``: ``30s``, ``1m30s``, ``500ms``, ``2h``)."""
 
 from __future__ import annotations
 
-import re
-
+from battletest.durations import parse_duration
 from battletest.errors import UsageError
-
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|us|µs|s|m|h)?")
-_SCALE = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
-
-
-def parse_duration(text: str | float | int, *, what: str = "duration") -> float:
-    """Seconds from ``"30s"``, ``"2m"``, ``"1m30s"``, ``"250ms"`` or a bare number of seconds."""
-    if isinstance(text, int | float):
-        seconds = float(text)
-    else:
-        raw = text.strip().lower()
-        pos, seconds, parts = 0, 0.0, 0
-        while pos < len(raw):
-            m = _PART.match(raw, pos)
-            if m is None or (m.group(2) is None and parts > 0):
-                raise UsageError(
-                    f"invalid {what} {text!r}",
-                    hint="use a number of seconds or units like 30s, 2m, 1m30s, 250ms",
-                )
-            seconds += float(m.group(1)) * _SCALE[m.group(2)]
-            pos, parts = m.end(), parts + 1
-            if m.group(2) is None and pos < len(raw):
-                raise UsageError(f"invalid {what} {text!r}", hint="write units after every number")
-        if parts == 0:
-            raise UsageError(f"invalid {what} {text!r}", hint="give a duration like 30s or 2m")
-    if seconds < 0:
-        raise UsageError(f"{what} {text!r} is negative", hint="give a duration like 30s")
-    return seconds
 
 
 def parse_stages(text: str) -> list[tuple[float, float]]:
