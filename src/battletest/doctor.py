@@ -27,8 +27,8 @@ from battletest.errors import BattletestError, ExitCode
 if TYPE_CHECKING:
     import httpx
 
-    from battletest.config import Config
-    from battletest.spec import Spec
+    from battletest.config import Config, Identity
+    from battletest.spec import Operation, SecurityScheme, Spec
 
 
 class Mark(StrEnum):
@@ -233,7 +233,8 @@ def check_identities(config: Config, base_url: str, spec: Spec | None) -> list[C
                 )
             ]
         return [Check("identities", Mark.OK, "none configured (no operation needs credentials)")]
-    probe = _probe_path(spec)
+    probe_op = _probe_operation(spec)
+    probe = probe_op.url_path if probe_op is not None else None
     clients: dict[str, httpx.Client] = {}
 
     def client_for(name: str) -> httpx.Client:
@@ -251,16 +252,13 @@ def check_identities(config: Config, base_url: str, spec: Spec | None) -> list[C
             except BattletestError as exc:
                 checks.append(_error_check(name, exc))
                 continue
-            how = (
-                f"logged in via POST {config.auth.login_path}"
-                if ident.username and config.auth.login_path
-                else ("API key set" if ident.api_key else "token set")
-            )
+            sent = session.headers()
+            how = credential_used(ident, config) if sent else "no credential sent"
             if probe is None:
                 checks.append(Check(name, Mark.OK, f"{how} (role {ident.role})"))
                 continue
             try:
-                status = client_for(ident.name).get(probe, headers=session.headers()).status_code
+                status = client_for(ident.name).get(probe, headers=sent).status_code
             except httpx.HTTPError as exc:
                 checks.append(
                     Check(
@@ -277,7 +275,7 @@ def check_identities(config: Config, base_url: str, spec: Spec | None) -> list[C
                         name,
                         Mark.FAIL,
                         f"{how}, but GET {probe} answered 401: the credentials are not accepted",
-                        "check the identity's secret (and [auth].api_key_header / token_field)",
+                        _fix_for_401(probe_op, spec),
                     )
                 )
             else:
@@ -295,7 +293,7 @@ def check_identities(config: Config, base_url: str, spec: Spec | None) -> list[C
     return checks
 
 
-def _probe_path(spec: Spec | None) -> str | None:
+def _probe_operation(spec: Spec | None) -> Operation | None:
     """A secured GET operation without required parameters, to see credentials accepted."""
     if spec is None:
         return None
@@ -303,11 +301,68 @@ def _probe_path(spec: Spec | None) -> str | None:
         if (
             op.method == "GET"
             and op.secured
-            and "{" not in op.path
+            and not op.path_params
             and not any(p.required for p in op.parameters)
         ):
-            return spec.base_path + op.path
+            return op
     return None
+
+
+def credential_used(ident: Identity, config: Config) -> str:
+    """What an identity presents, in the words of the config (kind given or inferred)."""
+    auth = config.auth
+    kind = ident.kind
+    if kind is None:
+        if ident.username and auth.login_path:
+            kind = "login"
+        elif auth.token_url and (ident.client_id or ident.username):
+            kind = "client_credentials" if ident.client_id else "password"
+        elif ident.username:
+            kind = "basic"
+        elif ident.token:
+            kind = "bearer"
+        elif ident.api_key:
+            kind = "api_key"
+        else:
+            kind = "cookie"
+    return {
+        "login": f"logged in via POST {auth.login_path}",
+        "basic": "username and password sent as HTTP Basic",
+        "client_credentials": f"OAuth2 client-credentials token from {auth.token_url}",
+        "password": f"OAuth2 password-grant token from {auth.token_url}",
+        "bearer": "bearer token set",
+        "api_key": "API key set"
+        + ("" if auth.api_key_in == "header" else f" (in the {auth.api_key_in})"),
+        "cookie": "session cookie set",
+    }[kind]
+
+
+def _fix_for_401(op: Operation | None, spec: Spec | None) -> str:
+    """What the probed operation's security schemes ask for (from the spec)."""
+    if op is None or spec is None:
+        return "check the identity's secret (and [auth].api_key_header / token_field)"
+    needs = []
+    for requirement in op.security:
+        parts = []
+        for name in requirement:
+            scheme = spec.security_schemes.get(name)
+            parts.append(_needs(scheme) if scheme is not None else f"scheme {name!r}")
+        needs.append(" and ".join(parts))
+    return "the spec says it needs " + " or ".join(needs) + "; check the identity's secret"
+
+
+def _needs(scheme: SecurityScheme) -> str:
+    if scheme.kind == "basic":
+        return "a username and password (HTTP Basic)"
+    if scheme.kind == "bearer":
+        return "a bearer token"
+    if scheme.kind == "apiKey":
+        where = f"{scheme.location} {scheme.param_name!r}"
+        return f"an API key in the {where} (see [auth].api_key_header / api_key_in)"
+    if scheme.kind == "oauth2":
+        grants = ", ".join(f.grant.replace("_", " ") for f in scheme.flows) or "any"
+        return f"an OAuth2 token ({grants} grant)"
+    return f"{scheme.type} credentials"
 
 
 def render(checks: list[Check], color: bool = False) -> str:

@@ -93,7 +93,7 @@ def test_not_a_mock_exits_3(capsys: pytest.CaptureFixture[str]) -> None:
         (["mock", "serve", "a.toml", "--spec", "b.json"], "not both"),
         (["mock", "serve", "--save", "x.json", "--spec", "b.json"], "add --record URL"),
         (["mock", "serve", "missing.toml"], "stub file 'missing.toml' not found"),
-        (["mock", "serve", "--spec", "missing.json"], "OpenAPI document 'missing.json' not found"),
+        (["mock", "serve", "--spec", "missing.json"], "spec file missing.json not found"),
         (["mock", "serve", "--record", "http://x", "--host", "0.0.0.0"], "not loopback"),
     ],
 )

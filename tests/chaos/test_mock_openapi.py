@@ -10,8 +10,9 @@ import jsonschema
 import pytest
 
 from battletest.chaos.mock import MockServer
-from battletest.chaos.mock.openapi import example_for, stubs_from_openapi, to_json_schema
+from battletest.chaos.mock.openapi import example_for, stubs_from_openapi
 from battletest.errors import SpecError
+from battletest.spec import to_json_schema
 
 RESERVATION_SCHEMA = {
     "type": "object",
@@ -96,7 +97,7 @@ SPEC = {
 def resolved_reservation_schema() -> dict:
     schema = json.loads(json.dumps(RESERVATION_SCHEMA))
     schema["properties"]["guest"] = SPEC["components"]["schemas"]["Guest"]
-    return to_json_schema(schema)
+    return to_json_schema(schema, openapi_30=True)
 
 
 @pytest.mark.slow  # the first hypothesis-jsonschema search in a process loads hypothesis
@@ -120,7 +121,8 @@ def test_mock_from_openapi_serves_each_operation(tmp_path: Path) -> None:
     spec = tmp_path / "pms.json"
     spec.write_text(json.dumps(SPEC))
     names = [s.name for s in stubs_from_openapi(spec)]
-    assert names == ["getReservation", "DELETE /reservations/{id}", "GET /rooms", "POST /rooms"]
+    # operation ids as documented, synthesised (stably) where the document has none
+    assert names == ["getReservation", "delete_reservations_id", "get_rooms", "post_rooms"]
     with MockServer.from_openapi(spec) as mock, httpx.Client(base_url=mock.url) as c:
         r = c.get("/v1/reservations/abc")
         assert r.status_code == 200
@@ -143,11 +145,12 @@ def test_yaml_spec(tmp_path: Path) -> None:
     ("content", "message"),
     [
         (None, "not found"),
-        ("{oops", "cannot parse"),
-        ('{"openapi": "3.0.0"}', "not an OpenAPI document"),
+        ("{oops", "not valid JSON or YAML"),
+        ('{"openapi": "3.0.0"}', "has no 'paths' mapping"),
+        ('{"paths": {}}', "not an OpenAPI 2.0/3.x document"),
         (
-            '{"paths": {"/a": {"get": {"responses": {"200": {"$ref": "#/nope"}}}}}}',
-            "cannot resolve",
+            '{"openapi": "3.0.0", "paths": {"/a": {"get": {"responses": {"200": {"$ref": "#/n"}}}}}}',
+            "unresolvable \\$ref '#/n'",
         ),
     ],
 )

@@ -253,3 +253,42 @@ def test_init_then_doctor_against_a_running_demo(
         monkeypatch.setenv("BT_SERVICE_API_KEY", "btk_revoked")
         failed = [c for c in diagnose(str(path), tools=NO_TOOLS) if c.failed]
         assert [c.name for c in failed] == ["identity service"]
+
+
+def _basic_api() -> Any:
+    from fastapi import Depends, FastAPI, HTTPException
+    from fastapi.security import HTTPBasic, HTTPBasicCredentials
+
+    app = FastAPI(title="basic")
+    basic = HTTPBasic(auto_error=False)
+
+    def caller(cred: HTTPBasicCredentials | None = Depends(basic)) -> str:  # noqa: B008
+        if cred is None or USERS.get(cred.username) != cred.password:
+            raise HTTPException(401, "bad credentials", headers={"WWW-Authenticate": "Basic"})
+        return cred.username
+
+    @app.get("/me")
+    def me(who: str = Depends(caller)) -> dict[str, str]:
+        return {"who": who}
+
+    return app
+
+
+@pytest.mark.network
+def test_http_basic_spec_is_named_and_no_token_is_claimed(tmp_path: Path) -> None:
+    """With an ``http/basic`` scheme the doctor says what was sent and what the scheme needs,
+    never "token set" for an identity that has no token."""
+    from battletest.netutil import serve_app
+
+    with serve_app(_basic_api()) as url:
+        path = tmp_path / "battletest.toml"
+        path.write_text(
+            f'[target]\nurl = "{url}"\nstartup_timeout_s = 1\n\n'
+            '[[identities]]\nname = "alice"\nusername = "alice"\npassword = "wrong"\n'
+        )
+        by = _by_name(diagnose(str(path), tools=NO_TOOLS))
+    alice = by["identity alice"]
+    assert alice.mark is Mark.FAIL, alice.line()
+    assert "token set" not in alice.line()
+    assert "GET /me answered 401" in alice.detail
+    assert "a username and password (HTTP Basic)" in alice.fix

@@ -254,20 +254,20 @@ def test_target_pid_must_be_a_running_process() -> None:
 
 
 def test_from_spec_needs_a_fillable_get_operation() -> None:
-    from types import SimpleNamespace
-
     from battletest.errors import SpecError
     from battletest.load.from_spec import scenario_from_spec
+    from battletest.spec import Spec, from_document
 
-    param = SimpleNamespace(name="id", location="path", required=True, schema={})
-    op = SimpleNamespace(
-        method="GET", path="/things/{id}", label="GET /things/{id}", parameters=(param,)
-    )
-    spec = SimpleNamespace(source="api.json", operations=[op])
+    def spec(param: dict[str, object]) -> Spec:
+        op = {"parameters": [param], "responses": {"200": {"description": "ok"}}}
+        doc = {"openapi": "3.0.3", "info": {"title": "t", "version": "1"}}
+        return from_document({**doc, "paths": {"/things/{id}": {"get": op}}}, "api.json")
+
+    param: dict[str, object] = {"name": "id", "in": "path", "required": True, "schema": {}}
     with pytest.raises(SpecError, match="no safe \\(GET\\) operation"):
-        scenario_from_spec(spec)
-    param.schema = {"example": "t 1"}
-    made = scenario_from_spec(spec, [("Authorization", "Bearer x")])
+        scenario_from_spec(spec(param))
+    param["schema"] = {"example": "t 1"}
+    made = scenario_from_spec(spec(param), [("Authorization", "Bearer x")])
     step = made.tasks[0].steps[0]
     assert step.path.source == "/things/t%201"
 

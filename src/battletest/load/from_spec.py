@@ -1,7 +1,8 @@
-"""A scenario generated from the OpenAPI document over safe operations (GET).
+"""A scenario generated from the API document over safe operations (GET).
 
-Path and query parameters take their value from the spec (``example``, ``examples``,
-``default``, the first ``enum`` value). A path parameter without one is correlated from an
+Operations come from the one spec model (``battletest.spec``: Swagger 2.0, OpenAPI 3.0 or 3.1)
+and are requested at their URL path (the document's base path kept). Path and query parameters
+take their value from the spec (``examples``, ``default``, the first ``enum`` value). A path parameter without one is correlated from an
 earlier response: the operation becomes a task whose first step lists the parent collection
 (``GET /v1/calls`` for ``GET /v1/calls/{call_id}``) and extracts the first item's ``id``.
 Operations whose required parameters cannot be filled either way are skipped and named.
@@ -15,11 +16,12 @@ from urllib.parse import quote
 
 from battletest.errors import SpecError
 from battletest.load.flow import FlowScenario, parse_scenario
+from battletest.spec import Operation, Parameter, Spec
 
 SAFE = ("GET",)
 
 
-def _example(param: Any) -> Any:
+def _example(param: Parameter) -> Any:
     schema = param.schema or {}
     for key in ("example", "default"):
         if key in schema:
@@ -33,7 +35,7 @@ def _example(param: Any) -> Any:
     return None
 
 
-def _items_path(op: Any) -> str | None:
+def _items_path(op: Operation) -> str | None:
     """Where the first item's id sits in a collection's 200 response: '0.id' or 'items.0.id'."""
     resp = op.responses.get("200")
     if resp is None:
@@ -49,15 +51,15 @@ def _items_path(op: Any) -> str | None:
     return None
 
 
-def scenario_from_spec(spec: Any, headers: Sequence[tuple[str, str]] = ()) -> FlowScenario:
+def scenario_from_spec(spec: Spec, headers: Sequence[tuple[str, str]] = ()) -> FlowScenario:
     """Tasks for every safe operation whose parameters can be filled (see module docstring)."""
     head = {name: value.replace("{", "{{").replace("}", "}}") for name, value in headers}
-    by_path = {op.path: op for op in spec.operations if op.method in SAFE}
+    by_path = {op.url_path: op for op in spec.operations if op.method in SAFE}
     tasks: list[dict[str, Any]] = []
     for op in spec.operations:
         if op.method not in SAFE:
             continue
-        path = op.path
+        path = op.url_path
         query: list[str] = []
         steps: list[dict[str, Any]] = []
         ok = True
@@ -67,7 +69,7 @@ def scenario_from_spec(spec: Any, headers: Sequence[tuple[str, str]] = ()) -> Fl
                 if value is not None:
                     path = path.replace("{" + param.name + "}", quote(str(value), safe=""))
                     continue
-                parent_path = op.path.split("/{" + param.name + "}")[0]
+                parent_path = op.url_path.split("/{" + param.name + "}")[0]
                 parent = by_path.get(parent_path)
                 where = _items_path(parent) if parent is not None else None
                 if parent is None or where is None or steps:
@@ -103,7 +105,7 @@ def scenario_from_spec(spec: Any, headers: Sequence[tuple[str, str]] = ()) -> Fl
     return parse_scenario({"name": f"from {spec.source}", "tasks": tasks}, spec.source)
 
 
-def skipped_operations(spec: Any) -> list[str]:
+def skipped_operations(spec: Spec) -> list[str]:
     """Safe operations ``scenario_from_spec`` cannot fill (for the console)."""
     made = scenario_from_spec(spec)
     labels = {t.name for t in made.tasks}

@@ -42,6 +42,7 @@ class ResponseSpec:
     content: dict[str, dict[str, Any] | None]  # media type → JSON Schema (None: no schema)
     required_headers: tuple[str, ...] = ()
     description: str = ""
+    examples: dict[str, Any] = field(default_factory=dict)  # media type → a documented example
 
 
 @dataclass(frozen=True, slots=True)

@@ -225,7 +225,13 @@ class Normaliser:
                 sch = resp.get("schema")
                 content = {str(ct): self.schema(sch) for ct in produces} if sch is not None else {}
                 headers: tuple[str, ...] = ()
+                examples = dict(resp.get("examples") or {})
             else:
+                examples = {
+                    str(ct): _media_example(m)
+                    for ct, m in (resp.get("content") or {}).items()
+                    if _media_example(m) is not _NONE
+                }
                 content = {
                     str(ct): (
                         self.schema(m["schema"]) if isinstance(m, dict) and "schema" in m else None
@@ -238,9 +244,24 @@ class Normaliser:
                     if isinstance(hv, dict) and hv.get("required")
                 )
             out[str(status)] = ResponseSpec(
-                str(status), content, headers, str(resp.get("description") or "")
+                str(status), content, headers, str(resp.get("description") or ""), examples
             )
         return out
+
+
+_NONE = object()
+
+
+def _media_example(media: Any) -> Any:
+    """A 3.x media type's ``example``, or the value of its first ``examples`` entry."""
+    if not isinstance(media, dict):
+        return _NONE
+    if "example" in media:
+        return media["example"]
+    for entry in (media.get("examples") or {}).values():
+        if isinstance(entry, dict) and "value" in entry:
+            return entry["value"]
+    return _NONE
 
 
 def synthesised_id(method: str, path: str) -> str:

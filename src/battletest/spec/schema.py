@@ -49,7 +49,7 @@ class _Plain:
             return self.memo[key]
         if isinstance(node, dict):
             out = {k: self.copy(v, stack) for k, v in node.items()}
-            if isinstance(node.get("discriminator"), dict):
+            if isinstance(node.get("oneOf"), list) or isinstance(node.get("anyOf"), list):
                 _apply_discriminator(node, out)
             return out
         if isinstance(node, list):
@@ -57,23 +57,44 @@ class _Plain:
         return node
 
 
+def _discriminator(schema: Any, depth: int = 0) -> dict[str, Any] | None:
+    """A schema's own discriminator, or one its ``allOf`` parts carry (an "embedded" one)."""
+    if isinstance(schema, jsonref.JsonRef):
+        schema = schema.__subject__
+    if not isinstance(schema, dict) or depth > 3:
+        return None
+    if isinstance(schema.get("discriminator"), dict):
+        found: dict[str, Any] = schema["discriminator"]
+        return found
+    for part in schema.get("allOf") or []:
+        inner = _discriminator(part, depth + 1)
+        if inner is not None:
+            return inner
+    return None
+
+
 def _apply_discriminator(raw: dict[str, Any], out: dict[str, Any]) -> None:
-    """Pin the discriminating property of each ``oneOf``/``anyOf`` option to its value."""
-    disc = raw["discriminator"]
-    prop = disc.get("propertyName")
-    if not isinstance(prop, str):
-        return
-    by_ref = {str(ref): value for value, ref in (disc.get("mapping") or {}).items()}
+    """Pin the discriminating property of each ``oneOf``/``anyOf`` option to its value (its
+    mapping value, else its component name), from the discriminator next to the options or
+    embedded in them."""
     for key in ("oneOf", "anyOf"):
         options = raw.get(key)
         if not isinstance(options, list):
             continue
+        disc = raw.get("discriminator") if isinstance(raw.get("discriminator"), dict) else None
         pinned: list[Any] = []
         for option, copied in zip(options, out.get(key) or [], strict=False):
             ref = option.__reference__.get("$ref") if isinstance(option, jsonref.JsonRef) else None
-            if not isinstance(ref, str) or not isinstance(copied, dict):
+            found = disc or _discriminator(option)
+            prop = found.get("propertyName") if found else None
+            if (
+                not isinstance(ref, str)
+                or not isinstance(copied, dict)
+                or not isinstance(prop, str)
+            ):
                 pinned.append(copied)
                 continue
+            by_ref = {str(r): v for v, r in (found.get("mapping") or {}).items()} if found else {}
             value = by_ref.get(ref)
             if value is None:
                 value = next((v for r, v in by_ref.items() if ref.endswith(r)), None)

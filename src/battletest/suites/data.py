@@ -5,10 +5,12 @@ releases no longer have, so ``from_json_schema`` builds objects and arrays itsel
 dictionaries of the properties) and hands every other schema to ``from_schema``; every drawn
 value is checked against the schema, so what is sent is schema-valid.
 
-``request_strategy(op)`` draws schema-valid path/query/header parameters and a body;
-``probe_request(op)`` gives one small deterministic request whose path ids do not exist (for
-checks that must not touch real records); ``RequestData.build`` turns either into an
-``httpx.Request``.
+``request_strategy(op)`` draws schema-valid path/query/header/cookie parameters and a body for
+the operation's preferred media type (``Operation.request_content_type``: JSON, then
+``application/x-www-form-urlencoded``, then ``multipart/form-data``, where ``format: binary``
+fields are sent as file parts); ``probe_request(op)`` gives one small deterministic request whose
+path ids do not exist (for checks that must not touch real records); ``RequestData.build`` turns
+either into an ``httpx.Request`` encoded as the media type says.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 from hypothesis import HealthCheck, Phase, find, settings
@@ -126,29 +128,76 @@ class RequestData:
     path_params: dict[str, Any] = field(default_factory=dict)
     query: dict[str, Any] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
+    cookies: dict[str, str] = field(default_factory=dict)
     body: Any = None
     has_body: bool = False
 
     def build(
         self, client: httpx.Client, op: Operation, base_path: str, auth_headers: dict[str, str]
     ) -> httpx.Request:
+        """The request at ``base_path`` + the operation's path (``op.url_path`` when
+        ``base_path`` is the spec's), the body encoded as its media type says."""
         path = op.path
         for name, value in self.path_params.items():
             path = path.replace("{" + name + "}", quote(_scalar(value), safe=""))
         params = {k: _query_value(v) for k, v in self.query.items()}
         headers = {**self.headers, **auth_headers}
+        if self.cookies:  # a Cookie header: httpx deprecates per-request cookie jars
+            jar = "; ".join(f"{k}={quote(v, safe='')}" for k, v in self.cookies.items())
+            headers["Cookie"] = "; ".join(c for c in (jar, auth_headers.get("Cookie")) if c)
         kwargs: dict[str, Any] = {"params": params, "headers": headers}
         if self.has_body:
-            ct = op.request_content_type or "application/json"
-            if "json" in ct:
-                kwargs["content"] = json.dumps(self.body).encode()
-                headers["Content-Type"] = ct
-            elif "x-www-form-urlencoded" in ct and isinstance(self.body, dict):
-                kwargs["data"] = {k: _scalar(v) for k, v in self.body.items()}
-            else:
-                kwargs["content"] = json.dumps(self.body).encode()
-                headers["Content-Type"] = "application/json"
+            kwargs.update(encode_body(op, self.body, headers))
         return client.build_request(op.method, base_path + path, **kwargs)
+
+
+def encode_body(op: Operation, body: Any, headers: dict[str, str]) -> dict[str, Any]:
+    """httpx keyword arguments sending ``body`` as the operation's preferred media type
+    (sets Content-Type in ``headers`` where httpx does not)."""
+    ct = op.request_content_type or "application/json"
+    if "x-www-form-urlencoded" in ct and isinstance(body, dict):
+        fields = {k: _form_value(v) for k, v in body.items() if v is not None}
+        headers["Content-Type"] = "application/x-www-form-urlencoded"  # an empty form too
+        return {"content": urlencode(fields, doseq=True).encode()}
+    if "multipart/form-data" in ct and isinstance(body, dict):
+        props = (op.request_body or {}).get("properties") or {}
+        headers["Content-Type"] = f"multipart/form-data; boundary={_BOUNDARY}"
+        return {"content": _multipart(body, props)}
+    if "json" in ct:
+        headers["Content-Type"] = ct
+        return {"content": json.dumps(body).encode()}
+    if ct.startswith("text/") and isinstance(body, str):
+        headers["Content-Type"] = ct
+        return {"content": body.encode()}
+    headers["Content-Type"] = "application/json"  # XML and the like: JSON is what we can write
+    return {"content": json.dumps(body).encode()}
+
+
+_BOUNDARY = "battletest-form-boundary-7f3a9c"  # fixed: the same data gives the same bytes
+
+
+def _multipart(body: dict[str, Any], props: dict[str, Any]) -> bytes:
+    """``multipart/form-data`` of the fields; ``format: binary`` ones as file parts. Written
+    here because httpx falls back to url-encoding when a form has no file."""
+    out = bytearray()
+    for name, value in body.items():
+        if value is None:
+            continue
+        binary = (props.get(name) or {}).get("format") == "binary"
+        values = value if isinstance(value, list) and not binary else [value]
+        for item in values:
+            head = f'--{_BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"'
+            if binary:
+                head += f'; filename="{name}.bin"\r\nContent-Type: application/octet-stream'
+            out += (head + "\r\n\r\n").encode()
+            out += item.encode() if isinstance(item, str) else _scalar(item).encode()
+            out += b"\r\n"
+    out += f"--{_BOUNDARY}--\r\n".encode()
+    return bytes(out)
+
+
+def _form_value(value: Any) -> Any:
+    return [_scalar(v) for v in value] if isinstance(value, list) else _scalar(value)
 
 
 def _scalar(value: Any) -> str:
@@ -169,15 +218,20 @@ def _param_strategy(schema: dict[str, Any], location: str) -> st.SearchStrategy[
     strategy = from_schema(schema or {})
     if location == "path":
         return strategy.filter(lambda v: _scalar(v).strip() not in ("", ".", ".."))
-    if location == "header":
+    if location in ("header", "cookie"):
         return _HEADER_SAFE if schema.get("type") in (None, "string") else strategy.map(_scalar)
     return strategy.filter(lambda v: v is not None)
 
 
 def request_strategy(op: Operation) -> st.SearchStrategy[RequestData]:
     """Schema-valid requests for ``op`` (optional query parameters sometimes left out)."""
-    groups: dict[str, dict[str, st.SearchStrategy[Any]]] = {"path": {}, "query": {}, "header": {}}
-    optional: dict[str, dict[str, st.SearchStrategy[Any]]] = {"query": {}, "header": {}}
+    groups: dict[str, dict[str, st.SearchStrategy[Any]]] = {
+        "path": {},
+        "query": {},
+        "header": {},
+        "cookie": {},
+    }
+    optional: dict[str, dict[str, st.SearchStrategy[Any]]] = {"query": {}, "cookie": {}}
     for p in op.parameters:
         if p.location not in groups:
             continue
@@ -189,26 +243,32 @@ def request_strategy(op: Operation) -> st.SearchStrategy[RequestData]:
     path = st.fixed_dictionaries(groups["path"])
     query = st.fixed_dictionaries(groups["query"], optional=optional["query"])
     headers = st.fixed_dictionaries(groups["header"])
+    cookies = st.fixed_dictionaries(groups["cookie"], optional=optional["cookie"])
     if op.request_body is not None:
         body: st.SearchStrategy[Any] = from_schema(op.request_body)
         if not op.body_required:
             body = st.one_of(body, st.just(_NO_BODY))
     else:
         body = st.just(_NO_BODY)
-    return st.builds(_assemble, path, query, headers, body)
+    return st.builds(_assemble, path, query, headers, cookies, body)
 
 
 _NO_BODY = object()
 
 
 def _assemble(
-    path: dict[str, Any], query: dict[str, Any], headers: dict[str, Any], body: Any
+    path: dict[str, Any],
+    query: dict[str, Any],
+    headers: dict[str, Any],
+    cookies: dict[str, Any],
+    body: Any,
 ) -> RequestData:
     has_body = body is not _NO_BODY
     return RequestData(
         path_params=path,
         query=query,
         headers={k: _scalar(v) for k, v in headers.items()},
+        cookies={k: _scalar(v) for k, v in cookies.items()},
         body=body if has_body else None,
         has_body=has_body,
     )
@@ -253,10 +313,19 @@ def probe_request(op: Operation) -> RequestData:
             data.query[p.name] = minimal(p.schema)
         elif p.location == "header":
             data.headers[p.name] = _scalar(minimal(p.schema)) or "x"
+        elif p.location == "cookie":
+            data.cookies[p.name] = _scalar(minimal(p.schema)) or "x"
     if op.request_body is not None:
         data.body = minimal(op.request_body)
         data.has_body = True
     return data
 
 
-__all__ = ["RequestData", "minimal", "missing_id", "probe_request", "request_strategy"]
+__all__ = [
+    "RequestData",
+    "encode_body",
+    "minimal",
+    "missing_id",
+    "probe_request",
+    "request_strategy",
+]

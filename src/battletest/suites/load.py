@@ -42,9 +42,8 @@ def default_paths(ctx: SuiteContext) -> list[str]:
     if health:
         return [health]
     if ctx.spec is not None:
-        base = ctx.spec.base_path.rstrip("/")
         public = [
-            base + op.path
+            op.url_path
             for op in ctx.spec.operations
             if op.method == "GET"
             and not op.secured

@@ -1,26 +1,25 @@
-"""Stubs generated from an OpenAPI document: one per operation, answering a valid example.
+"""Stubs generated from an API document: one per operation, answering a valid example.
 
-The answer for an operation is its lowest 2xx response (or ``default``): the media type's
-``example``/``examples`` when the document has one, otherwise an example built from the schema
-(``example``, ``default``, ``enum``, formats, bounds), checked with jsonschema; when that check
-fails (tricky combinations) hypothesis-jsonschema searches for one; string patterns always go to
-hypothesis-jsonschema.
-``$ref`` is resolved by jsonref; nothing here hand-parses references.
+The document is read by ``battletest.spec`` (Swagger 2.0, OpenAPI 3.0 or 3.1, ``$ref`` resolved
+there); each operation's stub answers its lowest 2xx response (or ``default``) at its URL path
+(the document's base path kept): the documented example for the media type when there is one,
+otherwise an example built from the JSON Schema (``examples``, ``default``, ``enum``, formats,
+bounds) and checked with jsonschema; when that check fails (tricky combinations)
+hypothesis-jsonschema searches for one; string patterns always go to hypothesis-jsonschema.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from battletest.chaos.mock.stubs import Stub, parse_stub
-from battletest.errors import SpecError
+from battletest.spec import Operation, Spec, from_document, load_spec
 
-HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 _MAX_DEPTH = 6
 _FORMATS = {
     "date-time": "2026-01-01T12:00:00Z",
@@ -37,143 +36,80 @@ _FORMATS = {
 }
 
 
-def load_spec(spec: str | Path | Mapping[str, Any]) -> dict[str, Any]:
-    """The OpenAPI document as a dict with every ``$ref`` resolved."""
-    import jsonref
-
+def read_spec(spec: str | Path | Mapping[str, Any] | Spec) -> Spec:
+    """The one spec model for a file, a URL or an in-memory document."""
+    if isinstance(spec, Spec):
+        return spec
     if isinstance(spec, Mapping):
-        doc: Any = copy.deepcopy(dict(spec))
-        source = "the OpenAPI document"
-    else:
-        p = Path(spec)
-        source = p.name
-        if not p.is_file():
-            raise SpecError(
-                f"OpenAPI document {str(p)!r} not found (pass --spec PATH to a .json or .yaml file)"
-            )
-        text = p.read_text(encoding="utf-8")
-        try:
-            if p.suffix.lower() in (".yaml", ".yml"):
-                import yaml
-
-                doc = yaml.safe_load(text)
-            else:
-                doc = json.loads(text)
-        except Exception as exc:
-            raise SpecError(f"{source}: cannot parse ({type(exc).__name__}: {exc})") from None
-    if not isinstance(doc, Mapping) or not isinstance(doc.get("paths"), Mapping):
-        raise SpecError(f"{source}: not an OpenAPI document (no 'paths' object)")
-    try:
-        resolved = jsonref.replace_refs(doc, lazy_load=False)
-    except Exception as exc:
-        raise SpecError(f"{source}: cannot resolve $ref ({exc})") from None
-    return dict(resolved)
+        return from_document(copy.deepcopy(dict(spec)), "the OpenAPI document")
+    return load_spec(spec, None)
 
 
-def stubs_from_openapi(spec: str | Path | Mapping[str, Any]) -> list[Stub]:
-    doc = load_spec(spec)
-    base = ""
-    servers = doc.get("servers") or []
-    if servers and isinstance(servers[0], Mapping):
-        base = urlsplit(str(servers[0].get("url", ""))).path.rstrip("/")
-    elif isinstance(doc.get("basePath"), str):
-        base = doc["basePath"].rstrip("/")
+def stubs_from_openapi(spec: str | Path | Mapping[str, Any] | Spec) -> list[Stub]:
     stubs: list[Stub] = []
-    for path, item in doc["paths"].items():
-        if not isinstance(item, Mapping):
-            continue
-        for method in HTTP_METHODS:
-            op = item.get(method)
-            if not isinstance(op, Mapping):
-                continue
-            status, payload, ctype = _response_for(op)
-            name = str(op.get("operationId") or f"{method.upper()} {path}")
-            response: dict[str, Any] = {"status": status}
-            if payload is not _NO_BODY:
-                response["headers"] = {"content-type": ctype}
-                response["body"] = _raw(json.dumps(payload))
-            stubs.append(
-                parse_stub(
-                    {
-                        "name": name,
-                        "method": method.upper(),
-                        "path": base + path,
-                        "response": response,
-                    },
-                    len(stubs),
-                )
+    for op in read_spec(spec).operations:
+        status, payload, ctype = _response_for(op)
+        response: dict[str, Any] = {"status": status}
+        if payload is not _NO_BODY:
+            response["headers"] = {"content-type": ctype}
+            response["body"] = _raw(json.dumps(payload))
+        stubs.append(
+            parse_stub(
+                {
+                    "name": op.operation_id,
+                    "method": op.method,
+                    "path": _distinct_placeholders(op.url_path),
+                    "response": response,
+                },
+                len(stubs),
             )
+        )
     return stubs
 
 
 _NO_BODY = object()
 
 
+def _distinct_placeholders(path: str) -> str:
+    """``/a/{id}/b/{id}`` → ``/a/{id}/b/{id_2}``: a stub path names each segment once."""
+    seen: dict[str, int] = {}
+
+    def rename(match: re.Match[str]) -> str:
+        name = match.group(1)
+        seen[name] = seen.get(name, 0) + 1
+        return "{" + (name if seen[name] == 1 else f"{name}_{seen[name]}") + "}"
+
+    return re.sub(r"\{([^}/]+)\}", rename, path)
+
+
 def _raw(text: str) -> str:
     return "{% raw %}" + text + "{% endraw %}" if "{{" in text or "{%" in text else text
 
 
-def _response_for(op: Mapping[str, Any]) -> tuple[int, Any, str]:
-    responses = op.get("responses") or {}
-    codes = sorted(str(c) for c in responses if str(c).startswith("2"))
-    key = codes[0] if codes else ("default" if "default" in responses else None)
+def _response_for(op: Operation) -> tuple[int, Any, str]:
+    codes = sorted(c for c in op.responses if c.startswith("2"))
+    key = codes[0] if codes else ("default" if "default" in op.responses else None)
     if key is None:
         return 200, _NO_BODY, ""
     status = int(key) if key.isdigit() else 200
-    resp = responses[key] or {}
-    content = resp.get("content")
-    if isinstance(content, Mapping) and content:
-        ctype = next((c for c in content if "json" in c), next(iter(content)))
-        media = content[ctype] or {}
-        if "example" in media:
-            return status, media["example"], ctype
-        examples = media.get("examples")
-        if isinstance(examples, Mapping) and examples:
-            first = next(iter(examples.values()))
-            if isinstance(first, Mapping) and "value" in first:
-                return status, first["value"], ctype
-        if "schema" in media:
-            return status, example_for(media["schema"]), ctype
+    resp = op.responses[key]
+    if not resp.content:
+        return status, _NO_BODY, ""
+    ctype = next((c for c in resp.content if "json" in c), next(iter(resp.content)))
+    if ctype in resp.examples:
+        return status, resp.examples[ctype], ctype
+    schema = resp.content[ctype]
+    if schema is None:
         return status, _NO_BODY, ctype
-    if "schema" in resp:  # Swagger 2.0
-        return status, example_for(resp["schema"]), "application/json"
-    return status, _NO_BODY, ""
-
-
-def to_json_schema(schema: Any) -> Any:
-    """OpenAPI 3.0 schema dialect → JSON Schema (``nullable``; drop OpenAPI-only keys)."""
-    if isinstance(schema, list):
-        return [to_json_schema(s) for s in schema]
-    if not isinstance(schema, Mapping):
-        return schema
-    out = {
-        k: to_json_schema(v)
-        for k, v in schema.items()
-        if k
-        not in (
-            "nullable",
-            "discriminator",
-            "xml",
-            "externalDocs",
-            "readOnly",
-            "writeOnly",
-            "example",
-        )
-    }
-    if schema.get("nullable") is True:
-        t = out.get("type")
-        if isinstance(t, str):
-            out["type"] = [t, "null"]
-    return out
+    return status, example_for(schema), ctype
 
 
 def example_for(schema: Any) -> Any:
     """A value valid against ``schema``: built from hints, else found by hypothesis-jsonschema."""
     value = _build(schema, 0)
-    js = to_json_schema(schema)
-    if _valid(js, value):
+    if _valid(schema, value):
         return value
-    return _hypothesis_example(js, fallback=value)
+    return _hypothesis_example(schema, fallback=value)
 
 
 def _valid(schema: Any, value: Any) -> bool:
