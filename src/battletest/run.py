@@ -315,7 +315,14 @@ def execute(
             )
         history_url = _history_url(config)
         compare_with_baseline(results, history_url, notes)
-        flaky = known_flaky_tests(history_url, config, notes) if history_url else None
+        health = history_health(history_url, config, notes) if history_url else None
+        if health:
+            annotate_cases(results, health)
+        flaky = (
+            [h.test_id for h in health if not h.broken and (h.flaky or h.quarantined)]
+            if health is not None
+            else None
+        )
         gates = evaluate_gates(results, config.gates, flaky_tests=flaky)
         gates += _load_threshold_gates(results)
         run = RunInfo(
@@ -420,8 +427,9 @@ def publish(
     return notes
 
 
-def known_flaky_tests(url: str, config: Config, notes: list[str]) -> list[str] | None:
-    """Test ids the history knows as flaky or quarantined (None: no history to read yet)."""
+def history_health(url: str, config: Config, notes: list[str]) -> list[Any] | None:
+    """What the history says about broken, flaky and quarantined tests (``quality.flaky``
+    ``TestHealth`` rows); None when there is no history to read yet."""
     if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).is_file():
         return None
     from battletest.quality.flaky import analyse
@@ -429,11 +437,32 @@ def known_flaky_tests(url: str, config: Config, notes: list[str]) -> list[str] |
 
     try:
         with HistoryStore(url) as store:
-            found = analyse(store, config.flaky)
-            return [h.test_id for h in found if not h.broken and (h.flaky or h.quarantined)]
+            return list(analyse(store, config.flaky))
     except BattletestError as exc:
         notes.append(f"history not read: {exc}")
         return None
+
+
+def annotate_cases(results: list[SuiteResult], health: list[Any]) -> None:
+    """Mark the run's cases the history judges broken, quarantined or flaky (``details``), so
+    the report lists them apart; a case is matched by its id as pytest or the store knows it."""
+    from battletest.quality.flaky import short_commit
+
+    by_id = {h.test_id: h for h in health}
+    for suite in results:
+        for case in suite.cases:
+            h = by_id.get(case.name) or by_id.get(f"{suite.name}::{case.name}")
+            if h is None:
+                continue
+            why = "; ".join(h.reasons)
+            if h.broken:
+                case.details.update(
+                    broken=True, broken_since=short_commit(h.broken_since), broken_reason=why
+                )
+            elif h.quarantined:
+                case.details.update(quarantined=True, quarantine_reason=why)
+            elif h.flaky:
+                case.details.update(flaky=True, flaky_reason=why)
 
 
 def register_schemes(redactor: Redactor, schemes: Mapping[str, SecurityScheme]) -> None:

@@ -7,6 +7,7 @@ explicitly; Selenium Manager (which would download a browser or driver) is disab
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -210,7 +211,7 @@ def test_dashboard_charts_are_drawn_with_data_points(browser: Any, tmp_path: Pat
         """
     )
     series = report.suites[1].metrics["series"]
-    assert [d[0] for d in drawn] == ["rps", "p50", "p95", "p99"]
+    assert [d[0] for d in drawn] == ["rps", "p50", "p95", "p99", "errors"]
     for name, points, declared, visible, inside in drawn:
         assert points == declared == len(series), name
         assert visible and inside, name
@@ -232,3 +233,37 @@ def test_dashboard_charts_are_drawn_with_data_points(browser: Any, tmp_path: Pat
     )
     assert regressed and all(r.is_displayed() for r in regressed)
     assert browser.find_element("css selector", "#trend svg.chart").is_displayed()
+
+
+def test_chart_titles_show_and_axis_labels_never_overlap(browser: Any, tmp_path: Path) -> None:
+    from .test_html_dashboard import dashboard_report, run_folder_with_histogram
+
+    report = dashboard_report(tmp_path / "baselines")
+    counts = [(310, 40), (900, 500), (1500, 300), (12_000, 150), (250_000, 50), (2_900_000, 3)]
+    folder = run_folder_with_histogram(tmp_path, counts)
+    report_html.write(report, folder)
+    _open(browser, folder / "report.html")
+    charts = browser.execute_script(
+        """
+        function boxes(svg, sel) {
+          return Array.from(svg.querySelectorAll(sel)).map(function (t) {
+            var b = t.getBoundingClientRect(); return [b.left, b.right, b.top, b.bottom]; });
+        }
+        return Array.from(document.querySelectorAll('svg.chart')).map(function (svg) {
+          var title = svg.querySelector('text.chart-title');
+          return {chart: svg.getAttribute('data-chart'),
+                  title: title ? title.textContent : null,
+                  titleShown: title ? title.getBoundingClientRect().width > 0 : false,
+                  ticks: boxes(svg, 'text.tick'), labels: boxes(svg, 'text.bar-label')};
+        });
+        """
+    )
+    names = [c["chart"] for c in charts]
+    assert "Latency histogram (every request)" in names and "Error rate over time" in names
+    for c in charts:
+        assert c["title"] == c["chart"] and c["titleShown"], c["chart"]
+        labels = sorted(c["labels"])
+        for (_, right, _, _), (left, _, _, _) in itertools.pairwise(labels):
+            assert right <= left, f"{c['chart']}: bar labels overlap"
+    histogram = next(c for c in charts if c["chart"].startswith("Latency histogram"))
+    assert 2 <= len(histogram["labels"]) < 16

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,7 +102,12 @@ def latency_histogram_chart(encoded: str, buckets: int = 16) -> str:
         counts[min(max(i, 0), buckets - 1)] += n
     edges = [low * (high / low) ** ((i + 1) / buckets) for i in range(buckets)]
     bars = [(f"≤{format_duration_ms(e)}", float(n)) for e, n in zip(edges, counts, strict=True)]
-    return bar_chart(bars, title="Latency histogram (every request)", unit="requests", width=720)
+    return bar_chart(
+        bars,
+        title="Latency histogram (every request)",
+        unit="requests",
+        x_label="latency, upper edge of each bucket (log scale)",
+    )
 
 
 def write(report: Report, folder: Path) -> Path:
@@ -134,6 +140,7 @@ def _context(report: Report) -> dict[str, Any]:
         (f for s in report.suites for f in s.findings),
         key=lambda f: (-f.severity.rank, f.check_id, f.path or ""),
     )
+    durations = [c.duration_ms for c in report.test_results if c.status is not Status.SKIPPED]
     started = report.run.started_at
     finished = report.run.finished_at
     wall_s = (finished - started).total_seconds() if finished else None
@@ -146,13 +153,13 @@ def _context(report: Report) -> dict[str, Any]:
         "gate_counts": _gate_counts(report.gates),
         "suites": suites,
         "failures": _failures(report),
+        "failure_groups": failure_groups(report),
         "findings": findings,
         "severity_counts": _severity_counts(findings),
         "status_order": [s.value for s in _STATUS_ORDER],
         "status_bar": _status_bar(report),
-        "histogram": duration_histogram(
-            [c.duration_ms for c in report.test_results if c.status is not Status.SKIPPED]
-        ),
+        # Only where cases carry durations: a load-only run's cases are thresholds (0 ms).
+        "histogram": duration_histogram(durations) if any(d > 0 for d in durations) else [],
         "wall_s": wall_s,
         "version": __version__,
         "config_json": _pretty_json(report.run.config) if report.run.config else "",
@@ -187,6 +194,26 @@ def _load_view(metrics: dict[str, Any]) -> dict[str, Any]:
             if _is_number(r.get("t")) and _is_number(r.get(key))
         ]
 
+    # ``t`` is an interval's end and ``span`` its real length (seconds) when the load engine
+    # says so: throughput and error rate are drawn as steps over each interval's own length.
+    timed = [r for r in series if _is_number(r.get("t"))]
+    spans = [float(r["span"]) for r in timed if _is_number(r.get("span"))]
+    has_spans = len(spans) == len(timed) and bool(timed)
+
+    def sent(r: dict[str, Any]) -> float:
+        """Requests in an interval: recorded, else its rate times its length."""
+        if _is_number(r.get("requests")):
+            return float(r["requests"])
+        span = float(r["span"]) if _is_number(r.get("span")) else 1.0
+        return float(r["rps"]) * span if _is_number(r.get("rps")) else 0.0
+
+    error_pts = [
+        (float(r["t"]), 100.0 * float(r["errors"]) / sent(r) if sent(r) > 0 else 0.0)
+        for r in timed
+        if _is_number(r.get("errors"))
+    ]
+    rps_pts = pts("rps")
+
     lat = _as_dict(metrics.get("latency_ms"))
     dist = [
         (label, float(lat[key]))
@@ -210,13 +237,28 @@ def _load_view(metrics: dict[str, Any]) -> dict[str, Any]:
             row["lat"] = {k: _num(ep_lat.get(k)) for k in ("p50", "p95", "p99", "max")}
             endpoints.append(row)
     return {
-        "rps_chart": line_chart({"rps": pts("rps")}, title="Throughput over time", unit="req/s"),
+        "rps_chart": line_chart(
+            {"rps": rps_pts},
+            title="Throughput over time",
+            unit="requests per second",
+            spans={"rps": spans} if has_spans and len(spans) == len(rps_pts) else None,
+        ),
         "latency_chart": line_chart(
             {"p50": pts("p50"), "p95": pts("p95"), "p99": pts("p99")},
             title="Latency percentiles over time",
             unit="ms",
         ),
-        "dist_chart": bar_chart(dist, title="Latency distribution", unit="ms"),
+        "error_chart": line_chart(
+            {"errors": error_pts},
+            title="Error rate over time",
+            unit="% of requests failed",
+            spans={"errors": spans} if has_spans and len(spans) == len(error_pts) else None,
+        )
+        if len(error_pts) == len(timed)
+        else "",
+        "dist_chart": bar_chart(
+            dist, title="Latency distribution", unit="ms", x_label="percentile of all requests"
+        ),
         "endpoints": endpoints,
         "figures": [
             (k, format_value(metrics.get(k)))
@@ -227,8 +269,12 @@ def _load_view(metrics: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _trend_view(trend: Any) -> dict[str, Any]:
-    rows = [r for r in trend or [] if isinstance(r, dict)]
+def _trend_view(trend: Any, current_run: str) -> dict[str, Any]:
+    """The trend rows (oldest first) and chart; the row of this run, when the trend holds it,
+    is marked ``current``."""
+    rows = [
+        {**r, "current": r.get("run_id") == current_run} for r in trend or [] if isinstance(r, dict)
+    ]
     if len(rows) < 1:
         return {"rows": [], "chart": ""}
     idx = list(range(1, len(rows) + 1))
@@ -240,8 +286,10 @@ def _trend_view(trend: Any) -> dict[str, Any]:
         ]
         for key in ("p50", "p95", "p99")
     }
-    chart = line_chart(lines, title="Latency across runs", unit="ms")
-    return {"rows": rows, "chart": chart.replace(" s</text>", "</text>")}
+    chart = line_chart(
+        lines, title="Latency across runs", unit="ms", x_label="run, oldest to newest", x_unit=""
+    )
+    return {"rows": rows, "chart": chart}
 
 
 def dashboard(report: Report) -> dict[str, Any]:
@@ -252,12 +300,15 @@ def dashboard(report: Report) -> dict[str, Any]:
     comparison = load.metrics.get("baseline") if load is not None else None
     if not isinstance(comparison, dict):
         comparison = None
-    trend = _trend_view(load.metrics.get("trend") if load is not None else None)
+    trend = _trend_view(load.metrics.get("trend") if load is not None else None, report.run.id)
     flaky: list[tuple[str, Case, str]] = []
     quarantined: list[tuple[str, Case, str]] = []
+    broken: list[tuple[str, Case, str]] = []
     for s in report.suites:
         for c in s.cases:
-            if c.details.get("quarantined"):
+            if c.details.get("broken"):
+                broken.append((s.name, c, str(c.details.get("broken_reason") or c.message)))
+            elif c.details.get("quarantined"):
                 why = str(c.details.get("quarantine_reason") or c.message)
                 quarantined.append((s.name, c, why))
             elif c.details.get("flaky"):
@@ -283,24 +334,250 @@ def dashboard(report: Report) -> dict[str, Any]:
         "trend": trend,
         "flaky": flaky,
         "quarantined": quarantined,
+        "broken": broken,
         "coverage_gaps": gaps,
         "recommendations": recommendations(report),
     }
 
 
+@dataclass(frozen=True, slots=True)
+class FailureGroup:
+    """Failed cases with one cause: the same suite, the same check and the same problem."""
+
+    suite: str
+    check: str
+    problem: str  # the first member's message, as measured
+    members: tuple[Case, ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.members)
+
+    @property
+    def example(self) -> Case:
+        """One member to reproduce the problem with (the first that has a command)."""
+        return next((c for c in self.members if c.reproduce), self.members[0])
+
+    @property
+    def status(self) -> str:
+        return "error" if any(c.status is Status.ERROR for c in self.members) else "failed"
+
+
+# An operation label inside a case name ("wrong types: GET /rooms/{id}") and the parts of a
+# message that change from one member to the next (numbers, quoted values, paths, ids).
+_OPERATION = re.compile(r"\b(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS|TRACE)\s+/\S*")
+_VARYING = re.compile(
+    r"'[^']*'|\"[^\"]*\"|(?<![\w/])/[\w.{}~%-]+(?:/[\w.{}~%-]*)*|\b[0-9a-f]{8,}\b|\d+(?:\.\d+)?"
+)
+
+
+def _check_of(case: Case) -> str:
+    """The check a case ran: its declared check id, else its name without the operation."""
+    declared = case.details.get("check") or case.details.get("check_id")
+    if declared:
+        return str(declared)
+    name = _OPERATION.sub("", case.name).strip(" :·-›")
+    return name or case.name
+
+
+def problem_key(message: str) -> str:
+    """A message with what varies between members of one cause replaced by ``…``."""
+    return _VARYING.sub("…", message.strip().splitlines()[0] if message.strip() else "")
+
+
+def failure_groups(report: Report) -> list[FailureGroup]:
+    """The run's failed and errored cases grouped by cause, biggest group first."""
+    groups: dict[tuple[str, str, str], list[Case]] = {}
+    for case in _failures(report):
+        key = (case.suite or "", _check_of(case), problem_key(case.message))
+        groups.setdefault(key, []).append(case)
+    out = [
+        FailureGroup(suite, check, members[0].message, tuple(members))
+        for (suite, check, _), members in groups.items()
+    ]
+    return sorted(out, key=lambda g: (-g.count, g.status != "error", g.suite, g.check))
+
+
+def _causes(groups: list[FailureGroup]) -> list[tuple[str, str, list[FailureGroup]]]:
+    """Groups with the same problem in one suite, across checks: (suite, problem, groups)."""
+    merged: dict[tuple[str, str], list[FailureGroup]] = {}
+    for g in groups:
+        merged.setdefault((g.suite, problem_key(g.problem)), []).append(g)
+    return sorted(
+        ((suite, gs[0].problem, gs) for (suite, _), gs in merged.items()),
+        key=lambda item: -sum(g.count for g in item[2]),
+    )
+
+
+def _advice(suite: str, problem: str, count: int, example: Case) -> str:
+    """What to change for one cause: the service change, or the config key when the
+    expectation is what is wrong."""
+    text = problem.lower()
+    where = f" (e.g. {example.name})" if count > 1 else ""
+    if "application/problem+json" in text or "rfc 7807" in text:
+        return (
+            f"{count} {suite} case(s) fail on one error-format mismatch{where}: {problem}. "
+            "Make the service answer 4xx errors as application/problem+json (RFC 7807), or, "
+            'if its error format is deliberate, set [suites.errors] error_format = "any" in '
+            "battletest.toml."
+        )
+    if re.search(r"\b5\d\d\b|\b5xx\b", text):
+        return (
+            f"{count} {suite} case(s) get a server error{where}: {problem}. Fix the handler: bad "
+            "input must be a 4xx; reproduce it with the command under Failures."
+        )
+    if "correlation" in text:
+        return (
+            f"{count} {suite} case(s) fail on the correlation id{where}: {problem}. Make the "
+            "service echo the correlation header it is sent and generate one when none is, or "
+            "name its header with [suites.errors] correlation_header (null: not checked)."
+        )
+    if re.search(r"accepted with 2\d\d|expected a 4xx", text):
+        return (
+            f"{count} {suite} case(s) were accepted although the input is invalid{where}: "
+            f"{problem}. Validate that input in the service (answer 4xx), or correct the "
+            "OpenAPI document if the input is in fact allowed."
+        )
+    if "timeout" in text or "timed out" in text:
+        return (
+            f"{count} {suite} case(s) time out{where}: {problem}. Find the slow handler or "
+            "dependency; raise [target] request_timeout_s only if the wait is expected."
+        )
+    if "401" in problem or "403" in problem or "unauthori" in text or "forbidden" in text:
+        return (
+            f"{count} {suite} case(s) were refused{where}: {problem}. Check the identities and "
+            "[auth] settings in battletest.toml (the RBAC matrix when the refusal is right)."
+        )
+    if "schema" in text or "does not match" in text:
+        return (
+            f"{count} {suite} case(s) answer outside the documented schema{where}: {problem}. "
+            "Change the response or the OpenAPI document so they agree."
+        )
+    return (
+        f"{count} {suite} case(s) fail with one problem{where}: {problem}. Fix it once and "
+        "re-run; the reproduce command is under Failures."
+    )
+
+
+def _slowest_endpoint(metrics: dict[str, Any], key: str) -> tuple[str, float, Any] | None:
+    """The endpoint with the highest latency ``key`` (p95, p99, max…): (name, ms, requests)."""
+    best: tuple[str, float, Any] | None = None
+    for name, ep in (metrics.get("endpoints") or {}).items():
+        value = _num(_as_dict(_as_dict(ep).get("latency_ms")).get(key))
+        if value is not None and (best is None or value > best[1]):
+            best = (name, value, _as_dict(ep).get("requests"))
+    return best
+
+
+def _most_failing_endpoint(metrics: dict[str, Any]) -> tuple[str, int, Any] | None:
+    rows = [
+        (name, int(_num(_as_dict(ep).get("failed")) or 0), _as_dict(ep).get("requests"))
+        for name, ep in (metrics.get("endpoints") or {}).items()
+    ]
+    rows = [r for r in rows if r[1] > 0]
+    return max(rows, key=lambda r: r[1]) if rows else None
+
+
+_THRESHOLD = re.compile(r"^\s*(p\(?[\d.]+\)?|avg|med|min|max)\b")
+
+
+def _gate_advice(g: GateResult, report: Report, groups: list[FailureGroup]) -> str | None:
+    """For a failed gate whose cause the run shows: what to change, naming the measurement."""
+    load = next((s for s in report.suites if s.name == "load"), None)
+    m = load.metrics if load is not None else {}
+    if g.name == "load_thresholds" and any(
+        x.name.startswith("load: ") and x.passed is False for x in report.gates
+    ):
+        return ""  # each failed threshold has its own row and its own advice
+    if g.name == "success_rate" and groups and _gate_failed(report, "no_failed_cases"):
+        return (
+            f"Gate success_rate failed (measured {format_value(g.measured)} against "
+            f"{format_value(g.limit)}): the same failed cases as no_failed_cases."
+        )
+    if g.name in ("no_failed_cases", "success_rate") and groups:
+        causes = _causes(groups)
+        first = next((c for c in causes if c[0] != "load"), causes[0])
+        n = sum(x.count for x in first[2])
+        return (
+            f"Gate {g.name} failed (measured {format_value(g.measured)} against "
+            f"{format_value(g.limit)}): the {sum(x.count for x in groups)} failed case(s) come "
+            f"down to {len(causes)} problem(s); the biggest is {n} {first[0]} case(s) with “{first[1]}” "
+            "(what to change for each cause follows)."
+        )
+    if g.name.startswith("load: ") or g.name == "load_thresholds":
+        threshold = str(g.limit if g.name.startswith("load: ") else "")
+        metric = _THRESHOLD.match(threshold.split("<")[0].split(">")[0]) if threshold else None
+        if metric:
+            key = metric.group(1).replace("(", "").replace(")", "")
+            key = {"med": "p50", "p99.9": "p999"}.get(key, key)
+            slow = _slowest_endpoint(m, key)
+            value = _num(g.measured)
+            measured = format_duration_ms(value) if value is not None else "–"
+            if slow is not None:
+                return (
+                    f"Threshold {threshold} failed at {measured}: the slowest "
+                    f"endpoint is {slow[0]} ({key} {format_duration_ms(slow[1])} over "
+                    f"{format_value(slow[2])} requests) — look at that handler and what it waits "
+                    "on, or give it its own threshold ([load] endpoint thresholds)."
+                )
+    if (
+        g.name == "load_error_rate"
+        or "error_rate" in str(g.limit)
+        or "http_req_failed" in str(g.limit)
+    ):
+        worst = _most_failing_endpoint(m)
+        kinds = sorted((m.get("errors") or {}).items(), key=lambda kv: -int(kv[1] or 0))
+        if worst is not None or kinds:
+            parts = []
+            if kinds:
+                parts.append("most failures are " + ", ".join(f"{k} ({v})" for k, v in kinds[:3]))
+            if worst is not None:
+                parts.append(f"{worst[0]} fails most ({worst[1]} of {format_value(worst[2])})")
+            return (
+                f"Gate {g.name} failed (measured {format_value(g.measured)} against "
+                f"{format_value(g.limit)}): " + "; ".join(parts) + ". Fix that endpoint first "
+                "(the error-rate chart shows when the failures happened)."
+            )
+    return None
+
+
+def _gate_failed(report: Report, name: str) -> bool:
+    return any(g.name == name and g.passed is False for g in report.gates)
+
+
 def recommendations(report: Report) -> list[Recommendation]:
-    """Advice derived from the measurements, most severe first; each names its source."""
+    """Advice derived from the measurements, most severe first; each names its source.
+
+    Failed cases are advised on by cause (one recommendation for every case with the same
+    problem in a suite, whatever check found it), saying what to change; a failed gate names
+    the measurement behind it rather than restating the gate table."""
     out: list[Recommendation] = []
+    groups = failure_groups(report)
     for g in report.gates:
         if g.passed is False:
+            advice = _gate_advice(g, report, groups)
+            if advice == "":
+                continue
             out.append(
                 Recommendation(
                     "high",
-                    f"Gate {g.name} failed: measured {format_value(g.measured)} against "
+                    advice
+                    or f"Gate {g.name} failed: measured {format_value(g.measured)} against "
                     f"{format_value(g.limit)}. {g.reason}".strip(),
                     f"gates.{g.name}",
                 )
             )
+    # Load cases are its thresholds: their gate rows above say what to change.
+    for suite, problem, gs in _causes([x for x in groups if x.suite != "load"])[:5]:
+        count = sum(x.count for x in gs)
+        checks = ", ".join(sorted({x.check for x in gs}))
+        out.append(
+            Recommendation(
+                "high",
+                _advice(suite, problem, count, gs[0].example),
+                f"failures: {count} {suite} case(s), check(s) {checks}",
+            )
+        )
     findings = [f for s in report.suites for f in s.findings]
     serious = [f for f in findings if f.severity.rank >= Severity.HIGH.rank]
     if serious:
@@ -380,6 +657,18 @@ def recommendations(report: Report) -> list[Recommendation]:
                     f"{s.name}.coverage.line",
                 )
             )
+    broken = [c for s in report.suites for c in s.cases if c.details.get("broken")]
+    if broken:
+        since = sorted({str(c.details.get("broken_since") or "?") for c in broken})
+        out.append(
+            Recommendation(
+                "high",
+                f"{len(broken)} test(s) are broken, not flaky: they failed every run since "
+                f"{', '.join(since)}. Fix them (or the change that broke them); they are never "
+                "quarantined, so they fail the build until then.",
+                "cases[details.broken]",
+            )
+        )
     flaky = [c for s in report.suites for c in s.cases if c.details.get("flaky")]
     if flaky:
         out.append(
@@ -542,12 +831,15 @@ def _pretty_json(value: Any) -> str:
 __all__ = [
     "FILENAME",
     "HISTOGRAM_FILE",
+    "FailureGroup",
     "Recommendation",
     "dashboard",
     "duration_histogram",
+    "failure_groups",
     "format_duration_ms",
     "format_value",
     "latency_histogram_chart",
+    "problem_key",
     "recommendations",
     "render",
     "series_sparklines",
