@@ -109,3 +109,25 @@ def test_scan_reads_a_swagger_2_document_and_probes_under_its_base_path(
     assert suite["findings"] == []  # the shop parses its integers: nothing to find
     # the spec's host (petshop.invalid) was never used: the target answered
     assert httpx.get(petshop + "/shop/pets").status_code == 200
+
+
+@pytest.mark.slow
+def test_run_on_a_discovered_swagger_2_spec_runs_contract_and_errors_without_a_crash(
+    petshop: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The contract and errors suites crashed (AssertionError) on a Swagger 2.0 document
+    discovered on the target; now they run every operation under the base path."""
+    argv = ["run", "--target", petshop, "--suites", "contract,errors", "--out", str(tmp_path)]
+    argv += ["--no-history"]
+    code, out, err = run_cli(argv, capsys)
+    assert code in (0, 1), err
+    assert "crashed" not in out + err
+    report = json.loads(next(tmp_path.glob("*/report.json")).read_text())
+    suites = {s["name"]: s for s in report["suites"]}
+    cases = {c["name"]: c for c in suites["contract"]["cases"]}
+    assert {"POST /pets", "POST /pets/{petId}/photo", "GET /pets", "GET /pets/{petId}"} <= set(
+        cases
+    )
+    listing = cases["GET /pets"]  # reached under /shop, answered as documented
+    assert listing["status"] == "passed" and set(listing["details"]["statuses"]) == {"200"}
+    assert suites["errors"]["cases"]

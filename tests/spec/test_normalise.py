@@ -415,13 +415,17 @@ def test_ref_across_yaml_files(tmp_path: Path) -> None:
     (tmp_path / "schemas" / "owner.yaml").write_text(
         "type: object\nproperties:\n  id: {type: integer}\n"
     )
+    (tmp_path / "intro.md").write_text("# Pets\n\nAll about *pets*.\n")
     (tmp_path / "openapi.yaml").write_text(
-        "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /pets:\n    post:\n"
+        "openapi: 3.0.3\ninfo: {title: t, version: '1', description: {$ref: intro.md}}\n"
+        "paths:\n  /pets:\n    post:\n"
         "      requestBody:\n        content:\n          application/json:\n"
         "            schema: {$ref: 'schemas/pet.yaml'}\n"
         "      responses: {'201': {description: ok}}\n"
     )
-    op = load_spec(tmp_path / "openapi.yaml", None).operations[0]
+    spec = load_spec(tmp_path / "openapi.yaml", None)
+    assert spec.document["info"]["description"].startswith("# Pets")  # a Markdown $ref
+    op = spec.operations[0]
     assert op.request_body is not None
     assert op.request_body["properties"]["owner"]["properties"]["id"] == {"type": "integer"}
 

@@ -104,13 +104,22 @@ class _Loader:
         parts = urlsplit(uri)
         if parts.scheme == "file":
             path = Path(url2pathname(parts.path))
-            return parse(_read_file(path), str(path))
+            return _document_or_text(_read_file(path), str(path))
         if parts.scheme in ("http", "https"):
             resp = fetch(uri, self.timeout)
             if resp.status_code != 200:
                 raise SpecError(f"referenced document {uri} answered {resp.status_code}")
-            return parse(resp.text, uri)
+            return _document_or_text(resp.text, uri)
         raise SpecError(f"cannot load the referenced document {uri}", hint="use a relative $ref")
+
+
+def _document_or_text(text: str, source: str) -> Any:
+    """A referenced JSON/YAML document, or the text itself for other files (a ``$ref`` to a
+    Markdown description or a code sample, as multi-file documents written for Redocly use)."""
+    suffix = Path(urlsplit(source).path).suffix.lower()
+    if suffix in ("", ".json", ".yaml", ".yml"):
+        return parse(text, source)
+    return text
 
 
 def load_spec(source: str | Path | None, base_url: str | None, *, timeout: float = 10.0) -> Spec:
