@@ -337,6 +337,7 @@ def run(
     finally:
         report = monitor.stop(leak_threshold_mb or 10.0) if monitor is not None else None
     result = _build(session, parsed, spec, started_at, cpu0, count, checks)
+    result.load_shape = spec.shape()
     if breakpoint:
         result.capacity_rps = round(session.best, 1)
         if session.broke is None and not session.interrupted:

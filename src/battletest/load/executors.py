@@ -110,6 +110,22 @@ class ExecutorSpec:
             raise UsageError("VUs, rates and graceful stop cannot be negative")
         return self
 
+    def shape(self) -> dict[str, object]:
+        """What a performance baseline must match: the executor and the figures it uses."""
+        out: dict[str, object] = {"executor": self.kind}
+        if self.kind in ("constant-vus", "per-vu-iterations", "shared-iterations"):
+            out["vus"] = self.vus
+        if self.kind == "constant-arrival-rate":
+            out["rate"] = self.rate
+        if self.kind in ("constant-vus", "constant-arrival-rate"):
+            out["duration"] = self.duration
+        if self.kind in ("ramping-vus", "ramping-arrival-rate"):
+            out["start"] = self.rate if self.kind == "ramping-arrival-rate" else self.vus
+            out["stages"] = [[s.duration, s.target] for s in self.stages]
+        if self.kind in ("per-vu-iterations", "shared-iterations"):
+            out["iterations"] = self.iterations
+        return out
+
     def worker_count(self, wanted: int) -> int:
         """No more workers than there are VUs (or connections) to give them."""
         return max(1, min(wanted, self.peak_vus or 1))

@@ -108,6 +108,7 @@ class LoadResult:
     resources: dict[str, Any] | None = None  # target process tree (--target-pid), see resources
     capacity_rps: float | None = None  # breakpoint: highest rate sustained before a break
     scenarios: dict[str, Any] | None = None  # several scenarios: tags, start time, totals each
+    load_shape: dict[str, Any] | None = None  # ExecutorSpec.shape(): what a baseline must match
 
     timeout_s: float = 0.0  # the per-request timeout: timed-out requests sit at it
 
