@@ -314,7 +314,8 @@ def execute(
                 + (f"; not run: {', '.join(not_run)}" if not_run else "")
             )
         history_url = _history_url(config)
-        compare_with_baseline(results, history_url, notes)
+        current = RunInfo(id=run_id, started_at=started_at, version=__version__, target=target_desc)
+        compare_with_baseline(results, history_url, notes, run=current)
         health = history_health(history_url, config, notes) if history_url else None
         if health:
             annotate_cases(results, health)
@@ -377,9 +378,11 @@ def compare_with_baseline(
     history_url: str | None,
     notes: list[str],
     baselines: Path = BASELINES,
+    run: RunInfo | None = None,
 ) -> None:
     """Compare a load suite with its saved baseline (``metrics["baseline"]``, the
-    ``perf_regression`` gate) and add the trend of recent runs; a note when there is none."""
+    ``perf_regression`` gate) and add the trend of recent runs and this one (``run``: its id,
+    start and target); a note when there is no baseline, or one of another target or shape."""
     if not any(r.name == "load" and r.metrics.get("requests") for r in results):
         return
     from battletest.perf import DEFAULT_SCENARIO, attach_comparison
@@ -390,6 +393,7 @@ def compare_with_baseline(
             baselines,
             trend_last=TREND_RUNS if history_url else 0,
             history_url=history_url,
+            run=run,
         )
     except BattletestError as exc:
         notes.append(f"no baseline comparison: {exc}")

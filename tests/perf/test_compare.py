@@ -1,14 +1,17 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from battletest.errors import UsageError
 from battletest.perf import attach_comparison
-from battletest.perf.baseline import from_report, save
-from battletest.perf.compare import compare, parse_thresholds
+from battletest.perf.baseline import from_report, load, save
+from battletest.perf.compare import compare, parse_thresholds, usable
+from battletest.perf.stats import holm, shift_test
 from battletest.quality.gates import GatesConfig, evaluate_gates
 
-from .helpers import load_metrics, load_report
+from .helpers import SHAPE, load_metrics, load_report
 
 
 def _b(p50: float, seed: int, **kw: float):  # type: ignore[no-untyped-def]
@@ -114,3 +117,104 @@ def test_no_baseline_no_gate_row(tmp_path) -> None:  # type: ignore[no-untyped-d
     suites = load_report(load_metrics(10)).suites
     assert attach_comparison(suites, tmp_path) is None
     assert "perf_regression" not in {g.name for g in evaluate_gates(suites, GatesConfig())}
+
+
+# --- per-endpoint samples, old baselines, refusals ---------------------------------------
+
+
+def _two(p_a: float, p_b: float, seed: int, **kw: object):  # type: ignore[no-untyped-def]
+    metrics = load_metrics(10, seed=seed, endpoints={"GET /a": p_a, "GET /b": p_b}, **kw)  # type: ignore[arg-type]
+    return from_report(load_report(metrics, f"run{seed}"), "default")
+
+
+def test_each_endpoint_is_judged_on_its_own_samples() -> None:
+    # /a 30 % slower, /b unchanged, the whole run unchanged
+    result = compare(_two(10, 10, 1), _two(13, 10, 2))
+    verdicts = {(r.scope, r.metric): r.verdict for r in result.rows}
+    assert verdicts[("GET /a", "p50")] == "regression"
+    assert verdicts[("GET /b", "p50")] == "ok" and verdicts[("total", "p50")] == "ok"
+    p = {(r.scope, r.metric): r.p_value for r in result.rows}
+    assert p[("GET /a", "p50")] != p[("GET /b", "p50")]
+    assert {r.test for r in result.rows} <= {"exact-permutation", "block-welch"}
+
+
+def test_the_old_method_reuses_the_run_p_value_for_every_endpoint() -> None:
+    result = compare(_two(10, 10, 1), _two(13, 10, 2), method="mann-whitney")
+    p = {(r.scope, r.metric): r.p_value for r in result.rows}
+    assert p[("GET /a", "p50")] == p[("GET /b", "p50")] == p[("total", "p50")]
+    assert result.method == "mann-whitney"
+
+
+def test_holm_adjusts_across_every_row() -> None:
+    base, cur = _two(10, 10, 1, jitter=0.3), _two(11, 10.5, 2, jitter=0.3)
+    result = compare(base, cur)
+    raw = []
+    for r in result.rows:
+        b = usable(base.samples if r.scope == "total" else base.endpoint_samples[r.scope])
+        c = usable(cur.samples if r.scope == "total" else cur.endpoint_samples[r.scope])
+        xs, ys = [getattr(s, r.metric) for s in b], [getattr(s, r.metric) for s in c]
+        raw.append(shift_test(xs, ys, "less" if r.metric == "rps" else "greater").p_value)
+    assert len(raw) == 12
+    expected = [round(p, 6) for p in holm(raw)]  # type: ignore[arg-type]
+    assert [r.p_value for r in result.rows] == expected
+    assert any(r.p_value != round(p, 6) for r, p in zip(result.rows, raw, strict=True))
+
+
+def test_partial_intervals_are_left_out_by_their_span() -> None:
+    metrics = load_metrics(10, seed=2)
+    # a last interval of 0.05 s with a wild p95: not part of the test
+    metrics["series"].append(
+        {"t": 20.05, "span": 0.05, "rps": 40.0, "p50": 90.0, "p95": 95.0, "p99": 99.0}
+    )
+    current = from_report(load_report(metrics), "default")
+    kept = usable(current.samples)
+    assert len(kept) == 20 and all(s.span == 1.0 for s in kept)
+    assert compare(_b(10, 1), current).passed
+
+
+def test_a_format_1_baseline_is_read_with_totals_only(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    old = _two(10, 10, 1).model_dump(mode="json")
+    for key in ("target_id", "endpoint_names", "shape", "endpoint_samples"):
+        old.pop(key)
+    old["version"] = 1
+    for s in old["samples"]:
+        s.pop("span")
+    (tmp_path / "default.json").write_text(json.dumps(old))
+    base = load(tmp_path)
+    assert base.version == 1 and base.endpoint_samples == {}
+    result = compare(base, _two(13, 10, 2))
+    rows = {(r.scope, r.metric): r for r in result.rows}
+    assert rows[("GET /a", "p50")].verdict == "noise" and rows[("GET /a", "p50")].p_value is None
+    assert rows[("total", "p50")].p_value is not None
+    assert any(
+        "format 1" in n and "endpoint rows are shown without a test" in n for n in result.notes
+    )
+
+
+def test_a_newer_format_is_refused_in_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    data = _b(10, 1).model_dump(mode="json")
+    data["version"] = 99
+    (tmp_path / "default.json").write_text(json.dumps(data))
+    with pytest.raises(UsageError, match="baseline format 99; this battletest reads up to 2"):
+        load(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("change", "text"),
+    [
+        ({"target_id": "http://10.0.0.1:8000"}, "target http://127.0.0.1:1 (baseline) vs http"),
+        ({"endpoint_names": ["GET /a", "GET /z"]}, "endpoints GET /a (baseline) vs GET /a, GET /z"),
+        ({"shape": {**SHAPE, "rate": 50.0}}, "load shape rate 200.0 (baseline) vs 50.0"),
+        ({"shape": {"executor": "constant-vus", "vus": 5}}, "executor 'constant-arrival-rate'"),
+    ],
+)
+def test_a_baseline_of_another_setup_is_refused_unless_forced(
+    change: dict[str, object], text: str
+) -> None:
+    base = _b(10, 1)
+    other = _b(10, 2).model_copy(update=change)
+    with pytest.raises(UsageError, match="was recorded with another") as err:
+        compare(base, other)
+    assert text in str(err.value) and "--force" in str(err.value)
+    forced = compare(base, other, force=True)
+    assert any(n.startswith("compared anyway (--force):") and text in n for n in forced.notes)

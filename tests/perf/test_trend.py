@@ -71,8 +71,9 @@ def test_compare_prints_the_trend(tmp_path: Path, capsys: pytest.CaptureFixture[
         )
     text = capsys.readouterr().out
     assert exc.value.code == 0
-    assert "trend over the last 3 runs" in text
-    assert text.index("run0") < text.index("run1") < text.index("run2")
+    # the compared run ("a") is not in the history store: it is shown last, after the 3 recorded
+    assert "trend over the last 4 runs" in text
+    assert text.index("run0") < text.index("run1") < text.index("run2") < text.index("\na ")
 
 
 def test_attach_comparison_adds_the_trend_for_the_dashboard(tmp_path: Path) -> None:
@@ -83,10 +84,14 @@ def test_attach_comparison_adds_the_trend_for_the_dashboard(tmp_path: Path) -> N
     url = sqlite_url(tmp_path / "history.db")
     _record(url, 4)
     save(from_report(load_report(load_metrics(10, seed=1)), "default"), tmp_path)
-    report = load_report(load_metrics(10, seed=9), "now")
-    result = attach_comparison(report.suites, tmp_path, trend_last=3, history_url=url)
+    report = load_report(load_metrics(11, seed=9), "now")
+    result = attach_comparison(
+        report.suites, tmp_path, trend_last=3, history_url=url, run=report.run
+    )
     assert result is not None and result.passed
     load = report.suites[0].metrics
-    assert [p["run_id"] for p in load["trend"]] == ["run1", "run2", "run3"]
+    # the last 3 runs are the two latest recorded ones and this one, which is not recorded yet
+    assert [p["run_id"] for p in load["trend"]] == ["run2", "run3", "now"]
+    assert load["trend"][-1]["p50"] == 11.0 and load["trend"][-1]["rps"] == 200.0
     page = report_html.render(report)
     assert 'id="trend-table"' in page and 'id="baseline-table"' in page

@@ -2,8 +2,9 @@
 
 - ``baseline``: ``.battletest/baselines/<scenario>.json`` built from a run folder's load suite;
 - ``compare``: latest vs baseline, per metric and endpoint, a verdict per row (threshold AND a
-  one-sided Mann-Whitney U test, ``stats``), a 0–100 score and an optional cost ceiling;
-- ``trend``: the load figures of the last N runs from the history store;
+  one-sided test over blocks of per-second samples, Holm-adjusted, ``stats``), a 0–100 score
+  and an optional cost ceiling; a baseline of another target, endpoints or load shape is refused;
+- ``trend``: the load figures of the last N runs from the history store, and the current run;
 - ``attach_comparison``: puts a comparison into the ``load`` suite's ``metrics["baseline"]``,
   which the ``perf_regression`` gate and the dashboard read.
 """
@@ -24,8 +25,8 @@ from battletest.perf.baseline import (
     save,
 )
 from battletest.perf.compare import DEFAULT_THRESHOLDS, Comparison, Row, compare
-from battletest.perf.stats import mann_whitney_u
-from battletest.results import Report, SuiteResult
+from battletest.perf.stats import mann_whitney_u, shift_test
+from battletest.results import Report, RunInfo, SuiteResult
 
 
 def attach_comparison(
@@ -35,29 +36,34 @@ def attach_comparison(
     *,
     trend_last: int = 0,
     history_url: str | None = None,
+    run: RunInfo | None = None,
     **options: Any,
 ) -> Comparison | None:
     """Compare the ``load`` suite in ``suites`` with its saved baseline and record the result in
     its ``metrics["baseline"]``; None (nothing recorded) without a load suite or a baseline.
 
-    With ``trend_last`` the load figures of that many recorded runs go into
-    ``metrics["trend"]`` (read from the history store at ``history_url``, default the
-    project's), which the dashboard draws. ``options`` go to ``compare`` (thresholds, alpha,
-    cost_per_hour, max_cost_per_1k).
+    ``run`` describes the current run (its id, target and resolved config: what the baseline's
+    target is checked against). With ``trend_last`` the load figures of that many recorded
+    runs, and then the current one, go into ``metrics["trend"]`` (read from the history store
+    at ``history_url``, default the project's), which the dashboard draws. ``options`` go to
+    ``compare`` (thresholds, alpha, cost_per_hour, max_cost_per_1k, method, force).
     """
+    from battletest.results import utcnow
+
     load_suite = next((s for s in suites if s.name == "load" and s.metrics.get("requests")), None)
     if load_suite is None:
         return None
+    run = run or RunInfo(id="current", started_at=utcnow(), version="")
     if trend_last:
-        from battletest.perf.trend import read_trend, trend_dicts
+        from battletest.perf.trend import current_point, read_trend, trend_dicts
 
-        load_suite.metrics["trend"] = trend_dicts(read_trend(history_url, last=trend_last))
+        earlier = [p for p in read_trend(history_url, last=trend_last) if p.run_id != run.id]
+        points = earlier[max(len(earlier) - (trend_last - 1), 0) :]
+        points.append(current_point(run.id, run.started_at.timestamp(), load_suite.metrics))
+        load_suite.metrics["trend"] = trend_dicts(points)
     path = baselines / f"{scenario}.json"
     if not path.is_file():
         return None
-    from battletest.results import RunInfo, utcnow
-
-    run = RunInfo(id="current", started_at=utcnow(), version="")
     current = from_report(Report.build(run, [load_suite], []), scenario)
     result = compare(load(baselines, scenario), current, **options)
     load_suite.metrics["baseline"] = result.to_dict()
@@ -79,4 +85,5 @@ __all__ = [
     "load",
     "mann_whitney_u",
     "save",
+    "shift_test",
 ]

@@ -2,9 +2,16 @@
 
 ``.battletest/baselines/<scenario>.json`` holds, for one scenario, the totals and each
 endpoint's summary (requests, throughput, error rate, latency percentiles), the per-interval
-samples (throughput and p50/p95/p99 per interval — what the significance test compares) and the
-merged HdrHistogram (encoded) when the run folder kept one. It is built from a run folder's
-``report.json`` (the ``load`` suite's metrics) so any run can become the baseline.
+samples of the whole run and of each endpoint (throughput and p50/p95/p99 per interval, with the
+interval's real length — what the significance test compares), what was measured (the target,
+the endpoints, the load shape) and the merged HdrHistogram (encoded) when the run folder kept
+one. It is built from a run folder's ``report.json`` (the ``load`` suite's metrics) so any run
+can become the baseline.
+
+Format 2 added ``endpoint_samples``, ``target_id``, ``endpoint_names`` and ``shape``. A format-1
+file is still read: its totals are tested as before, its endpoint rows are shown without a test
+(there are no per-endpoint samples to test), and what it did not record is not checked — the
+comparison says both in a note.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from battletest.errors import ConfigError, UsageError
 from battletest.results import Report
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 DEFAULT_DIR = Path(".battletest") / "baselines"
 DEFAULT_SCENARIO = "default"
 HISTOGRAM_FILE = "load-latency.hdr"
@@ -42,7 +49,7 @@ class Stats(BaseModel):
 
 
 class Sample(BaseModel):
-    """One interval of the load series."""
+    """One interval of the load series (``t``: its end, seconds since the start)."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -52,6 +59,7 @@ class Sample(BaseModel):
     p95: float
     p99: float
     errors: int = 0
+    span: float | None = None  # the interval's real length (s); None in format-1 baselines
 
 
 class Baseline(BaseModel):
@@ -62,9 +70,15 @@ class Baseline(BaseModel):
     run_id: str
     saved_at: str
     target: str | None = None
+    # what the target is, stable across runs: the URL, or the app / command battletest started
+    # (whose loopback port changes every run); None in format 1
+    target_id: str | None = None
+    endpoint_names: list[str] | None = None  # the load scenario's requests; None in format 1
+    shape: dict[str, Any] | None = None  # executor, VUs or rate, duration…; None if unknown
     total: Stats
     endpoints: dict[str, Stats] = Field(default_factory=dict)
     samples: list[Sample] = Field(default_factory=list)
+    endpoint_samples: dict[str, list[Sample]] = Field(default_factory=dict)
     histogram: str = ""  # merged latency histogram (µs), HdrHistogram-encoded; "" if not kept
 
 
@@ -101,18 +115,45 @@ def load_metrics(report: Report) -> dict[str, Any]:
     )
 
 
+def target_identity(url: str | None, target_config: Any = None) -> str | None:
+    """What the target is across runs when the load suite did not say (its
+    ``metrics["target_id"]``): ``app mod:attr`` or ``command …`` when battletest started it
+    (its port is new every run), else its URL."""
+    cfg = target_config if isinstance(target_config, dict) else {}
+    if cfg.get("app"):
+        return f"app {cfg['app']}"
+    if cfg.get("command"):
+        return f"command {cfg['command']}"
+    if cfg.get("url"):
+        return str(cfg["url"]).rstrip("/")
+    return url.rstrip("/") if url else None
+
+
+def _samples(rows: Any) -> list[Sample]:
+    return [Sample.model_validate(s) for s in rows or [] if isinstance(s, dict)]
+
+
 def from_report(report: Report, scenario: str, histogram: str = "") -> Baseline:
     """A baseline from a report's load suite (``histogram``: the run folder's encoded one)."""
     metrics = load_metrics(report)
     endpoints = metrics.get("endpoints") or {}
+    per_endpoint = metrics.get("endpoint_series") or {}
+    shape = metrics.get("load_shape")
     return Baseline(
         scenario=check_scenario(scenario),
         run_id=report.run.id,
         saved_at=datetime.now(UTC).isoformat(timespec="seconds"),
         target=report.run.target,
+        target_id=str(metrics.get("target_id") or "")
+        or target_identity(report.run.target, report.run.config.get("target")),
+        endpoint_names=sorted(str(k) for k in endpoints),
+        shape=dict(shape) if isinstance(shape, dict) else None,
         total=_stats(metrics),
         endpoints={str(k): _stats(v) for k, v in endpoints.items() if isinstance(v, dict)},
-        samples=[Sample.model_validate(s) for s in metrics.get("series") or []],
+        samples=_samples(metrics.get("series")),
+        endpoint_samples={
+            str(k): _samples(v) for k, v in per_endpoint.items() if isinstance(v, list)
+        },
         histogram=histogram,
     )
 
@@ -151,7 +192,15 @@ def load(directory: Path, scenario: str = DEFAULT_SCENARIO) -> Baseline:
             hint="save one first: battletest baseline save",
         )
     try:
-        return Baseline.model_validate(json.loads(path.read_text(encoding="utf-8")))
+        data = json.loads(path.read_text(encoding="utf-8"))
+        version = data.get("version", 1) if isinstance(data, dict) else None
+        if isinstance(version, int) and version > FORMAT_VERSION:
+            raise UsageError(
+                f"{path} is baseline format {version}; this battletest reads up to "
+                f"{FORMAT_VERSION}",
+                hint="upgrade battletest, or save the baseline again with this one",
+            )
+        return Baseline.model_validate(data)
     except (json.JSONDecodeError, UnicodeDecodeError, ValidationError) as exc:
         first = str(exc).splitlines()[0]
         raise UsageError(
@@ -176,6 +225,7 @@ def latest_run_folder(out: Path) -> Path:
 __all__ = [
     "DEFAULT_DIR",
     "DEFAULT_SCENARIO",
+    "FORMAT_VERSION",
     "Baseline",
     "Sample",
     "Stats",
@@ -186,4 +236,5 @@ __all__ = [
     "load",
     "load_metrics",
     "save",
+    "target_identity",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import click
@@ -76,7 +77,19 @@ def save_command(run: Path | None, out: Path, directory: Path, scenario: str) ->
     type=float,
     default=0.01,
     show_default=True,
-    help="Significance level of the Mann-Whitney U test.",
+    help="Significance level: the chance of any false regression in the comparison.",
+)
+@click.option(
+    "--method",
+    type=click.Choice(["block", "mann-whitney"]),
+    default="block",
+    show_default=True,
+    help="block: blocks of intervals, Holm-adjusted (calibrated); mann-whitney: the old test.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Compare even with a baseline of another target, endpoints or load shape.",
 )
 @click.option(
     "--cost-per-hour",
@@ -108,6 +121,8 @@ def compare_command(
     alpha: float,
     cost_per_hour: float | None,
     max_cost_per_1k: float | None,
+    method: str,
+    force: bool,
     trend: int,
     db: str | None,
     as_json: bool,
@@ -115,7 +130,7 @@ def compare_command(
     """Compare the latest run with the baseline; exit 1 on a regression or over the cost."""
     from battletest.perf.baseline import from_run_folder, load
     from battletest.perf.compare import compare, parse_thresholds
-    from battletest.perf.trend import read_trend, trend_dicts
+    from battletest.perf.trend import TrendPoint, read_trend, trend_dicts
 
     limits = parse_thresholds(thresholds)
     base = load(directory, scenario)
@@ -127,8 +142,22 @@ def compare_command(
         alpha=alpha,
         cost_per_hour=cost_per_hour,
         max_cost_per_1k=max_cost_per_1k,
+        method="mann-whitney" if method == "mann-whitney" else "block",
+        force=force,
     )
     points = read_trend(db, last=trend) if trend else []
+    if trend and current.run_id not in {p.run_id for p in points}:
+        # the compared run itself, last, when the history store does not hold it (yet)
+        t = current.total
+        values = {
+            "rps": t.rps,
+            "p50": t.p50,
+            "p95": t.p95,
+            "p99": t.p99,
+            "error_rate": t.error_rate,
+        }
+        earlier = points[max(len(points) - (trend - 1), 0) :]
+        points = [*earlier, TrendPoint(current.run_id, time.time(), None, values)]
     if as_json:
         data = result.to_dict()
         data["trend"] = trend_dicts(points)
@@ -154,7 +183,8 @@ def render_table(result: object) -> str:
 
     assert isinstance(result, Comparison)
     lines = [
-        f"scenario {result.scenario}: run {result.current_run} vs baseline {result.baseline_run}",
+        f"scenario {result.scenario}: run {result.current_run} vs baseline {result.baseline_run}"
+        f" (test: {result.method}, alpha {result.alpha:g})",
         f"{'scope':<24}{'metric':<8}{'baseline':>12}{'current':>12}{'change':>10}"
         f"{'limit':>8}{'p':>10}  verdict",
     ]

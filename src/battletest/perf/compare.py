@@ -2,15 +2,26 @@
 
 A row is a **regression** only when both hold:
 
-1. the relative change is worse than the metric's threshold (defaults: p50 +10 %, p95 +15 %,
-   p99 +20 %, throughput −5 %), and
-2. a one-sided Mann-Whitney U test over the per-interval samples says the current samples are
-   worse with p < ``alpha`` (default 0.05; see ``perf.stats``).
+1. the relative change of the run's figure (p50, p95, p99 from the merged histogram, throughput)
+   is worse than the metric's threshold (defaults: p50 +10 %, p95 +15 %, p99 +20 %,
+   throughput −5 %), and
+2. the per-interval samples of that scope (the whole run, or that endpoint) are shifted the bad
+   way: ``perf.stats.shift_test`` (blocks of consecutive intervals as the unit of evidence),
+   with the p-values of all rows Holm-adjusted so that alpha (default 0.01) bounds the chance of
+   any false regression in the comparison.
 
 A change beyond the threshold without that evidence is **noise**; a significant change the
-other way beyond the threshold is an **improvement**; anything else is **ok**. Per-endpoint
-rows compare the endpoints' summaries (the series is per run, not per endpoint), so they are
-judged with the run's test of the same metric.
+other way beyond the threshold (Holm-adjusted in its own family) is an **improvement**;
+anything else is **ok**. Intervals with no traffic and partial intervals (shorter than half the
+median interval: the last one of a run, usually) are left out of the test.
+
+``method="mann-whitney"`` is the previous detector, kept so the benchmark can show both: one
+Mann-Whitney U test per metric over the whole run's intervals as independent samples, its
+p-value reused for every endpoint's row, no adjustment.
+
+A baseline is compared only with a run of the same target, endpoints and load shape; anything
+else is a ``UsageError`` naming the difference, unless ``force=True`` (then a note says what
+differs).
 
 Performance score (0–100)::
 
@@ -25,18 +36,23 @@ and any improvement scores 100. Cost per 1,000 requests = ``cost_per_hour / (rps
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from battletest.errors import UsageError
 from battletest.perf.baseline import Baseline, Sample
-from battletest.perf.stats import Alternative, mann_whitney_u
+from battletest.perf.stats import Alternative, holm, mann_whitney_u, shift_test
 
 Metric = Literal["p50", "p95", "p99", "rps"]
 Verdict = Literal["regression", "noise", "improvement", "ok"]
+Method = Literal["block", "mann-whitney"]
 METRICS: tuple[Metric, ...] = ("p50", "p95", "p99", "rps")
+METHODS: tuple[Method, ...] = ("block", "mann-whitney")
 DEFAULT_THRESHOLDS: dict[str, float] = {"p50": 10.0, "p95": 15.0, "p99": 20.0, "rps": 5.0}
 DEFAULT_ALPHA = 0.01
+DEFAULT_METHOD: Method = "block"
+PARTIAL = 0.5  # an interval shorter than this share of the median interval is partial
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +63,10 @@ class Row:
     current: float
     change_pct: float | None  # relative change, None when the baseline is 0
     threshold_pct: float
-    p_value: float | None
+    p_value: float | None  # bad direction, Holm-adjusted (block method); None: not tested
     verdict: Verdict
+    test: str = ""  # how p_value was reached ("exact-permutation", "block-welch", …)
+    block: int = 1  # intervals per block (the unit of evidence)
 
 
 @dataclass(slots=True)
@@ -62,6 +80,7 @@ class Comparison:
     cost_per_1k: float | None = None
     max_cost_per_1k: float | None = None
     notes: list[str] = field(default_factory=list)
+    method: str = DEFAULT_METHOD
 
     @property
     def regressions(self) -> list[Row]:
@@ -91,6 +110,10 @@ def _worse(metric: str) -> Alternative:
     return "less" if metric == "rps" else "greater"
 
 
+def _better(metric: str) -> Alternative:
+    return "greater" if metric == "rps" else "less"
+
+
 def _change(before: float, after: float) -> float | None:
     return None if before == 0 else round(100.0 * (after - before) / before, 2)
 
@@ -117,10 +140,96 @@ def _verdict(
     return "ok"
 
 
-def _usable(samples: list[Sample]) -> list[Sample]:
-    """Intervals that saw traffic, without the last one (usually a partial interval)."""
+def usable(samples: list[Sample]) -> list[Sample]:
+    """Intervals that saw traffic and lasted a whole interval, in time order.
+
+    An interval's length is its ``span`` (format 2) or the time since the previous one; one
+    shorter than half the median is partial (the run's last, or a stalled worker's) and left out.
+    """
+    spans: list[float] = []
+    previous = 0.0
+    for s in samples:
+        spans.append(s.span if s.span is not None else s.t - previous)
+        previous = s.t
+    busy = [(s, span) for s, span in zip(samples, spans, strict=True) if s.rps > 0 and span > 0]
+    if not busy:
+        return []
+    typical = statistics.median(span for _, span in busy)
+    return [s for s, span in busy if span >= PARTIAL * typical]
+
+
+def _usable_old(samples: list[Sample]) -> list[Sample]:
+    """The previous rule: intervals with traffic, without the last one."""
     busy = [s for s in samples if s.rps > 0]
     return busy[:-1] if len(busy) > 3 else busy
+
+
+def comparability(baseline: Baseline, current: Baseline) -> list[str]:
+    """What differs between the baseline's run and this one (target, endpoints, load shape)."""
+    out: list[str] = []
+    b_target = baseline.target_id or baseline.target
+    c_target = current.target_id if baseline.target_id else current.target
+    if b_target and c_target and b_target.rstrip("/") != c_target.rstrip("/"):
+        out.append(f"target {b_target} (baseline) vs {c_target} (this run)")
+    b_names, c_names = baseline.endpoint_names, current.endpoint_names
+    if b_names is not None and c_names is not None and sorted(b_names) != sorted(c_names):
+        out.append(
+            f"endpoints {', '.join(sorted(b_names)) or '-'} (baseline) vs "
+            f"{', '.join(sorted(c_names)) or '-'} (this run)"
+        )
+    if baseline.shape is not None and current.shape is not None:
+        keys = sorted(set(baseline.shape) | set(current.shape))
+        diff = [k for k in keys if baseline.shape.get(k) != current.shape.get(k)]
+        if diff:
+            out.append(
+                "load shape "
+                + ", ".join(
+                    f"{k} {baseline.shape.get(k)!r} (baseline) vs {current.shape.get(k)!r}"
+                    for k in diff
+                )
+            )
+    return out
+
+
+def _limits(thresholds: dict[str, float] | None) -> dict[str, float]:
+    limits = dict(DEFAULT_THRESHOLDS)
+    for key, value in (thresholds or {}).items():
+        if key not in limits:
+            raise UsageError(
+                f"unknown regression threshold {key!r}", hint=f"use one of {', '.join(METRICS)}"
+            )
+        if value < 0:
+            raise UsageError(f"threshold {key} must not be negative", hint="e.g. p95=15")
+        limits[key] = float(value)
+    return limits
+
+
+_Tested = tuple[float | None, float | None, str, int]  # p worse, p better, test, block
+
+
+def _block_tests(before: list[Sample], after: list[Sample]) -> dict[str, _Tested]:
+    out: dict[str, _Tested] = {}
+    for metric in METRICS:
+        xs = [float(getattr(s, metric)) for s in before]
+        ys = [float(getattr(s, metric)) for s in after]
+        worse = shift_test(xs, ys, _worse(metric))
+        better = shift_test(xs, ys, _better(metric))
+        out[metric] = (worse.p_value, better.p_value, worse.method, worse.block)
+    return out
+
+
+def _mann_whitney_tests(before: list[Sample], after: list[Sample]) -> dict[str, _Tested]:
+    out: dict[str, _Tested] = {}
+    for metric in METRICS:
+        xs = [float(getattr(s, metric)) for s in before]
+        ys = [float(getattr(s, metric)) for s in after]
+        out[metric] = (
+            mann_whitney_u(xs, ys, _worse(metric)).p_value,
+            mann_whitney_u(xs, ys, _better(metric)).p_value,
+            "mann-whitney",
+            1,
+        )
+    return out
 
 
 def compare(
@@ -131,61 +240,89 @@ def compare(
     alpha: float = DEFAULT_ALPHA,
     cost_per_hour: float | None = None,
     max_cost_per_1k: float | None = None,
+    method: Method = DEFAULT_METHOD,
+    force: bool = False,
 ) -> Comparison:
     """Compare ``current`` (built from the latest run) with ``baseline``."""
-    limits = dict(DEFAULT_THRESHOLDS)
-    for key, value in (thresholds or {}).items():
-        if key not in limits:
-            raise UsageError(
-                f"unknown regression threshold {key!r}", hint=f"use one of {', '.join(METRICS)}"
-            )
-        if value < 0:
-            raise UsageError(f"threshold {key} must not be negative", hint="e.g. p95=15")
-        limits[key] = float(value)
+    limits = _limits(thresholds)
     if not 0 < alpha < 1:
         raise UsageError(f"alpha {alpha} is not a probability", hint="e.g. --alpha 0.05")
-    before, after = _usable(baseline.samples), _usable(current.samples)
-    tests: dict[str, tuple[float | None, float | None]] = {}
-    for metric in METRICS:
-        xs = [float(getattr(s, metric)) for s in before]
-        ys = [float(getattr(s, metric)) for s in after]
-        worse = _worse(metric)
-        better: Alternative = "greater" if worse == "less" else "less"
-        tests[metric] = (
-            mann_whitney_u(xs, ys, worse).p_value,
-            mann_whitney_u(xs, ys, better).p_value,
-        )
+    if method not in METHODS:
+        raise UsageError(f"unknown method {method!r}", hint=f"use one of {', '.join(METHODS)}")
     notes: list[str] = []
-    if min(len(before), len(after)) < 5:
-        notes.append(
-            f"only {len(before)} baseline and {len(after)} current intervals: too few for the "
-            "significance test, so no change is called a regression (run longer)"
+    differences = comparability(baseline, current)
+    if differences and not force:
+        raise UsageError(
+            f"baseline {baseline.scenario!r} (run {baseline.run_id}) was recorded with another "
+            f"{'; '.join(differences)}",
+            hint="save a baseline from this setup (battletest baseline save), or pass --force",
         )
-    rows: list[Row] = []
+    notes += [f"compared anyway (--force): {d}" for d in differences]
+    if baseline.version < 2:
+        notes.append(
+            f"baseline format {baseline.version}: it has no per-endpoint samples, so endpoint "
+            "rows are shown without a test, and its endpoints and load shape were not recorded, "
+            "so they are not checked (save it again to get both)"
+        )
+
     scopes: list[tuple[str, Any, Any]] = [("total", baseline.total, current.total)]
     scopes += [
         (name, stats, current.endpoints[name])
         for name, stats in sorted(baseline.endpoints.items())
         if name in current.endpoints
     ]
-    for scope, b, c in scopes:
-        for metric in METRICS:
-            x, y = float(getattr(b, metric)), float(getattr(c, metric))
-            change = _change(x, y)
-            p_worse, p_better = tests[metric]
-            verdict = _verdict(metric, change, limits[metric], p_worse, p_better, alpha)
-            rows.append(
-                Row(
-                    scope,
-                    metric,
-                    x,
-                    y,
-                    change,
-                    limits[metric],
-                    None if p_worse is None else round(p_worse, 6),
-                    verdict,
-                )
+    tested: dict[str, dict[str, _Tested]] = {}
+    if method == "mann-whitney":
+        before, after = _usable_old(baseline.samples), _usable_old(current.samples)
+        run_tests = _mann_whitney_tests(before, after)
+        tested = {scope: run_tests for scope, _, _ in scopes}
+    else:
+        before, after = usable(baseline.samples), usable(current.samples)
+        tested["total"] = _block_tests(before, after)
+        for scope, _, _ in scopes[1:]:
+            b_eps = baseline.endpoint_samples.get(scope)
+            c_eps = current.endpoint_samples.get(scope)
+            if b_eps and c_eps:
+                tested[scope] = _block_tests(usable(b_eps), usable(c_eps))
+    if min(len(before), len(after)) < 5:
+        notes.append(
+            f"only {len(before)} baseline and {len(after)} current intervals: too few for the "
+            "significance test, so no change is called a regression (run longer)"
+        )
+    untested = [scope for scope, _, _ in scopes if scope not in tested]
+    if untested and baseline.version >= 2:
+        notes.append(
+            f"no per-endpoint samples for {', '.join(untested)}: those rows are not tested"
+        )
+
+    keys = [(scope, metric) for scope, _, _ in scopes for metric in METRICS]
+    none: _Tested = (None, None, "none", 1)
+    raw = [tested.get(scope, {}).get(metric, none) for scope, metric in keys]
+    if method == "block":
+        worse_p = holm([t[0] for t in raw])
+        better_p = holm([t[1] for t in raw])
+    else:
+        worse_p, better_p = [t[0] for t in raw], [t[1] for t in raw]
+    values = {scope: (b, c) for scope, b, c in scopes}
+    rows: list[Row] = []
+    for (scope, metric), t, pw, pb in zip(keys, raw, worse_p, better_p, strict=True):
+        b, c = values[scope]
+        x, y = float(getattr(b, metric)), float(getattr(c, metric))
+        change = _change(x, y)
+        rows.append(
+            Row(
+                scope,
+                metric,
+                x,
+                y,
+                change,
+                limits[metric],
+                None if pw is None else round(pw, 6),
+                _verdict(metric, change, limits[metric], pw, pb, alpha),
+                t[2],
+                t[3],
             )
+        )
     missing = sorted(set(baseline.endpoints) - set(current.endpoints))
     if missing:
         notes.append(f"endpoints in the baseline but not in this run: {', '.join(missing)}")
@@ -219,6 +356,7 @@ def compare(
         cost_per_1k=cost,
         max_cost_per_1k=max_cost_per_1k,
         notes=notes,
+        method=method,
     )
 
 
@@ -240,10 +378,15 @@ def parse_thresholds(items: tuple[str, ...] | list[str]) -> dict[str, float]:
 
 __all__ = [
     "DEFAULT_ALPHA",
+    "DEFAULT_METHOD",
     "DEFAULT_THRESHOLDS",
+    "METHODS",
     "METRICS",
     "Comparison",
+    "Method",
     "Row",
+    "comparability",
     "compare",
     "parse_thresholds",
+    "usable",
 ]

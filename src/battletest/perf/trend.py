@@ -1,7 +1,8 @@
 """The trend over the last N runs, read from the history store (``quality.store``).
 
 Each recorded ``battletest run`` keeps the load suite's numeric metrics; a trend is, per run in
-time order, its throughput, p50/p95/p99 and error rate.
+time order, its throughput, p50/p95/p99 and error rate. The run being reported is recorded only
+after its report is built, so ``current_point`` adds it at the end from its own load metrics.
 """
 
 from __future__ import annotations
@@ -64,6 +65,20 @@ def read_trend(
     return [TrendPoint(r.id, float(r.started_at), r.commit, values[r.id]) for r in reversed(rows)]
 
 
+def current_point(
+    run_id: str, started_at: float, metrics: dict[str, Any], commit: str | None = None
+) -> TrendPoint:
+    """The trend point of a run from its load suite's metrics (not read from the store)."""
+    values: dict[str, float] = {}
+    for key, dotted in TREND_METRICS.items():
+        value: Any = metrics
+        for part in dotted.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if isinstance(value, int | float):
+            values[key] = float(value)
+    return TrendPoint(run_id, started_at, commit, values)
+
+
 def trend_dicts(points: list[TrendPoint]) -> list[dict[str, Any]]:
     return [
         {"run_id": p.run_id, "started_at": p.started_at, "commit": p.commit, **p.values}
@@ -71,4 +86,4 @@ def trend_dicts(points: list[TrendPoint]) -> list[dict[str, Any]]:
     ]
 
 
-__all__ = ["TREND_METRICS", "TrendPoint", "read_trend", "trend_dicts"]
+__all__ = ["TREND_METRICS", "TrendPoint", "current_point", "read_trend", "trend_dicts"]

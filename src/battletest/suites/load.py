@@ -72,6 +72,12 @@ def load_suite(ctx: SuiteContext) -> SuiteResult:
 
     result = run_load_suite(ctx.target.base_url, settings, progress=on_stats, run_dir=ctx.run_dir)
     result.metrics["paths"] = settings.get("paths", [])
+    # what a baseline's target is checked against: a URL, or what battletest started (an app, a
+    # command, the demo), whose loopback port is new every run
+    target = ctx.target
+    result.metrics["target_id"] = (
+        target.base_url if target.kind == "url" else (target.description or target.kind)
+    )
     return result
 
 
