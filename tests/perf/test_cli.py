@@ -88,3 +88,36 @@ def test_cli_alpha_default_matches_the_library() -> None:
     compare_cmd = baseline.commands["compare"]
     alpha = next(p for p in compare_cmd.params if p.name == "alpha")
     assert alpha.default == DEFAULT_ALPHA
+
+
+def test_a_baseline_of_another_load_shape_is_refused_unless_forced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, bdir = tmp_path / "reports", tmp_path / "baselines"
+    _run(out, 10, 1)
+    assert _cli(["baseline", "save", "--out", str(out), "--dir", str(bdir)], capsys)[0] == 0
+    metrics = load_metrics(10, seed=2)
+    metrics["load_shape"] = {"executor": "constant-vus", "vus": 50, "duration": 20.0}
+    write_run_folder(load_report(metrics, "other"), out)
+    argv = ["baseline", "compare", "--out", str(out), "--dir", str(bdir)]
+    code, _, err = _cli(argv, capsys)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1
+    assert "was recorded with another load shape executor 'constant-arrival-rate'" in lines[0]
+    assert "--force" in lines[0]
+    code, text, _ = _cli([*argv, "--force"], capsys)
+    assert code == 0 and "note: compared anyway (--force): load shape" in text
+
+
+def test_the_old_method_can_be_chosen(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out, bdir = tmp_path / "reports", tmp_path / "baselines"
+    _run(out, 10, 1)
+    _cli(["baseline", "save", "--out", str(out), "--dir", str(bdir)], capsys)
+    _run(out, 10, 2)
+    argv = ["baseline", "compare", "--out", str(out), "--dir", str(bdir), "--json"]
+    data = json.loads(_cli([*argv, "--method", "mann-whitney"], capsys)[1])
+    assert data["method"] == "mann-whitney" and {r["test"] for r in data["rows"]} == {
+        "mann-whitney"
+    }
+    data = json.loads(_cli(argv, capsys)[1])
+    assert data["method"] == "block" and "mann-whitney" not in {r["test"] for r in data["rows"]}
