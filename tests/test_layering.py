@@ -1,5 +1,7 @@
 """The layering in docs/ARCHITECTURE.md, enforced: a document alone drifts.
 
+Imports are import statements and module names in strings (``importlib.import_module(
+"battletest.x")``, ``"battletest.x:attr"`` tables), which drift past a reader just as easily.
 Shared types (errors, results, netutil, redact, durations) import no other battletest module. The
 foundation (config, spec, target, auth) imports only shared types and each other. Subsystems
 (demo, load, security, chaos, quality, perf, report) import shared types and the foundation,
@@ -10,6 +12,7 @@ compositions listed in ALLOWED, each with its reason.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "battletest"
@@ -31,6 +34,14 @@ def _unit(path: Path) -> str:
     return rel.parts[0] if len(rel.parts) > 1 else rel.stem
 
 
+# a module named in a string: importlib.import_module("battletest.x"), "battletest.x:attr"
+# (entry-point style tables resolved later) — an import the import statements do not show
+_MODULE_STRING = re.compile(r"battletest(?:\.[A-Za-z_][A-Za-z0-9_]*)+(?::[A-Za-z_][A-Za-z0-9_.]*)?")
+
+
+_UNITS = {p.stem for p in SRC.iterdir() if p.suffix == ".py" or (p / "__init__.py").exists()}
+
+
 def _imports(path: Path) -> set[str]:
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
@@ -39,6 +50,13 @@ def _imports(path: Path) -> set[str]:
             names = [node.module]
         elif isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and _MODULE_STRING.fullmatch(node.value.strip())
+            and node.value.strip().split(".")[1].partition(":")[0] in _UNITS  # not battletest.toml
+        ):
+            names = [node.value.strip().partition(":")[0]]
         found |= {n.split(".")[1] for n in names if n.startswith("battletest.")}
     return found
 
@@ -64,6 +82,18 @@ def _violations() -> list[str]:
 
 def test_subsystems_do_not_import_each_other() -> None:
     assert _violations() == []
+
+
+def test_string_imports_count_as_imports(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import importlib\n"
+        "def f():\n"
+        '    return importlib.import_module("battletest.security.settings")\n'
+        'TABLE = {"resilience": "battletest.chaos.resilience:ResilienceConfig"}\n'
+        'HELP = "see battletest docs"  # prose, not a module\n'
+    )
+    assert _imports(probe) == {"security", "chaos"}
 
 
 def test_every_package_is_classified() -> None:

@@ -41,7 +41,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "impact": ("battletest.quality.cli", "impact", "The tests a change needs (impact selection)."),
     "history": ("battletest.quality.cli", "history", "History store: prune, stats, coverage gaps."),
     "run": ("battletest.run", "run_command", "Run the enabled suites and write the reports."),
-    "config": ("battletest.config", "config_command", "Show, validate and describe the config."),
+    "config": (
+        "battletest.config_cli",
+        "config_command",
+        "Show, validate and describe the config.",
+    ),
     "load": ("battletest.load.cli", "load", "Load test: k6-style executors, thresholds."),
     "mock": ("battletest.chaos.chaos_cli", "mock", "Mock dependency server and failure scenarios."),
     "chaos": ("battletest.chaos.chaos_cli", "chaos", "Failure scenarios and chaos experiments."),
@@ -95,7 +99,8 @@ def error_line(exc: BattletestError) -> str:
     a target or store URL as given)."""
     from battletest.redact import redact_text
 
-    return redact_text(f"battletest: error: {exc}")
+    problems = getattr(exc, "problems", None) or [exc]  # ConfigErrors: one line per problem
+    return "\n".join(redact_text(f"battletest: error: {p}") for p in problems)
 
 
 def _sigterm_as_sigint(signum: int, frame: Any) -> None:

@@ -1,11 +1,15 @@
 """The one configuration model: ``battletest.toml`` or ``[tool.battletest]`` in pyproject.toml.
 
 Layers, last wins: the file's base tables → ``[profiles.NAME]`` for the chosen profile →
-``BATTLETEST_*`` environment variables (``BATTLETEST_TARGET__URL``: ``__`` nests, values are
-JSON or plain strings) → overrides from CLI flags (dotted keys). Any string value may be
-``env:NAME`` and is read from the environment; such secrets are never written to a report.
+``BATTLETEST_*`` environment variables (read by pydantic-settings: ``BATTLETEST_TARGET__URL``,
+``__`` nests, lists and tables as JSON) → overrides from CLI flags (dotted keys). Any string
+value may be ``env:NAME`` and is read from the environment; such secrets are never written to
+a report.
 
-Unknown keys, wrong types and bad values raise ``ConfigError`` naming the key path and the fix.
+Unknown keys, wrong types and bad values raise ``ConfigError`` naming the key path and the fix;
+several at once raise ``ConfigErrors`` (one line per problem, every unknown key with the keys
+allowed where it stands). ``[security]`` and ``[resilience]`` are validated by their owners'
+models, which the composing layer passes in (``battletest.sections``).
 The JSON Schema of ``Config`` is committed at ``schemas/config.schema.json`` (a test keeps it in
 sync) and printed by ``battletest config schema``.
 """
@@ -21,8 +25,10 @@ from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict, SettingsError
+from pydantic_settings.sources.utils import parse_env_vars
 
-from battletest.errors import ConfigError
+from battletest.errors import ConfigError, ConfigErrors
 from battletest.quality.gates import GatesConfig
 from battletest.quality.settings import FlakyPolicy, HistorySettings, ImpactSettings
 
@@ -138,12 +144,12 @@ class LoadConfig(_Section):
     leak_threshold_mb: float | None = Field(default=None, gt=0)
 
 
-# Sections owned by a subsystem's own model, validated by it after the Config (see
-# ``_check_sections``); ``config_json_schema`` inlines those models' schemas.
-DELEGATED_SECTIONS: dict[str, str] = {
-    "security": "battletest.security.settings:ScanSettings",
-    "resilience": "battletest.chaos.resilience:ResilienceConfig",
-}
+# Sections a subsystem owns (``[security]``: the scanner's settings, ``[resilience]``: the
+# resilience suite's probes). Config keeps them as tables; the composing layer hands their
+# models to ``load_config(sections=…)`` (``battletest.sections``), so this foundation module
+# imports no subsystem. ``config_json_schema`` inlines the same models' schemas.
+SectionModels = Mapping[str, type[BaseModel]]
+DELEGATED_SECTIONS = ("security", "resilience")
 # [security] keys that come from the top level of the config instead
 SECURITY_TOP_LEVEL = {
     "profile": "profile",
@@ -602,21 +608,39 @@ def _drop_unset(data: Any) -> Any:
     return data
 
 
+class _EnvSettings(BaseSettings, Config):
+    """The settings view of ``Config``: which ``BATTLETEST_*`` variables set which keys."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", case_sensitive=False, extra="forbid"
+    )
+
+
+class _EnvSource(EnvSettingsSource):
+    """pydantic-settings' environment source over a given mapping (``os.environ`` or a
+    test's): ``BATTLETEST_TARGET__URL`` → ``{"target": {"url": …}}``, JSON for lists and
+    tables, other ``BATTLETEST_*`` variables (of other tools or commands) ignored."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(_EnvSettings)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(
+            self._environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str
+        )
+
+
 def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
-    """``BATTLETEST_SECTION__KEY=value`` variables as nested overrides."""
-    out: dict[str, Any] = {}
-    for name, raw in environ.items():
-        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX:
-            continue
-        key = name[len(ENV_PREFIX) :].lower().replace("__", ".")
-        if key.split(".")[0] not in Config.model_fields:
-            continue  # other BATTLETEST_* variables (e.g. of other tools) are not config keys
-        try:
-            value: Any = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
-        _set_dotted(out, key, value)
-    return out
+    """``BATTLETEST_SECTION__KEY=value`` variables as nested overrides (pydantic-settings)."""
+    try:
+        return dict(_EnvSource(environ)())
+    except SettingsError as exc:  # e.g. a list given as something that is not JSON
+        cause = exc.__cause__
+        raise ConfigError(
+            f"environment: {exc}" + (f" ({cause})" if cause else ""),
+            hint="give lists and tables as JSON, e.g. BATTLETEST_SUITES__ENABLED='[\"contract\"]'",
+        ) from None
 
 
 def _resolve_secrets(data: Any, environ: Mapping[str, str], path: str = "") -> Any:
@@ -657,28 +681,39 @@ def _loc(loc: tuple[int | str, ...], data: Mapping[str, Any]) -> str:
     return "".join(parts) or "(top level)"
 
 
-def _config_error(exc: ValidationError, data: Mapping[str, Any], source: str) -> ConfigError:
-    err = exc.errors()[0]
-    where = _loc(tuple(err["loc"]), data)
-    kind = err["type"]
-    more = f" (+{len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-    if kind == "extra_forbidden":
-        parent_loc = tuple(err["loc"][:-1])
-        allowed = _allowed_keys(parent_loc)
-        return ConfigError(
-            f"{source}: unknown key '{where}'{more}",
-            hint=f"allowed here: {', '.join(allowed)}" if allowed else "remove it",
-        )
-    msg = err["msg"].removeprefix("Value error, ")
-    given = err.get("input")
-    shown = "" if isinstance(given, dict | list) or given is None else f" (got {given!r})"
-    if kind == "missing":
-        return ConfigError(f"{source}: '{where}' is required{more}", hint="add it")
-    return ConfigError(f"{source}: '{where}': {msg}{shown}{more}", hint="fix the value")
+def _problems(
+    exc: ValidationError, data: Mapping[str, Any], source: str, model: Any, section: str = ""
+) -> list[ConfigError]:
+    """One ``ConfigError`` per problem pydantic found (every unknown key, with the keys
+    allowed where it stands; every bad or missing value)."""
+    out: list[ConfigError] = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        where = f"[{section}] " + ".".join(map(str, loc)) if section else _loc(loc, data)
+        quoted = where if section else f"'{where}'"
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            allowed = _allowed_keys(loc[:-1], model)
+            out.append(
+                ConfigError(
+                    f"{source}: unknown key {quoted}",
+                    hint=f"allowed here: {', '.join(allowed)}" if allowed else "remove it",
+                )
+            )
+            continue
+        msg = err["msg"].removeprefix("Value error, ")
+        given = err.get("input")
+        shown = "" if isinstance(given, dict | list) or given is None else f" (got {given!r})"
+        if kind == "missing":
+            out.append(ConfigError(f"{source}: {quoted} is required", hint="add it"))
+        else:
+            out.append(ConfigError(f"{source}: {quoted}: {msg}{shown}", hint="fix the value"))
+    return out
 
 
-def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
-    model: Any = Config
+def _allowed_keys(loc: tuple[int | str, ...], model: Any = None) -> list[str]:
+    """The keys the model at ``loc`` (under ``model``, default ``Config``) accepts."""
+    model = Config if model is None else model
     for item in loc:
         if isinstance(item, int):
             continue
@@ -686,8 +721,8 @@ def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
         if field is None:
             return []
         ann = field.annotation
-        args = getattr(ann, "__args__", ())
-        model = args[0] if args and isinstance(args[0], type) else ann
+        args = [a for a in getattr(ann, "__args__", ()) if hasattr(a, "model_fields")]
+        model = args[0] if args else ann
     return sorted(model.model_fields) if hasattr(model, "model_fields") else []
 
 
@@ -699,12 +734,17 @@ def load_config(
     environ: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     base: Mapping[str, Any] | None = None,
+    sections: SectionModels | None = None,
 ) -> Config:
     """Load, layer and validate the configuration.
 
     ``overrides`` are CLI flags as dotted keys (``{"target.url": "http://…"}``) or nested dicts;
     ``None`` values are ignored so unset flags do not clobber the file; ``UNSET`` removes a
     key. ``base`` is a layer under the file (e.g. the config the built-in demo writes).
+    ``sections``: the models of the sections other subsystems own (``[security]``,
+    ``[resilience]``), which the composing layer supplies (``battletest.sections``); each
+    such section is validated by its model. Every problem found is reported at once: a
+    ``ConfigError`` whose ``problems`` hold one line each.
     """
     env = os.environ if environ is None else environ
     file = Path(path) if path is not None else find_config_file(cwd)
@@ -737,65 +777,61 @@ def load_config(
     if chosen:
         merged["profile"] = chosen
     resolved = _resolve_secrets(_drop_unset(merged), env)
+    problems: list[ConfigError] = []
+    config: Config | None = None
     try:
         config = Config.model_validate(resolved)
     except ValidationError as exc:
-        raise _config_error(exc, resolved, source) from None
-    check_sections(config, source)
+        problems += _problems(exc, resolved, source, Config)
+    problems += section_problems(resolved, sections or {}, source)
+    if problems:
+        raise problems[0] if len(problems) == 1 else ConfigErrors(problems)
+    assert config is not None
     return config
 
 
-def _delegated_model(section: str) -> Any:
-    import importlib
-
-    module, _, attr = DELEGATED_SECTIONS[section].partition(":")
-    return getattr(importlib.import_module(module), attr)
-
-
-def check_sections(config: Config, source: str = "config") -> None:
-    """Validate ``[security]`` and ``[resilience]`` with their subsystems' own models (loaded
-    only when the section is there); unknown keys and bad values name the key path."""
-    misplaced = sorted(set(config.security) & set(SECURITY_TOP_LEVEL))
-    if misplaced:
-        key = misplaced[0]
-        raise ConfigError(
-            f"{source}: 'security.{key}' is not set in [security]",
-            hint=f"set it as {SECURITY_TOP_LEVEL[key]} instead",
-        )
-    for section in DELEGATED_SECTIONS:
-        data = getattr(config, section)
-        if not data:
+def section_problems(
+    data: Mapping[str, Any], sections: SectionModels, source: str = "config"
+) -> list[ConfigError]:
+    """The problems of the delegated sections in ``data`` (``[security]``, ``[resilience]``)
+    against their owners' models: keys that belong at the top level, unknown keys, bad
+    values — one ``ConfigError`` each."""
+    out: list[ConfigError] = []
+    security = data.get("security")
+    if isinstance(security, Mapping):
+        for key in sorted(set(security) & set(SECURITY_TOP_LEVEL)):
+            out.append(
+                ConfigError(
+                    f"{source}: 'security.{key}' is not set in [security]",
+                    hint=f"set it as {SECURITY_TOP_LEVEL[key]} instead",
+                )
+            )
+    for section, model in sections.items():
+        table = data.get(section)
+        if not isinstance(table, Mapping) or not table:
             continue
-        model = _delegated_model(section)
+        if section == "security":
+            table = {k: v for k, v in table.items() if k not in SECURITY_TOP_LEVEL}
         try:
-            model.model_validate(data)
+            model.model_validate(table)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            where = f"[{section}] " + ".".join(str(p) for p in err["loc"])
-            if err["type"] == "extra_forbidden":
-                parent: Any = model
-                for part in err["loc"][:-1]:
-                    field = getattr(parent, "model_fields", {}).get(part)
-                    ann = getattr(field, "annotation", None)
-                    args = [a for a in getattr(ann, "__args__", ()) if hasattr(a, "model_fields")]
-                    parent = args[0] if args else ann
-                allowed = sorted(getattr(parent, "model_fields", {}))
-                raise ConfigError(
-                    f"{source}: unknown key {where}",
-                    hint=f"allowed here: {', '.join(allowed)}" if allowed else "remove it",
-                ) from None
-            given = err.get("input")
-            shown = "" if isinstance(given, dict | list) or given is None else f" (got {given!r})"
-            msg = err["msg"].removeprefix("Value error, ")
-            kind = "is required" if err["type"] == "missing" else msg
-            raise ConfigError(f"{source}: {where}: {kind}{shown}", hint="fix the value") from None
+            out += _problems(exc, table, source, model, section)
+    return out
 
 
-def config_json_schema() -> dict[str, Any]:
-    """The JSON Schema of the config file (what ``battletest config schema`` prints)."""
+def check_sections(config: Config, sections: SectionModels, source: str = "config") -> None:
+    """Validate an already loaded config's delegated sections with ``sections``' models."""
+    problems = section_problems(config.model_dump(), sections, source)
+    if problems:
+        raise problems[0] if len(problems) == 1 else ConfigErrors(problems)
+
+
+def config_json_schema(sections: SectionModels) -> dict[str, Any]:
+    """The JSON Schema of the config file (what ``battletest config schema`` prints), with
+    the delegated ``sections``' models inlined."""
     schema: dict[str, Any] = Config.model_json_schema()
-    for section in DELEGATED_SECTIONS:
-        sub: dict[str, Any] = _delegated_model(section).model_json_schema()
+    for section, model in sections.items():
+        sub: dict[str, Any] = model.model_json_schema()
         defs = sub.pop("$defs", {})
         text = json.dumps(sub)
         for name, definition in defs.items():
@@ -822,43 +858,6 @@ def config_json_schema() -> dict[str, Any]:
     return schema
 
 
-# ------------------------------------------------------------------------------ `battletest config`
-
-
-def _config_cli() -> Any:
-    import click
-
-    @click.group("config", context_settings={"help_option_names": ["-h", "--help"]})
-    def config_group() -> None:
-        """Show, check and describe the configuration (battletest.toml)."""
-
-    @config_group.command("schema")
-    def schema_cmd() -> None:
-        """Print the JSON Schema of the config file."""
-        click.echo(SCHEMA_PATH.read_text(encoding="utf-8"), nl=False)
-
-    @config_group.command("show")
-    @click.option("--config", "path", type=click.Path(dir_okay=False), help="Config file.")
-    @click.option("--profile", "--environment", "profile", help="Profile to apply.")
-    def show_cmd(path: str | None, profile: str | None) -> None:
-        """Print the resolved configuration (secrets redacted) as JSON."""
-        click.echo(json.dumps(load_config(path, profile).redacted(), indent=2))
-
-    @config_group.command("validate")
-    @click.option("--config", "path", type=click.Path(dir_okay=False), help="Config file.")
-    @click.option("--profile", "--environment", "profile", help="Profile to apply.")
-    def validate_cmd(path: str | None, profile: str | None) -> None:
-        """Check the configuration; one line naming the problem when it is invalid."""
-        cfg = load_config(path, profile)
-        where = path or find_config_file() or "defaults"
-        click.echo(f"ok: {where} (profile {cfg.profile}, {len(cfg.identities)} identities)")
-
-    return config_group
-
-
-config_command = _config_cli()
-
-
 __all__ = [
     "DESTRUCTIVE_SUITES",
     "MODES",
@@ -874,11 +873,13 @@ __all__ = [
     "RateLimits",
     "RbacRule",
     "ReportConfig",
+    "SectionModels",
     "SuitesConfig",
     "TargetConfig",
     "check_sections",
-    "config_command",
     "config_json_schema",
+    "env_overrides",
     "find_config_file",
     "load_config",
+    "section_problems",
 ]

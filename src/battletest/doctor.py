@@ -109,7 +109,7 @@ def _open_config_and_target(
     config_path: str | None, profile: str | None, overrides: Mapping[str, Any]
 ) -> Iterator[tuple[Config, Any, str]]:
     """Yield (config, target base URL, how the target was reached), like ``battletest run``."""
-    from battletest.config import load_config
+    from battletest.sections import load_checked_config as load_config
     from battletest.target import open_target
 
     config = load_config(config_path, profile, overrides)
@@ -132,7 +132,8 @@ def diagnose(
     which: Callable[[str], str | None] = shutil.which,
 ) -> list[Check]:
     """Run every check and return them in order (never raises for a user's mistake)."""
-    from battletest.config import find_config_file, load_config
+    from battletest.config import find_config_file
+    from battletest.sections import load_checked_config as load_config
 
     overrides = dict(overrides or {})
     checks: list[Check] = []

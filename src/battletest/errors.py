@@ -38,6 +38,17 @@ class ConfigError(BattletestError):
     """The configuration (file, environment, flags) is invalid."""
 
 
+class ConfigErrors(ConfigError):
+    """Several configuration problems found together, reported at once: one line each."""
+
+    def __init__(self, problems: list[ConfigError]) -> None:
+        super().__init__(problems[0].message, hint=problems[0].hint)
+        self.problems = problems
+
+    def __str__(self) -> str:
+        return "\n".join(str(p) for p in self.problems)
+
+
 class UsageError(BattletestError):
     """A command was called with arguments that do not fit together."""
 
@@ -74,6 +85,7 @@ __all__ = [
     "AuthError",
     "BattletestError",
     "ConfigError",
+    "ConfigErrors",
     "ExitCode",
     "Interrupted",
     "SafetyError",

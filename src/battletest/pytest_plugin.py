@@ -247,8 +247,8 @@ def explicit_mode(options: BtOptions) -> str | None:
     has_file = (cwd / "battletest.toml").is_file() or _pyproject_has_battletest(cwd)
     if not (options.used or has_file or os.environ.get("BATTLETEST_MODE")):
         return None
-    from battletest.config import load_config
     from battletest.errors import BattletestError
+    from battletest.sections import load_checked_config as load_config
 
     try:
         resolved = load_config(options.config, options.profile, options.overrides())
@@ -436,8 +436,8 @@ def _bt_session(
 ) -> Iterator[BtSession]:
     from contextlib import ExitStack
 
-    from battletest.config import load_config
     from battletest.errors import BattletestError
+    from battletest.sections import load_checked_config as load_config
 
     options = pytestconfig.stash.get(OPTIONS_KEY, BtOptions())
     with ExitStack() as stack:
@@ -463,7 +463,7 @@ def _open_session(config: Config, stack: Any, work_dir: Path) -> BtSession:
 
 def _open_demo(config: Config, stack: Any, work_dir: Path, mode: str | None) -> BtSession:
     """Start the built-in demo; its target, auth flow and identities fill what config lacks."""
-    from battletest.config import load_config
+    from battletest.sections import load_checked_config as load_config
     from battletest.target import Target
 
     if mode == "MOCK":  # the demo's PMS and TTS are battletest mocks serving their stubs

@@ -33,12 +33,12 @@ from battletest.config import (
     SUITE_NAMES,
     UNSET,
     Config,
-    load_config,
     read_config_file,
 )
 from battletest.errors import BattletestError, ConfigError, ExitCode, SafetyError, UsageError
 from battletest.redact import Redactor
 from battletest.results import Case, Report, RunInfo, Status, SuiteResult, utcnow
+from battletest.sections import load_checked_config as load_config
 
 if TYPE_CHECKING:
     from battletest.spec import SecurityScheme

@@ -472,7 +472,7 @@ def validate_config_text(text: str, where: Path) -> list[Config]:
 
     ``env:`` secrets are given placeholder values here: the file is valid once they are set.
     """
-    from battletest.config import load_config
+    from battletest.sections import load_checked_config as load_config
 
     environ = {name: f"placeholder-{name.lower()}" for name in required_env(text)}
     where.write_text(text, encoding="utf-8")

@@ -7,14 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from battletest.config import (
-    SCHEMA_PATH,
-    UNSET,
-    config_json_schema,
-    env_overrides,
-    load_config,
-)
-from battletest.errors import ConfigError
+from battletest.config import SCHEMA_PATH, UNSET, env_overrides, load_config
+from battletest.errors import ConfigError, ConfigErrors
+from battletest.sections import full_config_schema, load_checked_config
 
 # The battletest.toml format the demo writes (the agreed contract), verbatim.
 DEMO_FORMAT = """
@@ -173,6 +168,64 @@ def test_environment_variables_of_other_tools_are_not_config_keys() -> None:
     }
 
 
+def test_environment_values_are_read_by_pydantic_settings(tmp_path: Path) -> None:
+    env = {
+        "BATTLETEST_SEED": "8",
+        "battletest_verbose": "true",  # names are case-insensitive
+        "BATTLETEST_SUITES__ENABLED": '["contract", "auth"]',  # lists as JSON
+        "BATTLETEST_LOAD__DURATION": "1m30s",
+        "BATTLETEST_IDENTITIES": '[{"name": "svc", "api_key": "env:SVC_KEY"}]',
+        "SVC_KEY": "k-123",
+        "BATTLETEST_PROXY_TOKEN": "not a config key",
+    }
+    cfg = load_config(None, environ=env, cwd=tmp_path)
+    assert cfg.seed == 8 and cfg.verbose and cfg.suites.enabled == ["contract", "auth"]
+    assert cfg.load.duration == "1m30s" and cfg.identities[0].api_key == "k-123"
+    with pytest.raises(ConfigError, match="give lists and tables as JSON"):
+        load_config(None, environ={"BATTLETEST_SUITES__ENABLED": "contract,auth"}, cwd=tmp_path)
+    with pytest.raises(ConfigError, match=r"unknown key 'target\.urll'"):
+        load_config(None, environ={"BATTLETEST_TARGET__URLL": "x"}, cwd=tmp_path)
+
+
+def test_every_unknown_key_is_reported_at_once_one_line_each(tmp_path: Path) -> None:
+    path = tmp_path / "battletest.toml"
+    path.write_text(
+        'colour = "blue"\n[target]\nurl = "http://127.0.0.1:1"\nhealth_path = "/h"\n'
+        "[load]\nvu = 3\n[security]\ndepht = 'basic'\n[rate_limits]\nper_client = 'lots'\n"
+    )
+    with pytest.raises(ConfigErrors) as err:
+        load_checked_config(path, environ={})
+    lines = str(err.value).splitlines()
+    assert len(lines) == 5 and not any("more)" in line for line in lines)
+    by_key = {k: next(line for line in lines if k in line) for k in (
+        "'colour'", "'target.health_path'", "'load.vu'", "[security] depht", "per_client"
+    )}  # fmt: skip
+    assert "allowed here:" in by_key["'colour'"] and "target" in by_key["'colour'"]
+    assert (
+        "allowed here:" in by_key["'target.health_path'"]
+        and "health" in by_key["'target.health_path'"]
+    )
+    assert "vus" in by_key["'load.vu'"] and "depth" in by_key["[security] depht"]
+    assert "'lots'" in by_key["per_client"]
+
+
+def test_the_cli_prints_one_battletest_line_per_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from battletest.cli import main
+
+    (tmp_path / "battletest.toml").write_text("colour = 1\nshape = 2\n[target]\nport = 3\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["config", "validate"])
+    err = capsys.readouterr().err.splitlines()
+    assert exit_info.value.code == 2
+    assert len(err) == 3 and all(line.startswith("battletest: error: ") for line in err)
+    assert [k for k in ("'colour'", "'shape'", "'target.port'") if any(k in e for e in err)] == [
+        "'colour'", "'shape'", "'target.port'"
+    ]  # fmt: skip
+
+
 def test_pyproject_tool_table_is_found(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(
         '[project]\nname = "x"\n[tool.battletest]\nseed = 3\n[tool.battletest.target]\n'
@@ -204,9 +257,9 @@ def test_not_toml_is_one_clear_error(tmp_path: Path) -> None:
 
 def test_the_committed_schema_matches_the_model() -> None:
     committed = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    assert committed == config_json_schema(), (
+    assert committed == full_config_schema(), (
         "src/battletest/schemas/config.schema.json drifted from the Config model; regenerate "
-        "it with `battletest config schema`'s source, config_json_schema()"
+        "it with battletest.sections.full_config_schema()"
     )
 
 

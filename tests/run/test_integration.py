@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from tests.run.conftest import make_config
 
-from battletest.config import Config, LoadConfig, load_config
+from battletest.config import Config, LoadConfig
 from battletest.errors import ConfigError
 from battletest.results import Case, Status, SuiteResult
 from battletest.run import SUITES, execute, select_suites
+from battletest.sections import load_checked_config as load_config
 from battletest.suites.base import SilentProgress, SuiteContext
 
 

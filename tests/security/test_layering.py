@@ -22,6 +22,7 @@ CLI_ONLY = {
     "battletest.config",
     "battletest.report.sarif",
     "battletest.cli_options",
+    "battletest.sections",
 }
 DEMO_WORDS = re.compile(
     r"reservation|hotel|concierge|guest|voice|tts|pms|/v1/|call_id|staff|sunshine|demo",

@@ -111,10 +111,10 @@ def load(**flags: Any) -> None:
     3 target unreachable, 130 interrupted (the partial result is printed).
     """
     from battletest.cli_options import new_run_folder, write_suite_folder
-    from battletest.config import load_config
     from battletest.load.console import print_result, reporter_for
     from battletest.load.coordinator import run
     from battletest.load.options import LoadSettings
+    from battletest.sections import load_checked_config as load_config
 
     config = load_config(flags.pop("config_path"), flags.pop("profile"))
     out, seed = flags.pop("out"), flags.pop("seed")

@@ -84,7 +84,7 @@ def scan_command(
     """
     from rich.console import Console
 
-    from battletest.config import load_config
+    from battletest.sections import load_checked_config as load_config
     from battletest.security import baseline as baseline_file
     from battletest.security.console import render
     from battletest.security.identity import identities_from
