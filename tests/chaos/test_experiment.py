@@ -229,8 +229,9 @@ def test_ctrl_c_on_the_cli_runs_rollbacks_and_exits_130(tmp_path: Path) -> None:
         phases={"before": "1s", "during": "30s", "after": "30s"},
     )
     file = write_toml(tmp_path / "stop.toml", doc)
+    reports = tmp_path / "reports"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "battletest", "chaos", "run", str(file)],
+        [sys.executable, "-m", "battletest", "chaos", "run", str(file), "--out", str(reports)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -245,6 +246,8 @@ def test_ctrl_c_on_the_cli_runs_rollbacks_and_exits_130(tmp_path: Path) -> None:
     out, err = proc.communicate(timeout=90)
     assert proc.returncode == 130, (proc.returncode, seen + out, err[-2000:])
     assert "process.cont: ok SIGCONT" in out and "verdict: INTERRUPTED" in out
+    report = json.loads((reports / "latest" / "report.json").read_text())
+    assert report["run"]["interrupted"] is True and report["summary"]["verdict"] == "interrupted"
 
 
 def test_builtin_pms_outage_experiment_with_short_phases() -> None:
