@@ -154,3 +154,21 @@ def test_a_secret_named_key_holding_prose_keeps_its_prose() -> None:
     assert redact(not_run) == not_run
     assert redact({"client_secret": "s3cr3t-value"}) == {"client_secret": MASK}
     assert redact({"Cookie": "sid=abc; theme=dark"}) == {"Cookie": MASK}
+
+
+def test_a_security_schemes_api_key_names_are_masked_for_the_run() -> None:
+    from battletest.run import register_schemes
+    from battletest.spec import SecurityScheme
+
+    r = Redactor()
+    schemes = {
+        "tenant": SecurityScheme(
+            name="tenant", type="apiKey", location="header", param_name="X-Tenant-Key"
+        ),
+        "q": SecurityScheme(name="q", type="apiKey", location="query", param_name="sig"),
+        "bearer": SecurityScheme(name="bearer", type="http", scheme="bearer"),
+    }
+    register_schemes(r, schemes)
+    assert r.text("curl -H 'X-Tenant-Key: t-1' 'http://h/x?sig=abc&page=2'") == (
+        "curl -H 'X-Tenant-Key: ***' 'http://h/x?sig=***&page=2'"
+    )
