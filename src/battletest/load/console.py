@@ -12,6 +12,7 @@ from typing import IO, TYPE_CHECKING
 
 from battletest.load.coordinator import LiveStats
 from battletest.load.result import LoadResult
+from battletest.redact import redact_text
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -94,7 +95,7 @@ def render_result(result: LoadResult) -> list[str]:
     """The end-of-run summary as plain lines (the CLI prints them)."""
     lat = result.latency_ms
     out = [
-        f"target {result.target}  executor {result.executor}  workers {result.workers}"
+        f"target {redact_text(result.target)}  executor {result.executor}  workers {result.workers}"
         f"  duration {result.duration_s:.1f}s",
         f"requests {result.requests}  failed {result.failed} ({result.error_rate * 100:.2f}%)"
         f"  rps {result.rps:,.1f}  rps_ok {result.rps_ok:,.1f}"
