@@ -81,6 +81,8 @@ def test_mask_values_not_words() -> None:
         "HTTP basic auth is declared but no password was configured",
         "p95 +15.0% over the baseline, total p50 +282.5%, 1733212800123 ms since epoch",
         "passed 3/5, tokens issued 2, password_field=password",
+        "pass --allow-remote with a token: --api-token TOKEN or $BATTLETEST_PROXY_TOKEN",
+        "bearer 2 times; token: Expired; Basic auth",
     ):
         assert r.text(prose) == prose
 

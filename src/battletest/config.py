@@ -694,6 +694,8 @@ def _problems(
         kind = err["type"]
         if kind == "extra_forbidden":
             allowed = _allowed_keys(loc[:-1], model)
+            if section == "security" and len(loc) == 1:  # those are set at the top level
+                allowed = [k for k in allowed if k not in SECURITY_TOP_LEVEL]
             out.append(
                 ConfigError(
                     f"{source}: unknown key {quoted}",

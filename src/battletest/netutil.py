@@ -89,7 +89,7 @@ def guard_control_bind(
     if not allow_remote:
         raise SafetyError(
             f"{what} address {host} is not loopback; anyone who reaches it could drive it",
-            hint=f"bind 127.0.0.1, or pass --allow-remote with a token ({token_hint})",
+            hint=f"bind 127.0.0.1, or pass --allow-remote with a token: {token_hint}",
         )
     if not token:
         raise SafetyError(

@@ -99,10 +99,17 @@ T = TypeVar("T")
 
 
 def _looks_secret(value: str) -> bool:
-    """Whether a word after "bearer"/"token"/"password:" is a credential, not prose."""
-    if len(value) >= 20 or any(c.isdigit() or c in "._~+/=-" for c in value):
+    """Whether a word after "bearer", "basic" or "token:" in prose is a credential: letters
+    and digits mixed, or long and not a plain word, or inner capitals. A flag (``--api-token``)
+    or a variable (``$TOKEN``) is a name, not a value."""
+    core = value.strip(".,;:()[]")
+    if not core or core[0] in "-$" or (core.isalpha() and core[1:].islower()):
+        return False
+    if any(c.isdigit() for c in core) and any(c.isalpha() for c in core):
         return True
-    return len(value) >= 8 and value != value.lower() and value != value.upper()
+    if len(core) >= 20 and not core.isalpha():
+        return True
+    return len(core) >= 8 and any(c.isupper() for c in core[1:]) and any(c.islower() for c in core)
 
 
 def _one_word(value: str) -> bool:
