@@ -4,8 +4,8 @@ database, the console (rich live and plain), the webhook body and the Pushgatewa
 The target is a small app of this test's own (not the demo) that hands out opaque tokens and a
 session cookie, declares an API-key scheme under a custom header (``X-Service-Key``), and
 echoes credentials back in its answers and errors — so the suites' evidence (the scanner's
-findings and security.sarif too), messages and
-reproduce commands carry them unless redaction removes them.
+findings and security.sarif too), messages and reproduce commands carry them unless redaction
+removes them.
 """
 
 from __future__ import annotations
