@@ -131,3 +131,33 @@ def test_run_on_a_discovered_swagger_2_spec_runs_contract_and_errors_without_a_c
     listing = cases["GET /pets"]  # reached under /shop, answered as documented
     assert listing["status"] == "passed" and set(listing["details"]["statuses"]) == {"200"}
     assert suites["errors"]["cases"]
+
+
+BAD_REF = {
+    "swagger": "2.0",
+    "info": {"title": "t", "version": "1"},
+    "paths": {"/a": {"get": {"responses": {"200": {"$ref": "#/responses/Nope"}}}}},
+}
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["init", "--spec", "{spec}", "-o", "{tmp}/battletest.toml"],
+        ["scan", "--target", "http://127.0.0.1:9", "--spec", "{spec}"],
+        ["mock", "serve", "--spec", "{spec}"],
+        ["load", "--target", "http://127.0.0.1:9", "--from-spec", "{spec}"],
+    ],
+)
+def test_every_consumer_refuses_a_broken_document_with_one_line_and_exit_2(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "swagger.json"
+    spec.write_text(json.dumps(BAD_REF))
+    filled = [a.format(spec=spec, tmp=tmp_path) for a in argv]
+    code, out, err = run_cli(filled, capsys)
+    assert code == 2
+    assert err == f"battletest: error: {spec}: unresolvable $ref '#/responses/Nope' " + (
+        "(fix the reference or add the missing component)\n"
+    )
+    assert not (tmp_path / "battletest.toml").exists()

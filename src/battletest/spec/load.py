@@ -138,13 +138,14 @@ def load_spec(source: str | Path | None, base_url: str | None, *, timeout: float
 
 def from_document(data: Any, source: str = "<document>", *, timeout: float = 10.0) -> Spec:
     """A ``Spec`` from a parsed document (``source``: where relative ``$ref`` resolve from)."""
+    shown = url2pathname(urlsplit(source).path) if source.startswith("file:") else source
     if not isinstance(data, dict):
-        raise SpecError(f"{source} is not an OpenAPI document (not a mapping)", hint="pass --spec")
+        raise SpecError(f"{shown} is not an OpenAPI document (not a mapping)", hint="pass --spec")
     version = str(data.get("openapi") or data.get("swagger") or "")
     if not (version.startswith("3.") or version == "2.0"):
         found = f"version {version!r}" if version else "no 'openapi' or 'swagger' version"
         raise SpecError(
-            f"{source} is not an OpenAPI 2.0/3.x document ({found})",
+            f"{shown} is not an OpenAPI 2.0/3.x document ({found})",
             hint="pass a Swagger 2.0 or OpenAPI 3.x document with --spec",
         )
     if not isinstance(data.get("paths"), dict):
@@ -152,7 +153,7 @@ def from_document(data: Any, source: str = "<document>", *, timeout: float = 10.
             data = {**data, "paths": {}}
         else:
             raise SpecError(
-                f"{source} has no 'paths' mapping", hint="an OpenAPI document lists its paths"
+                f"{shown} has no 'paths' mapping", hint="an OpenAPI document lists its paths"
             )
     try:
         proxied = jsonref.replace_refs(
@@ -166,14 +167,14 @@ def from_document(data: Any, source: str = "<document>", *, timeout: float = 10.
     except jsonref.JsonRefError as exc:
         cause = exc.cause if isinstance(exc.cause, BattletestError) else None
         if cause is not None:  # a referenced document could not be read
-            raise type(cause)(f"{source}: {cause.message}", hint=cause.hint) from None
+            raise type(cause)(f"{shown}: {cause.message}", hint=cause.hint) from None
         ref = exc.reference.get("$ref") if isinstance(exc.reference, dict) else exc.reference
         raise SpecError(
-            f"{source}: unresolvable $ref {ref!r}".splitlines()[0],
+            f"{shown}: unresolvable $ref {ref!r}".splitlines()[0],
             hint="fix the reference or add the missing component",
         ) from None
     except RecursionError:
-        raise SpecError(f"{source}: $ref nesting too deep", hint="flatten the document") from None
+        raise SpecError(f"{shown}: $ref nesting too deep", hint="flatten the document") from None
     normaliser = Normaliser(doc, version)
     base_path = normaliser.base_path()
     return Spec(
