@@ -155,7 +155,7 @@ def test_every_consumer_refuses_a_broken_document_with_one_line_and_exit_2(
     spec = tmp_path / "swagger.json"
     spec.write_text(json.dumps(BAD_REF))
     filled = [a.format(spec=spec, tmp=tmp_path) for a in argv]
-    code, out, err = run_cli(filled, capsys)
+    code, _, err = run_cli(filled, capsys)
     assert code == 2
     assert err == f"battletest: error: {spec}: unresolvable $ref '#/responses/Nope' " + (
         "(fix the reference or add the missing component)\n"
