@@ -39,7 +39,7 @@ def battletest(argv: list[str], workdir: Path) -> Outcome:
     out = workdir / "reports"
     env = {k: v for k, v in os.environ.items() if not k.startswith("BATTLETEST_")}
     env["NO_COLOR"] = "1"
-    full = [*argv, "--out", str(out)]
+    full = [*argv, "--out", str(out)] if argv[0] in ("run", "scan") else argv
     proc = subprocess.run(
         [sys.executable, "-m", "battletest", *full],
         cwd=workdir,
