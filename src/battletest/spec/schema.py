@@ -9,7 +9,9 @@ components reuse each other does not grow exponentially.
 ``to_json_schema`` turns an OpenAPI 2.0/3.0 schema into JSON Schema 2020-12: ``nullable`` and
 ``x-nullable`` become a ``null`` type, draft-4 boolean ``exclusiveMinimum``/``exclusiveMaximum``
 become numbers, ``type: file`` a string of ``format: binary`` (a file part), ``example`` an ``examples`` entry, and the
-OpenAPI-only keywords are dropped. A ``discriminator`` over ``oneOf``/``anyOf`` options is
+OpenAPI-only keywords are dropped. A ``type`` that is not one of JSON Schema's (httpbin
+publishes ``type: int``) is wrong in the document and dropped: any value is allowed there,
+rather than a generator refusing the whole operation. A ``discriminator`` over ``oneOf``/``anyOf`` options is
 turned into a ``const`` on each option's discriminating property (its mapping value or, as the
 OpenAPI rules say, its component name), so generated bodies pick a consistent option.
 """
@@ -27,6 +29,7 @@ _OPENAPI_KEYWORDS = frozenset(
 _SUBSCHEMA_MAPS = ("properties", "patternProperties", "definitions", "$defs", "dependentSchemas")
 _SUBSCHEMA = ("items", "additionalProperties", "not", "contains", "propertyNames", "if", "then")
 _SUBSCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
+_JSON_TYPES = frozenset({"string", "number", "integer", "boolean", "array", "object", "null"})
 
 
 def resolve(node: Any) -> Any:
@@ -107,6 +110,12 @@ def _apply_discriminator(raw: dict[str, Any], out: dict[str, Any]) -> None:
 Memo = dict[int, tuple[dict[str, Any], dict[str, Any]]]
 
 
+def _known_type(value: Any) -> bool:
+    if isinstance(value, list):
+        return bool(value) and all(v in _JSON_TYPES for v in value)
+    return value in _JSON_TYPES
+
+
 def to_json_schema(schema: Any, *, openapi_30: bool, _memo: Memo | None = None) -> dict[str, Any]:
     """An OpenAPI schema as plain JSON Schema (see the module docstring for what changes).
 
@@ -140,6 +149,8 @@ def to_json_schema(schema: Any, *, openapi_30: bool, _memo: Memo | None = None) 
             continue
         elif key == "type" and value == "file":
             out["type"], out["format"] = "string", "binary"
+        elif key == "type" and not _known_type(value):
+            continue
         elif key in ("exclusiveMinimum", "exclusiveMaximum") and isinstance(value, bool):
             bound = schema.get("minimum" if key == "exclusiveMinimum" else "maximum")
             if value and isinstance(bound, int | float):
