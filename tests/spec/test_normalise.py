@@ -229,6 +229,31 @@ def test_base_path_from_basepath_or_the_first_server_never_the_host(
     assert op.fill({"id": 7}) == base + "/pets/7" and op.key == f"GET {base}/pets/{{id}}"
 
 
+@pytest.mark.parametrize(
+    ("target", "base"),
+    [
+        ("http://127.0.0.1:9", "/v1"),
+        ("http://127.0.0.1:9/v1", ""),  # the target names the base path already: kept once
+        ("http://127.0.0.1:9/api/v1/", ""),
+        ("http://127.0.0.1:9/v10", "/v1"),
+    ],
+)
+def test_a_target_that_names_the_base_path_keeps_it_once(
+    tmp_path: Path, target: str, base: str
+) -> None:
+    doc = {
+        "swagger": "2.0",
+        "info": {"title": "t", "version": "1"},
+        "basePath": "/v1",
+        "paths": {"/pets/{id}": {"get": {"responses": {"200": {"description": "ok"}}}}},
+    }
+    path = tmp_path / "swagger.json"
+    path.write_text(json.dumps(doc))
+    spec = load_spec(path, target)
+    assert spec.base_path == base
+    assert spec.operations[0].url_path == base + "/pets/{id}"
+
+
 def test_recursive_schemas_resolve_without_looping_and_validate() -> None:
     doc = {
         "openapi": "3.0.3",

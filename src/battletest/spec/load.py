@@ -10,6 +10,7 @@ the same for a document already in memory. Every problem with the document is on
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -133,7 +134,19 @@ def load_spec(source: str | Path | None, base_url: str | None, *, timeout: float
         data, where = discover(base_url, timeout=min(timeout, 3.0))
     else:
         data, where = _read_source(str(source), base_url, timeout)
-    return from_document(data, where, timeout=timeout)
+    return _under_target(from_document(data, where, timeout=timeout), base_url)
+
+
+def _under_target(spec: Spec, base_url: str | None) -> Spec:
+    """The base path once: a target that already names it (``http://h/v1`` for ``basePath: /v1``,
+    as Kinto's docs give its URL) gets ``/v1/buckets``, not ``/v1/v1/buckets``."""
+    if not base_url or not spec.base_path:
+        return spec
+    if not urlsplit(base_url).path.rstrip("/").endswith(spec.base_path):
+        return spec
+    spec.base_path = ""
+    spec.operations = [replace(op, base_path="") for op in spec.operations]
+    return spec
 
 
 def from_document(data: Any, source: str = "<document>", *, timeout: float = 10.0) -> Spec:
