@@ -12,7 +12,7 @@ from tests.thirdparty.kinto_seed import ACCOUNTS, ROLES
 # so neither applies to Kinto or httpbin.
 SUITES = ["contract", "auth", "errors", "load", "security"]
 
-# Small budgets: one example per operation, a 2 s load run, the scanner at basic depth, and
+# Small budgets: one example per operation, a 1 s load run, the scanner at basic depth, and
 # short request timeouts (httpbin's /delay waits up to 10 s by design).
 COMMON = """\
 seed = 1
@@ -34,7 +34,7 @@ correlation_header = ""
 
 [load]
 vus = 2
-duration = "2s"
+duration = "1s"
 
 [security]
 depth = "basic"

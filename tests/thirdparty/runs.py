@@ -60,7 +60,7 @@ def target_args(app: Running) -> list[str]:
 
 
 def assert_completed(outcome: Outcome) -> None:
-    """Exit 0 or 1, no traceback, a valid report.json, and no suite that crashed."""
+    """Exit 0 or 1, no traceback, a valid report.json, no suite or case in error."""
     info = outcome.describe()
     assert outcome.code in (0, 1), info
     assert "Traceback" not in outcome.stderr + outcome.stdout, info
@@ -68,8 +68,9 @@ def assert_completed(outcome: Outcome) -> None:
     assert validate(outcome.report) == [], info
     for suite in outcome.report["suites"]:
         assert suite["status"] != "error", f"suite {suite['name']}: {suite['message']}\n{info}"
-        for case in suite["cases"]:
-            assert "crashed" not in (case.get("message") or ""), f"{case}\n{info}"
+        # a case in error is a tool error (battletest could not do what the case needs)
+        errors = [f"{c['name']}: {c['message']}" for c in suite["cases"] if c["status"] == "error"]
+        assert errors == [], f"suite {suite['name']}: {errors[:5]}\n{info}"
 
 
 def suite_rows(report: dict[str, Any]) -> list[str]:
