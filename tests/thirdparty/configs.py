@@ -38,6 +38,7 @@ duration = "1s"
 
 [security]
 depth = "basic"
+timeout_s = 3
 """
 
 

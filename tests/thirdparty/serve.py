@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -29,8 +30,9 @@ def journal_writer(path: str) -> Callable[[str, str, str, int], None]:
     lock = threading.Lock()
     out = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 (lives as long as the server)
 
-    def write(method: str, path: str, query: str, status: int) -> None:
+    def write(method: str, path: str, query: str, status: int, seconds: float) -> None:
         line = {"method": method, "path": path, "query": query, "status": status}
+        line["seconds"] = round(seconds, 4)  # from the request's arrival to its answer's status line
         with lock:
             out.write(json.dumps(line) + "\n")
 
@@ -42,12 +44,15 @@ def journaled(app: WsgiApp, path: str) -> WsgiApp:
     write = journal_writer(path)
 
     def wrapper(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        started = time.monotonic()
+
         def recording_start(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
             write(
                 environ.get("REQUEST_METHOD", ""),
                 environ.get("PATH_INFO", ""),
                 environ.get("QUERY_STRING", ""),
                 int(status.split(" ", 1)[0]),
+                time.monotonic() - started,
             )
             return start_response(status, headers, *exc)
 
@@ -89,7 +94,7 @@ def serve_jupyter(args: argparse.Namespace) -> None:
 
     def log_function(handler: Any) -> None:
         r = handler.request
-        write(r.method or "", r.path, r.query, handler.get_status())
+        write(r.method or "", r.path, r.query, handler.get_status(), r.request_time())
 
     app = ServerApp()
     app.initialize(
