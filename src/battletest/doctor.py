@@ -25,8 +25,6 @@ import click
 from battletest.errors import BattletestError, ExitCode
 
 if TYPE_CHECKING:
-    import httpx
-
     from battletest.config import Config, Identity
     from battletest.spec import Operation, SecurityScheme, Spec
 
@@ -220,7 +218,7 @@ def check_identities(config: Config, base_url: str, spec: Spec | None) -> list[C
     """Each identity logs in (or presents its key or token) and is accepted by the API."""
     import httpx
 
-    from battletest.auth.identities import Identities
+    from battletest.transport import Identities, Transport, WritePolicy
 
     secured = [op for op in spec.operations if op.secured] if spec is not None else []
     if not config.identities:
@@ -236,14 +234,13 @@ def check_identities(config: Config, base_url: str, spec: Spec | None) -> list[C
         return [Check("identities", Mark.OK, "none configured (no operation needs credentials)")]
     probe_op = _probe_operation(spec)
     probe = probe_op.url_path if probe_op is not None else None
-    clients: dict[str, httpx.Client] = {}
-
-    def client_for(name: str) -> httpx.Client:
-        if name not in clients:
-            clients[name] = httpx.Client(base_url=base_url, timeout=config.target.request_timeout_s)
-        return clients[name]
-
-    identities = Identities(config.identities, config.auth, client_for)
+    # doctor only logs in and reads: the production policy (GET/HEAD/OPTIONS, logins) applies
+    transport = Transport(
+        base_url,
+        timeout=config.target.request_timeout_s,
+        policy=WritePolicy(read_only=True, why_read_only="doctor only reads"),
+    )
+    identities = Identities(config.identities, config.auth, transport, spec=spec)
     checks = []
     try:
         for ident in config.identities:
@@ -253,13 +250,16 @@ def check_identities(config: Config, base_url: str, spec: Spec | None) -> list[C
             except BattletestError as exc:
                 checks.append(_error_check(name, exc))
                 continue
-            sent = session.headers()
+            sent = session.credentials()
             how = credential_used(ident, config) if sent else "no credential sent"
             if probe is None:
                 checks.append(Check(name, Mark.OK, f"{how} (role {ident.role})"))
                 continue
             try:
-                status = client_for(ident.name).get(probe, headers=sent).status_code
+                status = transport(ident.name).get(probe).status_code
+            except BattletestError as exc:
+                checks.append(_error_check(name, exc))
+                continue
             except httpx.HTTPError as exc:
                 checks.append(
                     Check(
@@ -289,8 +289,7 @@ def check_identities(config: Config, base_url: str, spec: Spec | None) -> list[C
                     )
                 )
     finally:
-        for client in clients.values():
-            client.close()
+        transport.close()
     return checks
 
 
@@ -312,20 +311,9 @@ def _probe_operation(spec: Spec | None) -> Operation | None:
 def credential_used(ident: Identity, config: Config) -> str:
     """What an identity presents, in the words of the config (kind given or inferred)."""
     auth = config.auth
-    kind = ident.kind
-    if kind is None:
-        if ident.username and auth.login_path:
-            kind = "login"
-        elif auth.token_url and (ident.client_id or ident.username):
-            kind = "client_credentials" if ident.client_id else "password"
-        elif ident.username:
-            kind = "basic"
-        elif ident.token:
-            kind = "bearer"
-        elif ident.api_key:
-            kind = "api_key"
-        else:
-            kind = "cookie"
+    from battletest.transport.identities import infer_kind
+
+    kind = infer_kind(ident, auth)
     return {
         "login": f"logged in via POST {auth.login_path}",
         "basic": "username and password sent as HTTP Basic",

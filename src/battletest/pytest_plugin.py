@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -62,8 +62,6 @@ MARKERS = {
 # even when they are also marked smoke.
 DESTRUCTIVE_MARKERS = frozenset({"load", "chaos", "performance"})
 MODES = ("MOCK", "GOLDEN", "LIVE_SMOKE", "LIVE")
-# LIVE_SMOKE is read-only: bt_client and bt_identities refuse other methods (logins excepted).
-READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -497,41 +495,44 @@ def bt_target(_bt_session: BtSession) -> Target:
     return _bt_session.target
 
 
-def _guard(mode: str | None, allowed_paths: frozenset[str]) -> Any:
-    def check(request: httpx.Request) -> None:
-        if (
-            mode == "LIVE_SMOKE"
-            and request.method not in READ_ONLY_METHODS
-            and request.url.path not in allowed_paths
-        ):
-            from battletest.errors import SafetyError
+@pytest.fixture(scope="session")
+def _bt_transport(_bt_session: BtSession) -> Iterator[Any]:
+    """The session's one transport: the write policy (read-only in production and LIVE_SMOKE;
+    elsewhere writes only to objects the tests created, unless allow_destructive), pacing by
+    ``[rate_limits]``, backing off on 429/503, host-only."""
+    from battletest.transport import Transport, WritePolicy
 
-            raise SafetyError(
-                f"LIVE_SMOKE is read-only: {request.method} {request.url.path} refused",
-                hint="use GET/HEAD/OPTIONS in smoke tests, or run with --bt-mode GOLDEN or MOCK",
-            )
-
-    return check
-
-
-def _client(session: BtSession, **kwargs: Any) -> httpx.Client:
-    import httpx
-
-    config = session.config
-    allowed = frozenset(p for p in (config.auth.login_path, config.auth.refresh_path) if p)
-    return httpx.Client(
-        base_url=session.target.base_url,
-        timeout=config.target.request_timeout_s,
-        event_hooks={"request": [_guard(session.mode, allowed)]},
-        **kwargs,
+    config = _bt_session.config
+    read_only = (
+        _bt_session.mode == "LIVE_SMOKE" or config.is_prod
+    ) and not config.allow_destructive
+    policy = WritePolicy(
+        read_only=read_only,
+        allow_destructive=config.allow_destructive,
+        owns_target=_bt_session.target.kind != "url",
+        why_read_only="production is read-only" if config.is_prod else "LIVE_SMOKE is read-only",
     )
+    transport = Transport(
+        _bt_session.target.base_url,
+        timeout=config.target.request_timeout_s,
+        rate_limits=config.rate_limits,
+        policy=policy,
+    )
+    try:
+        yield transport
+    finally:
+        transport.close()
 
 
 @pytest.fixture
-def bt_client(_bt_session: BtSession) -> Iterator[httpx.Client]:
-    """An httpx client bound to the target (unauthenticated; fresh cookies per test)."""
-    with _client(_bt_session) as client:
-        yield client
+def bt_client(_bt_transport: Any, request: pytest.FixtureRequest) -> Iterator[httpx.Client]:
+    """An httpx client bound to the target (unauthenticated; fresh cookies per test), under the
+    session's write policy."""
+    key = f"test:{request.node.nodeid}"
+    try:
+        yield _bt_transport(key)
+    finally:
+        _bt_transport.release(key)
 
 
 class BtIdentities(Mapping[str, "httpx.Client"]):
@@ -573,53 +574,28 @@ class BtIdentities(Mapping[str, "httpx.Client"]):
 
 
 @pytest.fixture(scope="session")
-def _bt_logins(_bt_session: BtSession) -> Iterator[Any]:
-    """The identities' sessions, logged in lazily and once per pytest session."""
-    from battletest.auth.identities import Identities
+def _bt_logins(_bt_session: BtSession, _bt_transport: Any) -> Any:
+    """The identities' sessions, logged in lazily and once per pytest session; the transport
+    authenticates each identity's client and watches it."""
+    from battletest.transport import Identities
 
-    clients: dict[str, httpx.Client] = {}
-
-    def client_for(name: str) -> httpx.Client:
-        if name not in clients:
-            clients[name] = _client(_bt_session)
-        return clients[name]
-
-    try:
-        yield Identities(_bt_session.identities, _bt_session.config.auth, client_for)
-    finally:
-        for client in clients.values():
-            client.close()
+    return Identities(_bt_session.identities, _bt_session.config.auth, _bt_transport)
 
 
 @pytest.fixture
-def bt_identities(_bt_session: BtSession, _bt_logins: Any) -> Iterator[BtIdentities]:
+def bt_identities(
+    _bt_session: BtSession, _bt_logins: Any, _bt_transport: Any
+) -> Iterator[BtIdentities]:
     """A client per configured identity (``bt_identities["staff"]``) and ``.anonymous``."""
-    import httpx
-
     from battletest.errors import BattletestError
 
-    class IdentityAuth(httpx.Auth):
-        def __init__(self, name: str) -> None:
-            self.name = name
-
-        def auth_flow(
-            self, request: httpx.Request
-        ) -> Generator[httpx.Request, httpx.Response, None]:
-            session = _bt_logins.get(self.name)  # logs in on first use, refreshes when due
-            request.headers.update(session.headers())
-            yield request
-
-    clients: dict[str, httpx.Client] = {"anonymous": _client(_bt_session)}
+    clients: dict[str, httpx.Client] = {"anonymous": _bt_transport("anonymous")}
     roles: dict[str, str] = {}
-    try:
-        for ident in _bt_session.identities:
-            try:
-                _bt_logins.get(ident.name)
-            except BattletestError as exc:
-                _fail(exc)
-            clients[ident.name] = _client(_bt_session, auth=IdentityAuth(ident.name))
-            roles[ident.name] = ident.role
-        yield BtIdentities(clients, roles)
-    finally:
-        for client in clients.values():
-            client.close()
+    for ident in _bt_session.identities:
+        try:
+            _bt_logins.get(ident.name)  # logs in on first use; the client refreshes when due
+        except BattletestError as exc:
+            _fail(exc)
+        clients[ident.name] = _bt_transport(ident.name)
+        roles[ident.name] = ident.role
+    yield BtIdentities(clients, roles)

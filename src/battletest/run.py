@@ -177,14 +177,13 @@ def execute(
     Ctrl-C or SIGTERM stops the run after (or inside) the current suite: no next suite runs,
     the reports of what was done are written with ``run.interrupted`` and the verdict
     ``interrupted``, and the exit code is 130."""
-    from battletest.auth import Identities
     from battletest.quality.gates import evaluate_gates
     from battletest.report import write_run_folder
     from battletest.report.rundir import create_run_folder
     from battletest.spec import load_spec
     from battletest.suites.base import RedactedProgress, SilentProgress, SuiteContext
-    from battletest.suites.http import HttpClientFactory
     from battletest.target import open_target
+    from battletest.transport import Identities, Transport, WritePolicy
 
     with interrupt_signals() as signals:
         if config.mode == "GOLDEN":
@@ -228,13 +227,24 @@ def execute(
                     )
                     register_schemes(redactor, spec.security_schemes)
                 service_keys = frozenset(i.name for i in config.identities if i.role == "service")
-                http = HttpClientFactory(
+                # a target battletest launched (an app, a command, the demo) holds only its data
+                policy = WritePolicy.from_config(
+                    config,
+                    operations=spec.operations if spec else (),
+                    base_path=spec.base_path if spec else "",
+                    owns_target=target.kind != "url",
+                )
+                http = Transport(
                     target.base_url,
                     timeout=config.target.request_timeout_s,
                     rate_limits=config.rate_limits,
                     service_keys=service_keys,
+                    policy=policy,
+                    redactor=redactor,
                 )
-                identities = Identities(config.identities, config.auth, http)
+                identities = Identities(
+                    config.identities, config.auth, http, redactor=redactor, spec=spec
+                )
                 ctx = SuiteContext(
                     config=config,
                     target=target,
@@ -270,7 +280,11 @@ def execute(
                                 )
                             )
                             continue
-                        results.append(_run_one(name, ctx, suites_table))
+                        decided = len(policy.decisions)
+                        result = _run_one(name, ctx, suites_table)
+                        if len(policy.decisions) > decided:  # what the write policy refused
+                            result.metrics["policy_decisions"] = policy.report()[decided:]
+                        results.append(result)
                         progress.suite_done(results[-1])
                         # A suite that caught Ctrl-C itself (load, security keep their partial
                         # result) ends the run as much as one the signal broke off: no next suite.
@@ -285,11 +299,9 @@ def execute(
                         if rec.suite not in done:
                             results.append(rec.result(message="interrupted: partial results"))
                 finally:
-                    notes.extend(http.notes)
-                    if http.pacer is not None and http.pacer.waited_s > 0.5:
-                        notes.append(
-                            f"paced by the declared rate limits: waited {http.pacer.waited_s:.1f}s"
-                        )
+                    if not interrupted:
+                        notes.extend(http.clean_up())
+                    notes.extend(http.summary_notes())
                     http.close()
         except KeyboardInterrupt:
             interrupted = True

@@ -63,12 +63,11 @@ def test_load_and_security_run_by_default_and_resilience_on_request() -> None:
 
 
 def _ctx(cfg: Config, spec: Any = None) -> SuiteContext:
-    from battletest.auth import Identities
     from battletest.redact import Redactor
-    from battletest.suites.http import HttpClientFactory
     from battletest.target import Target
+    from battletest.transport import Identities, Transport
 
-    http = HttpClientFactory("http://127.0.0.1:9")
+    http = Transport("http://127.0.0.1:9")
     return SuiteContext(
         config=cfg,
         target=Target("http://127.0.0.1:9", "url"),

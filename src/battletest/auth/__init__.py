@@ -1,7 +1,4 @@
-"""Identities for tests: logins, tokens, API keys, refresh, and JWT forging for attacks."""
+"""JWT reading and forging for the auth suite and the scanner (``auth/jwt.py``); the
+identities themselves live in ``battletest.transport.identities``."""
 
-from __future__ import annotations
-
-from battletest.auth.identities import Identities, IdentitySession
-
-__all__ = ["Identities", "IdentitySession"]
+__all__: list[str] = []

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from battletest.errors import BattletestError, UsageError
 from battletest.results import Confidence, Finding, Severity
 from battletest.spec import Operation
+from battletest.transport import Inconclusive, PolicyRefused
 
 if TYPE_CHECKING:
     from battletest.security.context import ScanContext
@@ -198,6 +199,8 @@ class Scanner:
                     ctx.current = info
                     try:
                         outcome = check.run(ctx, op)
+                    except (PolicyRefused, Inconclusive) as exc:  # not sent: never a clean pass
+                        outcome = Outcome.inconclusive(str(exc))
                     except BattletestError:
                         raise
                     except Exception as exc:  # a check crashing is a tool error, kept as data

@@ -14,16 +14,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+import httpx
+
+from battletest.errors import BattletestError
 from battletest.results import Case, Status, SuiteResult
 from battletest.spec import SecurityScheme
 
 if TYPE_CHECKING:
-    from battletest.auth import Identities, IdentitySession
     from battletest.config import Config
     from battletest.redact import Redactor
     from battletest.spec import Operation, Spec
-    from battletest.suites.http import HttpClientFactory
     from battletest.target import Target
+    from battletest.transport import Identities, IdentitySession, Transport
 
 
 class Progress(Protocol):
@@ -89,7 +91,7 @@ class SuiteContext:
     target: Target
     spec: Spec | None
     identities: Identities
-    http: HttpClientFactory
+    http: Transport
     seed: int
     progress: Progress
     redactor: Redactor
@@ -145,6 +147,70 @@ class SuiteContext:
 Suite = Callable[[SuiteContext], SuiteResult]
 
 
+def unsent_case(name: str, exc: BattletestError, **details: object) -> Case:
+    """The case of a request the transport did not send or could not decide: "not run" with
+    the write policy's reason, or inconclusive (rate limited, broken identity) — never passed."""
+    from battletest.transport import Inconclusive, PolicyRefused
+
+    if isinstance(exc, PolicyRefused):
+        return Case(
+            name=name,
+            status=Status.SKIPPED,
+            message=f"not run: {exc.decision.reason}",
+            details={**details, "outcome": "not_run", "policy": exc.decision.as_dict()},
+        )
+    if isinstance(exc, Inconclusive):
+        return Case(
+            name=name,
+            status=Status.SKIPPED,
+            message=exc.reason,
+            details={**details, "outcome": "inconclusive"},
+        )
+    return Case(name=name, status=Status.ERROR, message=str(exc), details=dict(details))
+
+
+def own_object(ctx: SuiteContext, op: Operation) -> dict[str, str]:
+    """Path parameters that point ``op`` at an object battletest created in this run; when there
+    is none yet, one is created through the collection's POST (as the identity allowed on it).
+    ``{}`` when nothing could be created (the write policy then refuses the write)."""
+    policy = ctx.http.policy
+    if policy is None or ctx.spec is None or "{" not in op.path:
+        return {}
+    owned = policy.owned_params(op.path)
+    if owned:
+        return owned
+    parent = op.path[: op.path.rfind("/{")] if "/{" in op.path else ""
+    create = ctx.spec.operation("POST", parent) if parent else None
+    if create is None or "{" in parent:
+        return {}
+    from battletest.suites.data import probe_request
+    from battletest.transport import ANONYMOUS
+
+    try:
+        session = ctx.identity_for(create)
+        client = ctx.http(session.name if session else ANONYMOUS)
+        headers = session.headers() if session else {}
+        client.send(probe_request(create).build(client, create, ctx.spec.base_path, headers))
+    except (BattletestError, httpx.HTTPError):
+        return {}
+    return policy.owned_params(op.path)
+
+
+def refused_operation(ctx: SuiteContext, op: Operation, name: str | None = None) -> Case | None:
+    """A "not run" case when the write policy refuses ``op`` as a whole (read-only
+    environments, destructive operations), else None."""
+    policy = ctx.http.policy
+    decision = policy.refuse_operation(op) if policy is not None else None
+    if decision is None:
+        return None
+    return Case(
+        name=name or op.label,
+        status=Status.SKIPPED,
+        message=f"not run: {decision.reason}",
+        details={"outcome": "not_run", "policy": decision.as_dict()},
+    )
+
+
 class CaseRecorder:
     """Collects cases for one suite, timing them and reporting each to progress."""
 
@@ -179,4 +245,7 @@ __all__ = [
     "SilentProgress",
     "Suite",
     "SuiteContext",
+    "own_object",
+    "refused_operation",
+    "unsent_case",
 ]

@@ -25,9 +25,9 @@ from jsonschema.exceptions import SchemaError
 from battletest.errors import BattletestError
 from battletest.results import Case, Status, SuiteResult
 from battletest.spec import Operation, Spec, response_spec_for
-from battletest.suites.base import CaseRecorder, SuiteContext
+from battletest.suites.base import CaseRecorder, SuiteContext, refused_operation, unsent_case
 from battletest.suites.data import RequestData, request_strategy
-from battletest.suites.http import ANONYMOUS, curl
+from battletest.transport import ANONYMOUS, Inconclusive, PolicyRefused, curl
 
 NAME = "contract"
 
@@ -102,6 +102,9 @@ def exercise(ctx: SuiteContext, op: Operation, spec: Spec) -> Case:
     """Send the example budget for one operation and fold the checks into one case."""
     started = time.monotonic()
     name = f"{op.method} {op.path}"
+    refused = refused_operation(ctx, op, name)
+    if refused is not None:
+        return refused
     try:
         session = ctx.identity_for(op)
     except BattletestError as exc:  # e.g. a re-login failed: a tool error for this case
@@ -109,14 +112,22 @@ def exercise(ctx: SuiteContext, op: Operation, spec: Spec) -> Case:
     client = ctx.http(session.name if session else ANONYMOUS)
     budget = ctx.config.suites.contract.examples
     checks: list[Check] = []
+    unsent: list[BattletestError] = []
+    policy = ctx.http.policy
 
     def send(data: RequestData) -> None:
-        if len(checks) >= budget or ctx.out_of_time():
+        if len(checks) >= budget or ctx.out_of_time() or unsent:
             return
+        owned = policy.owned_params(op.path) if policy is not None else {}
+        if owned:  # use (and at the end delete) an object battletest created in this run
+            data.path_params.update({k: v for k, v in owned.items() if k in data.path_params})
         request = data.build(client, op, spec.base_path, session.headers() if session else {})
         try:
             response = client.send(request)  # the first response is what the spec describes
             ctx.http.note_redirect(response)
+        except (PolicyRefused, Inconclusive) as exc:
+            unsent.append(exc)
+            return
         except httpx.HTTPError as exc:
             checks.append(Check(0, f"request failed: {exc.__class__.__name__}", request))
             return
@@ -150,6 +161,17 @@ def exercise(ctx: SuiteContext, op: Operation, spec: Spec) -> Case:
         "operation_id": op.operation_id,
     }
     failures = [c for c in checks if c.problem]
+    if checks and all(c.status == 429 for c in checks):  # never decided on a 429
+        return Case(
+            name=name,
+            status=Status.SKIPPED,
+            duration_ms=_ms(started),
+            message="inconclusive: every example was answered 429 (rate limited)",
+            details={**details, "outcome": "inconclusive"},
+        )
+    if not checks and unsent:
+        case = unsent_case(name, unsent[0], **details)
+        return case.model_copy(update={"duration_ms": _ms(started)})
     if not checks:
         return Case(
             name=name,
@@ -173,6 +195,17 @@ def exercise(ctx: SuiteContext, op: Operation, spec: Spec) -> Case:
     )
 
 
+def lifecycle_order(op: Operation) -> int:
+    """Create → use → delete: creates first (their objects are battletest's own to use), then
+    reads, then writes to one object, deletes last."""
+    item = "{" in op.path
+    if op.method == "POST" and not item:
+        return 0
+    if op.method in {"GET", "HEAD", "OPTIONS"}:
+        return 1
+    return 3 if op.method == "DELETE" else 2
+
+
 def _ms(started: float) -> float:
     return round((time.monotonic() - started) * 1000, 3)
 
@@ -185,15 +218,16 @@ def contract_suite(ctx: SuiteContext) -> SuiteResult:
     spec = ctx.spec
     ctx.progress.suite_started(NAME, len(spec.operations))
     workers = max(1, ctx.config.parallel)
+    operations = sorted(spec.operations, key=lifecycle_order)
     if workers == 1:
-        for op in spec.operations:
+        for op in operations:
             if ctx.out_of_time():
                 rec.skip(op.label, "not run: out of time or interrupted")
                 continue
             rec.add(exercise(ctx, op, spec))
     else:
         with ThreadPoolExecutor(workers, thread_name_prefix="contract") as pool:
-            for case in pool.map(lambda op: exercise(ctx, op, spec), spec.operations):
+            for case in pool.map(lambda op: exercise(ctx, op, spec), operations):
                 rec.add(case)
     return rec.result(
         metrics={

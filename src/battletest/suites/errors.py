@@ -16,13 +16,12 @@ from typing import Any
 
 import httpx
 
-from battletest.auth import IdentitySession
 from battletest.results import Case, Status, SuiteResult
 from battletest.spec import METHODS, Operation, Spec
-from battletest.suites.base import CaseRecorder, SuiteContext
+from battletest.suites.base import CaseRecorder, SuiteContext, refused_operation, unsent_case
 from battletest.suites.contract import media_type
 from battletest.suites.data import probe_request
-from battletest.suites.http import ANONYMOUS, curl
+from battletest.transport import ANONYMOUS, IdentitySession, Inconclusive, PolicyRefused, curl
 
 NAME = "errors"
 STACK_TRACE = re.compile(
@@ -142,6 +141,9 @@ class ErrorsRun:
         try:
             response: httpx.Response | None = self.client.send(request)
             error = ""
+        except (PolicyRefused, Inconclusive) as exc:
+            self.rec.add(unsent_case(name, exc))
+            return
         except httpx.HTTPError as exc:
             response, error = None, f"request failed: {exc.__class__.__name__}"
         case = judge(
@@ -157,6 +159,10 @@ class ErrorsRun:
         )
 
     def operation(self, op: Operation) -> None:
+        refused = refused_operation(self.ctx, op, f"errors: {op.label}")
+        if refused is not None:
+            self.rec.add(refused)
+            return
         self.act_as(op)
         data = probe_request(op)
         base = self.spec.base_path
@@ -250,6 +256,9 @@ class ErrorsRun:
             generated = self.client.get(path)
             header = next((h for h in candidates if h in generated.headers), candidates[0])
             echoed = self.client.get(path, headers={header: value})
+        except (PolicyRefused, Inconclusive) as exc:
+            self.rec.add(unsent_case("correlation id", exc))
+            return
         except httpx.HTTPError as exc:
             self.rec.add(
                 Case(

@@ -17,7 +17,6 @@ from battletest.suites.base import SuiteContext
 
 NAME = "security"
 RUN_DEPTH = "basic"
-MAX_429_WAIT_S = 5.0
 
 
 def security_settings(ctx: SuiteContext) -> Any:
@@ -55,16 +54,20 @@ def scan_identities(ctx: SuiteContext) -> list[Any]:
 
 
 class PacedScanTransport(httpx.BaseTransport):
-    """The scanner's requests under the run's rate-limit budget: each request is keyed like the
+    """The scanner's requests through the run's transport: each request is keyed like the
     run's own clients (the identity whose token or API key it carries, else anonymous), so the
-    scan neither trips the target's declared limits nor loses its answers to 429s."""
+    scan is paced within the target's declared limits, backs off on 429s and obeys the write
+    policy like every other suite."""
 
     def __init__(self, ctx: SuiteContext, people: list[Any]) -> None:
-        from battletest.suites.http import ANONYMOUS
+        from battletest.transport import ANONYMOUS
+        from battletest.transport.client import GuardedTransport
 
-        self._pacer = ctx.http.pacer
+        self._http = ctx.http
         self._inner = httpx.HTTPTransport()
         self._anonymous = ANONYMOUS
+        self._guards: dict[str, GuardedTransport] = {}
+        self._guard = GuardedTransport
         self._keys: dict[str, str] = {}
         for person in people:
             if person.token:
@@ -83,10 +86,11 @@ class PacedScanTransport(httpx.BaseTransport):
         return self._anonymous
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        from battletest.suites.http import PacedTransport
-
-        paced = PacedTransport(self._inner, self._pacer, self.key(request), MAX_429_WAIT_S)
-        return paced.handle_request(request)
+        key = self.key(request)
+        guard = self._guards.get(key)
+        if guard is None:
+            guard = self._guards[key] = self._guard(self._inner, self._http, key)
+        return guard.handle_request(request)
 
     def close(self) -> None:
         self._inner.close()
@@ -103,7 +107,7 @@ def security_suite(ctx: SuiteContext) -> SuiteResult:
         ctx.spec,
         people,
         settings=settings,
-        transport=PacedScanTransport(ctx, people) if ctx.http.pacer is not None else None,
+        transport=PacedScanTransport(ctx, people),
     )
     if not settings.active_allowed:
         note = "passive checks only: the prod profile forbids active probes"

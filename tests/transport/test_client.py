@@ -1,0 +1,285 @@
+"""The transport on a mock transport and a fake clock: host-only, 429/503 back-off and
+retries, the write policy, identities watched, curl and evidence (no sockets, no sleeps)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from battletest.config import AuthConfig, Identity, RateLimits
+from battletest.redact import Redactor
+from battletest.transport import (
+    Exchange,
+    Identities,
+    IdentityBroken,
+    PolicyRefused,
+    RateLimited,
+    Transport,
+    WritePolicy,
+    curl,
+)
+from battletest.transport.pacing import Pacer
+
+BASE = "http://127.0.0.1:1"
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def _transport(handler, clock: FakeClock | None = None, **kw) -> Transport:  # type: ignore[no-untyped-def]
+    clock = clock or FakeClock()
+    return Transport(
+        BASE, transport=httpx.MockTransport(handler), clock=clock, sleep=clock.sleep, **kw
+    )
+
+
+def test_the_pacer_keeps_each_client_within_its_declared_budget() -> None:
+    clock = FakeClock()
+    pacer = Pacer.from_limits(
+        RateLimits(window_s=10, per_client=10, service_quota=100),
+        frozenset({"svc"}),
+        clock=clock,
+        sleep=clock.sleep,
+        headroom=0.9,
+    )
+    for _ in range(9):
+        pacer.acquire("alice")
+    assert clock.slept == [] and pacer.remaining("alice") == 0
+    pacer.acquire("alice")  # the tenth waits for the window to slide
+    assert clock.slept == [pytest.approx(10.0)]
+    for _ in range(50):
+        pacer.acquire("svc")  # the service identity has its own, larger quota
+    assert len(clock.slept) == 1 and pacer.remaining("svc") == 40
+
+
+def test_redirects_off_the_target_host_are_not_followed_but_noted() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        if request.url.path == "/a":
+            return httpx.Response(302, headers={"location": "/b"})
+        if request.url.path == "/b":
+            return httpx.Response(302, headers={"location": "https://evil.example/steal"})
+        return httpx.Response(200)
+
+    http = _transport(handler)
+    client = http()
+    final = http.follow_same_host(client, client.get("/a"))
+    assert final.status_code == 302
+    assert seen == [f"{BASE}/a", f"{BASE}/b"]
+    assert http.notes == [
+        "redirect off the target host not followed: GET /b → https://evil.example/steal"
+    ]
+    with pytest.raises(PolicyRefused, match="not on the target"):
+        client.get("https://evil.example/steal")
+    assert len(seen) == 2
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_throttled_request_backs_off_slows_the_client_and_retries(status: int) -> None:
+    calls = {"n": 0}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls["n"] += 1
+        if calls["n"] <= 2:
+            return httpx.Response(status, headers={"retry-after": "1"} if calls["n"] == 1 else {})
+        return httpx.Response(200)
+
+    clock = FakeClock()
+    http = _transport(handler, clock)
+    assert http().get("/").status_code == 200 and calls["n"] == 3
+    assert clock.slept[0] == 1.0  # Retry-After first
+    assert 2.0 in clock.slept  # then the doubled default back-off (no Retry-After)
+    assert http.pacer.interval("anonymous") > 0  # that client is slower from now on
+    assert http.pacer.interval("other") == 0
+
+
+def test_a_request_still_throttled_after_its_retries_is_inconclusive() -> None:
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        return httpx.Response(429, headers={"retry-after": "1"})
+
+    http = _transport(handler)
+    with pytest.raises(RateLimited, match="inconclusive: GET /x still answered 429"):
+        http().get("/x")
+    assert http.gave_up == 1 and len(calls) == 4  # bounded: the request and 3 retries
+    assert any("still refused" in n for n in http.summary_notes())
+
+
+def test_a_rate_probe_gets_its_429_back() -> None:
+    http = _transport(lambda r: httpx.Response(429))
+    resp = http().get("/x", extensions={"battletest_purpose": "rate_probe"})
+    assert resp.status_code == 429
+
+
+def test_the_policy_is_enforced_for_every_request_and_created_objects_are_tracked() -> None:
+    sent: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(f"{request.method} {request.url.path}")
+        if request.method == "POST":
+            return httpx.Response(201, json={"id": 42})
+        return httpx.Response(204)
+
+    http = _transport(handler, policy=WritePolicy())
+    client = http()
+    with pytest.raises(PolicyRefused, match="collection-wide"):
+        client.delete("/v1/members")
+    with pytest.raises(PolicyRefused, match="did not create"):
+        client.delete("/v1/members/7")
+    client.post("/v1/members", json={"name": "x"})
+    client.delete("/v1/members/42")  # its own
+    assert sent == ["POST /v1/members", "DELETE /v1/members/42"]
+    assert [d["kind"] for d in http.policy.report()] == ["collection_wide", "not_owned"]  # type: ignore[union-attr]
+
+
+def _login_app(state: dict[str, object]):  # type: ignore[no-untyped-def]
+    """A target where /login issues token N; /v1/members DELETE removes every account."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/login":
+            if not state["accounts"]:
+                return httpx.Response(401, json={"detail": "no such user"})
+            state["n"] = int(state["n"]) + 1  # type: ignore[call-overload]
+            return httpx.Response(200, json={"access_token": f"tok{state['n']}"})
+        if request.method == "DELETE":
+            state["accounts"] = False
+            return httpx.Response(204)
+        ok = state["accounts"] and request.headers.get("authorization", "").startswith("Bearer")
+        return httpx.Response(200 if ok else 401, json={})
+
+    return handler
+
+
+def test_an_identity_deleted_mid_run_is_marked_broken_after_the_write_that_preceded() -> None:
+    state: dict[str, object] = {"accounts": True, "n": 0}
+    http = _transport(_login_app(state), policy=WritePolicy(allow_destructive=True))
+    ids = Identities(
+        [Identity(name="admin", role="admin", username="a", password="pw")],
+        AuthConfig(login_path="/login"),
+        http,
+    )
+    ids.login_all()
+    admin = http("admin")
+    assert admin.get("/v1/items").status_code == 200  # authenticated by the transport
+    admin.delete("/v1/members")
+    with pytest.raises(
+        IdentityBroken, match="identity admin stopped working after DELETE /v1/members"
+    ):
+        admin.get("/v1/items")
+    with pytest.raises(IdentityBroken):  # later cases are inconclusive at once
+        admin.get("/v1/other")
+    assert ids.broken() == {"admin": "identity admin stopped working after DELETE /v1/members"}
+    assert any("stopped working" in n for n in http.summary_notes())
+
+
+def test_a_revoked_token_is_renewed_once_by_logging_in_again() -> None:
+    state: dict[str, object] = {"accounts": True, "n": 0}
+    handler = _login_app(state)
+
+    def revoking(request: httpx.Request) -> httpx.Response:
+        if request.headers.get("authorization") == "Bearer tok1" and request.url.path != "/login":
+            return httpx.Response(401)  # the first token was revoked
+        return handler(request)
+
+    http = _transport(revoking)
+    ids = Identities(
+        [Identity(name="u", username="u", password="pw")], AuthConfig(login_path="/login"), http
+    )
+    ids.login_all()
+    assert http("u").get("/v1/items").status_code == 200
+    assert ids.session("u").access_token == "tok2" and not ids.broken()  # type: ignore[union-attr]
+
+
+def test_basic_query_and_cookie_credentials_are_added_by_the_transport() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200)
+
+    http = _transport(handler)
+    Identities(
+        [
+            Identity(name="basic", username="ann", password="p+&%w"),
+            Identity(name="q", api_key="K1"),
+            Identity(name="c", cookie="sid=abc"),
+        ],
+        AuthConfig(api_key_in="query", api_key_header="api_key"),
+        http,
+    )
+    for name in ("basic", "q", "c"):
+        http(name).get("/me")
+    assert seen[0].headers["authorization"] == "Basic YW5uOnArJiV3"  # ann:p+&%w
+    assert seen[1].url.params["api_key"] == "K1"
+    assert seen[2].headers["cookie"] == "sid=abc"
+
+
+def test_a_form_login_url_encodes_the_password_and_tokens_are_redacted() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"data": {"jwt": "issued-token-123"}})
+
+    redactor = Redactor()
+    http = _transport(handler, redactor=redactor)
+    ids = Identities(
+        [Identity(name="f", username="a b", password="p+&%w")],
+        AuthConfig(login_path="/login", login_format="form"),
+        http,
+        redactor=redactor,
+    )
+    session = ids.get("f")
+    assert seen[0].content == b"username=a+b&password=p%2B%26%25w"
+    assert session.access_token == "issued-token-123"  # found among the common names
+    assert "issued-token-123" not in redactor.text("token issued-token-123 was used")
+
+
+def test_oauth2_client_credentials_against_the_token_url() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path == "/oauth/token":
+            return httpx.Response(200, json={"access_token": "AT", "expires_in": 3600})
+        return httpx.Response(200)
+
+    http = _transport(handler)
+    Identities(
+        [Identity(name="svc", client_id="cid", client_secret="s3cret")],
+        AuthConfig(token_url="http://127.0.0.1:1/oauth/token", scope="read"),
+        http,
+    )
+    http("svc").get("/v1/items")
+    assert (
+        seen[0].content
+        == b"grant_type=client_credentials&client_id=cid&client_secret=s3cret&scope=read"
+    )
+    assert seen[1].headers["authorization"] == "Bearer AT"
+
+
+def test_one_curl_and_one_evidence_format() -> None:
+    request = httpx.Request(
+        "POST", f"{BASE}/items?x=1", headers={"Authorization": "Bearer abc"}, json={"a": "it's"}
+    )
+    command = curl(request)
+    assert command.startswith("curl -i -X POST -H 'authorization: Bearer ***'")
+    assert f"{BASE}/items?x=1" in command and "it'\"'\"'s" in command
+    response = httpx.Response(201, json={"id": 1}, request=request)
+    evidence = Exchange.of(response).evidence()
+    assert evidence["request"].splitlines()[0] == f"POST {BASE}/items?x=1"
+    assert evidence["response"].startswith("HTTP 201")

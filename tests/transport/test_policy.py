@@ -1,0 +1,153 @@
+"""The one classifier and the write policy, as a table of operations → decisions (no sockets)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from battletest.transport.policy import (
+    DecisionKind,
+    PolicyRefused,
+    Risk,
+    WritePolicy,
+    classify,
+    classify_operation,
+)
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    location: str
+
+
+@dataclass(frozen=True)
+class Op:
+    method: str
+    path: str
+    operation_id: str = ""
+    summary: str = ""
+    description: str = ""
+    parameters: tuple[Param, ...] = field(default_factory=tuple)
+
+
+def _op(method: str, path: str, **kw: Any) -> Op:
+    params = tuple(Param(p.strip("{}"), "path") for p in path.split("/") if p.startswith("{"))
+    extra = tuple(Param(q, "query") for q in kw.pop("query", ()))
+    return Op(method, path, parameters=params + extra, **kw)
+
+
+# (operation, risk, kind) — the ground truth, written before the classifier
+TABLE = [
+    (_op("GET", "/items"), Risk.SAFE, None),
+    (_op("GET", "/items/{id}"), Risk.SAFE, None),
+    (_op("HEAD", "/items"), Risk.SAFE, None),
+    (_op("GET", "/admin/reset"), Risk.DESTRUCTIVE, DecisionKind.DESTRUCTIVE_NAME),
+    (
+        _op("GET", "/data", summary="Reset all data"),
+        Risk.DESTRUCTIVE,
+        DecisionKind.DESTRUCTIVE_NAME,
+    ),
+    (
+        _op("GET", "/state", operation_id="wipeState"),
+        Risk.DESTRUCTIVE,
+        DecisionKind.DESTRUCTIVE_NAME,
+    ),
+    (_op("POST", "/auth/logout"), Risk.DESTRUCTIVE, DecisionKind.DESTRUCTIVE_NAME),
+    (_op("POST", "/tokens/revoke"), Risk.DESTRUCTIVE, DecisionKind.DESTRUCTIVE_NAME),
+    (_op("POST", "/db/seed"), Risk.DESTRUCTIVE, DecisionKind.DESTRUCTIVE_NAME),
+    (_op("POST", "/system/shutdown"), Risk.DESTRUCTIVE, DecisionKind.DESTRUCTIVE_NAME),
+    (_op("POST", "/cache/purge"), Risk.DESTRUCTIVE, DecisionKind.DESTRUCTIVE_NAME),
+    (_op("POST", "/tables/truncate"), Risk.DESTRUCTIVE, DecisionKind.DESTRUCTIVE_NAME),
+    (
+        _op("POST", "/setup", description="Init the database"),
+        Risk.DESTRUCTIVE,
+        DecisionKind.DESTRUCTIVE_NAME,
+    ),
+    (_op("DELETE", "/v1/members"), Risk.DESTRUCTIVE, DecisionKind.COLLECTION_WIDE),
+    (_op("PUT", "/items"), Risk.DESTRUCTIVE, DecisionKind.COLLECTION_WIDE),
+    (_op("PATCH", "/items"), Risk.DESTRUCTIVE, DecisionKind.COLLECTION_WIDE),
+    (
+        _op("DELETE", "/items/{id}", query=("filter",)),
+        Risk.DESTRUCTIVE,
+        DecisionKind.COLLECTION_WIDE,
+    ),
+    (_op("DELETE", "/items/{id}", operation_id="deleteItem"), Risk.UNSAFE, None),
+    (_op("PUT", "/items/{id}"), Risk.UNSAFE, None),
+    (_op("POST", "/items"), Risk.UNSAFE, None),
+    (_op("POST", "/items/{id}/archive"), Risk.UNSAFE, None),
+    (_op("PATCH", "/users/me"), Risk.UNSAFE, None),
+    (_op("DELETE", "/users/me"), Risk.DESTRUCTIVE, DecisionKind.DELETES_IDENTITY),
+    (_op("DELETE", "/account"), Risk.DESTRUCTIVE, DecisionKind.DELETES_IDENTITY),
+    (_op("GET", "/items", description="Items, deleted ones excluded"), Risk.SAFE, None),
+    (_op("GET", "/initial-state"), Risk.SAFE, None),
+]
+
+
+@pytest.mark.parametrize(
+    ("op", "risk", "kind"), TABLE, ids=[f"{o.method} {o.path}" for o, _, _ in TABLE]
+)
+def test_the_classifier_table(op: Op, risk: Risk, kind: DecisionKind | None) -> None:
+    c = classify_operation(op)
+    assert (c.risk, c.kind) == (risk, kind), c.reason
+
+
+def test_a_bare_request_is_judged_by_its_path() -> None:
+    assert classify("DELETE", "/v1/members").kind is DecisionKind.COLLECTION_WIDE
+    assert classify("DELETE", "/v1/members/42").risk is Risk.UNSAFE
+    assert (
+        classify("DELETE", "/v1/members/42", query=["status"]).kind is DecisionKind.COLLECTION_WIDE
+    )
+    assert classify("GET", "/v1/reset").risk is Risk.DESTRUCTIVE
+
+
+def _policy(**kw: Any) -> WritePolicy:
+    ops = [o for o, _, _ in TABLE]
+    return WritePolicy(operations=ops, **kw)
+
+
+def test_production_sends_only_safe_methods_and_not_on_destructive_operations() -> None:
+    policy = _policy(read_only=True, why_read_only="production is read-only")
+    assert policy.decide("GET", "/items") is None
+    assert policy.decide("POST", "/items").kind is DecisionKind.READ_ONLY  # type: ignore[union-attr]
+    assert policy.decide("DELETE", "/items/1").kind is DecisionKind.READ_ONLY  # type: ignore[union-attr]
+    reset = policy.decide("GET", "/admin/reset")
+    assert reset is not None and reset.kind is DecisionKind.DESTRUCTIVE_NAME
+    assert policy.decide("POST", "/login", purpose="identity") is None  # logins are allowed
+    with pytest.raises(PolicyRefused, match="production is read-only"):
+        policy.check("PUT", "/items/1")
+    assert [d["kind"] for d in policy.report()] == ["read_only"]
+
+
+def test_elsewhere_battletest_writes_only_to_what_it_created() -> None:
+    policy = _policy()
+    assert policy.decide("POST", "/items") is None  # a create
+    refused = policy.decide("PUT", "/items/7")
+    assert refused is not None and refused.kind is DecisionKind.NOT_OWNED
+    created = policy.observe("POST", "/items", 201, {"location": "http://h/items/7"}, b"")
+    assert created == "/items/7"
+    assert policy.decide("PUT", "/items/7") is None
+    assert policy.decide("DELETE", "/items/7") is None
+    assert policy.decide("PUT", "/items/8") is not None
+    policy.observe("POST", "/items", 201, {}, b'{"data": {"id": 9}}')
+    assert policy.decide("DELETE", "/items/9") is None
+    assert policy.decide("PATCH", "/users/me") is None  # the identity's own profile
+    assert policy.decide("DELETE", "/users/me").kind is DecisionKind.DELETES_IDENTITY  # type: ignore[union-attr]
+    assert policy.decide("DELETE", "/v1/members").kind is DecisionKind.COLLECTION_WIDE  # type: ignore[union-attr]
+
+
+def test_allow_destructive_lifts_the_policy_and_a_launched_target_is_owned() -> None:
+    assert _policy(read_only=True, allow_destructive=True).decide("DELETE", "/v1/members") is None
+    owned = _policy(owns_target=True)
+    assert owned.decide("PUT", "/items/7") is None
+    assert owned.decide("DELETE", "/v1/members") is not None  # still collection-wide
+
+
+def test_an_operation_is_refused_as_a_whole_before_any_request() -> None:
+    policy = _policy(read_only=True, why_read_only="LIVE_SMOKE is read-only")
+    post = policy.refuse_operation(_op("POST", "/items"))
+    assert post is not None and post.reason.startswith("LIVE_SMOKE is read-only")
+    assert policy.refuse_operation(_op("GET", "/items")) is None
+    assert len(policy.decisions) == 1
