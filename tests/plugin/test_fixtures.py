@@ -137,13 +137,19 @@ def test_live_smoke_client_is_read_only(pytester: pytest.Pytester, api_url: str)
     assert "LIVE_SMOKE is read-only: DELETE /items/1 refused" in result.stdout.str()
 
 
-def test_same_writes_allowed_outside_live_smoke(pytester: pytest.Pytester, api_url: str) -> None:
+def test_outside_live_smoke_writes_need_an_owned_object_or_allow_destructive(
+    pytester: pytest.Pytester, api_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytester.makepyfile(
         """
         def test_write(bt_client):
             assert bt_client.delete("/items/7").json() == {"deleted": 7}
         """
     )
+    result = pytester.runpytest("--bt-target", api_url)
+    result.assert_outcomes(failed=1)  # LIVE: item 7 is not an object the tests created
+    assert "writes an object battletest did not create" in result.stdout.str()
+    monkeypatch.setenv("BATTLETEST_ALLOW_DESTRUCTIVE", "true")
     pytester.runpytest("--bt-target", api_url).assert_outcomes(passed=1)
 
 
