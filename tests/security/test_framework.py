@@ -13,10 +13,10 @@ from battletest.redact import redact, redact_text
 from battletest.results import Finding, Severity
 from battletest.security import Outcome, ScanIdentity, Scanner, ScanSettings, scan
 from battletest.security.framework import apply_suppressions, merge_findings
-from battletest.security.http import RateLimiter, ScanClient
 from battletest.security.settings import Suppression
 from battletest.security.suite import default_scanner, operations_of, to_suite
 from battletest.spec import select
+from battletest.transport import Transport
 
 SPEC = {
     "openapi": "3.1.0",
@@ -196,7 +196,7 @@ def test_suite_result_has_a_case_per_check_run_and_inconclusive_is_skipped() -> 
     json.loads(suite.model_dump_json())
 
 
-def test_rate_limiter_paces_requests_on_a_fake_clock() -> None:
+def test_max_rps_paces_requests_on_a_fake_clock() -> None:
     now = [0.0]
     slept: list[float] = []
 
@@ -204,10 +204,11 @@ def test_rate_limiter_paces_requests_on_a_fake_clock() -> None:
         slept.append(s)
         now[0] += s
 
-    limiter = RateLimiter(4.0, clock=lambda: now[0], sleep=sleep)
-    client = ScanClient(
+    client = Transport(
         "http://api.test",
-        limiter=limiter,
+        max_rps=4.0,
+        clock=lambda: now[0],
+        sleep=sleep,
         transport=httpx.MockTransport(lambda r: httpx.Response(204)),
     )
     for _ in range(5):
@@ -240,7 +241,7 @@ def test_redaction_of_tokens_passwords_keys_and_pii() -> None:
 
 
 def test_evidence_and_curl_are_redacted() -> None:
-    client = ScanClient(
+    client = Transport(
         "http://api.test",
         transport=httpx.MockTransport(
             lambda r: httpx.Response(
@@ -269,7 +270,6 @@ def test_identity_headers() -> None:
 
 def test_ctrl_c_keeps_the_runs_and_findings_so_far() -> None:
     from battletest.security.context import ScanContext
-    from battletest.security.http import ScanClient
 
     scanner = Scanner()
     common = {"owasp": "API8:2023", "cwe": "CWE-1", "severity": Severity.LOW, "group": "g"}
@@ -286,7 +286,7 @@ def test_ctrl_c_keeps_the_runs_and_findings_so_far() -> None:
     def third(ctx: ScanContext, op: object) -> Outcome:
         raise AssertionError("must not run after Ctrl-C")
 
-    client = ScanClient(
+    client = Transport(
         "http://api.test", transport=httpx.MockTransport(lambda r: httpx.Response(204))
     )
     outcome = scanner.run(ScanContext(client, ScanSettings(), []))
@@ -297,7 +297,6 @@ def test_ctrl_c_keeps_the_runs_and_findings_so_far() -> None:
 
 def test_a_crashing_check_is_inconclusive_not_a_crash() -> None:
     from battletest.security.context import ScanContext
-    from battletest.security.http import ScanClient
 
     scanner = Scanner()
 
@@ -307,7 +306,7 @@ def test_a_crashing_check_is_inconclusive_not_a_crash() -> None:
     def broken(ctx: ScanContext, op: object) -> Outcome:
         raise KeyError("oops")
 
-    client = ScanClient(
+    client = Transport(
         "http://api.test", transport=httpx.MockTransport(lambda r: httpx.Response(204))
     )
     outcome = scanner.run(ScanContext(client, ScanSettings(), []))

@@ -9,14 +9,18 @@ from pathlib import Path
 import battletest.security as security
 
 SRC = Path(security.__file__).resolve().parent
-# the scanner may use the shared layer and reads operations from the one spec model; only its
-# CLI composes config, spec loading and reports
+# the scanner may use the shared layer, reads operations from the one spec model, sends every
+# request through the one transport and forges tokens with the one JWT module; only its CLI
+# composes config, spec loading and reports
 SHARED = {
     "battletest.results",
     "battletest.errors",
     "battletest.netutil",
     "battletest.redact",
     "battletest.spec",
+    "battletest.transport",
+    "battletest.transport.identities",
+    "battletest.auth.jwt",
 }
 CLI_ONLY = {
     "battletest.config",

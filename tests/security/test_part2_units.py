@@ -12,8 +12,8 @@ from battletest.security.checks.dataprotect import luhn
 from battletest.security.checks.inject import DEPTH_RANK, fill, payload_file, payloads
 from battletest.security.checks.injection import answer, error_signature
 from battletest.security.checks.xss import context_at, contexts, fits_quote, js_quote
-from battletest.security.http import Exchange
 from battletest.security.suite import default_scanner
+from battletest.transport import Exchange
 
 FAMILIES = {
     "sqli": ("error", "boolean", "time", "union"),

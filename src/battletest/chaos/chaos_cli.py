@@ -238,15 +238,24 @@ def scenarios(as_json: bool) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write the result as JSON.",
 )
-@common_options("out")
-def run(file: Path, json_out: Path | None, out: str | None) -> None:
-    """Run the experiment FILE: steady state → fault → recovery (exit 0 pass, 1 fail)."""
+@common_options("config", "profile", "out")
+def run(
+    file: Path,
+    json_out: Path | None,
+    out: str | None,
+    config_path: str | None = None,
+    profile: str | None = None,
+) -> None:
+    """Run the experiment FILE: steady state → fault → recovery (exit 0 pass, 1 fail).
+    Refused in a production environment unless allow_destructive (exit 2)."""
     import threading
 
     from battletest.chaos.experiment import run_experiment
     from battletest.chaos.experiment_model import load_experiment
+    from battletest.config import load_config
     from battletest.errors import ExitCode
 
+    cfg = load_config(config_path, profile)
     exp = load_experiment(file)
     click.echo(f"experiment: {exp.title}")
     stop = threading.Event()
@@ -254,7 +263,13 @@ def run(file: Path, json_out: Path | None, out: str | None) -> None:
     # measured is printed and written, and the exit code is 130.
     with interrupt_signals() as signals:
         try:
-            result = run_experiment(exp, stop=stop, on_event=lambda m: click.echo(f"  {m}"))
+            result = run_experiment(
+                exp,
+                stop=stop,
+                on_event=lambda m: click.echo(f"  {m}"),
+                environment=cfg.environment,
+                allow_destructive=cfg.allow_destructive,
+            )
         except KeyboardInterrupt:  # a second Ctrl-C while rollbacks ran
             stop.set()
             raise

@@ -379,8 +379,20 @@ def run_experiment(
     *,
     stop: threading.Event | None = None,
     on_event: Callable[[str], None] | None = None,
+    environment: str | None = None,
+    allow_destructive: bool = False,
 ) -> ExperimentResult:
-    """Run ``exp`` end to end and return its result (``stop.set()`` interrupts it)."""
+    """Run ``exp`` end to end and return its result (``stop.set()`` interrupts it).
+
+    ``environment`` "production": refused (``SafetyError``, before anything starts) unless
+    ``allow_destructive`` — an experiment injects faults and loads the target on purpose."""
+    if environment == "production" and not allow_destructive:
+        from battletest.errors import SafetyError
+
+        raise SafetyError(
+            f"experiment {exp.title!r} is refused in production: it injects faults on purpose",
+            hint="run it against staging, or set allow_destructive = true for this profile",
+        )
     stop = stop or threading.Event()
     say = on_event or (lambda _msg: None)
     started = time.monotonic()

@@ -56,8 +56,9 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from battletest.errors import ConfigError, TargetUnreachable
+from battletest.errors import ConfigError, SafetyError, TargetUnreachable
 from battletest.results import Case, Status, SuiteResult
+from battletest.transport import Inconclusive, PolicyRefused, Transport, WritePolicy
 
 PROPERTIES = (
     "correlation_id",
@@ -225,6 +226,8 @@ class _Probe:
             return None, time.monotonic() - t0, "timeout"
         except httpx.HTTPError as exc:
             return None, time.monotonic() - t0, type(exc).__name__
+        except (PolicyRefused, Inconclusive) as exc:  # the write policy refused this probe
+            return None, time.monotonic() - t0, str(exc)
         return r, time.monotonic() - t0, ""
 
 
@@ -648,12 +651,35 @@ def run_resilience_suite(
     *,
     on_case: Callable[[Case], None] | None = None,
     client: httpx.Client | None = None,
+    environment: str | None = None,
+    allow_destructive: bool = False,
 ) -> SuiteResult:
-    """Check every configured property against the target at ``base_url``."""
+    """Check every configured property against the target at ``base_url``.
+
+    Probes go through the one transport (host-only, the write policy; 429 and 503 are answers
+    here, never retried); battletest's own mocks are driven with a plain client. In
+    ``environment`` "production" the suite is refused (``SafetyError``) unless
+    ``allow_destructive``: it breaks dependencies on purpose."""
+    if environment == "production" and not allow_destructive:
+        raise SafetyError(
+            "the resilience suite is refused in production: it breaks dependencies on purpose",
+            hint="run it against staging, or set allow_destructive = true for this profile",
+        )
     cfg = ResilienceConfig.parse(config)
     started = time.monotonic()
     own = client is None
     http = client or httpx.Client(timeout=cfg.timeout_s)
+    transport = (
+        Transport(
+            base_url,
+            timeout=cfg.timeout_s,
+            retry_statuses=frozenset(),
+            policy=WritePolicy(allow_destructive=allow_destructive),
+        )
+        if client is None
+        else None
+    )
+    probes = transport("resilience") if transport is not None else http
     cases: list[Case] = []
 
     def record(case: Case, t0: float) -> None:
@@ -663,7 +689,7 @@ def run_resilience_suite(
             on_case(case)
 
     try:
-        runner = ResilienceRun(base_url, cfg, http)
+        runner = ResilienceRun(base_url, cfg, probes)
         r, _, err = runner.probe.call("/")
         if r is None and err not in ("timeout",):
             raise TargetUnreachable(f"the target {base_url} is not reachable ({err})")
@@ -690,6 +716,8 @@ def run_resilience_suite(
     finally:
         if own:
             http.close()
+        if transport is not None:
+            transport.close()
     for prop in PROPERTIES:
         if not cfg.wants(prop) or any(c.name.split("[")[0] == prop for c in cases):
             continue

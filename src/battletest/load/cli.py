@@ -153,7 +153,14 @@ def load(**flags: Any) -> None:
             kwargs = settings.run_kwargs(target)
             progress = reporter_for()
             try:
-                result = run(target, progress=progress, run_dir=run_dir, **kwargs)
+                result = run(
+                    target,
+                    progress=progress,
+                    run_dir=run_dir,
+                    environment=config.environment,
+                    allow_destructive=config.allow_destructive,
+                    **kwargs,
+                )
             finally:
                 progress.close()
     print_result(result)

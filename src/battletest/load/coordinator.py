@@ -251,8 +251,13 @@ def run(
     memory_threshold_mb: float | None = None,
     leak_threshold_mb: float | None = None,
     breakpoint: bool = False,
+    environment: str | None = None,
+    allow_destructive: bool = False,
 ) -> LoadResult:
     """Run a load test against ``target`` and return what it measured.
+
+    ``environment`` "production" (unless ``allow_destructive``): a plan with an unsafe method
+    or a destructive-looking path is refused (``SafetyError``) before anything is sent.
 
     ``scenario`` (a ``FlowScenario`` from TOML or a ``PythonScenario``) replaces
     ``endpoints``: VUs run its tasks and results are reported per step (or task) name.
@@ -265,6 +270,10 @@ def run(
     ``dropped_iterations==0`` unless a threshold on dropped iterations is given; pass an
     integer N (at most N dropped), another threshold, or False for none.
     """
+    if environment == "production" and not allow_destructive:  # the write policy
+        from battletest.transport.policy import plan_requests, refuse_unsafe_plan
+
+        refuse_unsafe_plan(plan_requests(endpoints, scenario))
     spec = (executor or ExecutorSpec()).validate()
     parsed = parse_target(target)
     if scenario is not None:

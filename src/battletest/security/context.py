@@ -17,11 +17,11 @@ from typing import Any
 from battletest.results import Finding
 from battletest.security.canary import Canary
 from battletest.security.framework import CheckInfo, make_finding
-from battletest.security.http import Exchange, ScanClient
 from battletest.security.identity import ScanIdentity
 from battletest.security.settings import ScanSettings
 from battletest.security.values import example
 from battletest.spec import Operation, path_matches
+from battletest.transport import ANONYMOUS, Exchange, Transport
 
 _LOGIN = re.compile(r"(^|/)(login|signin|sign-in|token|session|sessions|authenticate)$", re.I)
 _RESET = re.compile(r"(reset|forgot|recover)", re.I)
@@ -40,7 +40,7 @@ class Created:
 
 @dataclass
 class ScanContext:
-    client: ScanClient
+    client: Transport
     settings: ScanSettings
     operations: list[Operation]
     identities: list[ScanIdentity] = field(default_factory=list)
@@ -126,7 +126,9 @@ class ScanContext:
         cookies = dict(identity.cookies) if identity and identity.cookies else None
         if cookies and "cookies" not in kwargs:
             kwargs["cookies"] = cookies
-        ex = self.client.send(method, path, headers=hdrs, **kwargs)
+        # keyed by identity: paced within its own budget, watched by the transport
+        key = identity.name if identity is not None else ANONYMOUS
+        ex = self.client.send(method, path, headers=hdrs, key=key, **kwargs)
         if ex.status == 401 and identity is not None and _lapsed(identity):
             # the identity's own token expired during the scan: log in again, send once more
             from battletest.security.identity import login
@@ -338,7 +340,7 @@ def _lapsed(identity: ScanIdentity) -> bool:
     """A username/password identity whose JWT has passed its ``exp``."""
     import time
 
-    from battletest.security.jwtutil import Jwt
+    from battletest.auth.jwt import Jwt
 
     if not (identity.username and identity.password and identity.jwt):
         return False

@@ -23,7 +23,7 @@ from battletest.transport import Inconclusive, PolicyRefused
 
 if TYPE_CHECKING:
     from battletest.security.context import ScanContext
-    from battletest.security.http import Exchange
+    from battletest.transport import Exchange
 
 Applies = Callable[["ScanContext", Operation], bool]
 Requires = Callable[["ScanContext"], "str | None"]  # why the check cannot run here, or None

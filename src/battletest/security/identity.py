@@ -7,13 +7,16 @@ bearer token or a session cookie through the target's login operation.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from battletest.errors import AuthError
-from battletest.security.http import ScanClient
 from battletest.security.settings import LoginSettings
+from battletest.transport import Transport
+from battletest.transport.identities import IDENTITY
 
 
 @dataclass(slots=True)
@@ -27,10 +30,14 @@ class ScanIdentity:
     cookies: dict[str, str] = field(default_factory=dict)
     username: str | None = None
     password: str | None = None
+    basic: bool = False  # HTTP Basic with username and password (no login operation)
 
     @property
     def headers(self) -> dict[str, str]:
         out: dict[str, str] = {}
+        if self.basic and self.username is not None:
+            pair = f"{self.username}:{self.password or ''}".encode()
+            out["Authorization"] = "Basic " + base64.b64encode(pair).decode()
         if self.token:
             out["Authorization"] = f"Bearer {self.token}"
         if self.api_key:
@@ -49,9 +56,12 @@ class ScanIdentity:
         return [s for s in (self.token, self.api_key, self.password, *self.cookies.values()) if s]
 
 
-def login(client: ScanClient, identity: ScanIdentity, settings: LoginSettings) -> ScanIdentity:
+def login(client: Transport, identity: ScanIdentity, settings: LoginSettings) -> ScanIdentity:
     """Log an identity in with username and password; keep its token or session cookie."""
     if identity.token or identity.api_key or identity.cookies or not identity.username:
+        return identity
+    if not settings.path and identity.password is not None:
+        identity.basic = True  # no login operation: the credentials go as HTTP Basic
         return identity
     if not settings.path:
         raise AuthError(
@@ -62,15 +72,17 @@ def login(client: ScanClient, identity: ScanIdentity, settings: LoginSettings) -
         settings.username_field: identity.username,
         settings.password_field: identity.password,
     }
+    purpose = IDENTITY["battletest_purpose"]
     if settings.format == "form":
         ex = client.send(
             "POST",
             settings.path,
-            content="&".join(f"{k}={v}" for k, v in fields.items()),
+            content=urlencode(fields),  # a password with + & % must arrive as typed
             headers={"Content-Type": "application/x-www-form-urlencoded"},
+            purpose=purpose,
         )
     else:
-        ex = client.send("POST", settings.path, json_body=fields)
+        ex = client.send("POST", settings.path, json_body=fields, purpose=purpose)
     if not ex.ok:
         raise AuthError(
             f"identity {identity.name!r} could not log in at {settings.path}: HTTP {ex.status}",

@@ -85,6 +85,10 @@ class ScanSettings(_Strict):
     )
     timeout_s: float = Field(default=10.0, gt=0)
     profile: str = "default"
+    environment: Literal["production", "staging", "development"] | None = Field(
+        default=None,
+        description="Unset: production for a profile named prod, production or prd.",
+    )
     allow_destructive: bool = False
     fail_on: Severity = Severity.HIGH
     required_headers: dict[str, str | None] = Field(
@@ -161,6 +165,13 @@ class ScanSettings(_Strict):
         return min(100, self.burst or self.budget.burst)
 
     @property
+    def is_prod(self) -> bool:
+        """A production environment (``environment``, or a profile named prod/production/prd)."""
+        if self.environment is not None:
+            return self.environment == "production"
+        return self.profile.lower() in {"prod", "production", "prd"}
+
+    @property
     def active_allowed(self) -> bool:
-        """Active checks never run against a prod profile unless destructive work is allowed."""
-        return self.profile != "prod" or self.allow_destructive
+        """Active checks never run in production unless destructive work is allowed."""
+        return not self.is_prod or self.allow_destructive

@@ -15,10 +15,10 @@ from battletest.security import baseline as baseline_file
 from battletest.security.checks import register_all
 from battletest.security.context import ScanContext
 from battletest.security.framework import Progress, Scanner, ScanOutcome
-from battletest.security.http import ScanClient
 from battletest.security.identity import ScanIdentity, identities_from, login
 from battletest.security.settings import ScanSettings
 from battletest.spec import Operation, Spec, from_document, select
+from battletest.transport import Transport, WritePolicy
 
 
 def default_scanner() -> Scanner:
@@ -46,6 +46,7 @@ def scan(
     *,
     scanner: Scanner | None = None,
     transport: httpx.BaseTransport | None = None,
+    client: Transport | None = None,
     extra_secrets: Iterable[str] = (),
     accepted: set[str] | None = None,
     seed: int = 0,
@@ -55,15 +56,33 @@ def scan(
     """Scan the API at ``base_url`` described by ``spec`` and return what was found.
 
     ``log_source`` returns the target's output captured so far (when battletest launched the
-    target); the data-protection check reads it for PII the scan sent."""
+    target); the data-protection check reads it for PII the scan sent. ``client``: the run's
+    transport (its write policy, pacing and watched identities); by default a transport of its
+    own with the write policy from ``settings`` (read-only in production)."""
     settings = settings or ScanSettings()
     scanner = scanner or default_scanner()
     scanner.select(settings.checks, settings.skip_checks)  # unknown names fail before any request
     all_ops = operations_of(spec)
     ops = select(all_ops, settings.include, settings.exclude)
-    client = ScanClient(
-        base_url, max_rps=settings.max_rps, timeout_s=settings.timeout_s, transport=transport
-    )
+    own_client = client is None
+    if client is None:
+        # the write policy: read-only in production; elsewhere writes only to what the scan
+        # created (or anything, with allow_destructive); --max-rps paces every request
+        policy = WritePolicy(
+            read_only=settings.is_prod and not settings.allow_destructive,
+            allow_destructive=settings.allow_destructive,
+            why_read_only="production is read-only",
+            operations=all_ops,
+            base_path=all_ops[0].base_path if all_ops else "",
+        )
+        client = Transport(
+            base_url,
+            timeout=settings.timeout_s,
+            transport=transport,
+            policy=policy,
+            max_rps=settings.max_rps,
+            user_agent="battletest-scan",
+        )
     try:
         try:
             client.send("GET", "/")
@@ -93,7 +112,8 @@ def scan(
         )
         outcome = scanner.run(ctx, progress)
     finally:
-        client.close()
+        if own_client:
+            client.close()
     if accepted:
         outcome.findings, outcome.accepted = baseline_file.split(outcome.findings, accepted)
     return outcome
@@ -110,6 +130,7 @@ def _copy(identity: ScanIdentity) -> ScanIdentity:
         cookies=dict(identity.cookies),
         username=identity.username,
         password=identity.password,
+        basic=identity.basic,
     )
 
 
@@ -200,6 +221,8 @@ def settings_from(config: Any, **overrides: Any) -> ScanSettings:
             [{"method": r.method, "path": r.path, "roles": list(r.roles)} for r in rbac],
         )
     raw.setdefault("profile", getattr(config, "profile", "default"))
+    if getattr(config, "environment", None):
+        raw.setdefault("environment", config.environment)
     if getattr(config, "allow_destructive", False):
         raw["allow_destructive"] = True
     raw.update({k: v for k, v in overrides.items() if v is not None})
@@ -225,6 +248,7 @@ def run_security_suite(
     *,
     settings: ScanSettings | None = None,
     transport: httpx.BaseTransport | None = None,
+    client: Transport | None = None,
     log_source: Callable[[], str] | None = None,
 ) -> SuiteResult:
     """The ``security`` suite for ``battletest run``.
@@ -250,6 +274,7 @@ def run_security_suite(
         people,
         settings,
         transport=transport,
+        client=client,
         extra_secrets=extra,
         log_source=log_source,
     )

@@ -20,6 +20,8 @@ def resilience_suite(ctx: SuiteContext) -> SuiteResult:
         ctx.target.base_url,
         dict(ctx.config.resilience),
         on_case=lambda case: ctx.progress.case_done(NAME, case),
+        environment=ctx.config.environment,
+        allow_destructive=ctx.config.allow_destructive,
     )
 
 

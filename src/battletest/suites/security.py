@@ -10,8 +10,6 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-import httpx
-
 from battletest.results import SuiteResult
 from battletest.suites.base import SuiteContext
 
@@ -53,49 +51,6 @@ def scan_identities(ctx: SuiteContext) -> list[Any]:
     return people
 
 
-class PacedScanTransport(httpx.BaseTransport):
-    """The scanner's requests through the run's transport: each request is keyed like the
-    run's own clients (the identity whose token or API key it carries, else anonymous), so the
-    scan is paced within the target's declared limits, backs off on 429s and obeys the write
-    policy like every other suite."""
-
-    def __init__(self, ctx: SuiteContext, people: list[Any]) -> None:
-        from battletest.transport import ANONYMOUS
-        from battletest.transport.client import GuardedTransport
-
-        self._http = ctx.http
-        self._inner = httpx.HTTPTransport()
-        self._anonymous = ANONYMOUS
-        self._guards: dict[str, GuardedTransport] = {}
-        self._guard = GuardedTransport
-        self._keys: dict[str, str] = {}
-        for person in people:
-            if person.token:
-                self._keys[f"Bearer {person.token}"] = person.name
-            if person.api_key:
-                self._keys[person.api_key] = person.name
-        self._api_key_header = ctx.config.auth.api_key_header
-
-    def key(self, request: httpx.Request) -> str:
-        for value in (
-            request.headers.get("authorization"),
-            request.headers.get(self._api_key_header),
-        ):
-            if value and value in self._keys:
-                return self._keys[value]
-        return self._anonymous
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        key = self.key(request)
-        guard = self._guards.get(key)
-        if guard is None:
-            guard = self._guards[key] = self._guard(self._inner, self._http, key)
-        return guard.handle_request(request)
-
-    def close(self) -> None:
-        self._inner.close()
-
-
 def security_suite(ctx: SuiteContext) -> SuiteResult:
     from battletest.security.suite import run_security_suite
 
@@ -107,7 +62,7 @@ def security_suite(ctx: SuiteContext) -> SuiteResult:
         ctx.spec,
         people,
         settings=settings,
-        transport=PacedScanTransport(ctx, people),
+        client=ctx.http,  # the run's transport: its policy, pacing and watched identities
     )
     if not settings.active_allowed:
         note = "passive checks only: the prod profile forbids active probes"
@@ -115,4 +70,4 @@ def security_suite(ctx: SuiteContext) -> SuiteResult:
     return result
 
 
-__all__ = ["PacedScanTransport", "scan_identities", "security_settings", "security_suite"]
+__all__ = ["scan_identities", "security_settings", "security_suite"]

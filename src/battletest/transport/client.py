@@ -175,11 +175,14 @@ class Transport:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         user_agent: str = USER_AGENT,
+        max_rps: float | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.host = urlsplit(self.base_url).netloc
         self.timeout = timeout
-        self.pacer = Pacer.from_limits(rate_limits, service_keys, clock=clock, sleep=sleep)
+        self.pacer = Pacer.from_limits(
+            rate_limits, service_keys, clock=clock, sleep=sleep, max_rps=max_rps
+        )
         self.policy = policy
         self.redactor = redactor or Redactor()
         self.max_retry_wait_s = max_retry_wait_s

@@ -61,8 +61,11 @@ class Pacer:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         headroom: float = 0.97,
+        max_rps: float | None = None,
     ) -> None:
         self.per_client = per_client or None
+        self.max_rps = max_rps or None  # one rate over every key (the scanner's --max-rps)
+        self._next_any = float("-inf")
         self.window_s = window_s
         self.service_quota = service_quota or None
         self.service_keys = service_keys
@@ -130,9 +133,13 @@ class Pacer:
                     in_window = [t for t in b.sent if t > now - self.window_s]
                     if len(in_window) >= limit:
                         wait = max(wait, in_window[0] + self.window_s - now)
+                if self.max_rps and now < self._next_any:
+                    wait = max(wait, self._next_any - now)
                 if wait <= 0:
                     b.sent.append(now)
                     b.last = now
+                    if self.max_rps:
+                        self._next_any = now + 1.0 / self.max_rps
                     return waited
             waited += wait
             self.waited_s += wait

@@ -188,17 +188,7 @@ def classify(
     if method == "DELETE" and is_item:
         alarming -= ITEM_DELETE_WORDS
     label = f"{method} {path}"
-    if alarming:
-        hit = ", ".join(sorted(alarming))
-        return Classification(
-            Risk.DESTRUCTIVE,
-            DecisionKind.DESTRUCTIVE_NAME,
-            f"{label} looks destructive ({hit})",
-            is_item,
-            own,
-        )
-    if method in SAFE_METHODS:
-        return Classification(Risk.SAFE, None, f"{label} is a read", is_item, own)
+    filters = sorted(q for q in query if q.lower() in FILTER_PARAMS)
     if method == "DELETE" and own and not is_item:
         return Classification(
             Risk.DESTRUCTIVE,
@@ -207,7 +197,6 @@ def classify(
             is_item,
             own,
         )
-    filters = sorted(q for q in query if q.lower() in FILTER_PARAMS)
     if method in {"DELETE", "PUT", "PATCH"}:
         if filters:
             return Classification(
@@ -225,6 +214,17 @@ def classify(
                 is_item,
                 own,
             )
+    if alarming:
+        hit = ", ".join(sorted(alarming))
+        return Classification(
+            Risk.DESTRUCTIVE,
+            DecisionKind.DESTRUCTIVE_NAME,
+            f"{label} looks destructive ({hit})",
+            is_item,
+            own,
+        )
+    if method in SAFE_METHODS:
+        return Classification(Risk.SAFE, None, f"{label} is a read", is_item, own)
     return Classification(Risk.UNSAFE, None, f"{label} writes", is_item, own)
 
 
@@ -460,6 +460,48 @@ class WritePolicy:
             return [d.as_dict() for d in self.decisions]
 
 
+def plan_requests(endpoints: Iterable[Any] = (), scenario: Any = None) -> list[tuple[str, str]]:
+    """(method, path) of every request a load plan sends: its endpoints, or a TOML scenario's
+    steps (setup, tasks, teardown). A Python scenario's requests cannot be known before it
+    runs: ``("*", "a Python scenario")``."""
+    if scenario is not None:
+        tasks = getattr(scenario, "tasks", None)
+        if tasks is None or not all(hasattr(t, "steps") for t in tasks):
+            return [("*", "a Python scenario")]
+        steps = [
+            *getattr(scenario, "setup", ()),
+            *getattr(scenario, "on_start", ()),
+            *(step for task in tasks for step in task.steps),
+            *getattr(scenario, "on_stop", ()),
+            *getattr(scenario, "teardown", ()),
+        ]
+        return [(s.method.upper(), getattr(s.path, "source", str(s.path))) for s in steps]
+    return [(str(e.method).upper(), str(e.path)) for e in endpoints]
+
+
+def refuse_unsafe_plan(
+    requests: Iterable[tuple[str, str]], *, why: str = "production is read-only"
+) -> None:
+    """Before a load run against a read-only target: a ``SafetyError`` (one line, exit 2)
+    naming the first request that is not a safe read of a harmless-looking path."""
+    from battletest.errors import SafetyError
+
+    for method, path in requests:
+        if method == "*":
+            raise SafetyError(
+                f"{why}: {path} is not run (its requests cannot be checked before it runs)",
+                hint="use a TOML scenario of GET requests, or allow_destructive = true",
+            )
+        c = classify(method, path)
+        if method not in SAFE_METHODS or c.risk is Risk.DESTRUCTIVE:
+            reason = c.reason if c.risk is Risk.DESTRUCTIVE else f"{method} {path} is a write"
+            raise SafetyError(
+                f"{why}: the load plan is refused before it starts ({reason})",
+                hint="load production with GET/HEAD/OPTIONS only, or set allow_destructive = "
+                "true for this profile",
+            )
+
+
 def _id_of(data: Any) -> str | None:
     if isinstance(data, dict):
         for key in ID_FIELDS:
@@ -502,5 +544,7 @@ __all__ = [
     "classify",
     "classify_operation",
     "path_params_of",
+    "plan_requests",
+    "refuse_unsafe_plan",
     "words",
 ]

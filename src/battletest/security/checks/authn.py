@@ -7,14 +7,14 @@ import re
 import time
 from typing import Any
 
+import battletest.auth.jwt as jwtutil
 from battletest.results import Severity
-from battletest.security import jwtutil
 from battletest.security.checks.common import is_secured_get, readable, secured, signature
 from battletest.security.context import ScanContext
 from battletest.security.framework import Outcome, Scanner
-from battletest.security.http import Exchange
 from battletest.security.identity import ScanIdentity, login
 from battletest.spec import Operation
+from battletest.transport import Exchange
 
 _LOCKED = re.compile(r"too many|locked|try again later|rate limit", re.I)
 
@@ -217,7 +217,7 @@ def register(scanner: Scanner) -> None:
             return Outcome.inconclusive("no identity carries a JWT (give one a token or a login)")
         if not token.alg.startswith("HS"):
             return Outcome.clean(f"{token.alg} tokens cannot be cracked offline")
-        words = jwtutil.wordlist(ctx.settings.budget.jwt_wordlist)
+        words = wordlist(ctx.settings.budget.jwt_wordlist)
         secret = jwtutil.crack(token, words)
         if secret is None:
             return Outcome.clean(f"not among {len(words)} weak secrets")
@@ -394,7 +394,7 @@ def register(scanner: Scanner) -> None:
             last: Exchange | None = None
             limited = False
             for _ in range(n):
-                last = ctx.send("POST", target.url_path, json_body=body)
+                last = ctx.send("POST", target.url_path, json_body=body, purpose="rate_probe")
                 if (
                     last.status in (423, 429)
                     or last.header("retry-after")
@@ -414,3 +414,12 @@ def register(scanner: Scanner) -> None:
                     )
                 )
         return Outcome.found(*findings)
+
+
+def wordlist(limit: int) -> list[str]:
+    """The shipped list of weak JWT secrets (most common first), cut at ``limit``."""
+    from importlib import resources
+
+    text = resources.files("battletest.security").joinpath("data/jwt-secrets.txt").read_text()
+    words = [w for w in text.splitlines() if w and not w.startswith("#")]
+    return words[:limit]

@@ -10,9 +10,9 @@ from battletest.results import Severity
 from battletest.security.checks.common import json_keys
 from battletest.security.context import ScanContext, extract_ids
 from battletest.security.framework import Outcome, Scanner
-from battletest.security.http import Exchange
 from battletest.security.identity import ScanIdentity
 from battletest.spec import Operation, item_schema, properties_of
+from battletest.transport import Exchange
 
 _ADMIN_SCOPE = re.compile(r"admin|superuser|manage", re.I)
 _SENSITIVE = re.compile(

@@ -6,9 +6,9 @@ import re
 from typing import Any
 
 from battletest.security.context import ScanContext
-from battletest.security.http import Exchange
 from battletest.security.identity import ScanIdentity
 from battletest.spec import Operation
+from battletest.transport import Exchange
 
 
 def readable(

@@ -17,8 +17,8 @@ from battletest.results import Severity
 from battletest.security.checks.inject import Probe, base_request, ends_session
 from battletest.security.context import ScanContext
 from battletest.security.framework import Outcome, Scanner
-from battletest.security.http import Exchange
 from battletest.spec import Operation
+from battletest.transport import Exchange
 
 JSON_TYPES = ("string", "integer", "number", "boolean", "array", "object", "null")
 EXAMPLES = {"basic": 15, "standard": 40, "comprehensive": 150}

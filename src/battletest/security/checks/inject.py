@@ -21,9 +21,9 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
 from battletest.security.context import ScanContext
-from battletest.security.http import Exchange
 from battletest.security.identity import ScanIdentity
 from battletest.spec import Operation
+from battletest.transport import Exchange
 
 DEPTH_RANK = {"basic": 0, "standard": 1, "comprehensive": 2}
 _SKIP_HEADERS = {"authorization", "content-type", "content-length", "accept", "host", "cookie"}

@@ -29,8 +29,8 @@ from battletest.security.checks.inject import (
 )
 from battletest.security.context import ScanContext
 from battletest.security.framework import Outcome, Scanner
-from battletest.security.http import Exchange
 from battletest.spec import Operation
+from battletest.transport import Exchange
 
 SQLI_FIX = (
     "Use bound parameters (placeholders) for every value in a query; never build SQL by string "

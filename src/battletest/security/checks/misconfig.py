@@ -13,9 +13,9 @@ from battletest.results import Severity
 from battletest.security.checks.common import readable
 from battletest.security.context import Created, ScanContext, extract_ids
 from battletest.security.framework import Outcome, Scanner
-from battletest.security.http import Exchange
 from battletest.security.identity import ScanIdentity
 from battletest.spec import Operation
+from battletest.transport import Exchange
 
 EVIL = "https://battletest-attacker.example"
 _VERSION = re.compile(r"\d+\.\d+")

@@ -26,8 +26,8 @@ from battletest.security.checks.inject import (
 )
 from battletest.security.context import ScanContext
 from battletest.security.framework import Outcome, Scanner
-from battletest.security.http import Exchange
 from battletest.spec import Operation
+from battletest.transport import Exchange
 
 FORWARDING_HEADERS = ("X-Forwarded-For", "X-Real-IP", "X-Client-IP", "True-Client-IP")
 
@@ -311,7 +311,9 @@ def _send_sample(ctx: ScanContext, op: Operation, headers: dict[str, str]) -> Ex
         from urllib.parse import urlencode
 
         path += "?" + urlencode(probe.query)
-    return ctx.send("GET", path, probe.identity, headers={**probe.headers, **headers})
+    return ctx.send(  # a 429 is this check's answer: the transport hands it back, unretried
+        "GET", path, probe.identity, headers={**probe.headers, **headers}, purpose="rate_probe"
+    )
 
 
 def _burst(

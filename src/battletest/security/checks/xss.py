@@ -14,8 +14,8 @@ from battletest.results import Finding, Severity
 from battletest.security.checks.inject import Probe, Slot, each_slot, fill, injectable
 from battletest.security.context import ScanContext
 from battletest.security.framework import Outcome, Scanner
-from battletest.security.http import Exchange
 from battletest.spec import Operation
+from battletest.transport import Exchange
 
 URL_ATTRIBUTES = ("href", "src", "action", "formaction", "data", "poster", "xlink:href")
 _ATTR = re.compile(r"([\w:-]+)\s*=\s*([\"']?)[^\"'<>=]*$")
