@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from tests.transport.fakes import FakeClock
 
 from battletest.config import AuthConfig, Identity, RateLimits
 from battletest.redact import Redactor
@@ -21,19 +22,6 @@ from battletest.transport import (
 from battletest.transport.pacing import Pacer
 
 BASE = "http://127.0.0.1:1"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 def _transport(handler, clock: FakeClock | None = None, **kw) -> Transport:  # type: ignore[no-untyped-def]

@@ -4,24 +4,13 @@ from __future__ import annotations
 
 from email.utils import formatdate
 
+from tests.transport.fakes import FakeClock
+
 from battletest.transport.pacing import Pacer, retry_after
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
 def test_declared_limits_pace_from_the_first_request() -> None:
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     pacer = Pacer(10, 1.0, clock=clock, sleep=clock.sleep)
     for _ in range(30):
         pacer.acquire("alice")
@@ -31,7 +20,7 @@ def test_declared_limits_pace_from_the_first_request() -> None:
 
 
 def test_a_429_halves_the_rate_the_client_was_sending_at() -> None:
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     pacer = Pacer(clock=clock, sleep=clock.sleep)
     for _ in range(8):
         pacer.acquire("k")

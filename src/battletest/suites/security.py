@@ -28,9 +28,24 @@ def security_settings(ctx: SuiteContext) -> Any:
         auth=cfg.auth,
         rbac=cfg.rbac,
         profile=cfg.profile,
+        environment=cfg.environment,
         allow_destructive=cfg.allow_destructive,
     )
-    return settings_from(view)
+    settings = settings_from(view)
+    if auth_suite_ran(ctx) and not settings.checks:
+        # the auth suite owns these on every secured operation; the scanner reuses its cases
+        skip = sorted({*settings.skip_checks, *OWNED_BY_AUTH})
+        settings = settings.model_copy(update={"skip_checks": skip})
+    return settings
+
+
+# scanner checks the auth suite already ran on every secured operation (alg none, tampered,
+# expired tokens, a missing token): under `run` the scanner reuses its cases
+OWNED_BY_AUTH = ("jwt-alg-none", "jwt-bad-signature", "jwt-expired", "auth-missing")
+
+
+def auth_suite_ran(ctx: SuiteContext) -> bool:
+    return any(rec.suite == "auth" for rec in ctx.recorders)
 
 
 def scan_identities(ctx: SuiteContext) -> list[Any]:
@@ -65,7 +80,11 @@ def security_suite(ctx: SuiteContext) -> SuiteResult:
         client=ctx.http,  # the run's transport: its policy, pacing and watched identities
     )
     if not settings.active_allowed:
-        note = "passive checks only: the prod profile forbids active probes"
+        note = "passive checks only: production forbids active probes"
+        result.message = f"{result.message}; {note}" if result.message else note
+    if auth_suite_ran(ctx) and not ctx.config.security.get("checks"):
+        result.metrics["reused_from_auth"] = list(OWNED_BY_AUTH)
+        note = "alg none, tampered, expired and missing tokens: see the auth suite's cases"
         result.message = f"{result.message}; {note}" if result.message else note
     return result
 
