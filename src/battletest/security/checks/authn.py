@@ -7,7 +7,7 @@ import re
 import time
 from typing import Any
 
-import battletest.auth.jwt as jwtutil
+import battletest.auth.jwt as jwtlib
 from battletest.results import Severity
 from battletest.security.checks.common import is_secured_get, readable, secured, signature
 from battletest.security.context import ScanContext
@@ -38,7 +38,7 @@ def _forged(ctx: ScanContext, op: Operation, forge: Any, what: str) -> Outcome:
         return Outcome.inconclusive("no identity carries a JWT (give one a token or a login)")
     reason = f"no object id known for {', '.join(op.path_params)}"
     for who in holders:
-        token = jwtutil.Jwt.parse(who.jwt or "")
+        token = jwtlib.Jwt.parse(who.jwt or "")
         path = ctx.fill(op, who)
         if token is None or path is None:
             continue
@@ -76,7 +76,7 @@ def _really_expired(ctx: ScanContext) -> str | None:
         return None
     fresh = ScanIdentity(name=who.name, username=who.username, password=who.password)
     login(ctx.client, fresh, ctx.settings.login)
-    token = jwtutil.Jwt.parse(fresh.token or "")
+    token = jwtlib.Jwt.parse(fresh.token or "")
     exp = token.claims.get("exp") if token else None
     if not isinstance(exp, int | float):
         return None
@@ -152,7 +152,7 @@ def register(scanner: Scanner) -> None:
         """Flips bits in the identity's JWT signature; reported when the operation still
         answers 2xx (twice) while it refuses anonymous calls."""
         assert op is not None
-        return _forged(ctx, op, lambda t: jwtutil.bad_signature(t.raw), "with a bad signature")
+        return _forged(ctx, op, lambda t: jwtlib.bad_signature(t.raw), "with a bad signature")
 
     @scanner.check(
         id="jwt-alg-none",
@@ -169,7 +169,7 @@ def register(scanner: Scanner) -> None:
         outcome = Outcome.clean()
         for variant in variants:
             outcome = _forged(
-                ctx, op, lambda t, v=variant: jwtutil.alg_none(t, v), f"with alg {variant}"
+                ctx, op, lambda t, v=variant: jwtlib.alg_none(t, v), f"with alg {variant}"
             )
             if outcome.findings or not outcome.conclusive:
                 return outcome
@@ -188,13 +188,13 @@ def register(scanner: Scanner) -> None:
         assert op is not None
         key = _signing_key(ctx)
 
-        def forge(t: jwtutil.Jwt) -> str | None:
+        def forge(t: jwtlib.Jwt) -> str | None:
             if key is None or not t.alg.startswith("HS"):
                 return _really_expired(ctx)
             now = int(time.time())
             claims = {**t.claims, "exp": now - 3600, "iat": now - 7200}
             claims.pop("nbf", None)
-            return jwtutil.sign_hmac(t.header, claims, key.encode())
+            return jwtlib.sign_hmac(t.header, claims, key.encode())
 
         return _forged(ctx, op, forge, "expired an hour ago")
 
@@ -212,19 +212,19 @@ def register(scanner: Scanner) -> None:
         """Tries the shipped wordlist of weak secrets against the captured token's HMAC offline
         (no request), then proves the secret by minting a fresh token the target accepts."""
         who = ctx.jwt_identity()
-        token = jwtutil.Jwt.parse(who.jwt) if who and who.jwt else None
+        token = jwtlib.Jwt.parse(who.jwt) if who and who.jwt else None
         if token is None:
             return Outcome.inconclusive("no identity carries a JWT (give one a token or a login)")
         if not token.alg.startswith("HS"):
             return Outcome.clean(f"{token.alg} tokens cannot be cracked offline")
         words = wordlist(ctx.settings.budget.jwt_wordlist)
-        secret = jwtutil.crack(token, words)
+        secret = jwtlib.crack(token, words)
         if secret is None:
             return Outcome.clean(f"not among {len(words)} weak secrets")
         ctx.state["jwt_cracked"] = secret
         now = int(time.time())
         claims = {**token.claims, "iat": now, "exp": now + 600, "jti": "battletest"}
-        minted = jwtutil.sign_hmac(token.header, claims, secret.encode())
+        minted = jwtlib.sign_hmac(token.header, claims, secret.encode())
         probe = _probe_op(ctx)
         ex = (
             ctx.send("GET", probe[1], headers={"Authorization": f"Bearer {minted}"})
@@ -254,7 +254,7 @@ def register(scanner: Scanner) -> None:
         traversal), and at deeper depths with a key selected by SQL in ``kid``."""
         probe = _probe_op(ctx)
         who = ctx.jwt_identity()
-        token = jwtutil.Jwt.parse(who.jwt) if who and who.jwt else None
+        token = jwtlib.Jwt.parse(who.jwt) if who and who.jwt else None
         if probe is None or token is None:
             return Outcome.inconclusive("no secured GET the JWT identity can read")
         variants = [("../" * 8 + "dev/null", b"")]
@@ -262,7 +262,7 @@ def register(scanner: Scanner) -> None:
             variants.append(("x' UNION SELECT 'battletest'-- ", b"battletest"))
         for kid, key in variants:
             header = {**token.header, "alg": "HS256", "kid": kid}
-            forged = jwtutil.sign_hmac(header, token.claims, key)
+            forged = jwtlib.sign_hmac(header, token.claims, key)
             headers = {"Authorization": f"Bearer {forged}"}
             ex = ctx.send("GET", probe[1], headers=headers)
             if ex.ok and ctx.send("GET", probe[1], headers=headers).ok:
@@ -286,10 +286,10 @@ def register(scanner: Scanner) -> None:
         scanner's loopback canary; reported when the canary is fetched and the token accepted."""
         probe = _probe_op(ctx)
         who = ctx.jwt_identity()
-        token = jwtutil.Jwt.parse(who.jwt) if who and who.jwt else None
+        token = jwtlib.Jwt.parse(who.jwt) if who and who.jwt else None
         if probe is None or token is None:
             return Outcome.inconclusive("no secured GET the JWT identity can read")
-        key = jwtutil.RsaKey()
+        key = jwtlib.RsaKey()
         path = f"/jwks-{ctx.rng.randrange(10**9)}.json"
         url = ctx.canary().serve(path, key.jwks())
         forged = key.sign({"typ": "JWT", "jku": url}, token.claims)
