@@ -403,11 +403,17 @@ class IdentitySession:
         return resp
 
     def expired(self, margin_s: float = 2.0) -> bool:
+        """Whether the token expires within ``margin_s`` (at most a quarter of its lifetime, so
+        a 2-second token is not renewed before every request)."""
         if self.expires_at is not None:
             return self.expires_at - self.clock() < margin_s
         token = self.bearer
         if not token or not jwt.looks_like_jwt(token):
             return False
+        claims = jwt.claims(token)
+        exp, iat = claims.get("exp"), claims.get("iat")
+        if isinstance(exp, int | float) and isinstance(iat, int | float) and exp > iat:
+            margin_s = min(margin_s, (exp - iat) / 4)
         left = jwt.seconds_left(token)
         return left is not None and left < margin_s
 

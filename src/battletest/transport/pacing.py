@@ -2,8 +2,9 @@
 
 A ``Pacer`` holds one budget per client key (an identity, or the anonymous client): a sliding
 window from ``[rate_limits]`` (what the target declares, minus a small headroom) from the first
-request, and an adaptive minimum interval that each 429/503 answer doubles (starting from half
-the rate the client was actually sending at). ``retry_after`` reads the header in both forms
+request, and an adaptive minimum interval that each 429/503 answer lengthens (at least half the
+rate the client was actually sending at, at most one request per 2 s) and each other answer
+relaxes by 5%. ``retry_after`` reads the header in both forms
 (delta-seconds or an HTTP date). Clock and sleep are injectable: the unit tests use a fake
 clock and never sleep.
 """
@@ -19,6 +20,7 @@ from email.utils import parsedate_to_datetime
 
 ANONYMOUS = "anonymous"
 DEFAULT_BACKOFF_S = 1.0  # wait after a 429/503 that gives no Retry-After (doubles per retry)
+MAX_INTERVAL_S = 2.0  # the slowest a throttled client is paced: one request per 2 s
 
 
 def retry_after(value: str | None, now_epoch: float | None = None) -> float | None:
@@ -154,8 +156,15 @@ class Pacer:
             b.throttled += 1
             recent = sum(1 for t in b.sent if t > now - 1.0)
             observed = 1.0 / max(recent, 1)  # seconds per request over the last second
-            b.interval = min(max(b.interval * 2, observed * 2, 0.05), 10.0)
+            b.interval = min(max(b.interval * 1.5, observed * 2, 0.05), MAX_INTERVAL_S)
             return b.interval
+
+    def answered(self, key: str) -> None:
+        """An answer that was not a 429/503: the adaptive interval relaxes by 5%."""
+        with self._lock:
+            b = self._budgets.get(key)
+            if b is not None and b.interval:
+                b.interval = b.interval * 0.95 if b.interval > 0.01 else 0.0
 
     def sleep(self, seconds: float) -> None:
         self.waited_s += seconds

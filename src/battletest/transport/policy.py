@@ -187,6 +187,8 @@ def classify(
     alarming = found & DESTRUCTIVE_WORDS
     if method == "DELETE" and is_item:
         alarming -= ITEM_DELETE_WORDS
+    if found & {"password", "passwd", "pwd"}:
+        alarming.discard("reset")  # a password reset resets one credential, not the data
     label = f"{method} {path}"
     filters = sorted(q for q in query if q.lower() in FILTER_PARAMS)
     if method == "DELETE" and own and not is_item:
@@ -351,7 +353,7 @@ class WritePolicy:
         if c.risk is Risk.DESTRUCTIVE:
             assert c.kind is not None
             return Decision(c.kind, method, url_path, c.reason, label)
-        if method in SAFE_METHODS:
+        if method in SAFE_METHODS or method == "TRACE":  # TRACE changes nothing (RFC 9110)
             return None
         if c.own or self.owns_target:
             return None

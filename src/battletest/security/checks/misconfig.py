@@ -175,7 +175,12 @@ def register(scanner: Scanner) -> None:
         cwe="CWE-209",
         severity=Severity.MEDIUM,
         group="errors",
-        applies=lambda ctx, op: bool(op.path_params or op.body_schema is not None or op.parameters),
+        # a malformed id in a write would be a write to an object the scan did not create:
+        # the write policy never sends it, so item writes are left to their reads' probes
+        applies=lambda ctx, op: (
+            (op.safe or not op.path_params)
+            and bool(op.path_params or op.body_schema is not None or op.parameters)
+        ),
         phase=30,
         remediation="Return a generic error body; log the details server-side only.",
     )
