@@ -287,11 +287,13 @@ class IdentitySession:
                 hint=f"check [auth].login_path ({auth.login_path})",
             ) from None
         if resp.status_code >= 400:
-            raise AuthError(
+            error = AuthError(
                 f"login of identity {self.name!r} at {auth.login_path} was refused "
                 f"(HTTP {resp.status_code})",
                 hint="check the identity's username/password and [auth].login_path",
             )
+            error.status = resp.status_code  # type: ignore[attr-defined]
+            raise error
         body = _json(resp)
         token = self._token_from(body)
         if token is None:
@@ -432,6 +434,7 @@ class IdentitySession:
         the credentials cannot be renewed (static ones)."""
         if not self.uses_login:
             return None
+        kept = (self.access_token, dict(self.cookies))
         try:
             resp = self.refresh(client)
             if resp is not None and resp.status_code < 400:
@@ -440,7 +443,14 @@ class IdentitySession:
             self.access_token = None
             self.cookies = {}
             self.login(client)
-        except (AuthError, httpx.HTTPError):
+        except AuthError as exc:
+            if getattr(exc, "status", None) in (429, 503):
+                # a throttled login says nothing about the credentials: keep the old ones
+                self.access_token, self.cookies = kept
+                self.logged_in = True
+                return None
+            return False
+        except httpx.HTTPError:
             return False
         return True
 
