@@ -91,6 +91,22 @@ def test_load_on_a_production_profile_refuses_a_post_scenario_with_one_line(
     assert "POST /orders" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
+def test_several_scenarios_on_a_production_profile_are_checked_before_any_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "battletest.toml").write_text("[profiles.prd]\n")
+    (tmp_path / "multi.toml").write_text(
+        '[scenarios.reads]\npaths = ["/health"]\nduration = "1s"\n'
+        '[scenarios.wipe]\nmethod = "DELETE"\npaths = ["/v1/members"]\nduration = "1s"\n'
+    )
+    code, _, err = run_cli(
+        ["load", "--target", "http://127.0.0.1:9", "--profile", "prd", "--scenario", "multi.toml"],
+        capsys,
+    )
+    assert code == 2 and "DELETE /v1/members is collection-wide" in err, err
+
+
 def test_chaos_experiments_and_the_resilience_suite_refuse_production() -> None:
     from battletest.chaos.experiment import run_experiment
     from battletest.chaos.resilience import run_resilience_suite

@@ -148,7 +148,13 @@ def load(**flags: Any) -> None:
             from battletest.load.multi import run_scenarios
 
             runs, thresholds = multi
-            result = run_scenarios(target, runs, thresholds=[*settings.thresholds, *thresholds])
+            result = run_scenarios(
+                target,
+                runs,
+                thresholds=[*settings.thresholds, *thresholds],
+                environment=config.environment,
+                allow_destructive=config.allow_destructive,
+            )
         else:
             kwargs = settings.run_kwargs(target)
             progress = reporter_for()

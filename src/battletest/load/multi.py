@@ -111,10 +111,18 @@ def run_scenarios(
     *,
     thresholds: Sequence[Any] = (),
     stop: threading.Event | None = None,
+    environment: str | None = None,
+    allow_destructive: bool = False,
 ) -> LoadResult:
-    """Run every scenario at its start time, in parallel, and merge what they measured."""
+    """Run every scenario at its start time, in parallel, and merge what they measured
+    (in ``environment`` "production", every plan is checked by the write policy first)."""
     checks = parse_thresholds(list(thresholds))
     kwargs = [(r, r.settings.run_kwargs(target)) for r in runs]  # bad input fails before load
+    if environment == "production" and not allow_destructive:
+        from battletest.transport.policy import plan_requests, refuse_unsafe_plan
+
+        for _, kw in kwargs:
+            refuse_unsafe_plan(plan_requests(kw.get("endpoints", ()), kw.get("scenario")))
     stop = stop or threading.Event()
     results: dict[str, LoadResult] = {}
     failures: list[BattletestError] = []
