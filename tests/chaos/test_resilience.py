@@ -85,6 +85,7 @@ def demo_behind_mock(**switches: bool) -> Iterator[tuple[str, dict[str, Any]]]:
                         "breaker_reset_s": 1.0,
                         "max_attempts": 4,
                         "fail_fast_s": 2.0,
+                        "samples": 10,  # jittered gaps: enough attempts to tell growth apart
                     }
                 ],
                 "rate_limit": {"path": "/version", "headers": {}, "limit": 10, "window_s": 3.0},

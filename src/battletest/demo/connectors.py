@@ -1,6 +1,6 @@
 """Outbound calls to the PMS and TTS dependencies, with the resilience a real service needs.
 
-PMS: per-attempt timeout, retries with exponential backoff and jitter (tenacity), a circuit
+PMS: per-attempt timeout, retries with exponential backoff and equal jitter (tenacity), a circuit
 breaker (pybreaker), a short-lived cache and a stale copy served when the PMS is down. Each of
 breaker / backoff can be switched off (``DemoOptions.breaker``, ``.backoff``) so resilience
 experiments can show the difference. Every call carries the request's ``X-Correlation-ID``.
@@ -21,6 +21,7 @@ from tenacity import (
     retry_if_exception_type,
     stop_after_attempt,
     stop_after_delay,
+    wait_exponential,
     wait_none,
     wait_random_exponential,
 )
@@ -106,7 +107,13 @@ class PmsClient:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(opts.retries + 1)
             | stop_after_delay(opts.dependency_timeout_s * 2),
-            wait=wait_random_exponential(multiplier=0.05, max=1.0) if opts.backoff else wait_none(),
+            # equal jitter: half the exponential step fixed, half random (25–50 ms, 50–100 ms, …)
+            wait=(
+                wait_exponential(multiplier=0.025, max=0.5)
+                + wait_random_exponential(multiplier=0.025, max=0.5)
+                if opts.backoff
+                else wait_none()
+            ),
             retry=retry_if_exception_type((httpx.TransportError, UpstreamError)),
             reraise=True,
             sleep=asyncio.sleep,
