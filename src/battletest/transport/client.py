@@ -151,6 +151,22 @@ class GuardedTransport(httpx.BaseTransport):
         self.inner.close()
 
 
+def _keep_sendable_cookies(client: httpx.Client) -> Callable[[httpx.Response], None]:
+    """A response hook dropping cookies the client could not send back.
+
+    A client keeps the cookies its answers set (a login's session), and sends them with every
+    later request. A cookie whose name or value is not ASCII (an echo service setting what a
+    generated parameter held) cannot go into a header, and would make every later request of
+    that client fail to build."""
+
+    def prune(response: httpx.Response) -> None:
+        for cookie in list(client.cookies.jar):
+            if not f"{cookie.name}={cookie.value or ''}".isascii():
+                client.cookies.jar.clear(cookie.domain, cookie.path, cookie.name)
+
+    return prune
+
+
 def _query_names(request: httpx.Request) -> list[str]:
     return [k for k, _ in request.url.params.multi_items()]
 
@@ -219,6 +235,7 @@ class Transport:
                     headers={"User-Agent": self.user_agent},
                     transport=GuardedTransport(inner, self, key),
                 )
+                client.event_hooks["response"] = [_keep_sendable_cookies(client)]
                 self._clients[key] = client
             return client
 
