@@ -436,10 +436,17 @@ class Transport:
         started = time.perf_counter()
         try:
             response = client.send(request)
-        except httpx.TransportError as exc:
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise TargetUnreachable(
                 f"the target stopped answering ({method} {request.url}: {exc})",
                 hint="check that the service is up, or lower the request rate",
+            ) from None
+        except httpx.TransportError as exc:
+            # the target took the request but gave no valid answer in time (a slow or
+            # malformed answer to this one probe): this request decides nothing
+            raise Inconclusive(
+                f"inconclusive: no valid answer to {method} {request.url.path} "
+                f"({type(exc).__name__}: {exc})"
             ) from None
         elapsed = time.perf_counter() - started
         defaults = {"host", "accept", "accept-encoding", "connection", "user-agent"}
