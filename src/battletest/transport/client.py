@@ -79,7 +79,7 @@ class GuardedTransport(httpx.BaseTransport):
         owner.check_host(request)
         if owner.policy is not None:
             owner.policy.check(
-                request.method, request.url.path, _query_names(request), purpose=purpose
+                request.method, owner.api_path(request), _query_names(request), purpose=purpose
             )
         session = owner.session_for(self.key) if purpose != "identity" else None
         if session is not None:
@@ -104,7 +104,7 @@ class GuardedTransport(httpx.BaseTransport):
             response.read()
             created = owner.policy.observe(
                 request.method,
-                request.url.path,
+                owner.api_path(request),
                 response.status_code,
                 response.headers,
                 response.content,
@@ -198,6 +198,8 @@ class Transport:
         max_rps: float | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        # the target's own path (http://host/v1 → /v1): the policy judges paths under it
+        self.prefix = httpx.URL(self.base_url).path.rstrip("/")
         self.host = httpx.URL(self.base_url).netloc.decode("ascii")  # host[:port], no userinfo
         self.timeout = timeout
         self.pacer = Pacer.from_limits(
@@ -238,6 +240,13 @@ class Transport:
                 client.event_hooks["response"] = [_keep_sendable_cookies(client)]
                 self._clients[key] = client
             return client
+
+    def api_path(self, request: httpx.Request) -> str:
+        """The request's path under the target's own path (what the spec's paths are under)."""
+        path = request.url.path
+        if self.prefix and (path == self.prefix or path.startswith(self.prefix + "/")):
+            return path[len(self.prefix) :] or "/"
+        return path
 
     def release(self, key: str) -> None:
         """Close and forget one key's client (the next call makes a fresh one)."""
