@@ -53,17 +53,18 @@ def kinto_identities() -> str:
     return "\n".join(blocks)
 
 
-# Jupyter's documented token parameter (GROUND_TRUTH.md): an API key in the query string.
+# Jupyter's documented token header (GROUND_TRUTH.md): ``Authorization: token …``, an API key
+# in a header. (The other documented form, the ``token`` query parameter, is what `run` can
+# use too, but the scanner sends API keys only as headers.)
 JUPYTER_IDENTITY = f"""
 [auth]
-api_key_header = "token"
-api_key_in = "query"
+api_key_header = "Authorization"
 
 [[identities]]
 name = "owner"
 role = "admin"
 kind = "api_key"
-api_key = "{JUPYTER_TOKEN}"
+api_key = "token {JUPYTER_TOKEN}"
 """
 
 

@@ -1,10 +1,10 @@
 """Fixtures: the third-party apps on loopback, started by the test setup (never by a test body).
 
 httpbin keeps no state, so one instance per xdist worker serves every test of that worker.
-Kinto keeps accounts that a run could damage, so each test gets its own instance with the
-accounts of ``kinto_seed.ACCOUNTS`` already made through its API (Kinto starts in ~3 s).
-Jupyter Server starts slowly (up to ~9 s here), so the run and scan tests share one per
-worker; a test that checks what survived a run takes a fresh one (``fresh_jupyter_server``).
+Kinto (with the accounts of ``kinto_seed.ACCOUNTS`` made through its API) and Jupyter Server
+keep data; the run and scan tests share one instance of each per worker (they count what
+was exercised, not what survived), and a test that checks what survived a run takes a fresh
+one (``fresh_kinto``, ``fresh_jupyter_server``).
 """
 
 from __future__ import annotations
@@ -17,9 +17,17 @@ from tests.thirdparty.apps import HTTPBIN, JUPYTER, KINTO, Running, serve
 from tests.thirdparty.kinto_seed import create_accounts
 
 
+@pytest.fixture(scope="session")
+def kinto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    """Kinto (memory storage) with the test accounts, shared by this worker's run/scan tests."""
+    with serve(KINTO, tmp_path_factory.mktemp("kinto")) as running:
+        create_accounts(running)
+        yield running
+
+
 @pytest.fixture
-def kinto(tmp_path: Path) -> Iterator[Running]:
-    """A fresh Kinto (memory storage) with the test accounts; stopped after the test."""
+def fresh_kinto(tmp_path: Path) -> Iterator[Running]:
+    """A Kinto of this test's own with the test accounts (for tests of what survives a run)."""
     with serve(KINTO, tmp_path / "kinto") as running:
         create_accounts(running)
         yield running

@@ -32,7 +32,9 @@ def journal_writer(path: str) -> Callable[[str, str, str, int], None]:
 
     def write(method: str, path: str, query: str, status: int, seconds: float) -> None:
         line = {"method": method, "path": path, "query": query, "status": status}
-        line["seconds"] = round(seconds, 4)  # from the request's arrival to its answer's status line
+        line["seconds"] = round(
+            seconds, 4
+        )  # from the request's arrival to its answer's status line
         with lock:
             out.write(json.dumps(line) + "\n")
 
