@@ -48,11 +48,11 @@ from typing import Literal
 MIN_SAMPLES = 5  # intervals a side below which there is no test at all
 MIN_BLOCKS = 3  # blocks a side at the least (caps the block length)
 BLOCK_FACTOR = 3
-EXACT_LIMIT = 20_000  # splits enumerated by the exact permutation test
+# splits the exact permutation test enumerates: short memoryless series, C(8+8, 8) = 12,870
+EXACT_LIMIT = 20_000
 LOG_FLOOR = 1e-6  # ms or requests/s; per-interval values at or below it count as this
 Alternative = Literal["greater", "less"]
 TestMethod = Literal["exact-permutation", "block-welch", "none"]
-# exact permutation test only for short memoryless series: C(8+8, 8) = 12,870 splits
 
 
 @dataclass(frozen=True, slots=True)
