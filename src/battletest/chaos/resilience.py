@@ -57,7 +57,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from battletest.errors import ConfigError, SafetyError, TargetUnreachable
+from battletest.errors import ConfigError, SafetyError, TargetUnreachable, validation_problem
 from battletest.results import Case, Status, SuiteResult
 from battletest.transport import Inconclusive, PolicyRefused, Transport, WritePolicy
 
@@ -149,10 +149,9 @@ class ResilienceConfig(_Model):
         try:
             return cls.model_validate(dict(raw))
         except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"])
+            where, problem = validation_problem(exc)
             raise ConfigError(
-                f"[resilience] {where}: {err['msg']}", hint="see docs/chaos.md#resilience"
+                f"[resilience] {where}: {problem}", hint="see docs/chaos.md#resilience"
             ) from None
 
     def wants(self, prop: str) -> bool:

@@ -15,7 +15,7 @@ import threading
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from battletest.chaos.mock.stubs import Matcher, compile_path
 
@@ -39,6 +39,15 @@ class JournalEntry:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+class Expectation(TypedDict, total=False):
+    """What a verification expects (keywords of ``verify``); none given: at least once."""
+
+    count: int | None
+    at_least: int | None
+    at_most: int | None
+    headers: Mapping[str, Any] | None
 
 
 @dataclass(slots=True)
@@ -123,20 +132,16 @@ class Journal:
         return [b - a for a, b in itertools.pairwise(times)]
 
     def verify(
-        self,
-        method: str | None = None,
-        path: str | None = None,
-        *,
-        count: int | None = None,
-        at_least: int | None = None,
-        at_most: int | None = None,
-        headers: Mapping[str, Any] | None = None,
+        self, method: str | None = None, path: str | None = None, **expect: Unpack[Expectation]
     ) -> list[JournalEntry]:
         """Assert how often matching requests arrived; returns them. Default: at least once."""
-        pattern = RequestPattern.build(method, path, headers)
-        with self._lock:
-            snapshot = list(self._entries)
-        found = [e for e in snapshot if pattern.test(e)]
+        count, at_least, at_most = (
+            expect.get("count"),
+            expect.get("at_least"),
+            expect.get("at_most"),
+        )
+        headers = expect.get("headers")
+        found = self.entries(method, path, headers)
         n = len(found)
         if count is None and at_least is None and at_most is None:
             at_least = 1
@@ -158,7 +163,10 @@ class Journal:
                     if s
                 )
             )
-            seen = ", ".join(f"{e.method} {e.path}" for e in snapshot[-10:]) or "nothing"
+            with self._lock:
+                last = list(self._entries)[-10:]
+            seen = ", ".join(f"{e.method} {e.path}" for e in last) or "nothing"
+            pattern = RequestPattern.build(method, path, headers)
             raise AssertionError(
                 f"mock journal: expected {want} request(s) matching {pattern.describe()}, "
                 f"got {n}; last requests: {seen}"

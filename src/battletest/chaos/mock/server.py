@@ -28,10 +28,11 @@ import threading
 import time
 from collections.abc import Coroutine, Iterable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
+from battletest.chaos.loop import new_event_loop, start_loop_thread
 from battletest.chaos.mock.http import Fault, HttpServer, Request, Response
-from battletest.chaos.mock.journal import Journal, JournalEntry
+from battletest.chaos.mock.journal import Expectation, Journal, JournalEntry
 from battletest.chaos.mock.stubs import (
     Latency,
     Stub,
@@ -164,41 +165,24 @@ class MockServer:
     def start(self) -> MockServer:
         if self._thread is not None:
             return self
-        loop = _new_loop()
-        ready = threading.Event()
-        failure: list[BaseException] = []
+        loop = new_event_loop()
 
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(self._http.start(self.host, self.requested_port))
-                if self._admin_http is not None:
-                    loop.run_until_complete(
-                        self._admin_http.start(self.host, self.requested_admin_port)
-                    )
-                self._watcher = loop.create_task(self._watch_outages())
-            except BaseException as exc:
-                failure.append(exc)
-                ready.set()
-                return
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(self._shutdown())
-            loop.close()
+        async def boot() -> None:
+            await self._http.start(self.host, self.requested_port)
+            if self._admin_http is not None:
+                await self._admin_http.start(self.host, self.requested_admin_port)
+            self._watcher = loop.create_task(self._watch_outages())
 
         self._loop = loop
-        self._thread = threading.Thread(
-            target=run, name=f"battletest-mock:{self.name}", daemon=True
-        )
-        self._thread.start()
-        ready.wait(15)
-        if failure:
-            self._thread.join(5)
-            self._thread = None
-            raise UsageError(
-                f"mock server could not listen on {self.host}:{self.requested_port}: {failure[0]} "
-                "(choose another --port)"
+        try:
+            self._thread = start_loop_thread(
+                loop, f"battletest-mock:{self.name}", boot, self._shutdown, 15
             )
+        except Exception as exc:
+            raise UsageError(
+                f"mock server could not listen on {self.host}:{self.requested_port}: {exc} "
+                "(choose another --port)"
+            ) from None
         self._port = self._http.port
         return self
 
@@ -347,18 +331,10 @@ class MockServer:
     # ------------------------------------------------------------ journal
 
     def verify(
-        self,
-        method: str | None = None,
-        path: str | None = None,
-        *,
-        count: int | None = None,
-        at_least: int | None = None,
-        at_most: int | None = None,
-        headers: Mapping[str, Any] | None = None,
+        self, method: str | None = None, path: str | None = None, **expect: Unpack[Expectation]
     ) -> list[JournalEntry]:
-        return self.journal.verify(
-            method, path, count=count, at_least=at_least, at_most=at_most, headers=headers
-        )
+        """Assert how often matching requests arrived (``Journal.verify``); returns them."""
+        return self.journal.verify(method, path, **expect)
 
     def requests(
         self,
@@ -618,15 +594,6 @@ def _escape_templates(value: Any) -> Any:
     if isinstance(value, list):
         return [_escape_templates(v) for v in value]
     return value
-
-
-def _new_loop() -> asyncio.AbstractEventLoop:
-    try:
-        import uvloop
-
-        return uvloop.new_event_loop()
-    except ImportError:  # pragma: no cover - uvloop is a dependency off Windows
-        return asyncio.new_event_loop()
 
 
 __all__ = ["ADMIN", "MockServer"]

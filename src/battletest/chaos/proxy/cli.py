@@ -244,24 +244,24 @@ def types() -> None:
             click.echo(f"  --{attr.name.replace('_', '-')} [{attr.default!r}]  {attr.help}")
 
 
-@proxy.command("disable")
-@click.argument("name")
-@click.pass_context
-def disable(ctx: click.Context, name: str) -> None:
-    """Disable a proxy: new connections are refused, open ones are cut."""
-    with _client(ctx) as client:
-        client.update(name, enabled=False)
-    click.echo(f"proxy {name}: disabled")
+def _switch(enabled: bool, help: str) -> click.Command:
+    """The ``enable`` / ``disable`` command: one flag of a proxy, set through the control API."""
+    verb = "enable" if enabled else "disable"
+
+    @click.argument("name")
+    @click.pass_context
+    def command(ctx: click.Context, name: str) -> None:
+        with _client(ctx) as client:
+            client.update(name, enabled=enabled)
+        click.echo(f"proxy {name}: {verb}d")
+
+    return click.command(verb, help=help)(command)
 
 
-@proxy.command("enable")
-@click.argument("name")
-@click.pass_context
-def enable(ctx: click.Context, name: str) -> None:
-    """Enable a disabled proxy (it listens on the same address again)."""
-    with _client(ctx) as client:
-        client.update(name, enabled=True)
-    click.echo(f"proxy {name}: enabled")
+proxy.add_command(
+    _switch(False, "Disable a proxy: new connections are refused, open ones are cut.")
+)
+proxy.add_command(_switch(True, "Enable a disabled proxy (it listens on the same address again)."))
 
 
 @proxy.command("remove")

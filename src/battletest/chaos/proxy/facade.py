@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from battletest.chaos.loop import new_event_loop, start_loop_thread
 from battletest.chaos.proxy.core import (
     ListenError,
     Proxy,
@@ -35,15 +36,6 @@ TOKEN_ENV = "BATTLETEST_PROXY_TOKEN"
 
 T = TypeVar("T")
 CALL_TIMEOUT_S = 30.0
-
-
-def new_event_loop() -> asyncio.AbstractEventLoop:
-    """uvloop where installed (the measured fast path), else the stock loop."""
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency off Windows
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
 
 
 def bind_socket(address: str, what: str = "API") -> socket.socket:
@@ -138,8 +130,6 @@ class FaultProxy:
             return self
         sock = bind_socket(self.api_address) if self.api_address else None
         loop = new_event_loop()
-        ready = threading.Event()
-        failure: list[BaseException] = []
 
         async def boot() -> None:
             _ = self.server.loop
@@ -148,29 +138,14 @@ class FaultProxy:
                 host, port = sock.getsockname()[:2]
                 self._api_url = f"http://{format_address(host, port)}"
 
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(boot())
-            except BaseException as exc:
-                failure.append(exc)
-                ready.set()
-                loop.close()
-                return
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-
         self._loop = loop
-        self._thread = threading.Thread(target=run, name="battletest-fault-proxy", daemon=True)
-        self._thread.start()
-        ready.wait(CALL_TIMEOUT_S)
-        if failure:
-            self._thread.join(5)
-            self._thread = None
+        try:
+            self._thread = start_loop_thread(
+                loop, "battletest-fault-proxy", boot, loop.shutdown_asyncgens, CALL_TIMEOUT_S
+            )
+        except BaseException:
             self._loop = None
-            raise failure[0]
+            raise
         return self
 
     def stop(self) -> None:

@@ -213,44 +213,54 @@ class HttpExchange:
             fifo.clear()
 
 
-class RequestStage(DelayStage):
-    """Head of the upstream direction: parse requests, decide, forward (maybe later)."""
+class _MessageStage(DelayStage):
+    """What both HTTP directions keep of the message in hand: its headers, framing, decision."""
 
-    __slots__ = (
-        "chunked",
-        "decision",
-        "exchange",
-        "headers",
-        "parser",
-        "until",
-        "url",
-    )
+    __slots__ = ("chunked", "decision", "exchange", "headers")
 
-    def __init__(self, exchange: HttpExchange) -> None:
-        super().__init__(_REQUESTS, exchange.link, exchange.rng)
+    def __init__(self, toxic: Toxic, exchange: HttpExchange) -> None:
+        super().__init__(toxic, exchange.link, exchange.rng)
         self.exchange = exchange
-        self.parser = httptools.HttpRequestParser(self)
-        self.url = b""
         self.headers: list[tuple[bytes, bytes]] = []
         self.decision: Decision | None = None
-        self.until = 0.0
         self.chunked = False
+
+    def parse(
+        self,
+        parser: httptools.HttpRequestParser | httptools.HttpResponseParser,
+        chunk: bytes,
+        onward: Callable[[bytes], None],
+    ) -> None:
+        """Feed ``chunk`` to the parser; after an upgrade or unparsable bytes, forward as is."""
+        try:
+            parser.feed_data(chunk)
+        except httptools.HttpParserUpgrade as exc:
+            offset = int(exc.args[0]) if exc.args and isinstance(exc.args[0], int) else 0
+            self.exchange.switch_to_passthrough()
+            if offset:
+                onward(chunk[offset:])
+        except httptools.HttpParserError:
+            self.exchange.switch_to_passthrough()
+            onward(chunk)
+
+
+class RequestStage(_MessageStage):
+    """Head of the upstream direction: parse requests, decide, forward (maybe later)."""
+
+    __slots__ = ("parser", "until", "url")
+
+    def __init__(self, exchange: HttpExchange) -> None:
+        super().__init__(_REQUESTS, exchange)
+        self.parser = httptools.HttpRequestParser(self)
+        self.url = b""
+        self.until = 0.0
 
     # Stage interface -------------------------------------------------------------------
     def data(self, chunk: bytes) -> None:
         if self.exchange.passthrough:
             self.forward(chunk)
             return
-        try:
-            self.parser.feed_data(chunk)
-        except httptools.HttpParserUpgrade as exc:
-            offset = int(exc.args[0]) if exc.args and isinstance(exc.args[0], int) else 0
-            self.exchange.switch_to_passthrough()
-            if offset:
-                self.forward(chunk[offset:])
-        except httptools.HttpParserError:
-            self.exchange.switch_to_passthrough()
-            self.forward(chunk)
+        self.parse(self.parser, chunk, self.forward)
 
     def forward(self, data: bytes) -> None:
         self.push(max(self.until, self.link.loop.time()), data)
@@ -304,31 +314,16 @@ class RequestStage(DelayStage):
             self.forward(b"0\r\n\r\n")
 
 
-class ResponseStage(DelayStage):
+class ResponseStage(_MessageStage):
     """Head of the downstream direction: re-serialise responses, damage bodies on request."""
 
-    __slots__ = (
-        "body",
-        "chunked",
-        "dead",
-        "decision",
-        "exchange",
-        "head_buffer",
-        "headers",
-        "in_message",
-        "parser",
-        "reason",
-    )
+    __slots__ = ("body", "dead", "head_buffer", "in_message", "parser", "reason")
 
     def __init__(self, exchange: HttpExchange) -> None:
-        super().__init__(_RESPONSES, exchange.link, exchange.rng)
-        self.exchange = exchange
+        super().__init__(_RESPONSES, exchange)
         self.parser = httptools.HttpResponseParser(self)
         self.reason = b""
-        self.headers: list[tuple[bytes, bytes]] = []
         self.body: list[bytes] = []
-        self.decision: Decision | None = None
-        self.chunked = False
         self.dead = False
         self.in_message = False
         self.head_buffer = b""
@@ -372,16 +367,7 @@ class ResponseStage(DelayStage):
                 if chunk:
                     self.next.data(chunk)
                 return
-        try:
-            self.parser.feed_data(chunk)
-        except httptools.HttpParserUpgrade as exc:
-            offset = int(exc.args[0]) if exc.args and isinstance(exc.args[0], int) else 0
-            self.exchange.switch_to_passthrough()
-            if offset:
-                self.next.data(chunk[offset:])
-        except httptools.HttpParserError:
-            self.exchange.switch_to_passthrough()
-            self.next.data(chunk)
+        self.parse(self.parser, chunk, self.next.data)
 
     def eof(self) -> None:
         if not self.dead:

@@ -80,6 +80,16 @@ _MATCH = (
 )
 
 
+def _answer_attributes(*, status: int, retry_after: int) -> tuple[Attribute, ...]:
+    """The attributes of a toxic that answers matching requests itself, with these defaults."""
+    return (
+        Attribute("status", int, status, "status code", minimum=100, maximum=599),
+        Attribute("retry_after", int, retry_after, "Retry-After header in seconds; 0 = none"),
+        Attribute("body", str, "", "response body; empty = a JSON error"),
+        *_MATCH,
+    )
+
+
 def _builtin_kinds() -> list[ToxicKind]:
     return [
         ToxicKind(
@@ -142,23 +152,13 @@ def _builtin_kinds() -> list[ToxicKind]:
         ToxicKind(
             "http_status",
             "answer matching requests with this status instead of forwarding them",
-            (
-                Attribute("status", int, 503, "status code", minimum=100, maximum=599),
-                Attribute("retry_after", int, 0, "Retry-After header in seconds; 0 = none"),
-                Attribute("body", str, "", "response body; empty = a JSON error"),
-                *_MATCH,
-            ),
+            _answer_attributes(status=503, retry_after=0),
             http=True,
         ),
         ToxicKind(
             "http_throttle",
             "answer matching requests with 429 Too Many Requests and a Retry-After header",
-            (
-                Attribute("status", int, 429, "status code", minimum=100, maximum=599),
-                Attribute("retry_after", int, 1, "Retry-After header in seconds; 0 = none"),
-                Attribute("body", str, "", "response body; empty = a JSON error"),
-                *_MATCH,
-            ),
+            _answer_attributes(status=429, retry_after=1),
             http=True,
         ),
         ToxicKind(
