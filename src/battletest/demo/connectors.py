@@ -48,13 +48,22 @@ def correlation_headers() -> dict[str, str]:
     return {"X-Correlation-ID": cid} if cid else {}
 
 
-class PmsClient:
-    name = "pms"
+class Connector:
+    """A client of one dependency: where it is, the service's options, the shared HTTP client."""
+
+    name = ""
 
     def __init__(self, base_url: str, options: DemoOptions, client: httpx.AsyncClient) -> None:
         self.base_url = base_url.rstrip("/")
         self.options = options
         self.client = client
+
+
+class PmsClient(Connector):
+    name = "pms"
+
+    def __init__(self, base_url: str, options: DemoOptions, client: httpx.AsyncClient) -> None:
+        super().__init__(base_url, options, client)
         self.breaker = (
             pybreaker.CircuitBreaker(
                 fail_max=options.breaker_fail_max,
@@ -180,13 +189,8 @@ class PmsClient:
         return (list(data["items"]) if data else []), stale
 
 
-class TtsClient:
+class TtsClient(Connector):
     name = "tts"
-
-    def __init__(self, base_url: str, options: DemoOptions, client: httpx.AsyncClient) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.options = options
-        self.client = client
 
     async def synthesize(self, text: str, voice: str) -> bytes:
         last = "no attempt"

@@ -66,25 +66,8 @@ class Journal:
         await self.app(scope, receive, send_with_id)
 
 
-def _reservation_json(r: seed.Reservation) -> dict[str, Any]:
-    guest = next(g for g in seed.GUESTS if g.id == r.guest_id)
-    return {
-        "id": r.id,
-        "hotel_id": r.hotel_id,
-        "guest_id": r.guest_id,
-        "guest_name": guest.name,
-        "guest_phone": guest.phone,
-        "guest_email": guest.email,
-        "confirmation_code": r.confirmation_code,
-        "room": r.room,
-        "check_in": r.check_in,
-        "check_out": r.check_out,
-        "status": r.status,
-    }
-
-
 def create_pms_app() -> Journal:
-    records = {r.id: _reservation_json(r) for r in seed.RESERVATIONS}
+    records = {r.id: seed.reservation_record(r) for r in seed.RESERVATIONS}
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok", "service": "pms"})

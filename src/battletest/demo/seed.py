@@ -7,6 +7,7 @@ seed their in-memory stores from here, so tests and docs can name the same recor
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 HOTELS: dict[str, str] = {"h1": "Harbour View Hotel", "h2": "Alpine Lodge"}
 
@@ -49,6 +50,24 @@ RESERVATIONS: tuple[Reservation, ...] = (
 )
 
 VOICES: tuple[str, ...] = ("alloy", "harbour", "alpine")
+
+
+def reservation_record(r: Reservation) -> dict[str, Any]:
+    """The PMS's JSON answer for one reservation: the booking with its guest's contact details."""
+    guest = next(g for g in GUESTS if g.id == r.guest_id)
+    return {
+        "id": r.id,
+        "hotel_id": r.hotel_id,
+        "guest_id": r.guest_id,
+        "guest_name": guest.name,
+        "guest_phone": guest.phone,
+        "guest_email": guest.email,
+        "confirmation_code": r.confirmation_code,
+        "room": r.room,
+        "check_in": r.check_in,
+        "check_out": r.check_out,
+        "status": r.status,
+    }
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,6 +71,11 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
+    def _one(self, sql: str, *params: Any) -> sqlite3.Row | None:
+        """The first row a query answers, or None."""
+        row: sqlite3.Row | None = self.db.execute(sql, params).fetchone()
+        return row
+
     def ping(self) -> bool:
         return bool(self.db.execute("SELECT 1").fetchone()[0] == 1)
 
@@ -115,16 +120,16 @@ class Store:
 
     # ---- users ---------------------------------------------------------------------------
     def user_by_email(self, email: str) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = self.db.execute(
-            "SELECT * FROM users WHERE email = ?", (email,)
-        ).fetchone()
-        return row
+        return self._one("SELECT * FROM users WHERE email = ?", email)
 
     def user_by_id(self, user_id: str) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = self.db.execute(
-            "SELECT * FROM users WHERE id = ?", (user_id,)
-        ).fetchone()
-        return row
+        return self._one("SELECT * FROM users WHERE id = ?", user_id)
+
+    def _user_public(self, user_id: str) -> dict[str, Any]:
+        """A user as the API shows it (no password hash)."""
+        return dict(
+            self.db.execute(f"SELECT {USER_COLUMNS} FROM users WHERE id = ?", (user_id,)).fetchone()
+        )
 
     def list_users(self, with_hashes: bool = False) -> list[dict[str, Any]]:
         cols = USER_COLUMNS + (", password_hash" if with_hashes else "")
@@ -139,9 +144,7 @@ class Store:
             "INSERT INTO users VALUES (?, ?, ?, ?, ?, NULL, ?, NULL, ?)",
             (uid, email, password_hash, role, hotel_id, display_name, time.time()),
         )
-        return dict(
-            self.db.execute(f"SELECT {USER_COLUMNS} FROM users WHERE id = ?", (uid,)).fetchone()
-        )
+        return self._user_public(uid)
 
     def delete_user(self, user_id: str) -> bool:
         cur = self.db.execute("DELETE FROM users WHERE id = ?", (user_id,))
@@ -154,16 +157,11 @@ class Store:
         if fields:
             sets = ", ".join(f"{k} = ?" for k in fields)
             self.db.execute(f"UPDATE users SET {sets} WHERE id = ?", (*fields.values(), user_id))
-        return dict(
-            self.db.execute(f"SELECT {USER_COLUMNS} FROM users WHERE id = ?", (user_id,)).fetchone()
-        )
+        return self._user_public(user_id)
 
     # ---- API keys ------------------------------------------------------------------------
     def api_key(self, api_key: str) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = self.db.execute(
-            "SELECT * FROM api_keys WHERE key_hash = ?", (key_hash(api_key),)
-        ).fetchone()
-        return row
+        return self._one("SELECT * FROM api_keys WHERE key_hash = ?", key_hash(api_key))
 
     def list_api_keys(self) -> list[dict[str, Any]]:
         rows = self.db.execute(
@@ -240,10 +238,7 @@ class Store:
         )
 
     def call(self, call_id: str) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = self.db.execute(
-            "SELECT * FROM calls WHERE id = ?", (call_id,)
-        ).fetchone()
-        return row
+        return self._one("SELECT * FROM calls WHERE id = ?", call_id)
 
     def call_events(self, call_id: str) -> list[dict[str, Any]]:
         rows = self.db.execute(

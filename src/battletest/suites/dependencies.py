@@ -38,7 +38,6 @@ def pms_stubs() -> list[dict[str, Any]]:
     """Stubs of the PMS API: health, a reservation by id, a search by code, phone or hotel."""
     from battletest.demo import seed
 
-    guests = {g.id: g for g in seed.GUESTS}
     stubs: list[dict[str, Any]] = [
         {
             "name": "health",
@@ -48,20 +47,7 @@ def pms_stubs() -> list[dict[str, Any]]:
         }
     ]
     for r in seed.RESERVATIONS:
-        guest = guests[r.guest_id]
-        record = {
-            "id": r.id,
-            "hotel_id": r.hotel_id,
-            "guest_id": r.guest_id,
-            "guest_name": guest.name,
-            "guest_phone": guest.phone,
-            "guest_email": guest.email,
-            "confirmation_code": r.confirmation_code,
-            "room": r.room,
-            "check_in": r.check_in,
-            "check_out": r.check_out,
-            "status": r.status,
-        }
+        record = seed.reservation_record(r)
         stubs.append(
             {
                 "name": f"reservation {r.id}",
