@@ -160,23 +160,14 @@ class Client:
             return conn
         if conn is not None:
             self.close()
-        loop = asyncio.get_running_loop()
-        conn = _Conn()
-        try:
-            await asyncio.wait_for(
-                loop.create_connection(
-                    lambda: conn,
-                    self.address,
-                    self.target.port,
-                    ssl=self.ssl,
-                    server_hostname=self.target.host if self.ssl else None,
-                ),
-                timeout=self.timeout,
-            )
-        except (OSError, TimeoutError, ssl.SSLError) as exc:
-            from battletest.load.runtime import error_kind
+        from battletest.load.runtime import open_connection
 
-            raise RequestFailed(error_kind(exc)) from None
+        conn = _Conn()
+        failed = await open_connection(
+            asyncio.get_running_loop(), conn, self.address, self.target, self.ssl, self.timeout
+        )
+        if failed is not None:
+            raise RequestFailed(failed)
         self.conn = conn
         return conn
 

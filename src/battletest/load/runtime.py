@@ -93,6 +93,31 @@ def error_kind(exc: BaseException | None) -> str:
     return "connect"
 
 
+async def open_connection(
+    loop: asyncio.AbstractEventLoop,
+    protocol: asyncio.Protocol,
+    address: str,
+    target: Target,
+    ssl_context: ssl.SSLContext | None,
+    timeout: float,
+) -> str | None:
+    """Connect ``protocol`` to the target at ``address``; the error kind if that fails."""
+    try:
+        await asyncio.wait_for(
+            loop.create_connection(
+                lambda: protocol,
+                address,
+                target.port,
+                ssl=ssl_context,
+                server_hostname=target.host if ssl_context else None,
+            ),
+            timeout=timeout,
+        )
+    except (OSError, TimeoutError, ssl.SSLError) as exc:
+        return error_kind(exc)
+    return None
+
+
 class Recorder:
     """Counters and latencies of the current snapshot interval."""
 
@@ -501,19 +526,11 @@ class Runtime:
 
     async def _connect(self, conn: Connection) -> None:
         cfg = self.cfg
-        try:
-            await asyncio.wait_for(
-                self.loop.create_connection(
-                    lambda: conn,
-                    cfg.address,
-                    cfg.target.port,
-                    ssl=self.ssl,
-                    server_hostname=cfg.target.host if self.ssl else None,
-                ),
-                timeout=cfg.timeout,
-            )
-        except (OSError, TimeoutError, ssl.SSLError) as exc:
-            conn.fail(error_kind(exc))
+        failed = await open_connection(
+            self.loop, conn, cfg.address, cfg.target, self.ssl, cfg.timeout
+        )
+        if failed is not None:
+            conn.fail(failed)
             return
         if conn.closed or conn.ep < 0:  # timed out or stopped while connecting
             if conn.transport is not None:

@@ -8,6 +8,7 @@ step becomes a warning of the result.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from battletest.errors import BattletestError, ScenarioError
@@ -27,13 +28,17 @@ def run_steps(
     shared: dict[str, Any],
 ) -> dict[str, Any]:
     """Run the ``setup`` or ``teardown`` steps; return the variables they extracted."""
+
+    def connect() -> Client:
+        return Client(target, address, timeout, tls.context() if target.tls else None)
+
     if not isinstance(scenario, FlowScenario):
-        return _python_hook(scenario, phase, target, address, tls, timeout, shared)
+        return _python_hook(scenario, phase, connect, shared)
     steps = scenario.setup if phase == "setup" else scenario.teardown
     state = VUState(scenario, 0, shared)
 
     async def go() -> None:
-        client = Client(target, address, timeout, tls.context() if target.tls else None)
+        client = connect()
         try:
             for step in steps:
                 path, headers, body = render_step(step, state)
@@ -68,13 +73,7 @@ def run_steps(
 
 
 def _python_hook(
-    scenario: Any,
-    phase: str,
-    target: Target,
-    address: str,
-    tls: TLSOptions,
-    timeout: float,
-    shared: dict[str, Any],
+    scenario: Any, phase: str, connect: Callable[[], Client], shared: dict[str, Any]
 ) -> dict[str, Any]:
     """A Python scenario's module-level ``setup(client)`` / ``teardown(client, data)``."""
     from battletest.load.tasks import UserClient, import_file
@@ -83,7 +82,7 @@ def _python_hook(
     out: dict[str, Any] = {}
 
     async def go() -> None:
-        client = Client(target, address, timeout, tls.context() if target.tls else None)
+        client = connect()
 
         async def send(
             method: str, path: str, headers: dict[str, str], body: bytes, expect: tuple[int, ...]
