@@ -8,6 +8,10 @@ exits with the error's ``exit_code``. A traceback reaching a user is a bug.
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 class ExitCode(IntEnum):
@@ -81,6 +85,12 @@ class Interrupted(BattletestError):
     exit_code = ExitCode.INTERRUPTED
 
 
+def validation_problem(exc: ValidationError) -> tuple[str, str]:
+    """The first problem of a pydantic validation error: where (``a.b.0``) and what."""
+    err = exc.errors()[0]
+    return ".".join(str(p) for p in err["loc"]), str(err["msg"])
+
+
 __all__ = [
     "AuthError",
     "BattletestError",
@@ -93,4 +103,5 @@ __all__ = [
     "SpecError",
     "TargetUnreachable",
     "UsageError",
+    "validation_problem",
 ]

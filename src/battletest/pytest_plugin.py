@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -138,30 +138,37 @@ def _mode(value: str) -> str:
     return mode
 
 
+# The ``--bt-*`` options: name, how a value is checked (None: any text), metavar, help.
+_OPTIONS: tuple[tuple[str, Callable[[str], str] | None, str, str], ...] = (
+    ("target", _url, "URL", "base URL of a running service to test"),
+    (
+        "app",
+        _app,
+        "MODULE:ATTR",
+        "ASGI/WSGI app battletest starts on a free loopback port for the session",
+    ),
+    ("profile", None, "NAME", "config profile (dev, staging, prod, …)"),
+    (
+        "mode",
+        _mode,
+        "MODE",
+        "LIVE, LIVE_SMOKE, MOCK or GOLDEN (LIVE_SMOKE runs only smoke tests, read-only)",
+    ),
+    ("config", None, "FILE", "battletest.toml or pyproject.toml to read"),
+    (
+        "results",
+        None,
+        "FILE",
+        "write the outcomes as a battletest SuiteResult JSON (used by `battletest run`)",
+    ),
+)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("battletest", "battletest: the system under test")
-    group.addoption(
-        "--bt-target", type=_url, metavar="URL", help="base URL of a running service to test"
-    )
-    group.addoption(
-        "--bt-app",
-        type=_app,
-        metavar="MODULE:ATTR",
-        help="ASGI/WSGI app battletest starts on a free loopback port for the session",
-    )
-    group.addoption("--bt-profile", metavar="NAME", help="config profile (dev, staging, prod, …)")
-    group.addoption(
-        "--bt-mode",
-        type=_mode,
-        metavar="MODE",
-        help="LIVE, LIVE_SMOKE, MOCK or GOLDEN (LIVE_SMOKE runs only smoke tests, read-only)",
-    )
-    group.addoption("--bt-config", metavar="FILE", help="battletest.toml or pyproject.toml to read")
-    group.addoption(
-        "--bt-results",
-        metavar="FILE",
-        help="write the outcomes as a battletest SuiteResult JSON (used by `battletest run`)",
-    )
+    for name, check, metavar, help_text in _OPTIONS:
+        typed: dict[str, Any] = {"type": check} if check else {}
+        group.addoption(f"--bt-{name}", metavar=metavar, help=help_text, **typed)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from battletest.errors import UsageError
+from battletest.errors import UsageError, validation_problem
 
 SCHEMA_VERSION = "1.0"
 
@@ -225,10 +225,9 @@ class Report(_Model):
                 hint="re-run battletest run",
             ) from None
         except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"])
+            where, problem = validation_problem(exc)
             raise UsageError(
-                f"{path} is not a battletest report: {where}: {err['msg']}",
+                f"{path} is not a battletest report: {where}: {problem}",
                 hint="pass the report.json of a battletest run",
             ) from None
 

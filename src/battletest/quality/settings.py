@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from battletest.errors import ConfigError
+from battletest.errors import ConfigError, validation_problem
 
 
 class FlakyPolicy(BaseModel):
@@ -106,10 +106,9 @@ def load_settings(root: Path, *, strict_toml: bool = True) -> QualitySettings:
     try:
         return QualitySettings.model_validate(picked)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
+        where, problem = validation_problem(exc)
         raise ConfigError(
-            f"{source.name}: [{where}] {err['msg']}",
+            f"{source.name}: [{where}] {problem}",
             hint="see docs/quality.md for the [history], [flaky] and [impact] keys",
         ) from exc
 

@@ -311,13 +311,7 @@ def rbac_matrix(ctx: SuiteContext, spec: Spec, rec: CaseRecorder) -> None:
         op = spec.operation(rule.method, rule.path)
         label = f"{rule.method} {rule.path}"
         if op is None:
-            rec.add(
-                Case(
-                    name=f"rbac: {label}",
-                    status=Status.ERROR,
-                    message=f"[[rbac]] names {label}, which the spec does not have",
-                )
-            )
+            rec.error(f"rbac: {label}", f"[[rbac]] names {label}, which the spec does not have")
             continue
         for role in roles:
             session = ctx.identities.with_role(role)
@@ -352,8 +346,7 @@ def rbac_matrix(ctx: SuiteContext, spec: Spec, rec: CaseRecorder) -> None:
 def auth_suite(ctx: SuiteContext) -> SuiteResult:
     rec = CaseRecorder(ctx, NAME)
     if ctx.spec is None:
-        rec.skip("auth", "no OpenAPI document")
-        return rec.result()
+        return rec.skipped("no OpenAPI document")
     spec = ctx.spec
     auth = ctx.config.auth
     secured = sum(

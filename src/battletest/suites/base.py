@@ -232,6 +232,15 @@ class CaseRecorder:
     def skip(self, name: str, reason: str) -> Case:
         return self.add(Case(name=name, status=Status.SKIPPED, message=reason))
 
+    def error(self, name: str, message: str) -> Case:
+        """A case battletest could not run (a tool or input problem, not a finding)."""
+        return self.add(Case(name=name, status=Status.ERROR, message=message))
+
+    def skipped(self, reason: str) -> SuiteResult:
+        """The result of a suite that cannot run at all: one skipped case named after it."""
+        self.skip(self.suite, reason)
+        return self.result()
+
     def result(self, **extra: object) -> SuiteResult:
         return SuiteResult.from_cases(
             self.suite, list(self.cases), round(time.monotonic() - self.started, 3), **extra

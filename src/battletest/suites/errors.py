@@ -260,13 +260,7 @@ class ErrorsRun:
             self.rec.add(unsent_case("correlation id", exc))
             return
         except httpx.HTTPError as exc:
-            self.rec.add(
-                Case(
-                    name="correlation id",
-                    status=Status.ERROR,
-                    message=f"request failed: {exc.__class__.__name__}",
-                )
-            )
+            self.rec.error("correlation id", f"request failed: {exc.__class__.__name__}")
             return
         ms = round((time.monotonic() - started) * 500, 3)
         made = generated.headers.get(header)
@@ -295,8 +289,7 @@ class ErrorsRun:
 def errors_suite(ctx: SuiteContext) -> SuiteResult:
     rec = CaseRecorder(ctx, NAME)
     if ctx.spec is None:
-        rec.skip("errors", "no OpenAPI document")
-        return rec.result()
+        return rec.skipped("no OpenAPI document")
     run = ErrorsRun(ctx, ctx.spec, rec)
     ctx.progress.suite_started(NAME, None)
     for op in ctx.spec.operations:

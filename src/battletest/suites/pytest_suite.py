@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from battletest.results import Case, Status, SuiteResult
+from battletest.results import SuiteResult
 from battletest.suites.base import CaseRecorder, SuiteContext
 
 NAME = "pytest"
@@ -115,17 +115,10 @@ def pytest_suite(ctx: SuiteContext) -> SuiteResult:
     rec = CaseRecorder(ctx, NAME)
     cfg = ctx.config.suites.pytest
     if not cfg.path:
-        rec.skip("pytest", "no [suites.pytest].path configured: nothing to run")
-        return rec.result()
+        return rec.skipped("no [suites.pytest].path configured: nothing to run")
     path = Path(cfg.path)
     if not path.exists():
-        rec.add(
-            Case(
-                name="pytest",
-                status=Status.ERROR,
-                message=f"[suites.pytest].path {path} does not exist; fix the path",
-            )
-        )
+        rec.error("pytest", f"[suites.pytest].path {path} does not exist; fix the path")
         return rec.result()
     ctx.progress.suite_started(NAME, None)
     with tempfile.TemporaryDirectory(prefix="battletest-pytest-") as tmp:
@@ -141,28 +134,17 @@ def pytest_suite(ctx: SuiteContext) -> SuiteResult:
                 check=False,
             )
         except subprocess.TimeoutExpired:
-            rec.add(
-                Case(
-                    name="pytest",
-                    status=Status.ERROR,
-                    message=f"pytest did not finish within {cfg.timeout_s:g}s "
-                    "([suites.pytest].timeout_s)",
-                )
+            rec.error(
+                "pytest",
+                f"pytest did not finish within {cfg.timeout_s:g}s ([suites.pytest].timeout_s)",
             )
             return rec.result()
         if proc.returncode == NO_TESTS:
-            rec.skip("pytest", f"no tests collected from {path}")
-            return rec.result()
+            return rec.skipped(f"no tests collected from {path}")
         suite = _read(results)
         if suite is None:
             tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
-            rec.add(
-                Case(
-                    name="pytest",
-                    status=Status.ERROR,
-                    message=f"pytest exited {proc.returncode}: {' | '.join(tail)}",
-                )
-            )
+            rec.error("pytest", f"pytest exited {proc.returncode}: {' | '.join(tail)}")
             return rec.result()
         metrics: dict[str, Any] = {**suite.metrics, "exit_code": proc.returncode}
         if coverage_file is not None:
