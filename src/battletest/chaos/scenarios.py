@@ -97,60 +97,67 @@ class FailureScenario:
         )
 
 
-def _json_error(code: str, message: str) -> str:
-    return f'{{"error": "{code}", "message": "{message}"}}'
+def _json_failure(
+    name: str,
+    description: str,
+    statuses: tuple[int, ...],
+    error: tuple[str, str],
+    headers: tuple[tuple[str, str], ...] = (),
+    **extra: Any,
+) -> FailureScenario:
+    """A scenario that answers a JSON error body ``{"error": code, "message": text}``."""
+    code, message = error
+    return FailureScenario(
+        name,
+        description,
+        statuses=statuses,
+        headers=(*headers, ("content-type", "application/json")),
+        body=f'{{"error": "{code}", "message": "{message}"}}',
+        **extra,
+    )
 
 
 BUILTIN_SCENARIOS: dict[str, FailureScenario] = {
     s.name: s
     for s in (
-        FailureScenario(
+        _json_failure(
             "throttling",
             "429 Too Many Requests with Retry-After: 1",
-            statuses=(429,),
-            headers=(("retry-after", "1"), ("content-type", "application/json")),
-            body=_json_error("rate_limited", "too many requests"),
+            (429,),
+            ("rate_limited", "too many requests"),
+            headers=(("retry-after", "1"),),
         ),
         FailureScenario(
             "timeout",
             "hangs past the client's timeout (30 s, or until the client disconnects)",
             hang_s=30.0,
         ),
-        FailureScenario(
+        _json_failure(
             "service_failure",
             "500 and 503 alternately",
-            statuses=(503, 500),
-            headers=(("content-type", "application/json"),),
-            body=_json_error("unavailable", "dependency failed"),
+            (503, 500),
+            ("unavailable", "dependency failed"),
         ),
-        FailureScenario(
+        _json_failure(
             "quota_exceeded",
             "429 with X-RateLimit-Remaining: 0 until the quota resets",
-            statuses=(429,),
-            headers=(
-                ("retry-after", "{remaining_s}"),
-                ("x-ratelimit-remaining", "0"),
-                ("content-type", "application/json"),
-            ),
-            body=_json_error("quota_exceeded", "quota exhausted"),
+            (429,),
+            ("quota_exceeded", "quota exhausted"),
+            headers=(("retry-after", "{remaining_s}"), ("x-ratelimit-remaining", "0")),
         ),
-        FailureScenario(
+        _json_failure(
             "auth_failure",
             "401 with WWW-Authenticate: Bearer error=invalid_token",
-            statuses=(401,),
-            headers=(
-                ("www-authenticate", 'Bearer error="invalid_token"'),
-                ("content-type", "application/json"),
-            ),
-            body=_json_error("unauthorized", "credentials rejected"),
+            (401,),
+            ("unauthorized", "credentials rejected"),
+            headers=(("www-authenticate", 'Bearer error="invalid_token"'),),
         ),
         FailureScenario("slow", "+2000 ms latency on every answer", latency_ms=2000.0),
-        FailureScenario(
+        _json_failure(
             "flapping",
             "alternating 1 s windows of 503 and normal answers",
-            statuses=(503,),
-            headers=(("content-type", "application/json"),),
-            body=_json_error("unavailable", "flapping"),
+            (503,),
+            ("unavailable", "flapping"),
             flap_period_s=1.0,
         ),
         FailureScenario("outage", "the port refuses connections", refuse_connections=True),
