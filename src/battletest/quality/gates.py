@@ -31,6 +31,11 @@ from battletest.errors import UsageError
 from battletest.results import GateResult, Report, Severity, Status, SuiteResult
 
 
+def _percent(default: float, what: str) -> Any:
+    """A gate on a percentage (0 to 100); its description ends with the default."""
+    return Field(default=default, ge=0, le=100, description=f"{what} (default {default:g}).")
+
+
 class GatesConfig(BaseModel):
     """``[gates]``: limits the run must hold. ``None`` switches a gate off."""
 
@@ -39,31 +44,19 @@ class GatesConfig(BaseModel):
     max_failed_cases: int | None = Field(
         default=0, ge=0, description="Most failed or errored cases allowed (default 0)."
     )
-    min_success_rate: float | None = Field(
-        default=95.0,
-        ge=0,
-        le=100,
-        description="Lowest percentage of executed cases that must pass (default 95).",
+    min_success_rate: float | None = _percent(
+        95.0, "Lowest percentage of executed cases that must pass"
     )
-    min_line_coverage: float | None = Field(
-        default=80.0, ge=0, le=100, description="Lowest line coverage percent (default 80)."
-    )
-    min_branch_coverage: float | None = Field(
-        default=80.0, ge=0, le=100, description="Lowest branch coverage percent (default 80)."
-    )
+    min_line_coverage: float | None = _percent(80.0, "Lowest line coverage percent")
+    min_branch_coverage: float | None = _percent(80.0, "Lowest branch coverage percent")
     max_severity: Severity | None = Field(
         default=Severity.MEDIUM,
         description="Highest security finding severity allowed (default medium).",
     )
-    max_flaky_percent: float | None = Field(
-        default=5.0,
-        ge=0,
-        le=100,
-        description="Flakiness budget: most percent of the run's tests known flaky (default 5).",
+    max_flaky_percent: float | None = _percent(
+        5.0, "Flakiness budget: most percent of the run's tests known flaky"
     )
-    max_load_error_rate: float | None = Field(
-        default=5.0, ge=0, le=100, description="Most percent of load requests failing (default 5)."
-    )
+    max_load_error_rate: float | None = _percent(5.0, "Most percent of load requests failing")
     load_thresholds: bool | None = Field(
         default=True, description="Every load threshold (p95 < 300ms, …) must hold."
     )
