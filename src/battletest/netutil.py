@@ -4,16 +4,18 @@
 yields its base URL; it is how tests stand up small purpose-built servers over real sockets.
 ``guard_control_bind`` and ``token_matches`` keep control APIs (the fault proxy's, the mock
 server's admin API) on loopback, or behind a token when the user allows remote access.
+``start_loop_thread`` runs an asyncio loop in a daemon thread (the fault proxy, the mock server).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 import socket
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
@@ -150,3 +152,50 @@ def serve_app(
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop where installed (the measured fast path), else the stock loop."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency off Windows
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+def start_loop_thread(
+    loop: asyncio.AbstractEventLoop,
+    name: str,
+    boot: Callable[[], Awaitable[None]],
+    shutdown: Callable[[], Awaitable[None]],
+    wait_s: float,
+) -> threading.Thread:
+    """Run ``boot`` and then ``loop`` in a daemon thread until the loop is stopped.
+
+    Returns once ``boot`` has finished (or after ``wait_s``); what ``boot`` raised is raised
+    here, the loop then closed. After ``loop.stop()`` the thread runs ``shutdown`` and closes it.
+    """
+    ready = threading.Event()
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(boot())
+        except BaseException as exc:
+            failure.append(exc)
+            ready.set()
+            loop.close()
+            return
+        ready.set()
+        loop.run_forever()
+        loop.run_until_complete(shutdown())
+        loop.close()
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+    ready.wait(wait_s)
+    if failure:
+        thread.join(5)
+        raise failure[0]
+    return thread

@@ -30,7 +30,6 @@ from collections.abc import Coroutine, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar, Unpack
 
-from battletest.chaos.loop import new_event_loop, start_loop_thread
 from battletest.chaos.mock.http import Fault, HttpServer, Request, Response
 from battletest.chaos.mock.journal import Expectation, Journal, JournalEntry
 from battletest.chaos.mock.stubs import (
@@ -45,7 +44,14 @@ from battletest.chaos.mock.stubs import (
 )
 from battletest.chaos.scenarios import FailureSchedule, ScenarioRegistry
 from battletest.errors import BattletestError, UsageError
-from battletest.netutil import LOOPBACK, TOKEN_HEADER, guard_control_bind, token_matches
+from battletest.netutil import (
+    LOOPBACK,
+    TOKEN_HEADER,
+    guard_control_bind,
+    new_event_loop,
+    start_loop_thread,
+    token_matches,
+)
 
 T = TypeVar("T")
 ADMIN = "/__admin"

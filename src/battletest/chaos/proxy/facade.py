@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from battletest.chaos.loop import new_event_loop, start_loop_thread
 from battletest.chaos.proxy.core import (
     ListenError,
     Proxy,
@@ -30,7 +29,7 @@ from battletest.chaos.proxy.core import (
 )
 from battletest.chaos.proxy.toxics import Toxic, ToxicKinds
 from battletest.errors import ConfigError, UsageError
-from battletest.netutil import guard_control_bind, listen_socket
+from battletest.netutil import guard_control_bind, listen_socket, new_event_loop, start_loop_thread
 
 TOKEN_ENV = "BATTLETEST_PROXY_TOKEN"
 
