@@ -35,7 +35,7 @@ KNOWN_DATA: dict[str, Any] = {"allow_destructive": True}
 def _scan(insecure: bool, depths: list[str]) -> list[Any]:
     from battletest.config import load_config
     from battletest.demo import start
-    from battletest.security.identity import identities_from
+    from battletest.security.context import identities_from
     from battletest.security.suite import scan, settings_from
     from battletest.spec import load_spec
 

@@ -8,8 +8,8 @@ the rest of battletest only through ``battletest.results`` types.
 
 from __future__ import annotations
 
+from battletest.security.context import ScanIdentity
 from battletest.security.framework import CheckInfo, Outcome, Scanner, ScanOutcome
-from battletest.security.identity import ScanIdentity
 from battletest.security.settings import ScanSettings
 from battletest.security.suite import (
     default_scanner,

@@ -15,7 +15,7 @@ from battletest.security.settings import DEPTHS
 
 
 def _identity(value: str) -> Any:
-    from battletest.security.identity import ScanIdentity
+    from battletest.security.context import ScanIdentity
 
     name, sep, token = value.partition("=")
     if not sep or not token:
@@ -87,7 +87,7 @@ def scan_command(
     from battletest.sections import load_checked_config as load_config
     from battletest.security import baseline as baseline_file
     from battletest.security.console import render
-    from battletest.security.identity import identities_from
+    from battletest.security.context import identities_from
     from battletest.security.suite import scan, settings_from, to_suite
     from battletest.spec import load_spec
 

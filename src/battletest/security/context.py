@@ -14,14 +14,15 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from battletest.errors import AuthError
 from battletest.results import Finding
 from battletest.security.canary import Canary
 from battletest.security.framework import CheckInfo, make_finding
-from battletest.security.identity import ScanIdentity
-from battletest.security.settings import ScanSettings
+from battletest.security.settings import LoginSettings, ScanSettings
 from battletest.security.values import example
 from battletest.spec import Operation, path_matches
 from battletest.transport import ANONYMOUS, Exchange, Transport
+from battletest.transport.identities import AuthConfig, Identity, IdentitySession
 
 _LOGIN = re.compile(r"(^|/)(login|signin|sign-in|token|session|sessions|authenticate)$", re.I)
 _RESET = re.compile(r"(reset|forgot|recover)", re.I)
@@ -36,6 +37,122 @@ class Created:
     id: str
     body: dict[str, Any]
     response: Any
+
+
+@dataclass(slots=True)
+class ScanIdentity:
+    """A user the scanner acts as: the transport's identity credentials plus what the checks
+    need (role, tenant). Logging in is the transport's (``IdentitySession.login``)."""
+
+    name: str
+    role: str = "user"
+    tenant: str | None = None
+    token: str | None = None  # a bearer token (often a JWT)
+    api_key: str | None = None
+    api_key_header: str = "X-API-Key"
+    cookies: dict[str, str] = field(default_factory=dict)
+    username: str | None = None
+    password: str | None = None
+    basic: bool = False  # HTTP Basic with username and password (no login operation)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Authorization and API key headers, as the transport's session sends them (cookies
+        are sent apart)."""
+        session = self.session()
+        if session is None:
+            return {}
+        return {name: value for where, name, value in session.credentials() if where == "header"}
+
+    def session(self, settings: LoginSettings | None = None) -> IdentitySession | None:
+        """This identity as the transport's ``IdentitySession`` (its credentials as they are
+        now), or None when it has none."""
+        if not (
+            self.token
+            or self.api_key
+            or self.cookies
+            or (self.password is not None and self.username)
+        ):
+            return None
+        login = settings or LoginSettings()
+        auth = AuthConfig(
+            login_path=login.path,
+            login_format=login.format,
+            username_field=login.username_field,
+            password_field=login.password_field,
+            token_field=login.token_field,
+            api_key_header=self.api_key_header,
+        )
+        kinds = {"bearer": self.token, "api_key": self.api_key, "cookie": self.cookies}
+        kind = next((k for k, given in kinds.items() if given), "basic" if self.basic else "login")
+        ident = Identity(
+            name=self.name,
+            role=self.role,
+            kind=kind,  # type: ignore[arg-type]
+            username=self.username if self.password is not None else None,
+            password=self.password,
+            token=self.token,
+            api_key=self.api_key,
+            cookie="; ".join(f"{k}={v}" for k, v in self.cookies.items()) or None,
+        )
+        return IdentitySession(ident, auth)
+
+    @property
+    def jwt(self) -> str | None:
+        return self.token if self.token and self.token.count(".") == 2 else None
+
+    @property
+    def cookie_auth(self) -> bool:
+        return bool(self.cookies) and not self.token and not self.api_key
+
+    def secrets(self) -> list[str]:
+        return [s for s in (self.token, self.api_key, self.password, *self.cookies.values()) if s]
+
+
+def login(client: Transport, identity: ScanIdentity, settings: LoginSettings) -> ScanIdentity:
+    """Log an identity in with username and password through the transport's identity login;
+    keep its token or session cookie."""
+    if identity.token or identity.api_key or identity.cookies or not identity.username:
+        return identity
+    if not settings.path and identity.password is not None:
+        identity.basic = True  # no login operation: the credentials go as HTTP Basic
+        return identity
+    if not settings.path:
+        raise AuthError(
+            f"identity {identity.name!r} has a username but no login path is known",
+            hint="set [security.login] path (or [auth] login_path) to the login operation",
+        )
+    session = identity.session(settings)
+    assert session is not None  # it has a username and password
+    key = f"{identity.name} (login)"  # a client of its own: its cookie jar is not reused
+    try:
+        session.login(client(key))
+    finally:
+        client.release(key)
+    identity.token = session.access_token
+    identity.cookies = dict(session.cookies)
+    return identity
+
+
+def identities_from(items: Iterable[Any], api_key_header: str = "X-API-Key") -> list[ScanIdentity]:
+    """ScanIdentity objects from config identities (objects or dicts with the same keys)."""
+    out = []
+    for item in items:
+        get = item.get if isinstance(item, dict) else (lambda k, d=None, i=item: getattr(i, k, d))
+        out.append(
+            ScanIdentity(
+                name=str(get("name")),
+                role=str(get("role", "user") or "user"),
+                tenant=get("tenant"),
+                token=get("token"),
+                api_key=get("api_key"),
+                api_key_header=api_key_header,
+                cookies=dict(get("cookies", None) or {}),
+                username=get("username"),
+                password=get("password"),
+            )
+        )
+    return out
 
 
 @dataclass
@@ -100,8 +217,6 @@ class ScanContext:
 
     def relogin(self) -> None:
         """Log every username/password identity in again (after tokens were let expire)."""
-        from battletest.security.identity import login
-
         for ident in self.identities:
             if ident.username and ident.password and not ident.api_key:
                 ident.token, ident.cookies = None, {}
@@ -131,8 +246,6 @@ class ScanContext:
         ex = self.client.send(method, path, headers=hdrs, key=key, **kwargs)
         if ex.status == 401 and identity is not None and _lapsed(identity):
             # the identity's own token expired during the scan: log in again, send once more
-            from battletest.security.identity import login
-
             identity.token = None
             login(self.client, identity, self.settings.login)
             return self.send(method, path, identity, headers=headers, **kwargs)

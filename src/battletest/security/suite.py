@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -13,9 +14,8 @@ from battletest.errors import TargetUnreachable
 from battletest.results import Case, Finding, Severity, Status, SuiteResult
 from battletest.security import baseline as baseline_file
 from battletest.security.checks import register_all
-from battletest.security.context import ScanContext
+from battletest.security.context import ScanContext, ScanIdentity, identities_from, login
 from battletest.security.framework import Progress, Scanner, ScanOutcome
-from battletest.security.identity import ScanIdentity, identities_from, login
 from battletest.security.settings import ScanSettings
 from battletest.spec import Operation, Spec, from_document, select
 from battletest.transport import Transport, WritePolicy
@@ -120,18 +120,7 @@ def scan(
 
 
 def _copy(identity: ScanIdentity) -> ScanIdentity:
-    return ScanIdentity(
-        name=identity.name,
-        role=identity.role,
-        tenant=identity.tenant,
-        token=identity.token,
-        api_key=identity.api_key,
-        api_key_header=identity.api_key_header,
-        cookies=dict(identity.cookies),
-        username=identity.username,
-        password=identity.password,
-        basic=identity.basic,
-    )
+    return dataclasses.replace(identity, cookies=dict(identity.cookies))
 
 
 def to_suite(outcome: ScanOutcome, settings: ScanSettings) -> SuiteResult:

@@ -53,7 +53,7 @@ def scan_identities(ctx: SuiteContext) -> list[Any]:
     target's login rate limit is not spent again); an identity whose session cannot be had
     keeps its credentials and logs in itself."""
     from battletest.errors import BattletestError
-    from battletest.security.identity import identities_from
+    from battletest.security.context import identities_from
 
     people = identities_from(ctx.config.identities, ctx.config.auth.api_key_header)
     for person in people:

@@ -631,9 +631,11 @@ def scheme_kind(scheme: Any) -> str:
     return "other"
 
 
-__all__ = [
+__all__ = [  # AuthConfig and Identity: what a session is made of (the scanner builds its own)
     "TOKEN_FIELDS",
+    "AuthConfig",
     "Identities",
+    "Identity",
     "IdentitySession",
     "fits",
     "infer_kind",

@@ -10,9 +10,8 @@ from typing import Any
 import battletest.auth.jwt as jwtlib
 from battletest.results import Severity
 from battletest.security.checks.common import is_secured_get, readable, secured, signature
-from battletest.security.context import ScanContext
+from battletest.security.context import ScanContext, ScanIdentity, login
 from battletest.security.framework import Outcome, Scanner
-from battletest.security.identity import ScanIdentity, login
 from battletest.spec import Operation
 from battletest.transport import Exchange
 

@@ -8,9 +8,8 @@ from typing import Any
 
 from battletest.results import Severity
 from battletest.security.checks.common import json_keys
-from battletest.security.context import ScanContext, extract_ids
+from battletest.security.context import ScanContext, ScanIdentity, extract_ids
 from battletest.security.framework import Outcome, Scanner
-from battletest.security.identity import ScanIdentity
 from battletest.spec import Operation, item_schema, properties_of
 from battletest.transport import Exchange
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from battletest.security.context import ScanContext
-from battletest.security.identity import ScanIdentity
+from battletest.security.context import ScanContext, ScanIdentity
 from battletest.spec import Operation
 from battletest.transport import Exchange
 

@@ -20,8 +20,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
-from battletest.security.context import ScanContext
-from battletest.security.identity import ScanIdentity
+from battletest.security.context import ScanContext, ScanIdentity
 from battletest.spec import Operation
 from battletest.transport import Exchange
 

@@ -11,9 +11,8 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from battletest.results import Severity
 from battletest.security.checks.common import readable
-from battletest.security.context import Created, ScanContext, extract_ids
+from battletest.security.context import Created, ScanContext, ScanIdentity, extract_ids
 from battletest.security.framework import Outcome, Scanner
-from battletest.security.identity import ScanIdentity
 from battletest.spec import Operation
 from battletest.transport import Exchange
 
