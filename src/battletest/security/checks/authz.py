@@ -74,6 +74,15 @@ def _privileged(ctx: ScanContext, op: Operation) -> bool:
     return any(_ADMIN_SCOPE.search(s) for s in op.scopes) or ctx.admin_like(op)
 
 
+def _on_object(
+    ctx: ScanContext, op: Operation, ex: Exchange, note: str, severity: Severity | None = None
+) -> Outcome:
+    """A BOLA finding on the id of the object another identity reached."""
+    return Outcome.found(
+        ctx.finding(op, ex, parameter=op.path_params[-1], severity=severity, note=note)
+    )
+
+
 def register(scanner: Scanner) -> None:
     @scanner.check(
         id="bola",
@@ -119,14 +128,7 @@ def register(scanner: Scanner) -> None:
             if _same_object(ex, mine, object_id, op) and _same_object(
                 ctx.send("GET", path, b), mine, object_id, op
             ):
-                return Outcome.found(
-                    ctx.finding(
-                        op,
-                        ex,
-                        parameter=op.path_params[-1],
-                        note=f"{b.name} read {a.name}'s object {object_id}",
-                    )
-                )
+                return _on_object(ctx, op, ex, f"{b.name} read {a.name}'s object {object_id}")
             return Outcome.clean()
         if not (created or ctx.settings.allow_destructive):
             return Outcome.inconclusive("only objects the scanner created are changed")
@@ -136,14 +138,12 @@ def register(scanner: Scanner) -> None:
             ex = ctx.send("DELETE", path, b)
             gone = read_path is not None and ctx.send("GET", read_path, a).status == 404
             if ex.ok and gone:
-                return Outcome.found(
-                    ctx.finding(
-                        op,
-                        ex,
-                        parameter=op.path_params[-1],
-                        severity=Severity.CRITICAL,
-                        note=f"{b.name} deleted {a.name}'s object {object_id}; {a.name} now gets 404",
-                    )
+                return _on_object(
+                    ctx,
+                    op,
+                    ex,
+                    f"{b.name} deleted {a.name}'s object {object_id}; {a.name} now gets 404",
+                    Severity.CRITICAL,
                 )
             return Outcome.clean()
         strings = [
@@ -158,14 +158,12 @@ def register(scanner: Scanner) -> None:
         ex = ctx.send(op.method, path, b, json_body=body)
         back = ctx.send("GET", read_path, a)
         if ex.ok and marker in back.text:
-            return Outcome.found(
-                ctx.finding(
-                    op,
-                    ex,
-                    parameter=op.path_params[-1],
-                    severity=Severity.CRITICAL,
-                    note=f"{b.name} changed {a.name}'s object {object_id}; read back shows {marker}",
-                )
+            return _on_object(
+                ctx,
+                op,
+                ex,
+                f"{b.name} changed {a.name}'s object {object_id}; read back shows {marker}",
+                Severity.CRITICAL,
             )
         return Outcome.clean()
 

@@ -20,7 +20,9 @@ from importlib import resources
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
+from battletest.results import Finding
 from battletest.security.context import ScanContext, ScanIdentity
+from battletest.security.framework import Outcome
 from battletest.spec import Operation
 from battletest.transport import Exchange
 
@@ -252,6 +254,27 @@ def each_slot(
         if result is not None:
             found.append(result)
     return found, ""
+
+
+Proof = tuple[Exchange, str, str]  # the answer that proves it, the finding's title, a note
+
+
+def each_finding(
+    ctx: ScanContext, op: Operation | None, test: Callable[[Probe, Slot], Proof | None]
+) -> Outcome:
+    """Run ``test`` on each injection point of ``op``; each proof is a finding on that point;
+    an operation none of whose points could be probed is inconclusive."""
+    assert op is not None
+
+    def found(probe: Probe, slot: Slot) -> Finding | None:
+        proof = test(probe, slot)
+        if proof is None:
+            return None
+        ex, title, note = proof
+        return ctx.finding(op, ex, parameter=slot.label, title=title, note=note)
+
+    findings, reason = each_slot(ctx, op, found)
+    return Outcome.inconclusive(reason) if reason else Outcome.found(*findings)
 
 
 def fill(template: str, **values: Any) -> str:

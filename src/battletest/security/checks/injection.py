@@ -16,12 +16,13 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from battletest.results import Finding, Severity
+from battletest.results import Severity
 from battletest.security.checks.common import normalise
 from battletest.security.checks.inject import (
     Probe,
+    Proof,
     Slot,
-    each_slot,
+    each_finding,
     fill,
     injectable,
     payload_file,
@@ -146,12 +147,6 @@ def computed(
     return ex
 
 
-def _done(ctx: ScanContext, op: Operation, findings: list[Finding], reason: str) -> Outcome:
-    if reason:
-        return Outcome.inconclusive(reason)
-    return Outcome.found(*findings)
-
-
 def register(scanner: Scanner) -> None:
     common: dict[str, Any] = {
         "owasp": "API8:2023",
@@ -172,9 +167,8 @@ def register(scanner: Scanner) -> None:
         """Appends quote-breaking payloads to each parameter; reported when an SQLite,
         PostgreSQL, MySQL, MSSQL or Oracle error signature appears that the normal answer
         lacks, and appears again on a second send."""
-        assert op is not None
 
-        def test(probe: Probe, slot: Slot) -> Finding | None:
+        def test(probe: Probe, slot: Slot) -> Proof | None:
             normal = probe.base.text if probe.base else ""
             for entry in payloads("sqli", "error", ctx.settings.depth):
                 if not fits(slot, entry["payload"]) and not slot.numeric:
@@ -187,17 +181,15 @@ def register(scanner: Scanner) -> None:
                 again = error_signature(probe.send(slot, value).text)
                 if again is None or again[0] != found[0]:
                     continue
-                return ctx.finding(
-                    op,
+                return (
                     ex,
-                    parameter=slot.label,
-                    title=f"SQL injection (error-based, {found[0]}) in {slot.label}",
-                    note=f"{found[0]} error signature {found[1]!r} after appending "
+                    f"SQL injection (error-based, {found[0]}) in {slot.label}",
+                    f"{found[0]} error signature {found[1]!r} after appending "
                     f"{entry['payload']!r}; absent from the normal answer",
                 )
             return None
 
-        return _done(ctx, op, *each_slot(ctx, op, test))
+        return each_finding(ctx, op, test)
 
     @scanner.check(
         id="sqli-boolean",
@@ -212,26 +204,23 @@ def register(scanner: Scanner) -> None:
         """Sends true/false condition pairs of equal length (``' OR 'a'='a' -- `` against
         ``' OR 'a'='b' -- ``); reported when the two answers differ and each repeats on a
         second round."""
-        assert op is not None
 
-        def test(probe: Probe, slot: Slot) -> Finding | None:
+        def test(probe: Probe, slot: Slot) -> Proof | None:
             for entry in payloads("sqli", "boolean", ctx.settings.depth):
                 if not fits(slot, entry["true"]):
                     continue
                 t, f = slot.value + entry["true"], slot.value + entry["false"]
                 ex = differs_consistently(probe, slot, t, f)
                 if ex is not None:
-                    return ctx.finding(
-                        op,
+                    return (
                         ex,
-                        parameter=slot.label,
-                        title=f"SQL injection (boolean-based) in {slot.label}",
-                        note=f"{entry['true']!r} and {entry['false']!r} give different answers, "
+                        f"SQL injection (boolean-based) in {slot.label}",
+                        f"{entry['true']!r} and {entry['false']!r} give different answers, "
                         "the same on a second round",
                     )
             return None
 
-        return _done(ctx, op, *each_slot(ctx, op, test))
+        return each_finding(ctx, op, test)
 
     @scanner.check(
         id="sqli-time",
@@ -249,7 +238,7 @@ def register(scanner: Scanner) -> None:
         assert op is not None
         delay = ctx.settings.time_delay_s
 
-        def test(probe: Probe, slot: Slot) -> Finding | None:
+        def test(probe: Probe, slot: Slot) -> Proof | None:
             for entry in payloads("sqli", "time", ctx.settings.depth):
                 if not fits(slot, entry["payload"]):
                     continue
@@ -260,17 +249,15 @@ def register(scanner: Scanner) -> None:
                 proved = delay_scales(probe, slot, make, delay)
                 if proved is not None:
                     ex, times = proved
-                    return ctx.finding(
-                        op,
+                    return (
                         ex,
-                        parameter=slot.label,
-                        title=f"SQL injection (time-based, {entry['db']}) in {slot.label}",
-                        note=f"{entry['payload']!r}: answer times (normal, {delay} s, "
+                        f"SQL injection (time-based, {entry['db']}) in {slot.label}",
+                        f"{entry['payload']!r}: answer times (normal, {delay} s, "
                         f"{2 * delay} s, {delay} s again) = {times} s",
                     )
             return None
 
-        return _done(ctx, op, *each_slot(ctx, op, test))
+        return each_finding(ctx, op, test)
 
     @scanner.check(
         id="sqli-union",
@@ -290,7 +277,7 @@ def register(scanner: Scanner) -> None:
             return Outcome.clean("UNION reflection is probed on GET operations")
         columns = int(payload_file("sqli")["union_columns"][ctx.settings.depth])
 
-        def test(probe: Probe, slot: Slot) -> Finding | None:
+        def test(probe: Probe, slot: Slot) -> Proof | None:
             for entry in payloads("sqli", "union", ctx.settings.depth):
                 if not fits(slot, entry["prefix"]):
                     continue
@@ -305,17 +292,15 @@ def register(scanner: Scanner) -> None:
                         continue
                     if m1 + m2 not in probe.send(slot, value).text:
                         continue
-                    return ctx.finding(
-                        op,
+                    return (
                         ex,
-                        parameter=slot.label,
-                        title=f"SQL injection (UNION-based, {n} columns) in {slot.label}",
-                        note=f"the database computed {m1 + m2!r} from {cell!r} and the answer "
+                        f"SQL injection (UNION-based, {n} columns) in {slot.label}",
+                        f"the database computed {m1 + m2!r} from {cell!r} and the answer "
                         "reflects it: any table can be read",
                     )
             return None
 
-        return _done(ctx, op, *each_slot(ctx, op, test))
+        return each_finding(ctx, op, test)
 
     @scanner.check(
         id="command-injection",
@@ -334,16 +319,14 @@ def register(scanner: Scanner) -> None:
         assert op is not None
         delay = ctx.settings.time_delay_s
 
-        def test(probe: Probe, slot: Slot) -> Finding | None:
+        def test(probe: Probe, slot: Slot) -> Proof | None:
             for entry in payloads("command", "echo", ctx.settings.depth):
                 ex = computed(probe, slot, entry["payload"], "bt", "z")
                 if ex is not None:
-                    return ctx.finding(
-                        op,
+                    return (
                         ex,
-                        parameter=slot.label,
-                        title=f"OS command injection in {slot.label}",
-                        note=f"{entry['payload']!r} was run by a shell: the product came back",
+                        f"OS command injection in {slot.label}",
+                        f"{entry['payload']!r} was run by a shell: the product came back",
                     )
             for entry in payloads("command", "time", ctx.settings.depth):
 
@@ -352,16 +335,14 @@ def register(scanner: Scanner) -> None:
 
                 proved = delay_scales(probe, slot, make, delay)
                 if proved is not None:
-                    return ctx.finding(
-                        op,
+                    return (
                         proved[0],
-                        parameter=slot.label,
-                        title=f"OS command injection (time-based) in {slot.label}",
-                        note=f"{entry['payload']!r}: answer times {proved[1]} s",
+                        f"OS command injection (time-based) in {slot.label}",
+                        f"{entry['payload']!r}: answer times {proved[1]} s",
                     )
             return None
 
-        return _done(ctx, op, *each_slot(ctx, op, test))
+        return each_finding(ctx, op, test)
 
     @scanner.check(
         id="template-injection",
@@ -377,22 +358,19 @@ def register(scanner: Scanner) -> None:
         """Sends template arithmetic (``{{A*B}}``, ``${A*B}``, ``#{A*B}``, ``<%= A*B %>``…);
         reported when the product (absent from the payload) comes back, twice with different
         numbers."""
-        assert op is not None
 
-        def test(probe: Probe, slot: Slot) -> Finding | None:
+        def test(probe: Probe, slot: Slot) -> Proof | None:
             for entry in payloads("template", "arithmetic", ctx.settings.depth):
                 ex = computed(probe, slot, entry["payload"])
                 if ex is not None:
-                    return ctx.finding(
-                        op,
+                    return (
                         ex,
-                        parameter=slot.label,
-                        title=f"Template injection in {slot.label}",
-                        note=f"{entry['payload']!r} was evaluated ({entry['engines']})",
+                        f"Template injection in {slot.label}",
+                        f"{entry['payload']!r} was evaluated ({entry['engines']})",
                     )
             return None
 
-        return _done(ctx, op, *each_slot(ctx, op, test))
+        return each_finding(ctx, op, test)
 
     @scanner.check(
         id="nosql-injection",
@@ -408,9 +386,8 @@ def register(scanner: Scanner) -> None:
         """Replaces JSON body values with operator objects (``{"$ne": x}`` against
         ``{"$eq": x}``…); reported when the match-all and match-nothing operators give
         different answers, the same on a second round."""
-        assert op is not None
 
-        def test(probe: Probe, slot: Slot) -> Finding | None:
+        def test(probe: Probe, slot: Slot) -> Proof | None:
             if slot.location != "body":
                 return None
             k = ctx.rng.randrange(10**6)
@@ -419,13 +396,11 @@ def register(scanner: Scanner) -> None:
                 f = json.loads(fill(json.dumps(entry["false"]), K=k))
                 ex = differs_consistently(probe, slot, t, f)
                 if ex is not None:
-                    return ctx.finding(
-                        op,
+                    return (
                         ex,
-                        parameter=slot.label,
-                        title=f"NoSQL operator injection in {slot.label}",
-                        note=f"{json.dumps(t)} and {json.dumps(f)} change the result, consistently",
+                        f"NoSQL operator injection in {slot.label}",
+                        f"{json.dumps(t)} and {json.dumps(f)} change the result, consistently",
                     )
             return None
 
-        return _done(ctx, op, *each_slot(ctx, op, test))
+        return each_finding(ctx, op, test)

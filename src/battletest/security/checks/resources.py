@@ -13,13 +13,14 @@ import shlex
 from typing import Any
 
 from battletest.errors import TargetUnreachable
-from battletest.results import Finding, Severity
+from battletest.results import Severity
 from battletest.security.checks.common import readable
 from battletest.security.checks.inject import (
     Probe,
+    Proof,
     Slot,
     base_request,
-    each_slot,
+    each_finding,
     ends_session,
     injectable,
     payloads,
@@ -185,7 +186,7 @@ def register(scanner: Scanner) -> None:
         extra time (linear would be 4x), on two rounds."""
         assert op is not None
 
-        def test(probe: Probe, slot: Slot) -> Finding | None:
+        def test(probe: Probe, slot: Slot) -> Proof | None:
             if slot.numeric:
                 return None
             base = probe.base.elapsed_s if probe.base else 0.0
@@ -205,18 +206,15 @@ def register(scanner: Scanner) -> None:
                 slow = len(longs) == 2 and min(longs) - base >= 0.5
                 rounds = [(round(a, 3), round(b, 3)) for a, b in zip(shorts, longs, strict=False)]
                 if slow and min(longs) - base >= 8 * extra_short and ex is not None:
-                    return ctx.finding(
-                        op,
+                    return (
                         ex,
-                        parameter=slot.label,
-                        title=f"Super-linear response time in {slot.label} ({entry['name']})",
-                        note=f"lengths {len(short)} / {len(long)}: answer times {rounds} s "
+                        f"Super-linear response time in {slot.label} ({entry['name']})",
+                        f"lengths {len(short)} / {len(long)}: answer times {rounds} s "
                         f"(normal {round(base, 3)} s)",
                     )
             return None
 
-        findings, reason = each_slot(ctx, op, test)
-        return Outcome.inconclusive(reason) if reason else Outcome.found(*findings)
+        return each_finding(ctx, op, test)
 
     @scanner.check(
         id="rate-limit",

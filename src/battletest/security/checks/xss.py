@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
-from battletest.results import Finding, Severity
-from battletest.security.checks.inject import Probe, Slot, each_slot, fill, injectable
+from battletest.results import Severity
+from battletest.security.checks.inject import Probe, Proof, Slot, each_finding, fill, injectable
 from battletest.security.context import ScanContext
 from battletest.security.framework import Outcome, Scanner
 from battletest.spec import Operation
@@ -151,21 +151,18 @@ def register(scanner: Scanner) -> None:
         payload comes back verbatim, twice."""
         assert op is not None
 
-        def test(probe: Probe, slot: Slot) -> Finding | None:
+        def test(probe: Probe, slot: Slot) -> Proof | None:
             proved = reflected(probe, slot, ctx.settings.depth)
             if proved is None:
                 return None
             ex, kind, payload = proved
-            return ctx.finding(
-                op,
+            return (
                 ex,
-                parameter=slot.label,
-                title=f"Reflected XSS ({kind} context) in {slot.label}",
-                note=f"{payload!r} is returned unescaped in a text/html answer ({kind} context)",
+                f"Reflected XSS ({kind} context) in {slot.label}",
+                f"{payload!r} is returned unescaped in a text/html answer ({kind} context)",
             )
 
-        findings, reason = each_slot(ctx, op, test)
-        return Outcome.inconclusive(reason) if reason else Outcome.found(*findings)
+        return each_finding(ctx, op, test)
 
     @scanner.check(
         id="xss-stored",
