@@ -217,15 +217,14 @@ def settings_from(config: Any, **overrides: Any) -> ScanSettings:
     raw.update({k: v for k, v in overrides.items() if v is not None})
     from pydantic import ValidationError
 
-    from battletest.errors import ConfigError
+    from battletest.errors import ConfigError, validation_problem
 
     try:
         return ScanSettings.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
+        where, problem = validation_problem(exc)
         raise ConfigError(
-            f"[security] {where}: {err['msg']}",
+            f"[security] {where}: {problem}",
             hint="see docs/security-checks.md for the keys of [security]",
         ) from None
 

@@ -153,15 +153,14 @@ def register(scanner: Scanner) -> None:
         "applies": injectable,
         "phase": 60,
     }
+    # the four SQL injection techniques: one weakness, one group, one fix
+    sqli: dict[str, Any] = {**common, "cwe": "CWE-89", "group": "sqli", "remediation": SQLI_FIX}
 
     @scanner.check(
         id="sqli-error",
         title="SQL injection (error-based)",
-        cwe="CWE-89",
         severity=Severity.HIGH,
-        group="sqli",
-        remediation=SQLI_FIX,
-        **common,
+        **sqli,
     )
     def sqli_error(ctx: ScanContext, op: Operation | None) -> Outcome:
         """Appends quote-breaking payloads to each parameter; reported when an SQLite,
@@ -194,11 +193,8 @@ def register(scanner: Scanner) -> None:
     @scanner.check(
         id="sqli-boolean",
         title="SQL injection (boolean-based)",
-        cwe="CWE-89",
         severity=Severity.HIGH,
-        group="sqli",
-        remediation=SQLI_FIX,
-        **common,
+        **sqli,
     )
     def sqli_boolean(ctx: ScanContext, op: Operation | None) -> Outcome:
         """Sends true/false condition pairs of equal length (``' OR 'a'='a' -- `` against
@@ -225,11 +221,8 @@ def register(scanner: Scanner) -> None:
     @scanner.check(
         id="sqli-time",
         title="SQL injection (time-based)",
-        cwe="CWE-89",
         severity=Severity.HIGH,
-        group="sqli",
-        remediation=SQLI_FIX,
-        **common,
+        **sqli,
     )
     def sqli_time(ctx: ScanContext, op: Operation | None) -> Outcome:
         """Appends database sleep calls (pg_sleep, SLEEP, WAITFOR DELAY, DBMS_PIPE); reported
@@ -262,11 +255,8 @@ def register(scanner: Scanner) -> None:
     @scanner.check(
         id="sqli-union",
         title="SQL injection (UNION-based)",
-        cwe="CWE-89",
         severity=Severity.CRITICAL,
-        group="sqli",
-        remediation=SQLI_FIX,
-        **common,
+        **sqli,
     )
     def sqli_union(ctx: ScanContext, op: Operation | None) -> Outcome:
         """Appends ``UNION SELECT`` rows of 1..N columns whose values the database must

@@ -216,15 +216,20 @@ def register(scanner: Scanner) -> None:
 
         return each_finding(ctx, op, test)
 
+    # the two burst checks: run on a sampled operation, only when a rate limit is promised
+    burst: dict[str, Any] = {
+        "owasp": "API4:2023",
+        "severity": Severity.MEDIUM,
+        "group": "resources",
+        "applies": _sample_op,
+        "requires": _promised,
+    }
+
     @scanner.check(
         id="rate-limit",
         title="No rate limiting",
-        owasp="API4:2023",
         cwe="CWE-770",
-        severity=Severity.MEDIUM,
-        group="resources",
-        applies=_sample_op,
-        requires=_promised,
+        **burst,
         phase=95,
         remediation="Limit requests per client (429 with Retry-After) at the gateway or in a "
         "middleware, keyed on the authenticated identity or the connection's address.",
@@ -253,12 +258,8 @@ def register(scanner: Scanner) -> None:
     @scanner.check(
         id="rate-limit-bypass",
         title="Rate limit bypassed by rotating forwarding headers",
-        owasp="API4:2023",
         cwe="CWE-348",
-        severity=Severity.MEDIUM,
-        group="resources",
-        applies=_sample_op,
-        requires=_promised,
+        **burst,
         phase=96,
         remediation="Key the limiter on the connection's address or the identity; trust "
         "X-Forwarded-For only from your own proxies (and only their last hop).",
