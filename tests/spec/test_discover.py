@@ -73,6 +73,20 @@ def test_a_link_to_another_host_is_never_followed() -> None:
     assert "127.0.0.2" not in str(caught.value)
 
 
+def test_a_document_under_a_versioned_prefix_is_found() -> None:
+    # Kinto publishes /v1/__api__ and its root answers JSON without a link to it
+    async def api(request: object) -> Response:
+        return JSONResponse(DOCUMENT)
+
+    async def root(request: object) -> Response:
+        return JSONResponse({"project_name": "kinto", "url": "/v1/"})
+
+    app = Starlette(routes=[Route("/v1/__api__", api), Route("/", root)])
+    with serve_app(app) as base:
+        doc, where = discover(base)
+    assert where == base + "/v1/__api__" and doc == DOCUMENT
+
+
 def test_discovery_on_a_closed_port_is_target_unreachable() -> None:
     with pytest.raises(TargetUnreachable, match="cannot reach"):
         discover(f"http://127.0.0.1:{free_port()}")

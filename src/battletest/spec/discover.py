@@ -45,7 +45,15 @@ WELL_KNOWN = (
 )
 DOC_PAGES = ("/", "/docs", "/swagger-ui.html", "/swagger-ui/", "/swagger/", "/redoc", "/api/docs")
 PREFIXES = ("/api", "/v1", "/api/v1", "/v2", "/api/v2", "/v3")
-PREFIXED = ("/openapi.json", "/swagger.json", "/openapi.yaml", "/api-docs", "/docs/openapi.json")
+# Cornice (Kinto) serves its document at /<version>/__api__
+PREFIXED = (
+    "/openapi.json",
+    "/swagger.json",
+    "/openapi.yaml",
+    "/api-docs",
+    "/docs/openapi.json",
+    "/__api__",
+)
 DISCOVERY_PATHS = WELL_KNOWN + tuple(p + s for p in PREFIXES for s in PREFIXED)
 MAX_REQUESTS = 80
 
