@@ -10,6 +10,7 @@ import pytest
 from battletest.cli import main
 from battletest.config import load_config, read_config_file
 from battletest.report.json import validate
+from battletest.run import DEMO_OPTIONS
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
 
@@ -61,7 +62,9 @@ def test_the_demos_config_validates_and_the_insecure_demo_fails_auth_and_errors(
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("BATTLETEST_AUTH__TOKEN_TTL_S", "2")  # lets expiry be waited for
-    with start(insecure=True, token_ttl_s=2) as demo:
+    # at the limit `battletest run` gives the demo (run.DEMO_OPTIONS): this test is about the
+    # written config and the verdict; pacing at the default 120/min is the scan tests' subject
+    with start(insecure=True, token_ttl_s=2, **DEMO_OPTIONS) as demo:
         path = demo.write_config(tmp_path / "battletest.toml")
         written = load_config(path, environ={})  # the config the demo writes validates
         assert written.target.url == demo.base_url.rstrip("/")
