@@ -421,9 +421,12 @@ class Transport:
         content: bytes | str | None = None,
         cookies: Mapping[str, str] | None = None,
         purpose: str = "",
+        session: IdentitySession | None = None,
     ) -> Exchange:
         """Send one request as ``key`` and return its ``Exchange``; a network failure raises
-        ``TargetUnreachable``, a refusal ``PolicyRefused``, an unanswerable one ``Inconclusive``."""
+        ``TargetUnreachable``, a refusal ``PolicyRefused``, an unanswerable one ``Inconclusive``.
+        ``session`` adds its credentials (header, query or cookie) the request does not carry
+        yet, as the identity's own clients do."""
         import json as _json
 
         client = self(key)
@@ -442,6 +445,8 @@ class Transport:
             content=body,
             extensions={PURPOSE: purpose} if purpose else None,
         )
+        if session is not None:
+            session.authenticate(request)
         started = time.perf_counter()
         try:
             response = client.send(request)

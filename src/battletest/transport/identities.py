@@ -125,7 +125,7 @@ class IdentitySession:
 
     def __post_init__(self) -> None:
         if self.identity.cookie and not self.cookies:
-            self.cookies = _parse_cookie(self.identity.cookie)
+            self.cookies = parse_cookie(self.identity.cookie)
         for secret in (self.identity.password, self.identity.token, self.identity.api_key):
             self._secret(secret)
 
@@ -477,7 +477,8 @@ def _json(resp: httpx.Response) -> Any:
         return None
 
 
-def _parse_cookie(text: str) -> dict[str, str]:
+def parse_cookie(text: str) -> dict[str, str]:
+    """A ``Cookie`` string ('a=1; b=2') as names and values."""
     out: dict[str, str] = {}
     for part in text.split(";"):
         name, sep, value = part.strip().partition("=")
@@ -639,6 +640,7 @@ __all__ = [  # AuthConfig and Identity: what a session is made of (the scanner b
     "IdentitySession",
     "fits",
     "infer_kind",
+    "parse_cookie",
     "scheme_kind",
     "token_fields_from_schema",
 ]
