@@ -107,8 +107,9 @@ def scan_command(
         "allow_destructive": allow_destructive,
     }
     settings = settings_from(config, **overrides)
-    header = config.auth.api_key_header
-    identities = identities_from(config.identities, header) + [_identity(t) for t in tokens]
+    auth = config.auth
+    identities = identities_from(config.identities, auth.api_key_header, auth.api_key_in)
+    identities += [_identity(t) for t in tokens]
     accepted = baseline_file.read_baseline(Path(baseline)) if baseline else None
     document = load_spec(spec or config.target.spec, base_url)
     # Ctrl-C or SIGTERM stops the scan between requests: the checks done so far are reported,

@@ -22,7 +22,7 @@ from battletest.security.settings import LoginSettings, ScanSettings
 from battletest.security.values import example
 from battletest.spec import Operation, path_matches
 from battletest.transport import ANONYMOUS, Exchange, Transport
-from battletest.transport.identities import AuthConfig, Identity, IdentitySession
+from battletest.transport.identities import AuthConfig, Identity, IdentitySession, parse_cookie
 
 _LOGIN = re.compile(r"(^|/)(login|signin|sign-in|token|session|sessions|authenticate)$", re.I)
 _RESET = re.compile(r"(reset|forgot|recover)", re.I)
@@ -49,7 +49,8 @@ class ScanIdentity:
     tenant: str | None = None
     token: str | None = None  # a bearer token (often a JWT)
     api_key: str | None = None
-    api_key_header: str = "X-API-Key"
+    api_key_header: str = "X-API-Key"  # the header, query parameter or cookie it goes in
+    api_key_in: str = "header"  # [auth] api_key_in: header, query or cookie
     cookies: dict[str, str] = field(default_factory=dict)
     username: str | None = None
     password: str | None = None
@@ -82,6 +83,7 @@ class ScanIdentity:
             password_field=login.password_field,
             token_field=login.token_field,
             api_key_header=self.api_key_header,
+            api_key_in=self.api_key_in,  # type: ignore[arg-type]
         )
         kinds = {"bearer": self.token, "api_key": self.api_key, "cookie": self.cookies}
         kind = next((k for k, given in kinds.items() if given), "basic" if self.basic else "login")
@@ -134,11 +136,15 @@ def login(client: Transport, identity: ScanIdentity, settings: LoginSettings) ->
     return identity
 
 
-def identities_from(items: Iterable[Any], api_key_header: str = "X-API-Key") -> list[ScanIdentity]:
-    """ScanIdentity objects from config identities (objects or dicts with the same keys)."""
+def identities_from(
+    items: Iterable[Any], api_key_header: str = "X-API-Key", api_key_in: str = "header"
+) -> list[ScanIdentity]:
+    """ScanIdentity objects from config identities (objects or dicts with the same keys); an
+    API key goes where ``[auth]`` puts it, a ``cookie`` string is its session cookies."""
     out = []
     for item in items:
         get = item.get if isinstance(item, dict) else (lambda k, d=None, i=item: getattr(i, k, d))
+        cookies = dict(get("cookies", None) or {}) | parse_cookie(get("cookie", None) or "")
         out.append(
             ScanIdentity(
                 name=str(get("name")),
@@ -147,7 +153,8 @@ def identities_from(items: Iterable[Any], api_key_header: str = "X-API-Key") -> 
                 token=get("token"),
                 api_key=get("api_key"),
                 api_key_header=api_key_header,
-                cookies=dict(get("cookies", None) or {}),
+                api_key_in=api_key_in,
+                cookies=cookies,
                 username=get("username"),
                 password=get("password"),
             )
@@ -236,14 +243,12 @@ class ScanContext:
         headers: Mapping[str, str] | None = None,
         **kwargs: Any,
     ) -> Exchange:
-        hdrs = dict(identity.headers) if identity else {}
-        hdrs.update(headers or {})
-        cookies = dict(identity.cookies) if identity and identity.cookies else None
-        if cookies and "cookies" not in kwargs:
-            kwargs["cookies"] = cookies
+        # the identity's credentials go where the transport's session puts them (header,
+        # query or cookie), unless the request already carries them
+        session = identity.session(self.settings.login) if identity else None
         # keyed by identity: paced within its own budget, watched by the transport
         key = identity.name if identity is not None else ANONYMOUS
-        ex = self.client.send(method, path, headers=hdrs, key=key, **kwargs)
+        ex = self.client.send(method, path, headers=headers, key=key, session=session, **kwargs)
         if ex.status == 401 and identity is not None and _lapsed(identity):
             # the identity's own token expired during the scan: log in again, send once more
             identity.token = None

@@ -249,8 +249,12 @@ def run_security_suite(
     if hasattr(identities, "identities"):
         config = identities
         settings = settings or settings_from(config)
-        header = getattr(getattr(config, "auth", None), "api_key_header", "X-API-Key")
-        people = identities_from(config.identities, header)
+        auth = getattr(config, "auth", None)
+        people = identities_from(
+            config.identities,
+            getattr(auth, "api_key_header", "X-API-Key"),
+            getattr(auth, "api_key_in", "header"),
+        )
         if hasattr(config, "secrets"):
             extra = list(config.secrets())
     else:

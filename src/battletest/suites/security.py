@@ -55,7 +55,8 @@ def scan_identities(ctx: SuiteContext) -> list[Any]:
     from battletest.errors import BattletestError
     from battletest.security.context import identities_from
 
-    people = identities_from(ctx.config.identities, ctx.config.auth.api_key_header)
+    auth = ctx.config.auth
+    people = identities_from(ctx.config.identities, auth.api_key_header, auth.api_key_in)
     for person in people:
         if person.token or person.api_key or not person.username:
             continue
