@@ -37,7 +37,7 @@ KNOWN_DATA: dict[str, Any] = {"allow_destructive": True}  # objects: the demo's 
 def battletest_scan(depth: str, insecure: bool = True) -> dict[str, Any]:
     from battletest.config import load_config
     from battletest.demo import start
-    from battletest.security.identity import identities_from
+    from battletest.security.context import identities_from
     from battletest.security.suite import scan, settings_from
     from battletest.spec import load_spec
 
