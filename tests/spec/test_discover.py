@@ -87,6 +87,22 @@ def test_a_document_under_a_versioned_prefix_is_found() -> None:
     assert where == base + "/v1/__api__" and doc == DOCUMENT
 
 
+def test_a_link_the_classifier_calls_destructive_is_never_fetched() -> None:
+    fetched: list[str] = []
+
+    async def root(request: object) -> Response:
+        return JSONResponse({"links": {"openapi": {"href": "/admin/reset/openapi.json"}}})
+
+    async def reset(request: object) -> Response:
+        fetched.append("reset")
+        return JSONResponse(DOCUMENT)
+
+    app = Starlette(routes=[Route("/", root), Route("/admin/reset/openapi.json", reset)])
+    with serve_app(app) as base, pytest.raises(SpecError) as caught:
+        discover(base)
+    assert fetched == [] and "not sent: looks destructive" in str(caught.value)
+
+
 def test_discovery_on_a_closed_port_is_target_unreachable() -> None:
     with pytest.raises(TargetUnreachable, match="cannot reach"):
         discover(f"http://127.0.0.1:{free_port()}")

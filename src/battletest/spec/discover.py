@@ -25,6 +25,7 @@ import httpx
 
 from battletest.errors import SpecError, TargetUnreachable
 from battletest.spec.load import parse
+from battletest.transport.policy import Risk, classify
 
 WELL_KNOWN = (
     "/openapi.json",
@@ -92,6 +93,11 @@ class _Search:
             return None
         self.seen.add(url)
         shown = url[len(self.base) :] or "/" if url.startswith(self.base) else url
+        # a link found in a page is the service's word, not ours: the one classifier decides
+        # whether even a GET of it may be sent (a "/admin/reset.json" is not fetched)
+        if classify("GET", urlsplit(url).path).risk is Risk.DESTRUCTIVE:
+            self.tried.append(f"{shown} (not sent: looks destructive)")
+            return None
         try:
             resp = self.client.get(url)
         except httpx.ConnectError:
