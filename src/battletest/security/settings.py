@@ -64,12 +64,13 @@ class Budget(_Strict):
 
 
 BUDGETS: dict[str, Budget] = {
-    "basic": Budget(jwt_wordlist=200, inventory_paths=30, burst=25, sample_ops=3, error_probes=1),
+    # the JWT wordlist is tried offline (no request): about 1 s for all ~135,000 candidates
+    "basic": Budget(jwt_wordlist=5000, inventory_paths=30, burst=25, sample_ops=3, error_probes=1),
     "standard": Budget(
-        jwt_wordlist=2000, inventory_paths=80, burst=50, sample_ops=8, error_probes=2
+        jwt_wordlist=1_000_000, inventory_paths=80, burst=50, sample_ops=8, error_probes=2
     ),
     "comprehensive": Budget(
-        jwt_wordlist=100_000, inventory_paths=100_000, burst=100, sample_ops=50, error_probes=3
+        jwt_wordlist=1_000_000, inventory_paths=100_000, burst=100, sample_ops=50, error_probes=3
     ),
 }
 
@@ -146,6 +147,13 @@ class ScanSettings(_Strict):
     pii_patterns: list[str] = Field(
         default_factory=list,
         description="Extra regular expressions counted as PII in logs and responses.",
+    )
+    health_wait_s: float = Field(
+        default=15.0,
+        ge=0,
+        le=120,
+        description="After a dropped probe, how long the target may take to answer GET / "
+        "again before the scan stops (exit 3, partial results kept).",
     )
     fuzz_examples: int | None = Field(
         default=None, ge=1, le=500, description="Schema-violating bodies per operation."

@@ -14,6 +14,7 @@ from battletest.errors import TargetUnreachable
 from battletest.results import Case, Finding, Severity, Status, SuiteResult
 from battletest.security import baseline as baseline_file
 from battletest.security.checks import register_all
+from battletest.security.checks.authn import body_format
 from battletest.security.context import ScanContext, ScanIdentity, identities_from, login
 from battletest.security.framework import Progress, Scanner, ScanOutcome
 from battletest.security.settings import ScanSettings
@@ -52,13 +53,17 @@ def scan(
     seed: int = 0,
     progress: Progress | None = None,
     log_source: Callable[[], str] | None = None,
+    rate_limits: Any = None,
+    service_keys: frozenset[str] = frozenset(),
 ) -> ScanOutcome:
     """Scan the API at ``base_url`` described by ``spec`` and return what was found.
 
     ``log_source`` returns the target's output captured so far (when battletest launched the
     target); the data-protection check reads it for PII the scan sent. ``client``: the run's
     transport (its write policy, pacing and watched identities); by default a transport of its
-    own with the write policy from ``settings`` (read-only in production)."""
+    own with the write policy from ``settings`` (read-only in production), paced by
+    ``rate_limits`` (a config's ``[rate_limits]``; ``service_keys`` get its service quota) and
+    by the 429/503 answers it sees."""
     settings = settings or ScanSettings()
     scanner = scanner or default_scanner()
     scanner.select(settings.checks, settings.skip_checks)  # unknown names fail before any request
@@ -82,6 +87,8 @@ def scan(
             policy=policy,
             max_rps=settings.max_rps,
             user_agent="battletest-scan",
+            rate_limits=rate_limits,
+            service_keys=service_keys,
         )
     try:
         try:
@@ -93,11 +100,13 @@ def scan(
             ) from None
         people = [_copy(i) for i in identities]
         login_settings = settings.login
-        if login_settings.path is None:
-            ctx0 = ScanContext(client, settings, ops, [], all_operations=all_ops)
-            found = ctx0.login_op()
-            if found is not None:
-                login_settings = login_settings.model_copy(update={"path": found.url_path})
+        ctx0 = ScanContext(client, settings, ops, [], all_operations=all_ops)
+        found = ctx0.login_op()  # [security.login] path, else discovered in the spec
+        if found is not None:
+            update: dict[str, Any] = {"path": found.url_path}
+            if body_format(found, login_settings.format) == "form":
+                update["format"] = "form"  # the login takes only URL-encoded forms
+            login_settings = login_settings.model_copy(update=update)
         people = [login(client, i, login_settings) for i in people]
         settings = settings.model_copy(update={"login": login_settings})
         ctx = ScanContext(
@@ -111,6 +120,7 @@ def scan(
             log_source=log_source,
         )
         outcome = scanner.run(ctx, progress)
+        outcome.notes, outcome.paced_s = client.summary_notes(), client.pacer.waited_s
     finally:
         if own_client:
             client.close()
@@ -162,12 +172,16 @@ def to_suite(outcome: ScanOutcome, settings: ScanSettings) -> SuiteResult:
         ],
         "accepted": [baseline_file.fingerprint(f) for f in outcome.accepted],
         "not_run": outcome.not_run,
+        "paced_s": round(outcome.paced_s, 1),
+        "notes": outcome.notes,
     }
     suite = SuiteResult.from_cases(
         "security", cases, round(outcome.duration_s, 3), findings=outcome.findings, metrics=metrics
     )
     if outcome.interrupted:
         suite.message = "interrupted: partial results"
+    elif outcome.unreachable:
+        suite.message = f"partial results: the target stopped answering ({outcome.unreachable})"
     return suite
 
 

@@ -3,9 +3,14 @@ expired, cracked HS256 secret, ``kid``/``jku`` injection), user enumeration, no 
 
 from __future__ import annotations
 
+import base64
+import functools
+import gzip
 import re
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urlencode
 
 import battletest.auth.jwt as jwtlib
 from battletest.results import Severity
@@ -14,8 +19,12 @@ from battletest.security.context import ScanContext, ScanIdentity, login
 from battletest.security.framework import Outcome, Scanner
 from battletest.spec import Operation
 from battletest.transport import Exchange
+from battletest.transport.identities import TOKEN_FIELDS
 
 _LOCKED = re.compile(r"too many|locked|try again later|rate limit", re.I)
+# words of a refusal: a login answering 200 with a session cookie and one of these failed
+_REFUSED = re.compile(r"invalid|incorrect|wrong|fail|denied|unauthori[sz]ed|not match", re.I)
+WRONG_PASSWORD = "battletest-Wrong-1"
 
 JWT_REMEDIATION = (
     "Verify every token with a fixed algorithm allow-list and the server's own key; reject "
@@ -28,6 +37,125 @@ def _anonymous_ok(ctx: ScanContext, path: str) -> bool:
     if path not in cache:
         cache[path] = ctx.send("GET", path).ok
     return cache[path]
+
+
+@dataclass(frozen=True, slots=True)
+class LoginChannel:
+    """The configured login, sent exactly as the identities' own login sends it: username and
+    password as JSON or as a URL-encoded form to the login operation, or — with no login
+    operation — HTTP Basic on a secured GET."""
+
+    kind: Literal["json", "form", "basic"]
+    path: str
+    op: Operation
+
+    def attempt(
+        self, ctx: ScanContext, username: str, password: str, purpose: str = ""
+    ) -> Exchange:
+        if self.kind == "basic":
+            pair = base64.b64encode(f"{username}:{password}".encode()).decode()
+            return ctx.send(
+                "GET", self.path, headers={"Authorization": f"Basic {pair}"}, purpose=purpose
+            )
+        lg = ctx.settings.login
+        creds = {lg.username_field: username, lg.password_field: password}
+        return send_body(ctx, self.op, self.kind, creds, purpose)
+
+
+def send_body(
+    ctx: ScanContext, op: Operation, kind: str, body: dict[str, Any], purpose: str = ""
+) -> Exchange:
+    """POST ``body`` to ``op`` as JSON or as a URL-encoded form (``+&%`` escaped)."""
+    if kind == "form":
+        return ctx.send(
+            "POST",
+            op.url_path,
+            content=urlencode(body),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            purpose=purpose,
+        )
+    return ctx.send("POST", op.url_path, json_body=body, purpose=purpose)
+
+
+def body_format(op: Operation, configured: str = "json") -> str:
+    """``form`` when the configuration says so or the operation takes only URL-encoded form
+    bodies (no JSON), else ``json``."""
+    media = list(op.bodies)
+    only_form = any("x-www-form-urlencoded" in m for m in media) and not any(
+        "json" in m for m in media
+    )
+    return "form" if configured == "form" or only_form else "json"
+
+
+def login_channel(ctx: ScanContext) -> LoginChannel | None:
+    """The login the scan's identities use, or None when there is none to probe."""
+    op = ctx.login_op()
+    if op is not None:
+        kind: Literal["json", "form"] = (
+            "form" if body_format(op, ctx.settings.login.format) == "form" else "json"
+        )
+        return LoginChannel(kind, op.url_path, op)
+    basic = next((i for i in ctx.identities if i.basic and i.username), None)
+    if basic is None:
+        return None
+    for target, path, _ in readable(ctx):
+        if secured(ctx, target) and not target.path_params:
+            return LoginChannel("basic", path, target)
+    return None
+
+
+def throttled(ex: Exchange) -> bool:
+    """A throttle or lockout answer: 423/429, ``Retry-After`` or a lockout message."""
+    return (
+        ex.status in (423, 429) or bool(ex.header("retry-after")) or bool(_LOCKED.search(ex.text))
+    )
+
+
+def login_worked(ctx: ScanContext, channel: LoginChannel, ex: Exchange) -> bool:
+    """Whether a login answer is a success, by status, body and token together: a 2xx (or a
+    redirect) carrying a token, or a session cookie without refusal words; a wrong password
+    answered 200 with a message is a failure. For HTTP Basic, the secured GET's 2xx."""
+    if channel.kind == "basic":
+        return ex.ok
+    if not (200 <= ex.status < 400) or throttled(ex):
+        return False
+    if token_in(ex.json(), ctx.settings.login.token_field):
+        return True
+    return bool(ex.header("set-cookie")) and not _REFUSED.search(ex.text)
+
+
+def token_in(body: Any, configured: str | None) -> str | None:
+    """A token under the configured field or a common name (dotted paths, nested objects)."""
+    for dotted in [configured or "", *TOKEN_FIELDS]:
+        value: Any = body
+        for part in dotted.split(".") if dotted else []:
+            value = value.get(part) if isinstance(value, dict) else None
+        if dotted and isinstance(value, str) and value:
+            return value
+    return None
+
+
+def control_login(ctx: ScanContext, channel: LoginChannel) -> tuple[ScanIdentity, Exchange] | str:
+    """A login with an identity's right password through ``channel`` (once per scan): the
+    identity and the answer when it worked, else why the login checks cannot conclude."""
+    cached = ctx.state.get("login_control")
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    who = next((i for i in ctx.identities if i.username and i.password is not None), None)
+    result: tuple[ScanIdentity, Exchange] | str
+    if who is None or who.username is None or who.password is None:
+        result = "no identity with a username and password to confirm the login works"
+    else:
+        ex = channel.attempt(ctx, who.username, who.password)
+        if login_worked(ctx, channel, ex):
+            result = (who, ex)
+        else:
+            result = (
+                f"the configured login never worked: {who.name}'s right password got HTTP "
+                f"{ex.status} at {channel.kind} {channel.path}"
+            )
+    ctx.state["login_control"] = result
+    return result
 
 
 def _forged(ctx: ScanContext, op: Operation, forge: Any, what: str) -> Outcome:
@@ -316,35 +444,46 @@ def register(scanner: Scanner) -> None:
         remediation="Answer unknown and known accounts identically (status, body, timing).",
     )
     def user_enumeration(ctx: ScanContext, op: Operation | None) -> Outcome:
-        """Sends a wrong password for a known and an unknown account (and a reset for both),
-        twice each; reported when the two kinds of answers differ consistently."""
+        """Sends a wrong password for a known and an unknown account through the configured
+        login (JSON, form or Basic), and a reset for both, twice each; reported when the two
+        kinds of answers differ consistently. Inconclusive when the right password never
+        logged in (the probes would only show a wrong request format)."""
         known = next((i for i in ctx.identities if i.username), None)
-        login, reset = ctx.login_op(), ctx.reset_op()
-        if login is None and reset is None:
+        channel, reset = login_channel(ctx), ctx.reset_op()
+        if channel is None and reset is None:
             return Outcome.clean("no login or reset operation in the spec")
         if known is None or known.username is None:
             return Outcome.inconclusive("no identity with a username to compare against")
         unknown = f"battletest-nobody-{ctx.rng.randrange(10**6)}"
         if "@" in known.username:
             unknown += "@example.com"
-        lg = ctx.settings.login
         findings = []
         probes: list[tuple[Operation, str, Any]] = []
-        if login is not None:
+        skipped = ""
+        if channel is not None:
+            control = control_login(ctx, channel)
+            if isinstance(control, str):
+                skipped = control
+            else:
+                probes.append(
+                    (channel.op, "login", lambda u: channel.attempt(ctx, u, WRONG_PASSWORD))
+                )
+        if reset is not None:
+            kind = body_format(reset[0])
             probes.append(
                 (
-                    login,
-                    "login",
-                    lambda u: {lg.username_field: u, lg.password_field: "battletest-Wrong-1"},
+                    reset[0],
+                    "reset",
+                    lambda u, r=reset: send_body(ctx, r[0], kind, {r[1]: u}),
                 )
             )
-        if reset is not None:
-            probes.append((reset[0], "reset", lambda u, f=reset[1]: {f: u}))
-        for target, kind, body in probes:
-            a = [
-                ctx.send("POST", target.url_path, json_body=body(known.username)) for _ in range(2)
-            ]
-            b = [ctx.send("POST", target.url_path, json_body=body(unknown)) for _ in range(2)]
+        if not probes:
+            return Outcome.inconclusive(skipped)
+        for target, kind, attempt in probes:
+            a = [attempt(known.username) for _ in range(2)]
+            b = [attempt(unknown) for _ in range(2)]
+            if any(throttled(x) for x in a + b):
+                return Outcome.inconclusive(f"the {kind} probes were throttled (HTTP 429/423)")
             words = (known.username, unknown)
             sa, sb = {signature(x, *words) for x in a}, {signature(x, *words) for x in b}
             if len(sa) == 1 and len(sb) == 1 and sa != sb:
@@ -357,6 +496,8 @@ def register(scanner: Scanner) -> None:
                         f"{b[0].status} {b[0].text[:120]!r}",
                     )
                 )
+        if skipped and not findings:
+            return Outcome.inconclusive(skipped)
         return Outcome.found(*findings)
 
     @scanner.check(
@@ -371,54 +512,86 @@ def register(scanner: Scanner) -> None:
         "Retry-After) and lock accounts after repeated failures.",
     )
     def login_rate_limit(ctx: ScanContext, op: Operation | None) -> Outcome:
-        """Sends a bounded burst (at most 100, by depth) of wrong passwords for one account,
-        and of reset requests, stopping at the first 429/423 or lockout message; reported when
-        the whole burst is answered as ordinary failures."""
-        known = next((i for i in ctx.identities if i.username), None)
-        login, reset = ctx.login_op(), ctx.reset_op()
-        if login is None and reset is None:
+        """Logs in once with an identity's right password through the configured login (JSON,
+        form or Basic) to learn what success looks like, then sends a bounded burst (at most
+        100, by depth) of wrong passwords for that account, and of reset requests, stopping at
+        the first 429/423 or lockout message; then the right password once more. Reported
+        when the whole burst is answered as ordinary failures and the right password still
+        logs in; a lockout that refuses it is not a finding. Inconclusive when the right
+        password never logged in."""
+        channel, reset = login_channel(ctx), ctx.reset_op()
+        if channel is None and reset is None:
             return Outcome.clean("no login or reset operation in the spec")
-        user = known.username if known and known.username else "battletest-user"
-        lg = ctx.settings.login
         n = ctx.settings.burst_size
         findings = []
-        targets: list[tuple[Operation, str, dict[str, Any]]] = []
-        if login is not None:
-            targets.append(
-                (login, "login", {lg.username_field: user, lg.password_field: "battletest-Wrong-1"})
-            )
-        if reset is not None:
-            targets.append((reset[0], "reset", {reset[1]: user}))
-        for target, kind, body in targets:
+        control = control_login(ctx, channel) if channel is not None else "no login operation"
+        if channel is not None and isinstance(control, tuple):
+            who = control[0]
+            user = who.username or ""
             last: Exchange | None = None
             limited = False
             for _ in range(n):
-                last = ctx.send("POST", target.url_path, json_body=body, purpose="rate_probe")
-                if (
-                    last.status in (423, 429)
-                    or last.header("retry-after")
-                    or _LOCKED.search(last.text)
-                ):
+                last = channel.attempt(ctx, user, WRONG_PASSWORD, purpose="rate_probe")
+                if throttled(last):
                     limited = True
                     break
-                if kind == "login" and last.ok:
+                if login_worked(ctx, channel, last):
                     return Outcome.inconclusive("a wrong password was accepted at login")
+                if last.status >= 500:
+                    return Outcome.inconclusive(
+                        f"the login answered HTTP {last.status} to a wrong password"
+                    )
             if not limited and last is not None:
+                after = channel.attempt(ctx, user, who.password or "", purpose="rate_probe")
+                if login_worked(ctx, channel, after):
+                    findings.append(
+                        ctx.finding(
+                            channel.op,
+                            last,
+                            parameter="login",
+                            note=f"{n} wrong passwords in a row ({channel.kind} login), none "
+                            "throttled or locked out; the right password still logs in after",
+                        )
+                    )
+        if reset is not None:
+            kind = body_format(reset[0])
+            body = {reset[1]: next((i.username for i in ctx.identities if i.username), "x")}
+            sent: Exchange | None = None
+            for _ in range(n):
+                sent = send_body(ctx, reset[0], kind, body, purpose="rate_probe")
+                if throttled(sent):
+                    sent = None
+                    break
+            if sent is not None and sent.ok:  # a reset accepted every time, never throttled
                 findings.append(
                     ctx.finding(
-                        target,
-                        last,
-                        parameter=kind,
+                        reset[0],
+                        sent,
+                        parameter="reset",
                         note=f"{n} requests in a row, none throttled or locked out",
                     )
                 )
+        if isinstance(control, str) and not findings:
+            return Outcome.inconclusive(control)
         return Outcome.found(*findings)
 
 
-def wordlist(limit: int) -> list[str]:
-    """The shipped list of weak JWT secrets (most common first), cut at ``limit``."""
+@functools.cache
+def _candidates() -> tuple[str, ...]:
     from importlib import resources
 
-    text = resources.files("battletest.security").joinpath("data/jwt-secrets.txt").read_text()
-    words = [w for w in text.splitlines() if w and not w.startswith("#")]
-    return words[:limit]
+    data = resources.files("battletest.security").joinpath("data")
+    text = data.joinpath("jwt-secrets.txt").read_text()
+    weak = [w for w in text.splitlines() if w and not w.startswith("#")]
+    words = gzip.decompress(data.joinpath("dictionary-words.txt.gz").read_bytes()).decode()
+    english = words.splitlines()
+    capitalised = [w.capitalize() for w in english if w.islower()]
+    return tuple(dict.fromkeys([*weak, *english, *capitalised]))
+
+
+def wordlist(limit: int) -> list[str]:
+    """Candidates for a weak HMAC secret, most likely first, cut at ``limit``: the shipped
+    weak secrets (framework defaults, tutorial values, common passwords), then English
+    dictionary words (SCOWL, from Debian's wamerican and wbritish; licence in
+    ``data/dictionary-words-LICENSE.txt``), then the lower-case ones capitalised."""
+    return list(_candidates()[:limit])
