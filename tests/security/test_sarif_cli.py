@@ -92,11 +92,20 @@ def test_scan_command_exit_codes_json_sarif_and_baseline(
     assert "cors" in out and "version-disclosure" in out and "requests in" in out
     _valid_sarif(json.loads((tmp_path / "s.sarif").read_text()))
 
-    code, out, _ = _scan(capsys, *common, "--fail-on", "critical", "--json")
+    folder = tmp_path / "runs"
+    code, out, _ = _scan(
+        capsys, *common, "--fail-on", "critical", "--json", "--out", str(folder), "--seed", "1"
+    )
     assert code == 0
-    suite = json.loads(out)
+    printed = json.loads(out)
+    # --json prints the very document the run folder's report.json holds
+    written = [json.loads(p.read_text()) for p in folder.glob("**/report.json")]
+    assert printed in written
+    [suite] = printed["suites"]
     assert suite["name"] == "security"
     assert {f["check_id"] for f in suite["findings"]} == {"cors", "version-disclosure"}
+    code, out, _ = _scan(capsys, *common, "--fail-on", "critical", "--json")
+    assert code == 0 and [s["name"] for s in json.loads(out)["suites"]] == ["security"]
 
     accepted = tmp_path / "baseline.json"
     code, _, _ = _scan(capsys, *common, "--write-baseline", str(accepted))

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from battletest.cli_options import common_options, interrupt_signals
-from battletest.errors import ExitCode, Interrupted, UsageError
+from battletest.errors import ExitCode, Interrupted, TargetUnreachable, UsageError
 from battletest.results import Severity
 from battletest.security.settings import DEPTHS
 
@@ -41,7 +41,12 @@ def _identity(value: str) -> Any:
 @click.option(
     "--write-baseline", type=click.Path(dir_okay=False), help="Write findings as a baseline."
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the security suite as JSON.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the report as JSON (the run folder's report.json).",
+)
 @click.option("--sarif", type=click.Path(dir_okay=False), help="Write SARIF 2.1.0 here.")
 @click.option(
     "--fail-on",
@@ -137,6 +142,8 @@ def scan_command(
                 accepted=accepted,
                 seed=seed or 0,
                 progress=progress,
+                rate_limits=config.rate_limits,
+                service_keys=frozenset(i.name for i in config.identities if i.role == "service"),
             )
         finally:
             if status is not None:
@@ -162,12 +169,16 @@ def scan_command(
                 for c in outcome.checks
             }
             write_sarif(Path(sarif), outcome.findings, artifact_uri=uri, rules=rules)
-        if out:  # a run folder laid out as `battletest run` lays it out
+        folder: Path | None = None
+        if out or as_json:  # a run folder laid out as `battletest run` lays it out
+            import tempfile
+
             from battletest.cli_options import write_suite_folder
 
+            scratch = None if out else tempfile.TemporaryDirectory(prefix="battletest-scan-")
             folder = write_suite_folder(
                 to_suite(outcome, settings),
-                out,
+                out or (scratch.name if scratch else "."),
                 target=base_url,
                 profile=config.profile,
                 seed=seed,
@@ -175,14 +186,23 @@ def scan_command(
                 secret_values=config.secrets(),
                 secret_headers=config.credential_headers(),
             )
-            click.echo(f"reports: {folder}", err=True)
-        if as_json:
-            click.echo(to_suite(outcome, settings).model_dump_json(indent=2))
-        else:
+            if out:
+                click.echo(f"reports: {folder}", err=True)
+            if as_json:  # the very document report.json holds (suites, findings, gates)
+                click.echo((folder / "report.json").read_text(encoding="utf-8"))
+            if scratch is not None:
+                scratch.cleanup()
+        if not as_json:
             width = None if sys.stdout.isatty() else 160  # CI logs: wide plain tables
             render(outcome, Console(file=sys.stdout, width=width), settings.fail_on)
         if outcome.interrupted:
             raise Interrupted("scan interrupted; partial results were printed")
+        if outcome.unreachable:
+            raise TargetUnreachable(
+                f"the target stopped answering during the scan: {outcome.unreachable}",
+                hint="partial results were printed (and written with --out); restart the "
+                "service or lower --max-rps",
+            )
         if outcome.failing(settings.fail_on):
             sys.exit(int(ExitCode.FAILED))
 

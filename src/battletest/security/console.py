@@ -48,10 +48,17 @@ def render(outcome: ScanOutcome, console: Console, fail_on: Severity) -> None:
         console.print(
             f"suppressed: {f.check_id} {f.method or ''} {f.path or ''}: {reason}", markup=False
         )
+    for note in outcome.notes:
+        console.print(f"note: {note}", markup=False)
+    if outcome.unreachable:
+        console.print(f"stopped early: {outcome.unreachable}", markup=False)
     failing = outcome.failing(fail_on)
+    paced = (
+        f" ({outcome.paced_s:.1f}s of it paced by rate limits)" if outcome.paced_s >= 0.1 else ""
+    )
     console.print(
         f"{len(outcome.findings)} findings ({len(failing)} at or above {fail_on.value}), "
         f"{len(outcome.accepted)} accepted by the baseline, {len(outcome.suppressed)} suppressed; "
         f"{len(outcome.runs) - len(inconclusive)}/{len(outcome.runs)} check runs conclusive; "
-        f"{outcome.requests} requests in {outcome.duration_s:.1f}s"
+        f"{outcome.requests} requests in {outcome.duration_s:.1f}s{paced}"
     )

@@ -122,7 +122,7 @@ def login(client: Transport, identity: ScanIdentity, settings: LoginSettings) ->
     if not settings.path:
         raise AuthError(
             f"identity {identity.name!r} has a username but no login path is known",
-            hint="set [security.login] path (or [auth] login_path) to the login operation",
+            hint="set [auth] login_path to the login operation",
         )
     session = identity.session(settings)
     assert session is not None  # it has a username and password

@@ -16,10 +16,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from battletest.errors import BattletestError, UsageError
+from battletest.errors import BattletestError, TargetUnreachable, UsageError
 from battletest.results import Confidence, Finding, Severity
 from battletest.spec import Operation
-from battletest.transport import Inconclusive, PolicyRefused
+from battletest.transport import Inconclusive, PolicyRefused, RateLimited
 
 if TYPE_CHECKING:
     from battletest.security.context import ScanContext
@@ -175,6 +175,7 @@ class Scanner:
         raw: list[Finding] = []
         not_run: dict[str, str] = {}
         interrupted = False
+        unreachable: str | None = None
         # Ctrl-C anywhere in the loop (inside a check's requests or between checks) ends the
         # scan with what was found so far.
         try:
@@ -201,6 +202,13 @@ class Scanner:
                         outcome = check.run(ctx, op)
                     except (PolicyRefused, Inconclusive) as exc:  # not sent: never a clean pass
                         outcome = Outcome.inconclusive(str(exc))
+                    except TargetUnreachable as exc:
+                        # a probe the target dropped (a reset, a stall) is this check's
+                        # evidence; the scan stops only when the health probe fails too
+                        if not still_answers(ctx):
+                            unreachable = f"{exc} (and the health probe GET / got no answer)"
+                            raise _Stop from None
+                        outcome = Outcome.inconclusive(f"the target dropped a probe: {exc}")
                     except BattletestError:
                         raise
                     except Exception as exc:  # a check crashing is a tool error, kept as data
@@ -218,6 +226,8 @@ class Scanner:
                     raw.extend(outcome.findings)
         except KeyboardInterrupt:
             interrupted = True
+        except _Stop:
+            pass  # the target is gone: what was concluded so far is the result
         ctx.cleanup()
         merged = merge_findings(raw)
         kept, suppressed = apply_suppressions(merged, settings.suppressions)
@@ -230,6 +240,7 @@ class Scanner:
             duration_s=time.perf_counter() - started,
             checks=[c.info for c in selected],
             interrupted=interrupted,
+            unreachable=unreachable,
         )
 
 
@@ -244,6 +255,9 @@ class ScanOutcome:
     checks: list[CheckInfo]
     interrupted: bool = False
     accepted: list[Finding] = field(default_factory=list)  # matched the baseline
+    unreachable: str | None = None  # why the scan stopped early: the target stopped answering
+    notes: list[str] = field(default_factory=list)  # the transport's: pacing, policy, identities
+    paced_s: float = 0.0  # seconds spent waiting for the target's rate limits
 
     @property
     def inconclusive(self) -> list[CheckRun]:
@@ -252,6 +266,31 @@ class ScanOutcome:
     def failing(self, threshold: Severity) -> list[Finding]:
         """Findings at or above the threshold that the baseline did not accept."""
         return [f for f in self.findings if f.severity.rank >= threshold.rank]
+
+
+class _Stop(Exception):
+    """The target stopped answering its health probe: end the scan with what it has."""
+
+
+def still_answers(ctx: ScanContext) -> bool:
+    """Whether the target answers ``GET /`` (any status) within ``health_wait_s``, tried at
+    growing intervals (0, 0.5, 1, 2, 4, 8 s…): a target busy with one bad probe (a stalled
+    single worker, a restart after a crash) answers again soon."""
+    budget = ctx.settings.health_wait_s
+    wait = 0.0
+    while True:
+        try:
+            ctx.client.send("GET", "/")
+        except RateLimited:
+            return True  # throttled is answering
+        except (TargetUnreachable, Inconclusive):
+            if budget <= 0:
+                return False
+            wait = min(budget, max(0.5, wait * 2))
+            budget -= wait
+            time.sleep(wait)
+            continue
+        return True
 
 
 def make_finding(

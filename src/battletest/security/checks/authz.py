@@ -235,9 +235,9 @@ def register(scanner: Scanner) -> None:
             )
         if ex.status in (401, 403):
             return Outcome.clean()
+        rerun = "" if ctx.settings.allow_destructive else " (rerun with --allow-destructive)"
         return Outcome.inconclusive(
-            f"HTTP {ex.status}: the input was checked before authorization "
-            "(rerun with --allow-destructive to send a valid request)"
+            f"HTTP {ex.status}: the input was checked before authorization{rerun}"
         )
 
     @scanner.check(
