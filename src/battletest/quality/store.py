@@ -34,6 +34,24 @@ ENV_URL = "BATTLETEST_HISTORY_URL"
 
 metadata = sa.MetaData()
 
+
+def _rows(name: str, *columns: sa.Column[Any] | sa.Index) -> sa.Table:
+    """A table of rows numbered by an autoincrement ``id``."""
+    return sa.Table(
+        name, metadata, sa.Column("id", sa.Integer, primary_key=True, autoincrement=True), *columns
+    )
+
+
+def _run_rows(name: str, *columns: sa.Column[Any] | sa.Index) -> sa.Table:
+    """Numbered rows that belong to one run (metrics, findings, gate rows), read by ``run_id``."""
+    return _rows(name, sa.Column("run_id", sa.String(64), nullable=False, index=True), *columns)
+
+
+def _per_test(name: str, *columns: sa.Column[Any] | sa.Index) -> sa.Table:
+    """Rows keyed by the test (``bt_tests.id``), and by the further primary-key columns given."""
+    return sa.Table(name, metadata, sa.Column("test", sa.Integer, primary_key=True), *columns)
+
+
 schema_version = sa.Table(
     "bt_schema_version",
     metadata,
@@ -56,10 +74,8 @@ runs = sa.Table(
 )
 
 # Every test id seen once, so case rows and their indexes carry a small integer.
-tests = sa.Table(
+tests = _rows(
     "bt_tests",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("test_id", sa.String(1024), nullable=False, unique=True),
     sa.Column("file", sa.String(1024)),
     sa.Column("first_seen", sa.Float, nullable=False),
@@ -67,10 +83,8 @@ tests = sa.Table(
 
 # One row per test per run. ``failed`` is 1 (failed/error), 0 (passed) or NULL (skipped) so the
 # flakiness aggregates are COUNT/SUM over one covering index.
-cases = sa.Table(
+cases = _rows(
     "bt_cases",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("run_id", sa.String(64), nullable=False),
     sa.Column("test", sa.Integer, nullable=False),  # bt_tests.id
     sa.Column("suite", sa.String(64)),
@@ -90,20 +104,16 @@ cases = sa.Table(
 # Roll-ups kept current on every ingest so flakiness reads thousands of rows, not millions:
 # runs and failures per test per UTC day, and outcomes per test per commit ("mixed" = it both
 # passed and failed on that commit, or passed only on a retry).
-daily = sa.Table(
+daily = _per_test(
     "bt_daily",
-    metadata,
-    sa.Column("test", sa.Integer, primary_key=True),
     sa.Column("day", sa.Integer, primary_key=True),  # days since the epoch (UTC)
     sa.Column("runs", sa.Integer, nullable=False),
     sa.Column("fails", sa.Integer, nullable=False),
     sa.Index("ix_bt_daily_day", "day"),
 )
 
-test_commits = sa.Table(
+test_commits = _per_test(
     "bt_test_commits",
-    metadata,
-    sa.Column("test", sa.Integer, primary_key=True),
     sa.Column("commit", sa.String(64), primary_key=True),  # "" when not in a git repository
     sa.Column("passes", sa.Integer, nullable=False),
     sa.Column("fails", sa.Integer, nullable=False),
@@ -118,10 +128,8 @@ test_commits = sa.Table(
 # Each test's current failing streak on committed code, kept on every ingest so "broken since X"
 # reads one row per test: every run since ``streak_ts`` (on commit ``streak_commit``) failed;
 # ``streak`` counts them (0: the latest run passed). ``last_ts``: its latest committed run.
-test_state = sa.Table(
+test_state = _per_test(
     "bt_test_state",
-    metadata,
-    sa.Column("test", sa.Integer, primary_key=True),
     sa.Column("last_ts", sa.Float, nullable=False),
     sa.Column("last_pass_ts", sa.Float),
     sa.Column("streak", sa.Integer, nullable=False),
@@ -129,21 +137,15 @@ test_state = sa.Table(
     sa.Column("streak_commit", sa.String(64)),
 )
 
-metrics = sa.Table(
+metrics = _run_rows(
     "bt_metrics",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("run_id", sa.String(64), nullable=False, index=True),
     sa.Column("suite", sa.String(64), nullable=False),
     sa.Column("name", sa.String(255), nullable=False),
     sa.Column("value", sa.Float, nullable=False),
 )
 
-findings = sa.Table(
+findings = _run_rows(
     "bt_findings",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("run_id", sa.String(64), nullable=False, index=True),
     sa.Column("check_id", sa.String(128), nullable=False),
     sa.Column("title", sa.Text, nullable=False),
     sa.Column("severity", sa.String(16), nullable=False),
@@ -151,11 +153,8 @@ findings = sa.Table(
     sa.Column("path", sa.Text),
 )
 
-gates = sa.Table(
+gates = _run_rows(
     "bt_gates",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("run_id", sa.String(64), nullable=False, index=True),
     sa.Column("name", sa.String(128), nullable=False),
     sa.Column("limit_json", sa.Text),
     sa.Column("measured_json", sa.Text),
@@ -164,10 +163,8 @@ gates = sa.Table(
 )
 
 # Manual quarantine decisions; ``state`` is "quarantined" or "released" (the latest row wins).
-quarantine = sa.Table(
+quarantine = _rows(
     "bt_quarantine",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("test_id", sa.String(1024), nullable=False, index=True),
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("reason", sa.Text),
@@ -184,10 +181,8 @@ impact_maps = sa.Table(
 )
 
 # One row per (test, file, function) a test executed; function "<module>" for module-level lines.
-impact_entries = sa.Table(
+impact_entries = _rows(
     "bt_impact_entries",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("map_id", sa.String(64), nullable=False),
     sa.Column("test_id", sa.String(1024), nullable=False),
     sa.Column("file", sa.String(1024), nullable=False),
