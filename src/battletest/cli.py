@@ -18,47 +18,34 @@ import click
 from battletest import __version__
 from battletest.errors import BattletestError, ExitCode
 
+
+def _command(where: str, help: str) -> tuple[str, str, str]:
+    """``"load.cli:load"`` → (``battletest.load.cli``, ``load``, help)."""
+    module, attr = where.split(":")
+    return f"battletest.{module}", attr, help
+
+
 # name → (module, click command attribute, short help shown by `battletest --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "proxy": (
-        "battletest.chaos.proxy.cli",
-        "proxy",
-        "Fault proxy: Toxiproxy API, TCP+HTTP faults.",
+    "proxy": _command("chaos.proxy.cli:proxy", "Fault proxy: Toxiproxy API, TCP+HTTP faults."),
+    "demo": _command("demo.cli:demo", "Run the built-in hotel concierge demo service."),
+    "init": _command("scaffold:init", "Write a commented battletest.toml from an OpenAPI spec."),
+    "doctor": _command("doctor:doctor", "Check config, target, spec, identities and tools."),
+    "gate": _command("quality.cli:gate", "Re-evaluate a run folder's quality gates (exit 0/1)."),
+    "flaky": _command("quality.cli:flaky", "Flaky tests: list, report, quarantine, release."),
+    "impact": _command("quality.cli:impact", "The tests a change needs (impact selection)."),
+    "history": _command("quality.cli:history", "History store: prune, stats, coverage gaps."),
+    "run": _command("run:run_command", "Run the enabled suites and write the reports."),
+    "config": _command("config_cli:config_command", "Show, validate and describe the config."),
+    "load": _command("load.cli:load", "Load test: k6-style executors, thresholds."),
+    "mock": _command("chaos.chaos_cli:mock", "Mock dependency server and failure scenarios."),
+    "chaos": _command("chaos.chaos_cli:chaos", "Failure scenarios and chaos experiments."),
+    "scan": _command("security.cli:scan_command", "Security scan: OWASP API Top 10 checks."),
+    "baseline": _command(
+        "perf.cli:baseline", "Performance baselines: save, compare (regressions)."
     ),
-    "demo": ("battletest.demo.cli", "demo", "Run the built-in hotel concierge demo service."),
-    "init": (
-        "battletest.scaffold",
-        "init",
-        "Write a commented battletest.toml from an OpenAPI spec.",
-    ),
-    "doctor": ("battletest.doctor", "doctor", "Check config, target, spec, identities and tools."),
-    "gate": (
-        "battletest.quality.cli",
-        "gate",
-        "Re-evaluate a run folder's quality gates (exit 0/1).",
-    ),
-    "flaky": ("battletest.quality.cli", "flaky", "Flaky tests: list, report, quarantine, release."),
-    "impact": ("battletest.quality.cli", "impact", "The tests a change needs (impact selection)."),
-    "history": ("battletest.quality.cli", "history", "History store: prune, stats, coverage gaps."),
-    "run": ("battletest.run", "run_command", "Run the enabled suites and write the reports."),
-    "config": (
-        "battletest.config_cli",
-        "config_command",
-        "Show, validate and describe the config.",
-    ),
-    "load": ("battletest.load.cli", "load", "Load test: k6-style executors, thresholds."),
-    "mock": ("battletest.chaos.chaos_cli", "mock", "Mock dependency server and failure scenarios."),
-    "chaos": ("battletest.chaos.chaos_cli", "chaos", "Failure scenarios and chaos experiments."),
-    "scan": ("battletest.security.cli", "scan_command", "Security scan: OWASP API Top 10 checks."),
-    "baseline": (
-        "battletest.perf.cli",
-        "baseline",
-        "Performance baselines: save, compare (regressions).",
-    ),
-    "report": (
-        "battletest.report_cli",
-        "report",
-        "Re-render a run folder: html, json, junit, sarif, prom.",
+    "report": _command(
+        "report_cli:report", "Re-render a run folder: html, json, junit, sarif, prom."
     ),
 }
 
