@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -21,24 +22,40 @@ def _run_folder(run: Path | None, out: Path) -> Path:
     return run if run is not None else latest_run_folder(out)
 
 
+def _run_and_baseline_options(command: Callable[..., None]) -> Callable[..., None]:
+    """``--run``, ``--out``, ``--dir`` and ``--scenario``: which run and which baseline."""
+    for option in reversed(
+        (
+            click.option(
+                "--run", "run", type=click.Path(path_type=Path), default=None, help=_RUN_HELP
+            ),
+            click.option(
+                "--out",
+                type=click.Path(path_type=Path),
+                default=Path("battletest-reports"),
+                help=_OUT_HELP,
+            ),
+            click.option(
+                "--dir",
+                "directory",
+                type=click.Path(path_type=Path),
+                default=Path(".battletest/baselines"),
+                help=_DIR_HELP,
+            ),
+            click.option("--scenario", default="default", show_default=True, help="Scenario name."),
+        )
+    ):
+        command = option(command)
+    return command
+
+
 @click.group("baseline")
 def baseline() -> None:
     """Performance baselines: save the latest load run, compare against it."""
 
 
 @baseline.command("save")
-@click.option("--run", "run", type=click.Path(path_type=Path), default=None, help=_RUN_HELP)
-@click.option(
-    "--out", type=click.Path(path_type=Path), default=Path("battletest-reports"), help=_OUT_HELP
-)
-@click.option(
-    "--dir",
-    "directory",
-    type=click.Path(path_type=Path),
-    default=Path(".battletest/baselines"),
-    help=_DIR_HELP,
-)
-@click.option("--scenario", default="default", show_default=True, help="Scenario name.")
+@_run_and_baseline_options
 def save_command(run: Path | None, out: Path, directory: Path, scenario: str) -> None:
     """Save the load measurements of the latest run as the scenario's baseline."""
     from battletest.perf.baseline import from_run_folder, save
@@ -53,18 +70,7 @@ def save_command(run: Path | None, out: Path, directory: Path, scenario: str) ->
 
 
 @baseline.command("compare")
-@click.option("--run", "run", type=click.Path(path_type=Path), default=None, help=_RUN_HELP)
-@click.option(
-    "--out", type=click.Path(path_type=Path), default=Path("battletest-reports"), help=_OUT_HELP
-)
-@click.option(
-    "--dir",
-    "directory",
-    type=click.Path(path_type=Path),
-    default=Path(".battletest/baselines"),
-    help=_DIR_HELP,
-)
-@click.option("--scenario", default="default", show_default=True, help="Scenario name.")
+@_run_and_baseline_options
 @click.option(
     "--threshold",
     "thresholds",
