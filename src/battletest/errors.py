@@ -8,10 +8,12 @@ exits with the error's ``exit_code``. A traceback reaching a user is a bug.
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
-    from pydantic import ValidationError
+    from pydantic import BaseModel, ValidationError
+
+    ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 class ExitCode(IntEnum):
@@ -91,6 +93,29 @@ def validation_problem(exc: ValidationError) -> tuple[str, str]:
     return ".".join(str(p) for p in err["loc"]), str(err["msg"])
 
 
+def validated(
+    model: type[ModelT],
+    raw: object,
+    message: str,
+    hint: str,
+    error: type[BattletestError] = ConfigError,
+) -> ModelT:
+    """``model`` validated from ``raw``, or ``error`` naming the first problem.
+
+    ``message`` is the line with ``{where}`` (``a.b.0``) and ``{problem}`` filled in, e.g.
+    ``"[security] {where}: {problem}"``; the text around them is kept as given (a path may hold
+    braces).
+    """
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        where, problem = validation_problem(exc)
+        line = message.replace("{where}", where).replace("{problem}", problem)
+        raise error(line, hint=hint) from None
+
+
 __all__ = [
     "AuthError",
     "BattletestError",
@@ -103,5 +128,6 @@ __all__ = [
     "SpecError",
     "TargetUnreachable",
     "UsageError",
+    "validated",
     "validation_problem",
 ]

@@ -15,9 +15,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from battletest.errors import UsageError, validation_problem
+from battletest.errors import UsageError, validated
 
 SCHEMA_VERSION = "1.0"
 
@@ -218,18 +218,19 @@ class Report(_Model):
                 hint="pass a run folder written by battletest run (it holds report.json)",
             )
         try:
-            return cls.model_validate(json.loads(path.read_text(encoding="utf-8")))
+            raw = json.loads(path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise UsageError(
                 f"{path} is not a battletest report: it is not JSON ({exc})",
                 hint="re-run battletest run",
             ) from None
-        except ValidationError as exc:
-            where, problem = validation_problem(exc)
-            raise UsageError(
-                f"{path} is not a battletest report: {where}: {problem}",
-                hint="pass the report.json of a battletest run",
-            ) from None
+        return validated(
+            cls,
+            raw,
+            f"{path} is not a battletest report: " + "{where}: {problem}",
+            hint="pass the report.json of a battletest run",
+            error=UsageError,
+        )
 
 
 def _performance(durations: list[float]) -> PerformanceMetrics:

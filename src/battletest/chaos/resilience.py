@@ -55,9 +55,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from battletest.errors import ConfigError, SafetyError, TargetUnreachable, validation_problem
+from battletest.errors import ConfigError, SafetyError, TargetUnreachable, validated
 from battletest.results import Case, Status, SuiteResult
 from battletest.transport import Inconclusive, PolicyRefused, Transport, WritePolicy
 
@@ -146,13 +146,9 @@ class ResilienceConfig(_Model):
     def parse(cls, raw: ResilienceConfig | Mapping[str, Any]) -> ResilienceConfig:
         if isinstance(raw, ResilienceConfig):
             return raw
-        try:
-            return cls.model_validate(dict(raw))
-        except ValidationError as exc:
-            where, problem = validation_problem(exc)
-            raise ConfigError(
-                f"[resilience] {where}: {problem}", hint="see docs/chaos.md#resilience"
-            ) from None
+        return validated(
+            cls, dict(raw), "[resilience] {where}: {problem}", hint="see docs/chaos.md#resilience"
+        )
 
     def wants(self, prop: str) -> bool:
         return self.properties is None or prop in self.properties

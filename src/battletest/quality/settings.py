@@ -10,9 +10,9 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from battletest.errors import ConfigError, validation_problem
+from battletest.errors import ConfigError, validated
 
 
 class FlakyPolicy(BaseModel):
@@ -103,14 +103,12 @@ def load_settings(root: Path, *, strict_toml: bool = True) -> QualitySettings:
     if not isinstance(raw, dict):
         raw = {}
     picked = {k: raw[k] for k in SECTIONS if k in raw}
-    try:
-        return QualitySettings.model_validate(picked)
-    except ValidationError as exc:
-        where, problem = validation_problem(exc)
-        raise ConfigError(
-            f"{source.name}: [{where}] {problem}",
-            hint="see docs/quality.md for the [history], [flaky] and [impact] keys",
-        ) from exc
+    return validated(
+        QualitySettings,
+        picked,
+        source.name + ": [{where}] {problem}",
+        hint="see docs/quality.md for the [history], [flaky] and [impact] keys",
+    )
 
 
 def _read(path: Path) -> dict[str, Any]:

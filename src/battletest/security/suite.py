@@ -229,18 +229,14 @@ def settings_from(config: Any, **overrides: Any) -> ScanSettings:
     if getattr(config, "allow_destructive", False):
         raw["allow_destructive"] = True
     raw.update({k: v for k, v in overrides.items() if v is not None})
-    from pydantic import ValidationError
+    from battletest.errors import validated
 
-    from battletest.errors import ConfigError, validation_problem
-
-    try:
-        return ScanSettings.model_validate(raw)
-    except ValidationError as exc:
-        where, problem = validation_problem(exc)
-        raise ConfigError(
-            f"[security] {where}: {problem}",
-            hint="see docs/security-checks.md for the keys of [security]",
-        ) from None
+    return validated(
+        ScanSettings,
+        raw,
+        "[security] {where}: {problem}",
+        hint="see docs/security-checks.md for the keys of [security]",
+    )
 
 
 def run_security_suite(
