@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import Any, TypeVar
 
 import click
 
@@ -17,6 +20,21 @@ def demo() -> None:
     pass
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+# A file path option (``--db``, ``--write-config``): a file, not a folder; unset by default.
+_file_option = functools.partial(click.option, type=click.Path(dir_okay=False), default=None)
+
+
+def _number_option(flag: str, field: str, default: float, help: str) -> Callable[[F], F]:
+    """A number option with its default shown; its type is the default's (int or float)."""
+    return click.option(
+        flag, field, type=type(default), default=default, show_default=True, help=help
+    )
+
+
+# Each option's parameter is named after its ``DemoOptions`` field, so ``serve`` hands them on
+# as they are; ``--write-config`` is the command's own.
 @demo.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="loopback address only")
 @click.option("--port", type=int, default=8000, show_default=True, help="0 picks free ports")
@@ -24,83 +42,40 @@ def demo() -> None:
 @click.option("--tts-port", type=int, default=0, help="TTS port (default: a free port)")
 @click.option("--pms-url", default=None, help="use this PMS (e.g. a fault proxy) instead")
 @click.option("--tts-url", default=None, help="use this TTS (e.g. a mock server) instead")
-@click.option(
-    "--db",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="SQLite file (default: a temporary file)",
+@_file_option("--db", help="SQLite file (default: a temporary file)")
+@_number_option("--token-ttl", "token_ttl_s", 900.0, "access-token lifetime, seconds")
+@_number_option("--rate-limit", "rate_limit_per_client", 120, "requests per window per client")
+@_number_option("--rate-window", "rate_window_s", 60.0, "seconds")
+@_number_option(
+    "--service-quota", "service_quota", 1000, "requests per window for the service API key"
 )
 @click.option(
-    "--token-ttl", type=float, default=900, show_default=True, help="access-token lifetime, seconds"
+    "--no-rate-limit", "rate_limit", flag_value=False, default=True, help="switch rate limiting off"
 )
-@click.option(
-    "--rate-limit", type=int, default=120, show_default=True, help="requests per window per client"
-)
-@click.option("--rate-window", type=float, default=60, show_default=True, help="seconds")
-@click.option(
-    "--service-quota",
-    type=int,
-    default=1000,
-    show_default=True,
-    help="requests per window for the service API key",
-)
-@click.option("--no-rate-limit", is_flag=True, help="switch rate limiting off")
-@click.option(
-    "--lockout-threshold",
-    type=int,
-    default=5,
-    show_default=True,
-    help="failed logins before a lockout",
-)
-@click.option("--lockout-seconds", type=float, default=300, show_default=True)
-@click.option("--kdf-time-cost", type=int, default=2, show_default=True, help="argon2id t")
-@click.option("--kdf-memory-kib", type=int, default=19456, show_default=True, help="argon2id m")
-@click.option(
-    "--body-limit",
-    type=int,
-    default=65536,
-    show_default=True,
-    help="largest accepted request body, bytes",
-)
+@_number_option("--lockout-threshold", "lockout_threshold", 5, "failed logins before a lockout")
+@_number_option("--lockout-seconds", "lockout_s", 300.0, "seconds")
+@_number_option("--kdf-time-cost", "kdf_time_cost", 2, "argon2id t")
+@_number_option("--kdf-memory-kib", "kdf_memory_kib", 19456, "argon2id m")
+@_number_option("--body-limit", "body_limit", 65536, "largest accepted request body, bytes")
 @click.option(
     "--cors-origin",
     "cors_origins",
     multiple=True,
     help="an allowed CORS origin (repeatable; default http://localhost:3000)",
 )
-@click.option("--no-breaker", is_flag=True, help="call the PMS without a circuit breaker")
-@click.option("--no-backoff", is_flag=True, help="retry the PMS without backoff")
-@click.option("--insecure", is_flag=True, help="plant the 18 documented vulnerabilities")
 @click.option(
-    "--write-config",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="write a battletest.toml describing the running demo",
+    "--no-breaker",
+    "breaker",
+    flag_value=False,
+    default=True,
+    help="call the PMS without a circuit breaker",
 )
-def serve(
-    host: str,
-    port: int,
-    pms_port: int,
-    tts_port: int,
-    pms_url: str | None,
-    tts_url: str | None,
-    db: str | None,
-    token_ttl: float,
-    rate_limit: int,
-    rate_window: float,
-    service_quota: int,
-    no_rate_limit: bool,
-    lockout_threshold: int,
-    lockout_seconds: float,
-    kdf_time_cost: int,
-    kdf_memory_kib: int,
-    body_limit: int,
-    cors_origins: tuple[str, ...],
-    no_breaker: bool,
-    no_backoff: bool,
-    insecure: bool,
-    write_config: str | None,
-) -> None:
+@click.option(
+    "--no-backoff", "backoff", flag_value=False, default=True, help="retry the PMS without backoff"
+)
+@click.option("--insecure", is_flag=True, help="plant the 18 documented vulnerabilities")
+@_file_option("--write-config", help="write a battletest.toml describing the running demo")
+def serve(write_config: str | None, cors_origins: tuple[str, ...], **options: Any) -> None:
     """Serve the concierge API and its PMS and TTS dependencies on loopback."""
     from battletest.demo.launcher import start
 
@@ -109,6 +84,8 @@ def serve(
             f"cannot write {write_config}: its directory does not exist",
             hint="choose a writable path for --write-config",
         )
+    if cors_origins:
+        options["cors_origins"] = cors_origins
     stop_event = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -117,29 +94,7 @@ def serve(
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     handle = None
     try:
-        handle = start(
-            host=host,
-            port=port,
-            pms_port=pms_port,
-            tts_port=tts_port,
-            pms_url=pms_url,
-            tts_url=tts_url,
-            db=db,
-            token_ttl_s=token_ttl,
-            rate_limit=not no_rate_limit,
-            rate_limit_per_client=rate_limit,
-            rate_window_s=rate_window,
-            service_quota=service_quota,
-            lockout_threshold=lockout_threshold,
-            lockout_s=lockout_seconds,
-            kdf_time_cost=kdf_time_cost,
-            kdf_memory_kib=kdf_memory_kib,
-            body_limit=body_limit,
-            **({"cors_origins": cors_origins} if cors_origins else {}),
-            breaker=not no_breaker,
-            backoff=not no_backoff,
-            insecure=insecure,
-        )
+        handle = start(**options)
         if write_config:
             written = handle.write_config(Path(write_config))
             click.echo(f"wrote {written}")
