@@ -16,7 +16,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -344,7 +344,7 @@ def _on_sqlite_begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-class HistoryStore:
+class HistoryStore(AbstractContextManager["HistoryStore"]):
     """A connection to the history database, migrated to the current schema on open."""
 
     def __init__(
@@ -432,9 +432,6 @@ class HistoryStore:
 
     def close(self) -> None:
         self.engine.dispose()
-
-    def __enter__(self) -> HistoryStore:
-        return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()

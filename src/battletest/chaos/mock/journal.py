@@ -41,13 +41,19 @@ class JournalEntry:
         return asdict(self)
 
 
-class Expectation(TypedDict, total=False):
+class Match(TypedDict, total=False):
+    """Which requests, beside method and path: header matchers (``{"x-id": "c1"}``,
+    ``{"x-id": {"present": True}}``)."""
+
+    headers: Mapping[str, Any] | None
+
+
+class Expectation(Match, total=False):
     """What a verification expects (keywords of ``verify``); none given: at least once."""
 
     count: int | None
     at_least: int | None
     at_most: int | None
-    headers: Mapping[str, Any] | None
 
 
 @dataclass(slots=True)
@@ -60,18 +66,13 @@ class RequestPattern:
 
     @classmethod
     def build(
-        cls,
-        method: str | None = None,
-        path: str | None = None,
-        headers: Mapping[str, Any] | None = None,
+        cls, method: str | None = None, path: str | None = None, **match: Unpack[Match]
     ) -> RequestPattern:
+        headers = match.get("headers") or {}
         return cls(
             method.upper() if method else None,
             path,
-            {
-                k.lower(): Matcher.parse(v, f"verify header {k!r}")
-                for k, v in (headers or {}).items()
-            },
+            {k.lower(): Matcher.parse(v, f"verify header {k!r}") for k, v in headers.items()},
         )
 
     def test(self, entry: JournalEntry) -> bool:
@@ -108,23 +109,17 @@ class Journal:
             self._entries.clear()
 
     def entries(
-        self,
-        method: str | None = None,
-        path: str | None = None,
-        headers: Mapping[str, Any] | None = None,
+        self, method: str | None = None, path: str | None = None, **match: Unpack[Match]
     ) -> list[JournalEntry]:
-        pattern = RequestPattern.build(method, path, headers)
+        pattern = RequestPattern.build(method, path, **match)
         with self._lock:
             snapshot = list(self._entries)
         return [e for e in snapshot if pattern.test(e)]
 
     def count(
-        self,
-        method: str | None = None,
-        path: str | None = None,
-        headers: Mapping[str, Any] | None = None,
+        self, method: str | None = None, path: str | None = None, **match: Unpack[Match]
     ) -> int:
-        return len(self.entries(method, path, headers))
+        return len(self.entries(method, path, **match))
 
     def intervals(self, method: str | None = None, path: str | None = None) -> list[float]:
         """Seconds between consecutive matching requests (retry backoff shows as growing gaps)."""
@@ -140,8 +135,8 @@ class Journal:
             expect.get("at_least"),
             expect.get("at_most"),
         )
-        headers = expect.get("headers")
-        found = self.entries(method, path, headers)
+        match = Match(headers=expect.get("headers"))
+        found = self.entries(method, path, **match)
         n = len(found)
         if count is None and at_least is None and at_most is None:
             at_least = 1
@@ -166,7 +161,7 @@ class Journal:
             with self._lock:
                 last = list(self._entries)[-10:]
             seen = ", ".join(f"{e.method} {e.path}" for e in last) or "nothing"
-            pattern = RequestPattern.build(method, path, headers)
+            pattern = RequestPattern.build(method, path, **match)
             raise AssertionError(
                 f"mock journal: expected {want} request(s) matching {pattern.describe()}, "
                 f"got {n}; last requests: {seen}"

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, TypeVar, Unpack
 
 from battletest.chaos.mock.http import Fault, HttpServer, Request, Response
-from battletest.chaos.mock.journal import Expectation, Journal, JournalEntry
+from battletest.chaos.mock.journal import Expectation, Journal, JournalEntry, Match
 from battletest.chaos.mock.stubs import (
     Latency,
     Stub,
@@ -343,12 +343,9 @@ class MockServer:
         return self.journal.verify(method, path, **expect)
 
     def requests(
-        self,
-        method: str | None = None,
-        path: str | None = None,
-        headers: Mapping[str, Any] | None = None,
+        self, method: str | None = None, path: str | None = None, **match: Unpack[Match]
     ) -> list[JournalEntry]:
-        return self.journal.entries(method, path, headers)
+        return self.journal.entries(method, path, **match)
 
     # ------------------------------------------------------------ record mode
 
@@ -543,7 +540,9 @@ class MockServer:
                 self.journal.clear()
                 return _json(200, {"cleared": True})
             if method == "POST" and rest == "count":
-                n = self.journal.count(body.get("method"), body.get("path"), body.get("headers"))
+                n = self.journal.count(
+                    body.get("method"), body.get("path"), headers=body.get("headers")
+                )
                 return _json(200, {"count": n})
         if head == "scenarios":
             if method == "GET":

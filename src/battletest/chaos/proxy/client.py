@@ -7,6 +7,7 @@ an API that does not answer is ``TargetUnreachable`` (exit 3), a refused request
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Any
 
 import httpx
@@ -22,7 +23,7 @@ def api_base(address: str) -> str:
     return address if "://" in address else f"http://{address}"
 
 
-class ProxyClient:
+class ProxyClient(AbstractContextManager["ProxyClient"]):
     """Talks to a Toxiproxy-compatible API at ``address`` (``host:port`` or a URL)."""
 
     def __init__(
@@ -34,9 +35,6 @@ class ProxyClient:
 
     def close(self) -> None:
         self._http.close()
-
-    def __enter__(self) -> ProxyClient:
-        return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()

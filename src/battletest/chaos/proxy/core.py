@@ -23,7 +23,7 @@ from typing import Any, cast
 from battletest.chaos.proxy.http import HttpCounters, HttpExchange, HttpRule, ToxicStats
 from battletest.chaos.proxy.netem import loss_implementation
 from battletest.chaos.proxy.stages import Sink, Stage, make_stage
-from battletest.chaos.proxy.toxics import Stream, Toxic, ToxicKinds, check_name
+from battletest.chaos.proxy.toxics import Stream, Toxic, ToxicKinds, check_name, lookup
 from battletest.errors import ConfigError
 
 UP: Stream = "upstream"
@@ -539,13 +539,9 @@ class ProxyServer:
         await self.close()
 
     def get(self, name: str) -> Proxy:
-        proxy = self.proxies.get(name)
-        if proxy is None:
-            raise ProxyNotFound(
-                f"proxy not found: {name!r}",
-                hint=f"known proxies: {', '.join(sorted(self.proxies)) or 'none'}",
-            )
-        return proxy
+        return lookup(
+            self.proxies, name, ProxyNotFound, f"proxy not found: {name!r}", "known proxies"
+        )
 
     async def create(
         self, name: str, upstream: str, listen: str = "127.0.0.1:0", enabled: bool = True
@@ -707,14 +703,8 @@ class ProxyServer:
         return toxic
 
     def get_toxic(self, proxy_name: str, toxic_name: str) -> Toxic:
-        proxy = self.get(proxy_name)
-        toxic = proxy.toxics.get(toxic_name)
-        if toxic is None:
-            raise ProxyNotFound(
-                f"toxic not found: {toxic_name!r} on proxy {proxy_name!r}",
-                hint=f"its toxics: {', '.join(proxy.toxics) or 'none'}",
-            )
-        return toxic
+        message = f"toxic not found: {toxic_name!r} on proxy {proxy_name!r}"
+        return lookup(self.get(proxy_name).toxics, toxic_name, ProxyNotFound, message, "its toxics")
 
     def update_toxic(self, proxy_name: str, toxic_name: str, body: Any) -> Toxic:
         toxic = self.get_toxic(proxy_name, toxic_name)

@@ -9,11 +9,29 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from battletest.errors import ConfigError
+from battletest.errors import BattletestError, ConfigError
+
+T = TypeVar("T")
+
+
+def lookup(
+    table: Mapping[str, T],
+    name: str,
+    error: Callable[..., BattletestError],
+    message: str,
+    known: str,
+) -> T:
+    """``table[name]``, or ``error(message)`` whose hint lists the names there are
+    (``known: a, b`` or ``known: none``): a proxy, a toxic of a proxy, a toxic type."""
+    found = table.get(name)
+    if found is None:
+        raise error(message, hint=f"{known}: {', '.join(sorted(table)) or 'none'}")
+    return found
+
 
 Stream = Literal["upstream", "downstream"]
 STREAMS: tuple[Stream, ...] = ("upstream", "downstream")
@@ -209,13 +227,7 @@ class ToxicKinds:
         return iter(self._kinds.values())
 
     def get(self, name: str) -> ToxicKind:
-        kind = self._kinds.get(name)
-        if kind is None:
-            raise ConfigError(
-                f"unknown toxic type {name!r}",
-                hint=f"use one of: {', '.join(sorted(self._kinds))}",
-            )
-        return kind
+        return lookup(self._kinds, name, ConfigError, f"unknown toxic type {name!r}", "use one of")
 
     def build(
         self,
