@@ -276,24 +276,16 @@ class IdentitySession:
         auth, ident = self.auth, self.identity
         assert auth.login_path and ident.username is not None
         creds = {auth.username_field: ident.username, auth.password_field: ident.password or ""}
-        try:
-            if auth.login_format == "form":
-                resp = client.post(auth.login_path, data=creds, extensions=IDENTITY)
-            else:
-                resp = client.post(auth.login_path, json=creds, extensions=IDENTITY)
-        except httpx.HTTPError as exc:
-            raise AuthError(
-                f"login of identity {self.name!r} failed: {exc.__class__.__name__}",
-                hint=f"check [auth].login_path ({auth.login_path})",
-            ) from None
-        if resp.status_code >= 400:
-            error = AuthError(
-                f"login of identity {self.name!r} at {auth.login_path} was refused "
-                f"(HTTP {resp.status_code})",
-                hint="check the identity's username/password and [auth].login_path",
-            )
-            error.status = resp.status_code  # type: ignore[attr-defined]
-            raise error
+        as_form = auth.login_format == "form"
+        resp = self._post(
+            client,
+            auth.login_path,
+            "login",
+            f"[auth].login_path ({auth.login_path})",
+            "check the identity's username/password and [auth].login_path",
+            data=creds if as_form else None,
+            json=None if as_form else creds,
+        )
         body = _json(resp)
         token = self._token_from(body)
         if token is None:
@@ -329,18 +321,14 @@ class IdentitySession:
 
     def _token_request(self, client: httpx.Client, form: dict[str, str], what: str) -> None:
         url = self.auth.token_url or ""
-        try:
-            resp = client.post(_on_target(client, url), data=form, extensions=IDENTITY)
-        except httpx.HTTPError as exc:
-            raise AuthError(
-                f"{what} of identity {self.name!r} failed: {exc.__class__.__name__}",
-                hint=f"check [auth].token_url ({url})",
-            ) from None
-        if resp.status_code >= 400:
-            raise AuthError(
-                f"{what} of identity {self.name!r} at {url} was refused (HTTP {resp.status_code})",
-                hint="check the identity's client_id/client_secret (or username/password)",
-            )
+        resp = self._post(
+            client,
+            url,
+            what,
+            f"[auth].token_url ({url})",
+            "check the identity's client_id/client_secret (or username/password)",
+            data=form,
+        )
         body = _json(resp)
         token = self._token_from(body)
         if token is None:
@@ -349,6 +337,27 @@ class IdentitySession:
                 hint="set [auth].token_field to the field holding the access token",
             )
         self._keep(body, token)
+
+    def _post(
+        self, client: httpx.Client, url: str, what: str, setting: str, refused: str, **body: Any
+    ) -> httpx.Response:
+        """POST a login or token request to the target; ``AuthError`` when it does not answer
+        (hint: check ``setting``) or refuses (hint ``refused``; the status kept on the error)."""
+        try:
+            resp = client.post(_on_target(client, url), extensions=IDENTITY, **body)
+        except httpx.HTTPError as exc:
+            raise AuthError(
+                f"{what} of identity {self.name!r} failed: {exc.__class__.__name__}",
+                hint=f"check {setting}",
+            ) from None
+        if resp.status_code >= 400:
+            error = AuthError(
+                f"{what} of identity {self.name!r} at {url} was refused (HTTP {resp.status_code})",
+                hint=refused,
+            )
+            error.status = resp.status_code  # type: ignore[attr-defined]
+            raise error
+        return resp
 
     def _token_from(self, body: Any) -> str | None:
         fields = [self.auth.token_field] if self.auth.token_field else []

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal, TypeVar
 
 from battletest.errors import BattletestError, ConfigError
@@ -78,12 +78,9 @@ class Toxic:
     attributes: Mapping[str, AttrValue] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "type": self.type,
-            "stream": self.stream,
-            "toxicity": self.toxicity,
-            "attributes": dict(self.attributes),
+        """Toxiproxy's toxic JSON: every field by its name, the attributes as a plain dict."""
+        return {f.name: getattr(self, f.name) for f in fields(self)} | {
+            "attributes": dict(self.attributes)
         }
 
 
