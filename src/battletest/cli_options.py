@@ -77,14 +77,39 @@ def common_options(*names: str) -> Callable[[Callable[..., Any]], Callable[..., 
     unknown = [n for n in names if n not in OPTIONS]
     if unknown:
         raise ValueError(f"unknown shared option(s): {', '.join(unknown)}")
-    chosen = [OPTIONS[n] for n in (names or tuple(OPTIONS))]
+    return stacked(*(OPTIONS[n] for n in (names or tuple(OPTIONS))))
+
+
+def stacked(*options: Callable[[Any], Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """One decorator for several click options, listed in the order ``--help`` shows them."""
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
-        for option in reversed(chosen):
+        for option in reversed(options):
             fn = option(fn)
         return fn
 
     return decorate
+
+
+def remote_control_options(
+    api: str, token_flag: str, env: str, senders: str
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--allow-remote`` and the token option of a control API (the fault proxy's, the mock
+    server's admin API): loopback only unless allowed, and then only with the token."""
+    return stacked(
+        click.option(
+            "--allow-remote",
+            is_flag=True,
+            help=f"Serve the {api} on a non-loopback address (needs {token_flag}).",
+        ),
+        click.option(
+            token_flag,
+            envvar=env,
+            default=None,
+            help=f"Token every {api} request must carry (X-Battletest-Token; env {env}); "
+            f"{senders}.",
+        ),
+    )
 
 
 @dataclass(slots=True)
@@ -207,5 +232,7 @@ __all__ = [
     "common_options",
     "interrupt_signals",
     "new_run_folder",
+    "remote_control_options",
+    "stacked",
     "write_suite_folder",
 ]

@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from battletest.cli_options import common_options, interrupt_signals
+from battletest.cli_options import common_options, interrupt_signals, remote_control_options
 from battletest.errors import ScenarioError, TargetUnreachable, UsageError
 
 DEFAULT_MOCK_URL = "http://127.0.0.1:8081"
@@ -90,17 +90,11 @@ def mock() -> None:
     help="Also serve the admin API on this port (0: free); it stays up during an outage.",
 )
 @click.option("--seed", type=int, default=None, help="Seed for latency and fault randomness.")
-@click.option(
-    "--allow-remote",
-    is_flag=True,
-    help="Allow listening on a non-loopback address (needs --admin-token).",
-)
-@click.option(
+@remote_control_options(
+    "admin API",
     "--admin-token",
-    envvar="BATTLETEST_MOCK_TOKEN",
-    default=None,
-    help="Token every admin API request must carry (X-Battletest-Token; env "
-    "BATTLETEST_MOCK_TOKEN, which `mock activate|deactivate|status` send).",
+    "BATTLETEST_MOCK_TOKEN",
+    "`mock activate|deactivate|status` send it",
 )
 def serve(
     stubs: Path | None,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import click
 
+from battletest.cli_options import stacked
 from battletest.errors import ExitCode
 
 _DIR_HELP = "Baselines folder (default .battletest/baselines)."
@@ -22,31 +22,21 @@ def _run_folder(run: Path | None, out: Path) -> Path:
     return run if run is not None else latest_run_folder(out)
 
 
-def _run_and_baseline_options(command: Callable[..., None]) -> Callable[..., None]:
-    """``--run``, ``--out``, ``--dir`` and ``--scenario``: which run and which baseline."""
-    for option in reversed(
-        (
-            click.option(
-                "--run", "run", type=click.Path(path_type=Path), default=None, help=_RUN_HELP
-            ),
-            click.option(
-                "--out",
-                type=click.Path(path_type=Path),
-                default=Path("battletest-reports"),
-                help=_OUT_HELP,
-            ),
-            click.option(
-                "--dir",
-                "directory",
-                type=click.Path(path_type=Path),
-                default=Path(".battletest/baselines"),
-                help=_DIR_HELP,
-            ),
-            click.option("--scenario", default="default", show_default=True, help="Scenario name."),
-        )
-    ):
-        command = option(command)
-    return command
+# which run and which baseline: ``save`` and ``compare`` read both
+_run_and_baseline_options = stacked(
+    click.option("--run", "run", type=click.Path(path_type=Path), default=None, help=_RUN_HELP),
+    click.option(
+        "--out", type=click.Path(path_type=Path), default=Path("battletest-reports"), help=_OUT_HELP
+    ),
+    click.option(
+        "--dir",
+        "directory",
+        type=click.Path(path_type=Path),
+        default=Path(".battletest/baselines"),
+        help=_DIR_HELP,
+    ),
+    click.option("--scenario", default="default", show_default=True, help="Scenario name."),
+)
 
 
 @click.group("baseline")

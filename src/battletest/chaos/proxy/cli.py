@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from battletest.chaos.proxy.client import DEFAULT_API, ProxyClient
+from battletest.cli_options import remote_control_options
 from battletest.errors import UsageError
 
 API_ENV = "BATTLETEST_PROXY_API"
@@ -45,18 +46,7 @@ def _client(ctx: click.Context) -> ProxyClient:
     help="Populate the server at start from this Toxiproxy JSON file (a list of proxies).",
 )
 @click.option("--seed", type=int, default=None, help="Seed for toxicity and jitter draws.")
-@click.option(
-    "--allow-remote",
-    is_flag=True,
-    help="Serve the control API on a non-loopback address (needs --api-token).",
-)
-@click.option(
-    "--api-token",
-    envvar=TOKEN_ENV,
-    default=None,
-    help=f"Token every control request must carry (X-Battletest-Token; env {TOKEN_ENV}); "
-    "the subcommands send it.",
-)
+@remote_control_options("control API", "--api-token", TOKEN_ENV, "the subcommands send it")
 @click.pass_context
 def proxy(
     ctx: click.Context,
