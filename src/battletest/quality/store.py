@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -440,16 +440,7 @@ class HistoryStore(AbstractContextManager["HistoryStore"]):
 
     def start_run(self, run: RunRecord) -> str:
         with self.write() as conn:
-            conn.execute(
-                runs.insert().values(
-                    id=run.id,
-                    started_at=run.started_at,
-                    commit=run.commit,
-                    branch=run.branch,
-                    profile=run.profile,
-                    source=run.source,
-                )
-            )
+            conn.execute(runs.insert().values(**asdict(run)))  # its fields are bt_runs' columns
         return run.id
 
     def finish_run(self, run_id: str, status: str, finished_at: float | None = None) -> None:
