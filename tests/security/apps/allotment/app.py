@@ -189,6 +189,7 @@ def _inert_comment(text: str) -> str:
 
 def _build_flask(app: AllotmentApp) -> Flask:  # one route table, read top down
     flask = Flask("allotment")
+    flask.config["MAX_CONTENT_LENGTH"] = 64 * 1024  # both modes: bodies are bounded (413)
     on = app.on
 
     def db() -> sqlite3.Connection:
@@ -246,7 +247,8 @@ def _build_flask(app: AllotmentApp) -> Flask:  # one route table, read top down
         return plot["owner"] == user["username"] or user["role"] in {"steward", "admin"}
 
     def int_field(value: str) -> int | None:
-        return int(value) if value.isdigit() else None
+        """A whole number that fits SQLite's INTEGER, or None."""
+        return int(value) if value.isdigit() and int(value) < 2**31 else None
 
     @flask.before_request
     def csrf() -> tuple[Response, int] | None:

@@ -43,6 +43,8 @@ ROLES = ("driver", "dispatcher", "admin")
 LOCKOUT_AFTER = 10  # wrong Basic passwords per username before 429 (both modes)
 LOCKOUT_S = 30
 PROBE_TIMEOUT_S = 8.0
+MAX_BODY = 64 * 1024
+MAX_INT = 2**31 - 1  # every integer the app stores fits SQLite's INTEGER
 
 # username -> (password, role, display name, e-mail)
 USERS: dict[str, tuple[str, str, str, str]] = {
@@ -200,8 +202,12 @@ def _build_starlette(depot: DepotApp) -> Starlette:  # one route table, read top
 
     async def body(request: Request) -> dict[str, Any]:
         raw = await request.body()
+        if len(raw) > MAX_BODY:  # both modes: bodies are bounded
+            raise _Refusal(413, f"the body is over {MAX_BODY} bytes")
         try:
             data = json.loads(raw)
+        except RecursionError:  # both modes: deep nesting is refused, not a crash
+            raise _Refusal(400, "the body is nested too deeply") from None
         except ValueError:
             if on("B11"):
                 raise _Trace(traceback.format_exc()) from None
@@ -291,7 +297,11 @@ def _build_starlette(depot: DepotApp) -> Starlette:  # one route table, read top
             model = text(data, "model", required=True)
             colour = text(data, "colour") or "white"
             mileage = data.get("mileage", 0)
-            if not isinstance(mileage, int) or isinstance(mileage, bool) or mileage < 0:
+            if (
+                not isinstance(mileage, int)
+                or isinstance(mileage, bool)
+                or not 0 <= mileage <= MAX_INT
+            ):
                 raise _Refusal(400, "mileage must be a whole number ≥ 0")
             if not (2 <= len(plate) <= 12) or not all(c.isalnum() or c == "-" for c in plate):
                 raise _Refusal(400, "plate: 2-12 letters, digits or '-'")
@@ -317,7 +327,11 @@ def _build_starlette(depot: DepotApp) -> Starlette:  # one route table, read top
             data = await body(request)
             colour = text(data, "colour")
             mileage = data.get("mileage")
-            if mileage is not None and (not isinstance(mileage, int) or mileage < 0):
+            if mileage is not None and (
+                not isinstance(mileage, int)
+                or isinstance(mileage, bool)
+                or not 0 <= mileage <= MAX_INT
+            ):
                 raise _Refusal(400, "mileage must be a whole number ≥ 0")
             try:
                 if colour is not None and on("B1"):
@@ -379,9 +393,8 @@ def _build_starlette(depot: DepotApp) -> Starlette:  # one route table, read top
     async def booking(request: Request) -> Response:
         user = depot.user(request)
         raw_id = request.path_params["booking_id"]
-        found = (
-            rows("SELECT * FROM bookings WHERE id = ?", (int(raw_id),)) if raw_id.isdigit() else []
-        )
+        known = raw_id.isdigit() and int(raw_id) <= MAX_INT
+        found = rows("SELECT * FROM bookings WHERE id = ?", (int(raw_id),)) if known else []
         mine = bool(found) and (
             found[0]["booked_by"] == user["username"] or user["role"] == "admin"
         )
