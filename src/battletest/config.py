@@ -142,6 +142,9 @@ class LoadConfig(_Section):
     resource_interval: float = Field(default=1.0, gt=0)
     memory_threshold_mb: float | None = Field(default=None, gt=0)
     leak_threshold_mb: float | None = Field(default=None, gt=0)
+    cluster: str | None = Field(
+        default=None, description="Dask cluster: 'local:N' or 'tcp://scheduler:8786'."
+    )
 
 
 # Sections a subsystem owns (``[security]``: the scanner's settings, ``[resilience]``: the

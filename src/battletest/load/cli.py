@@ -7,6 +7,7 @@ Exit codes: 0 all thresholds passed, 1 a threshold failed, 2 bad flags, 3 target
 from __future__ import annotations
 
 import json
+import threading
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,15 @@ def _demo_url(stack: ExitStack) -> tuple[str, int | None]:
 @click.option(
     "--leak-threshold-mb", type=float, help="Fail when RSS grows more than this (95% bound)."
 )
+@click.option("--cluster", help="Run the workers on Dask: local:N or a scheduler, tcp://host:8786.")
+@click.option(
+    "--web",
+    is_flag=False,
+    flag_value="127.0.0.1:8089",
+    help="Live web view while the run goes (default 127.0.0.1:8089; HOST:PORT).",
+)
+@click.option("--allow-remote", is_flag=True, help="Let --web listen beyond loopback (token).")
+@click.option("--web-token", envvar="BATTLETEST_WEB_TOKEN", help="Token the --web page requires.")
 @click.option("--concurrent-users", type=int, help="Legacy: VUs of per-vu-iterations.")
 @click.option("--requests-per-user", type=int, help="Legacy: iterations per VU.")
 @click.option("--test-duration", help="Legacy: maximum duration (seconds or 5m).")
@@ -121,8 +131,15 @@ def load(**flags: Any) -> None:
     if seed is not None:
         flags["seed"] = seed
     target = flags.pop("target") or config.target.url
+    web, allow_remote, web_token = (
+        flags.pop("web"),
+        flags.pop("allow_remote"),
+        flags.pop("web_token"),
+    )
     json_path = flags.pop("json_path")
     run_dir = flags.pop("run_dir")
+    if web and not out:  # the page ends with the run's report.html
+        out = config.out
     folder = new_run_folder(out) if out else None
     run_dir = run_dir or (folder.path if folder else None)
     multi: Any = None
@@ -135,7 +152,20 @@ def load(**flags: Any) -> None:
     settings = LoadSettings.coerce(
         {k: (list(v) if isinstance(v, tuple) else v) for k, v in flags.items()}
     )
+    live: Any = None
     with ExitStack() as stack:
+        target_named = bool(target)
+        if settings.cluster:  # before the demo starts: a distributed run loads only what is named
+            from battletest.load.distributed import refuse_unnamed
+
+            refuse_unnamed(target_named)
+        if web:
+            from battletest.load.web import LiveView
+
+            live = stack.enter_context(
+                LiveView(web, stop=threading.Event(), allow_remote=allow_remote, token=web_token)
+            )
+            click.echo(f"live view: {live.url}", err=True)
         if not target:
             target, demo_pid = _demo_url(stack)
             if settings.target_pid is None:
@@ -157,6 +187,8 @@ def load(**flags: Any) -> None:
             )
         else:
             kwargs = settings.run_kwargs(target)
+            if live is not None:
+                live.planned_s = kwargs["executor"].planned_duration
             progress = reporter_for()
             try:
                 result = run(
@@ -165,25 +197,32 @@ def load(**flags: Any) -> None:
                     run_dir=run_dir,
                     environment=config.environment,
                     allow_destructive=config.allow_destructive,
+                    target_named=target_named,
+                    watch=live,
+                    stop=live.stop if live is not None else None,
                     **kwargs,
                 )
             finally:
                 progress.close()
-    print_result(result)
-    if folder is not None:  # a run folder laid out as `battletest run` lays it out
-        from battletest.load.suite import suite_result
+        print_result(result)
+        written = None
+        if folder is not None:  # a run folder laid out as `battletest run` lays it out
+            from battletest.load.suite import suite_result
 
-        written = write_suite_folder(
-            suite_result(result, result.duration_s),
-            folder,
-            target=target,
-            profile=config.profile,
-            seed=settings.seed,
-            config=config.redacted(),
-            secret_values=config.secrets(),
-            secret_headers=config.credential_headers(),
-        )
-        click.echo(f"reports: {written}", err=True)
+            written = write_suite_folder(
+                suite_result(result, result.duration_s),
+                folder,
+                target=target,
+                profile=config.profile,
+                seed=settings.seed,
+                config=config.redacted(),
+                secret_values=config.secrets(),
+                secret_headers=config.credential_headers(),
+            )
+            click.echo(f"reports: {written}", err=True)
+        if live is not None:
+            live.finish(result, Path(written) / "report.html" if written else None)
+            live.linger()
     if json_path:
         Path(json_path).write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
     if result.interrupted:

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import httptools
 
@@ -64,6 +64,15 @@ class LiveStats:
 
 
 Progress = Callable[[LiveStats], None]
+
+
+class Watcher(Protocol):
+    """Sees a run as it goes (the live web view): every snapshot a worker sends, and every
+    second once all workers have moved past it (``session.agg`` holds the merged figures)."""
+
+    def snapshot(self, snap: dict[str, Any]) -> None: ...
+
+    def second(self, session: _Session, keys: list[int]) -> None: ...
 
 
 def default_workers() -> int:
@@ -253,8 +262,15 @@ def run(
     breakpoint: bool = False,
     environment: str | None = None,
     allow_destructive: bool = False,
+    cluster: str | None = None,
+    target_named: bool = True,
+    watch: Watcher | None = None,
 ) -> LoadResult:
     """Run a load test against ``target`` and return what it measured.
+
+    ``cluster`` (``local:N`` or a Dask scheduler address): the workers run as Dask tasks
+    (``distributed.py``); ``target_named`` False (the CLI's demo fallback) refuses that.
+    ``watch`` sees every snapshot and every closed second (the live web view, ``web.py``).
 
     ``environment`` "production" (unless ``allow_destructive``): a plan with an unsafe method
     or a destructive-looking path is refused (``SafetyError``) before anything is sent.
@@ -295,84 +311,102 @@ def run(
     if think_time[0] < 0 or think_time[1] < think_time[0]:
         raise UsageError("invalid think time", hint="use MIN..MAX with 0 <= MIN <= MAX")
     tls = tls or TLSOptions()
-    count = spec.worker_count(workers or default_workers())
-    per_worker = -(-spec.effective_max_vus // count)
-    ensure_fd_limit(per_worker + FD_HEADROOM)
-    address = preflight(parsed, Endpoint() if scenario is not None else eps[0], tls)
-    shared: tuple[tuple[str, Any], ...] = ()
-    if scenario is not None and bool(getattr(scenario, "setup", None)):
-        from battletest.load.setup import run_steps
+    dask = None
+    if cluster is not None:
+        from battletest.load.distributed import check_target, connect, refuse_unnamed
 
-        shared = tuple(run_steps(scenario, "setup", parsed, address, tls, timeout, {}).items())
-
-    configs = [
-        WorkerConfig(
-            i,
-            count,
-            parsed,
-            address,
-            eps,
-            spec,
-            timeout,
-            think_time,
-            tls,
-            snapshot_interval,
-            seed,
-            scenario,
-            shared,
-        )
-        for i in range(count)
-    ]
-    monitor = None
-    if target_pid is not None:
-        from battletest.load.resources import ResourceMonitor
-
-        monitor = ResourceMonitor(target_pid, resource_interval, run_dir)
-    started_at = datetime.now(UTC)
-    cpu0 = time.thread_time()
-    agg = Aggregator(names, count, snapshot_interval, timeout)
-    session = _Session(configs, agg, checks, abort_on_fail, progress, stop, spec)
-    if breakpoint:
-        session.breakpoint = [t for t in checks if t.endpoint is None and t.metric in _PER_SECOND]
-        if not session.breakpoint:
-            session.breakpoint = parse_thresholds(["error_rate<1%"])
-    if run_dir is not None:
-        Path(run_dir).mkdir(parents=True, exist_ok=True)
-        session.series_path = Path(run_dir) / SERIES_FILE
-    if monitor is not None:
-        monitor.start()
+        refuse_unnamed(target_named)
+        dask = connect(cluster)
     try:
-        session.execute()
-    finally:
-        report = monitor.stop(leak_threshold_mb or 10.0) if monitor is not None else None
-    result = _build(session, parsed, spec, started_at, cpu0, count, checks)
-    result.load_shape = spec.shape()
-    if breakpoint:
-        result.capacity_rps = round(session.best, 1)
-        if session.broke is None and not session.interrupted:
-            result.warnings.append(
-                f"breakpoint: nothing broke up to the end of the ramp; capacity is at least "
-                f"{session.best:.0f}/s (raise the top rate)"
-            )
-        elif session.broke is not None:
-            result.warnings.append(
-                f"breakpoint: {session.broke[1]} broke at {session.broke[0]:.0f} s; highest "
-                f"sustained rate {session.best:.1f}/s"
-            )
-    if report is not None:
-        _resource_rows(result, report, memory_threshold_mb, leak_threshold_mb)
-    if scenario is not None and bool(getattr(scenario, "teardown", None)):
-        from battletest.load.setup import run_steps
+        if dask is not None:
+            check_target(target, dask)
+        count = spec.worker_count(len(dask.workers) if dask else (workers or default_workers()))
+        per_worker = -(-spec.effective_max_vus // count)
+        ensure_fd_limit(per_worker + FD_HEADROOM)
+        address = preflight(parsed, Endpoint() if scenario is not None else eps[0], tls)
+        shared: tuple[tuple[str, Any], ...] = ()
+        if scenario is not None and bool(getattr(scenario, "setup", None)):
+            from battletest.load.setup import run_steps
 
+            shared = tuple(run_steps(scenario, "setup", parsed, address, tls, timeout, {}).items())
+
+        configs = [
+            WorkerConfig(
+                i,
+                count,
+                parsed,
+                address,
+                eps,
+                spec,
+                timeout,
+                think_time,
+                tls,
+                snapshot_interval,
+                seed,
+                scenario,
+                shared,
+            )
+            for i in range(count)
+        ]
+        monitor = None
+        if target_pid is not None:
+            from battletest.load.resources import ResourceMonitor
+
+            monitor = ResourceMonitor(target_pid, resource_interval, run_dir)
+        started_at = datetime.now(UTC)
+        cpu0 = time.thread_time()
+        agg = Aggregator(names, count, snapshot_interval, timeout)
+        session = _Session(configs, agg, checks, abort_on_fail, progress, stop, spec)
+        session.cluster, session.watch = dask, watch
+        if breakpoint:
+            session.breakpoint = [
+                t for t in checks if t.endpoint is None and t.metric in _PER_SECOND
+            ]
+            if not session.breakpoint:
+                session.breakpoint = parse_thresholds(["error_rate<1%"])
+        if run_dir is not None:
+            Path(run_dir).mkdir(parents=True, exist_ok=True)
+            session.series_path = Path(run_dir) / SERIES_FILE
+        if monitor is not None:
+            monitor.start()
         try:
-            run_steps(scenario, "teardown", parsed, address, tls, timeout, dict(shared))
-        except ScenarioError as exc:
-            result.warnings.append(str(exc))
-    if run_dir is not None:
-        folder = Path(run_dir)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / HISTOGRAM_FILE).write_text(result.histogram + "\n", encoding="ascii")
-    return result
+            session.execute()
+        finally:
+            report = monitor.stop(leak_threshold_mb or 10.0) if monitor is not None else None
+        result = _build(session, parsed, spec, started_at, cpu0, count, checks)
+        result.load_shape = spec.shape()
+        if dask is not None:
+            result.cluster = session.cluster_summary()
+        if breakpoint:
+            result.capacity_rps = round(session.best, 1)
+            if session.broke is None and not session.interrupted:
+                result.warnings.append(
+                    f"breakpoint: nothing broke up to the end of the ramp; capacity is at least "
+                    f"{session.best:.0f}/s (raise the top rate)"
+                )
+            elif session.broke is not None:
+                result.warnings.append(
+                    f"breakpoint: {session.broke[1]} broke at {session.broke[0]:.0f} s; highest "
+                    f"sustained rate {session.best:.1f}/s"
+                )
+        if report is not None:
+            _resource_rows(result, report, memory_threshold_mb, leak_threshold_mb)
+        if scenario is not None and bool(getattr(scenario, "teardown", None)):
+            from battletest.load.setup import run_steps
+
+            try:
+                run_steps(scenario, "teardown", parsed, address, tls, timeout, dict(shared))
+            except ScenarioError as exc:
+                result.warnings.append(str(exc))
+        if run_dir is not None:
+            folder = Path(run_dir)
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / HISTOGRAM_FILE).write_text(result.histogram + "\n", encoding="ascii")
+        return result
+
+    finally:
+        if dask is not None:
+            dask.close()
 
 
 class _Session:
@@ -406,8 +440,54 @@ class _Session:
         self.broke: tuple[float, str] | None = None
         self.strikes = 0
         self.last_good: float | None = None
+        self.watch: Watcher | None = None
+        self.cluster: Any = None  # a distributed.Cluster: the workers are Dask tasks
+        self.cluster_workers: list[dict[str, Any]] = []
+        self.started = 0.0  # monotonic time the workers were told to start
+        self.per_worker: dict[int, list[int]] = {}  # worker -> [requests, failed]
+        self.worker_hists: dict[int, Any] = {}  # distributed runs: each worker's histogram
+
+    def add(self, snap: dict[str, Any]) -> None:
+        """Merge one worker snapshot (and count it per worker)."""
+        self.agg.add(snap)
+        counts = self.per_worker.setdefault(int(snap.get("worker", 0)), [0, 0])
+        for ep in snap["endpoints"]:
+            counts[0] += ep["requests"]
+            counts[1] += ep["failed"]
+            if self.cluster is not None and ep["hist"]:
+                from battletest.load import histogram
+
+                hist = self.worker_hists.get(int(snap.get("worker", 0)))
+                if hist is None:
+                    hist = self.worker_hists[int(snap["worker"])] = histogram.new_histogram()
+                histogram.merge(hist, ep["hist"])
+        if self.watch is not None:
+            self.watch.snapshot(snap)
+
+    def cluster_summary(self) -> dict[str, Any]:
+        """Where a distributed run ran and what each worker did (its own histogram too)."""
+        from battletest.load import histogram
+
+        workers = []
+        for w in self.cluster_workers:
+            requests, failed = self.per_worker.get(w["index"], [0, 0])
+            hist = self.worker_hists.get(w["index"])
+            workers.append(
+                {
+                    **w,
+                    "requests": requests,
+                    "failed": failed,
+                    "histogram": histogram.encode(hist) if hist is not None else "",
+                }
+            )
+        return {"scheduler": self.cluster.spec.address or "local", "workers": workers}
 
     def execute(self) -> None:
+        if self.cluster is not None:
+            from battletest.load.distributed import execute
+
+            execute(self, self.cluster)
+            return
         main = threading.current_thread() is threading.main_thread()
         previous = signal.getsignal(signal.SIGINT) if main else None
         procs: list[subprocess.Popen[bytes]] = []
@@ -490,9 +570,9 @@ class _Session:
                     pending.discard(pipe)
                     continue
                 if kind == "snapshot":
-                    self.agg.add(payload)
+                    self.add(payload)
                 elif kind == "done":
-                    self.agg.add(payload["snapshot"])
+                    self.add(payload["snapshot"])
                     self.agg.cpu_s += float(payload["cpu_s"])
                     pending.discard(pipe)
                 elif kind == "error":
@@ -556,6 +636,8 @@ class _Session:
             self.aborted = True
             self.stopping = True
             self.stop.set()
+        if self.watch is not None:
+            self.watch.second(self, fresh)
         if self.progress is not None:
             sample = self.agg.sample(self.shown)
             self.progress(

@@ -126,6 +126,7 @@ class LoadSettings:
     resource_interval: float = 1.0
     memory_threshold_mb: float | None = None
     leak_threshold_mb: float | None = None
+    cluster: str | None = None  # local:N or a Dask scheduler address (distributed.py)
 
     _KINDS: ClassVar[dict[str, tuple[tuple[type, ...], str]]] = {
         "executor": ((str,), "an executor name"),
@@ -165,6 +166,7 @@ class LoadSettings:
         "resource_interval": ((int, float), "a number of seconds"),
         "memory_threshold_mb": ((int, float), "megabytes"),
         "leak_threshold_mb": ((int, float), "megabytes"),
+        "cluster": ((str,), "local:N or a Dask scheduler address like tcp://host:8786"),
     }
 
     @classmethod
@@ -371,4 +373,5 @@ class LoadSettings:
             "tls": self.tls(),
             "snapshot_interval": self.snapshot_interval,
             "seed": self.seed,
+            "cluster": self.cluster,
         }

@@ -109,6 +109,7 @@ class LoadResult:
     capacity_rps: float | None = None  # breakpoint: highest rate sustained before a break
     scenarios: dict[str, Any] | None = None  # several scenarios: tags, start time, totals each
     load_shape: dict[str, Any] | None = None  # ExecutorSpec.shape(): what a baseline must match
+    cluster: dict[str, Any] | None = None  # a distributed run: scheduler, each worker's share
 
     timeout_s: float = 0.0  # the per-request timeout: timed-out requests sit at it
 
