@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from battletest.cli_options import common_options
+from battletest.cli_options import common_options, remote_control_options
 from battletest.errors import BattletestError, ExitCode, Interrupted, TargetUnreachable
 
 
@@ -102,8 +102,9 @@ def _demo_url(stack: ExitStack) -> tuple[str, int | None]:
     flag_value="127.0.0.1:8089",
     help="Live web view while the run goes (default 127.0.0.1:8089; HOST:PORT).",
 )
-@click.option("--allow-remote", is_flag=True, help="Let --web listen beyond loopback (token).")
-@click.option("--web-token", envvar="BATTLETEST_WEB_TOKEN", help="Token the --web page requires.")
+@remote_control_options(
+    "live web view", "--web-token", "BATTLETEST_WEB_TOKEN", "the URL printed carries it"
+)
 @click.option("--concurrent-users", type=int, help="Legacy: VUs of per-vu-iterations.")
 @click.option("--requests-per-user", type=int, help="Legacy: iterations per VU.")
 @click.option("--test-duration", help="Legacy: maximum duration (seconds or 5m).")
