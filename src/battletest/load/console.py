@@ -116,6 +116,16 @@ def render_result(result: LoadResult) -> list[str]:
             )
     if result.errors:
         out.append("errors " + ", ".join(f"{k}={v}" for k, v in result.errors.items()))
+    c = result.counters
+    if c.get("ws_sessions"):
+        span = result.duration_s or 1.0
+        out.append(
+            f"websocket sessions {c['ws_sessions']}  messages sent {c.get('ws_msgs_sent', 0)}"
+            f" received {c.get('ws_msgs_received', 0)}"
+            f" ({(c.get('ws_msgs_sent', 0) + c.get('ws_msgs_received', 0)) / span:,.1f}/s)"
+            f"  bytes sent {c.get('ws_bytes_sent', 0):,} received {c.get('ws_bytes_received', 0):,}"
+            f"  abnormal closes {c.get('ws_abnormal_closes', 0)}"
+        )
     per_req = result.cpu_us_per_request
     out.append(f"client cpu {result.client_cpu_s:.2f}s ({per_req:.1f} µs/request)")
     res = result.resources

@@ -733,6 +733,7 @@ def _build(
         errors=dict(sorted(agg.errors.items())),
         bytes_in=agg.bytes_in,
         bytes_out=agg.bytes_out,
+        counters=dict(sorted(agg.counters.items())),
         series=agg.series(),
         endpoint_series=agg.endpoint_series(),
         rps_ok=round((total.requests - total.failed) / elapsed, 2) if elapsed > 0 else 0.0,

@@ -78,6 +78,27 @@ STEP_KEYS = {
     "weight",
 }
 TASK_KEYS = {"name", "weight", "steps"}
+WS_ACTIONS = ("open", "send", "wait", "close")
+WS_STEP_KEYS = {
+    "name",
+    "ws",
+    "path",
+    "socket",
+    "sockets",
+    "subprotocols",
+    "headers",
+    "text",
+    "json",
+    "binary",
+    "repeat",
+    "every",
+    "reply",
+    "match",
+    "timeout",
+    "extract",
+    "think_time",
+    "weight",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +144,73 @@ class Step:
     extract: tuple[Extractor, ...] = ()
     headers_after: tuple[tuple[str, Template], ...] = ()  # set on the VU's client afterwards
     think: tuple[float, float] = (0.0, 0.0)
+    ws: WsAction | None = None  # a WebSocket step (``method``/``body`` unused then)
+
+    @property
+    def records(self) -> bool:
+        """Whether the step records latencies under its label (an HTTP request, a socket's
+        open, a wait, a send that expects replies)."""
+        return self.ws is None or self.ws.records
+
+
+@dataclass(frozen=True, slots=True)
+class WsMatch:
+    """Which message a WebSocket step waits for: text containing ``contains`` and/or a JSON
+    object whose fields (dotted paths) equal the given values; ``binary`` for any binary one."""
+
+    contains: str = ""
+    fields: tuple[tuple[tuple[str, ...], Any], ...] = ()
+    binary: bool = False
+
+    def matches(self, message: str | bytes) -> bool:
+        if isinstance(message, bytes):
+            return self.binary or (not self.fields and self.contains.encode() in message)
+        if self.binary:
+            return False
+        if self.contains and self.contains not in message:
+            return False
+        if not self.fields:
+            return True
+        try:
+            node: Any = jsonlib.loads(message)
+        except ValueError:
+            return False
+        for path, expected in self.fields:
+            value = node
+            for part in path:
+                if not isinstance(value, dict) or part not in value:
+                    return False
+                value = value[part]
+            if value != expected:
+                return False
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class WsAction:
+    """What a WebSocket step does on its VU's socket(s) named ``socket``.
+
+    ``open`` connects ``sockets`` sockets (latency: the handshake); ``send`` sends ``repeat``
+    messages ``every`` seconds apart — text, JSON or ``binary`` bytes — and, with ``reply``,
+    waits for one matching message per message sent (latency: the round trip); ``wait``
+    waits for one matching message (latency: the wait) and extracts from it; ``close``
+    closes with code 1000.
+    """
+
+    action: str
+    socket: str = "ws"
+    sockets: int = 1
+    subprotocols: tuple[str, ...] = ()
+    binary: int = 0
+    repeat: int = 1
+    every: float = 0.0
+    reply: WsMatch | None = None
+    match: WsMatch | None = None
+    timeout: float = 5.0
+
+    @property
+    def records(self) -> bool:
+        return self.action in ("open", "wait") or self.reply is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +272,27 @@ def _extractor(var: str, spec: Any, where: str) -> Extractor:
     return Extractor(var, source, tuple(path.split(".")) if source == "json" else (path,))
 
 
+def _check_templates(
+    templates: list[Template | None], body_json: Any, known: set[str], faker: list[bool], where: str
+) -> None:
+    """Every ``{field}`` of a step is known by then; note whether any uses Faker."""
+    for t in [*(t for t in templates if t is not None), *value_fields(body_json)]:
+        check_fields(t, known, where)
+        faker[0] = faker[0] or any(f.startswith("faker.") for f in t.fields)
+
+
+def _extractors(raw: Mapping[str, Any], where: str, known: set[str]) -> tuple[Extractor, ...]:
+    """A step's ``extract`` table; its names become known to the steps after it."""
+    table = raw.get("extract", {})
+    if not isinstance(table, Mapping):
+        raise ConfigError(
+            f"{where}.extract must be a table", hint="extract = { token = 'json:access_token' }"
+        )
+    extract = tuple(_extractor(k, v, where) for k, v in table.items())
+    known.update(e.var for e in extract)
+    return extract
+
+
 def _header_table(value: Any, where: str) -> tuple[tuple[str, Template], ...]:
     if not isinstance(value, Mapping):
         raise ConfigError(f"{where} must be a table", hint='headers = { Accept = "text/plain" }')
@@ -207,6 +316,8 @@ def _reject_unknown(table: Mapping[str, Any], allowed: Collection[str], where: s
 def _step(raw: Any, where: str, known: set[str], faker: list[bool]) -> Step:
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{where} must be a table", hint="see docs/load.md#scenarios")
+    if "ws" in raw:
+        return _ws_step(raw, where, known, faker)
     _reject_unknown(raw, STEP_KEYS, where)
     if "path" not in raw or not isinstance(raw["path"], str):
         raise ConfigError(f"{where} needs a path", hint="path = '/v1/calls'")
@@ -222,12 +333,7 @@ def _step(raw: Any, where: str, known: set[str], faker: list[bool]) -> Step:
     headers = _header_table(raw.get("headers", {}), f"{where}.headers")
     body_json = compile_value(raw["json"], f"{where}.json") if "json" in raw else None
     body = compile_template(str(raw["body"]), f"{where}.body") if "body" in raw else None
-    templates = [path, *(t for _, t in headers), *value_fields(body_json)]
-    if body is not None:
-        templates.append(body)
-    for t in templates:
-        check_fields(t, known, where)
-        faker[0] = faker[0] or any(f.startswith("faker.") for f in t.fields)
+    _check_templates([path, *(t for _, t in headers), body], body_json, known, faker, where)
     expect_list: list[object] = []
     for key in ("expect", "expected_statuses"):
         raw_value = raw.get(key, [])
@@ -236,13 +342,7 @@ def _step(raw: Any, where: str, known: set[str], faker: list[bool]) -> Step:
             raise ConfigError(f"bad {key} in {where}", hint=f"{key} = [200, 201]")
         expect_list.extend(values)
     expected = check_expected(expect_list, where)
-    extract_raw = raw.get("extract", {})
-    if not isinstance(extract_raw, Mapping):
-        raise ConfigError(
-            f"{where}.extract must be a table", hint="extract = { token = 'json:access_token' }"
-        )
-    extract = tuple(_extractor(k, v, where) for k, v in extract_raw.items())
-    known.update(e.var for e in extract)
+    extract = _extractors(raw, where, known)
     after = _header_table(raw.get("headers_after", {}), f"{where}.headers_after")
     for _, t in after:
         check_fields(t, known, where)
@@ -261,6 +361,93 @@ def _step(raw: Any, where: str, known: set[str], faker: list[bool]) -> Step:
         after,
         think,
     )
+
+
+def _ws_match(raw: Any, where: str) -> WsMatch:
+    if not isinstance(raw, Mapping) or set(raw) - {"contains", "json", "binary"}:
+        raise ConfigError(
+            f"bad {where}: a table of contains, json or binary",
+            hint="reply = { json = { type = 'transcript' } } or { contains = 'pong' }",
+        )
+    fields = raw.get("json", {})
+    if not isinstance(fields, Mapping):
+        raise ConfigError(f"{where}.json must be a table", hint="json = { type = 'transcript' }")
+    return WsMatch(
+        str(raw.get("contains", "")),
+        tuple((tuple(str(k).split(".")), v) for k, v in fields.items()),
+        bool(raw.get("binary", False)),
+    )
+
+
+def _positive_int(raw: Mapping[str, Any], key: str, where: str, default: int) -> int:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{key} in {where} must be a positive integer", hint=f"{key} = 10")
+    return value
+
+
+def _ws_step(raw: Mapping[str, Any], where: str, known: set[str], faker: list[bool]) -> Step:
+    """A WebSocket step: ``ws = "open" | "send" | "wait" | "close"`` (see ``WsAction``)."""
+    _reject_unknown(raw, WS_STEP_KEYS, where)
+    action = raw["ws"]
+    if action not in WS_ACTIONS:
+        raise ConfigError(
+            f"bad ws {action!r} in {where}", hint="ws = 'open', 'send', 'wait' or 'close'"
+        )
+    socket = str(raw.get("socket", "ws"))
+    allowed = {
+        "open": {"path", "sockets", "subprotocols", "headers"},
+        "send": {"text", "json", "binary", "repeat", "every", "reply"},
+        "wait": {"match", "extract"},
+        "close": set(),
+    }[action]
+    misplaced = sorted(
+        set(raw) - allowed - {"name", "ws", "socket", "timeout", "think_time", "weight"}
+    )
+    if misplaced:
+        raise ConfigError(
+            f"{misplaced[0]!r} does not apply to ws = {action!r} in {where}",
+            hint="keys of this step: " + ", ".join(sorted(allowed | {"socket", "timeout"})),
+        )
+    path = compile_template(str(raw.get("path", "/")), f"{where}.path")
+    if action == "open" and not str(raw.get("path", "")).startswith("/"):
+        raise ConfigError(
+            f"{where} needs a path starting with '/'", hint="path = '/v1/calls/{call_id}/audio'"
+        )
+    headers = _header_table(raw.get("headers", {}), f"{where}.headers")
+    text = compile_template(str(raw["text"]), f"{where}.text") if "text" in raw else None
+    body_json = compile_value(raw["json"], f"{where}.json") if "json" in raw else None
+    payloads = [k for k in ("text", "json", "binary") if k in raw]
+    if action == "send" and len(payloads) != 1:
+        raise ConfigError(
+            f"{where} sends one of text, json or binary", hint="binary = 640 (bytes per message)"
+        )
+    _check_templates([path, *(t for _, t in headers), text], body_json, known, faker, where)
+    subprotocols = raw.get("subprotocols", [])
+    if not isinstance(subprotocols, list) or not all(isinstance(x, str) for x in subprotocols):
+        raise ConfigError(
+            f"subprotocols in {where} must be a list of strings", hint="subprotocols = ['audio.v1']"
+        )
+    extract = _extractors(raw, where, known)
+    every = parse_duration(raw["every"], what=f"{where}.every") if "every" in raw else 0.0
+    timeout = parse_duration(raw["timeout"], what=f"{where}.timeout") if "timeout" in raw else 5.0
+    binary = _positive_int(raw, "binary", where, 1) if "binary" in raw else 0
+    ws = WsAction(
+        action=action,
+        socket=socket,
+        sockets=_positive_int(raw, "sockets", where, 1),
+        subprotocols=tuple(subprotocols),
+        binary=binary,
+        repeat=_positive_int(raw, "repeat", where, 1),
+        every=every,
+        reply=_ws_match(raw["reply"], f"{where}.reply") if "reply" in raw else None,
+        match=_ws_match(raw.get("match", {}), f"{where}.match") if action == "wait" else None,
+        timeout=timeout,
+    )
+    shown = raw["path"] if action == "open" else socket
+    label = str(raw.get("name") or f"WS {action} {shown}")
+    think = _think(raw["think_time"], f"{where}.think_time") if "think_time" in raw else (0.0, 0.0)
+    return Step(label, "WS", path, headers, body_json, text, extract=extract, think=think, ws=ws)
 
 
 def _steps(raw: Any, where: str, known: set[str], faker: list[bool]) -> tuple[Step, ...]:
@@ -304,7 +491,7 @@ def parse_scenario(data: Mapping[str, Any], source: str = "scenario") -> FlowSce
         )
     names: list[str] = []
     for step in (*on_start, *(s for t in tasks for s in t.steps), *on_stop):
-        if step.label not in names:
+        if step.records and step.label not in names:
             names.append(step.label)
     load = data.get("load", {})
     if not isinstance(load, Mapping):

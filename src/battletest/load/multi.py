@@ -27,7 +27,7 @@ import signal
 import threading
 import tomllib
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,7 +45,7 @@ from battletest.load.result import (
     ThresholdRow,
     latency_lookup,
 )
-from battletest.load.thresholds import evaluate, parse_thresholds
+from battletest.load.thresholds import WS_COUNTERS, evaluate, parse_thresholds
 
 RUN_KEYS = {"start_time", "tags"}
 
@@ -158,6 +158,14 @@ def run_scenarios(
     return merge_results(target, runs, results, checks, started_at)
 
 
+def _summed(counters: Iterable[Mapping[str, int]]) -> dict[str, int]:
+    out: dict[str, int] = defaultdict(int)
+    for one in counters:
+        for name, count in one.items():
+            out[name] += count
+    return dict(sorted(out.items()))
+
+
 def merge_results(
     target: str,
     runs: Sequence[ScenarioRun],
@@ -205,12 +213,15 @@ def merge_results(
 
     dropped = sum(r.dropped_iterations for r in results.values())
     iterations = sum(r.iterations for r in results.values())
+    counters = _summed(r.counters for r in results.values())
 
     def lookup(metric: str, endpoint: str | None) -> float | None:
         if metric == "dropped_iterations":
             return float(dropped) if endpoint is None else None
         if metric == "dropped_rate":
             return dropped / duration if endpoint is None and duration else None
+        if metric in WS_COUNTERS:
+            return float(counters.get(metric, 0)) if requests or dropped else None
         if endpoint is not None:
             m = endpoints.get(endpoint)
             if m is None or not m.requests:
@@ -265,6 +276,7 @@ def merge_results(
         errors=dict(sorted(errors.items())),
         bytes_in=sum(r.bytes_in for r in results.values()),
         bytes_out=sum(r.bytes_out for r in results.values()),
+        counters=counters,
         series=series,
         endpoint_series=endpoint_series,
         client_cpu_s=round(sum(r.client_cpu_s for r in results.values()), 4),

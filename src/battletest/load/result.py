@@ -15,7 +15,7 @@ from typing import Any
 from hdrh.histogram import HdrHistogram
 
 from battletest.load import histogram
-from battletest.load.thresholds import Threshold, ThresholdResult, evaluate
+from battletest.load.thresholds import WS_COUNTERS, Threshold, ThresholdResult, evaluate
 
 
 @dataclass(slots=True)
@@ -112,6 +112,7 @@ class LoadResult:
     cluster: dict[str, Any] | None = None  # a distributed run: scheduler, each worker's share
 
     timeout_s: float = 0.0  # the per-request timeout: timed-out requests sit at it
+    counters: dict[str, int] = field(default_factory=dict)  # ws_msgs_sent, ws_bytes_received...
 
     @property
     def passed(self) -> bool:
@@ -205,6 +206,7 @@ class Aggregator:
         self.errors: dict[str, int] = defaultdict(int)
         self.bytes_in = 0
         self.bytes_out = 0
+        self.counters: dict[str, int] = defaultdict(int)
         self.dropped = 0
         self.interrupted = 0
         self.iterations = 0
@@ -245,6 +247,8 @@ class Aggregator:
             self.errors[kind] += count
         self.bytes_in += snap["bytes_in"]
         self.bytes_out += snap["bytes_out"]
+        for name, count in snap.get("counters", {}).items():
+            self.counters[name] += count
         self.dropped += snap["dropped"]
         self.interrupted += snap["interrupted"]
         iterations = snap.get("iterations", -1)
@@ -315,6 +319,8 @@ class Aggregator:
             return float(self.dropped) if endpoint is None else None
         if metric == "dropped_rate":
             return self.dropped / elapsed if endpoint is None and elapsed else None
+        if metric in WS_COUNTERS:
+            return float(self.counters.get(metric, 0)) if self.attempted() else None
         if totals.requests == 0:
             return None
         if metric == "error_rate":

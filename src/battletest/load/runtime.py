@@ -124,6 +124,7 @@ class Recorder:
     __slots__ = (
         "bytes_in",
         "bytes_out",
+        "counters",
         "counts_iterations",
         "dropped",
         "endpoints",
@@ -149,12 +150,16 @@ class Recorder:
         self.errors: dict[str, int] = {}
         self.bytes_in = 0
         self.bytes_out = 0
+        self.counters: dict[str, int] = {}  # named counters (WebSocket messages, bytes, ...)
         self.dropped = 0
         self.interrupted = 0
         self.iterations = 0 if self.counts_iterations else -1  # -1: one request each
 
     def error(self, kind: str) -> None:
         self.errors[kind] = self.errors.get(kind, 0) + 1
+
+    def count(self, name: str, n: int = 1) -> None:
+        self.counters[name] = self.counters.get(name, 0) + n
 
     def snapshot(
         self, seq: int, elapsed: float, vus: int, final: bool, worker: int = 0
@@ -179,6 +184,7 @@ class Recorder:
             "errors": dict(self.errors),
             "bytes_in": self.bytes_in,
             "bytes_out": self.bytes_out,
+            "counters": dict(self.counters),
             "dropped": self.dropped,
             "interrupted": self.interrupted,
             "iterations": self.iterations,

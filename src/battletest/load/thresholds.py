@@ -5,7 +5,8 @@ Accepted, as a string (``--threshold``, a TOML list item):
 - our short forms: ``p95<300ms``, ``p(99.9)<1s``, ``p99.9<1s``, ``p999<2s``, ``mean<100ms``
   (``avg``, ``med``, ``min``, ``max``), ``error_rate<1%`` (``http_req_failed<1%``),
   ``rps>500`` (every request), ``rps_ok>500`` (successful ones), ``requests>=1000``,
-  ``failed==0``, ``iterations>=100``, ``dropped_iterations==0``;
+  ``failed==0``, ``iterations>=100``, ``dropped_iterations==0``; of WebSocket scenarios
+  ``ws_abnormal_closes==0``, ``ws_sessions>=10``, ``ws_msgs_sent``, ``ws_msgs_received``;
 - k6's metric and aggregation, separated by ``:`` or a space: ``http_req_duration: p(95)<300``,
   ``http_req_failed: rate<0.01``, ``http_reqs: count>1000``, ``http_reqs: rate>50``,
   ``iterations: count>10``, ``dropped_iterations: count==0``, ``checks: rate>0.99``;
@@ -36,7 +37,8 @@ from battletest.errors import UsageError
 LATENCY = frozenset({"mean", "min", "max"})  # and every pN
 RATE_METRICS = frozenset({"error_rate", "checks"})  # fractions of requests
 PER_SECOND = frozenset({"rps", "rps_ok", "iteration_rate", "dropped_rate"})
-COUNT_METRICS = frozenset({"requests", "failed", "iterations", "dropped_iterations"})
+WS_COUNTERS = frozenset({"ws_sessions", "ws_msgs_sent", "ws_msgs_received", "ws_abnormal_closes"})
+COUNT_METRICS = frozenset({"requests", "failed", "iterations", "dropped_iterations"}) | WS_COUNTERS
 SHORT_FORMS = {
     "avg": "mean",
     "mean": "mean",
@@ -56,6 +58,7 @@ K6_METRICS: dict[str, dict[str, str]] = {
     "http_reqs": {"count": "requests", "rate": "rps"},
     "iterations": {"count": "iterations", "rate": "iteration_rate"},
     "dropped_iterations": {"count": "dropped_iterations", "rate": "dropped_rate"},
+    **{name: {"count": name} for name in sorted(WS_COUNTERS)},  # WebSocket scenarios
 }
 TAG_KEYS = ("name", "endpoint", "url")
 _OPS: dict[str, Callable[[float, float], bool]] = {
@@ -253,6 +256,8 @@ def parse_threshold(
         raise _bad(text, f"{metric} takes a plain number")
     if metric in ("dropped_iterations", "dropped_rate") and endpoint is not None:
         raise _bad(text, "dropped iterations are not per endpoint")
+    if metric in WS_COUNTERS and endpoint is not None:
+        raise _bad(text, f"{metric} counts every socket of the run, not one endpoint")
     return Threshold(
         text.strip(),
         metric,

@@ -74,6 +74,17 @@ class Recording:
         self.rec.failed[self.index[label]] += 1
         self.rec.error(kind)
 
+    def sample(self, label: str, seconds: float) -> None:
+        """A latency that is not an HTTP response's (a socket's handshake, a message's trip)."""
+        self.rec.lat[self.index[label]].append(int(seconds * 1_000_000))
+
+    def lose(self, label: str, kind: str, seconds: float) -> None:
+        """A failed one, in the latency distribution at its elapsed time."""
+        i = self.index[label]
+        self.rec.lat[i].append(int(seconds * 1_000_000))
+        self.rec.lost[i] += 1
+        self.rec.error(kind)
+
 
 class FlowRunner:
     def __init__(self, scenario: FlowScenario, vu: int, shared: dict[str, Any], rec: Recording):
@@ -83,10 +94,21 @@ class FlowRunner:
         self.weights = [t.weight for t in scenario.tasks]
         low, high = scenario.think
         self.think = (low, high)
+        self.sockets: dict[str, list[Any]] = {}  # WebSocket sockets by name (see ``wsflow``)
 
     async def steps(self, steps: tuple[Step, ...], start: float | None) -> bool:
         state = self.state
         for step in steps:
+            if step.ws is not None:
+                from battletest.load.wsflow import ws_step
+
+                if not await ws_step(self, step, start):
+                    return False
+                start = None
+                low, high = step.think
+                if high > 0:
+                    await asyncio.sleep(state.rng.uniform(low, high))
+                continue
             path, headers, body = render_step(step, state)
             resp = await self.rec.send(step.label, step.method, path, headers, body, start)
             start = None
@@ -128,6 +150,10 @@ class FlowRunner:
         return low if high == low else self.state.rng.uniform(low, high)
 
     def close(self) -> None:
+        for sockets in self.sockets.values():
+            for sock in sockets:
+                sock.abort()
+        self.sockets.clear()
         self.rec.client.close()
 
     def client(self) -> Client:
