@@ -28,10 +28,11 @@ from jinja2 import Environment
 from markupsafe import Markup, escape
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
+from starlette.requests import HTTPConnection
 
 from battletest import __version__
+from battletest.demo import audio, seed
 from battletest.demo import models as m
-from battletest.demo import seed
 from battletest.demo.app import TITLES, Services, problem
 from battletest.demo.connectors import DependencyUnavailable
 from battletest.demo.policy import allowed_roles
@@ -77,7 +78,7 @@ def unauthorized(detail: str) -> HTTPException:
 def register(app: FastAPI, s: Services) -> None:
     opts = s.options
 
-    def principal(request: Request) -> Principal:
+    def principal(request: HTTPConnection) -> Principal:
         """Who is calling: an API key (``X-API-Key``) or a bearer access token.
 
         One plain dependency (not FastAPI's security classes) keeps the per-request cost low;
@@ -440,6 +441,8 @@ def register(app: FastAPI, s: Services) -> None:
         if other_hotel and p.role != "admin" and not opts.vuln("cross_tenant"):
             raise HTTPException(404, "call not found")
         return row
+
+    audio.register(app, s, principal, visible_call)
 
     @app.post("/v1/calls", response_model=m.Call, status_code=201, tags=["calls"])
     async def incoming_call(
