@@ -1,17 +1,24 @@
 """Cross-site scripting (reported under API8:2023): reflected and stored, per HTML context.
 
 A probe ``bt<K>x<"'>`` finds where a value comes back in a ``text/html`` answer (JSON served as
-``text/html`` counts) and in which context — element body, attribute, script, URL attribute;
-the payload for that context must then come back verbatim (unescaped), twice. Stored XSS plants
-the element payload in a created object and reads it back from the item and HTML operations.
+``text/html`` counts) and in which context — element body, attribute, script, URL attribute, an
+HTML comment or a raw-text element (``<title>``, ``<textarea>``, ``<style>``…, where markup is
+inert until the element is closed); the payload for that context must then come back verbatim
+(unescaped), twice, and **execute**: the answer is loaded in the scan's headless Chromium
+(``security/browser.py``) and the payload's ``alert(K)`` must be called. A payload that comes
+back but does not run (an inert context) is not a finding; without a browser the finding is
+reported as suspected (confidence ``firm``), never confirmed. Stored XSS plants the element
+payload in a created object and reads it back from the item and HTML operations.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from battletest.results import Severity
-from battletest.security.checks.inject import Probe, Proof, Slot, each_finding, fill, injectable
+from battletest.results import Confidence, Finding, Severity
+from battletest.security.browser import ScanBrowser
+from battletest.security.checks.inject import Probe, Slot, each_slot, fill, injectable
 from battletest.security.context import ScanContext
 from battletest.security.framework import Outcome, Scanner
 from battletest.spec import Operation
@@ -19,6 +26,8 @@ from battletest.transport import Exchange
 
 URL_ATTRIBUTES = ("href", "src", "action", "formaction", "data", "poster", "xlink:href")
 _ATTR = re.compile(r"([\w:-]+)\s*=\s*([\"']?)[^\"'<>=]*$")
+# elements whose content is text, not markup, until their end tag (HTML raw text / RCDATA)
+RAW_TEXT = ("title", "textarea", "style", "xmp", "noscript", "noembed", "noframes", "iframe")
 XSS_FIX = (
     "Escape output for its context (an autoescaping template engine), allow only http(s) URLs "
     "in links, serve JSON as application/json, and add a Content-Security-Policy."
@@ -30,8 +39,15 @@ def is_html(ex: Exchange) -> bool:
 
 
 def context_at(text: str, index: int) -> tuple[str, str]:
-    """The HTML context of the character at ``index`` — element, attribute, script or url —
-    and the quote a payload must close there ('' when none)."""
+    """The HTML context of the character at ``index`` — element, attribute, script, url,
+    comment or rawtext — and the quote a payload must close there ('' when none; for rawtext
+    the element's name)."""
+    lower = text.lower()
+    if lower.rfind("<!--", 0, index) > lower.rfind("-->", 0, index):
+        return "comment", ""
+    for tag in RAW_TEXT:
+        if lower.rfind(f"<{tag}", 0, index) > lower.rfind(f"</{tag}", 0, index):
+            return "rawtext", tag
     opened = text.rfind("<script", 0, index)
     if opened > text.rfind("</script", 0, index):
         body = text.find(">", opened) + 1
@@ -86,7 +102,7 @@ def proves(text: str, kind: str, payload: str) -> bool:
     return payload in text
 
 
-def reflected(probe: Probe, slot: Slot, depth: str) -> tuple[Exchange, str, str] | None:
+def reflected(probe: Probe, slot: Slot, depth: str) -> tuple[Exchange, str, str, int] | None:
     ctx = probe.ctx
     k = ctx.rng.randrange(10**5, 10**6)
     marker = f"bt{k}x"
@@ -96,7 +112,7 @@ def reflected(probe: Probe, slot: Slot, depth: str) -> tuple[Exchange, str, str]
     table = payloads_by_context(depth)
     for kind, quote in contexts(first.text, marker):
         for template in table.get(kind, []):
-            payload = fill(template, K=k)
+            payload = fill(template, K=k, T=quote)
             if not fits_quote(kind, quote, payload):
                 continue
             value = payload if kind == "url" else slot.value + payload
@@ -104,8 +120,37 @@ def reflected(probe: Probe, slot: Slot, depth: str) -> tuple[Exchange, str, str]
             if is_html(ex) and proves(ex.text, kind, payload):
                 again = probe.send(slot, value)
                 if is_html(again) and proves(again.text, kind, payload):
-                    return ex, kind, payload
+                    return ex, kind, payload, k
     return None
+
+
+def browser(ctx: ScanContext) -> ScanBrowser:
+    """The scan's one headless browser (started on first use; ``scan`` closes it)."""
+    found = ctx.state.get("browser")
+    if not isinstance(found, ScanBrowser):
+        found = ctx.state["browser"] = ScanBrowser()
+    return found
+
+
+def executed(ctx: ScanContext, ex: Exchange, k: int) -> tuple[bool | None, str]:
+    """Whether the payload with marker ``k`` runs when ``ex``'s answer is loaded in the
+    browser (None: no browser), and the note saying so."""
+    ran = browser(ctx).executes(ex.text, str(k))
+    if ran is None:
+        return None, f"suspected, not confirmed: {browser(ctx).missing}"
+    if ran:
+        return True, f"executed in headless Chromium: alert({k}) was called"
+    return False, "returned but inert: it did not execute in headless Chromium"
+
+
+def xss_finding(
+    ctx: ScanContext, op: Operation, ex: Exchange, ran: bool | None, **kw: Any
+) -> Finding:
+    """A confirmed finding when the payload executed, a suspected one (confidence firm)
+    when no browser could tell."""
+    if ran is None:
+        kw["title"] = kw["title"] + " (suspected: not run in a browser)"
+    return ctx.finding(op, ex, confidence=Confidence.CONFIRMED if ran else Confidence.FIRM, **kw)
 
 
 def payloads_by_context(depth: str) -> dict[str, list[str]]:
@@ -151,18 +196,27 @@ def register(scanner: Scanner) -> None:
         payload comes back verbatim, twice."""
         assert op is not None
 
-        def test(probe: Probe, slot: Slot) -> Proof | None:
+        def test(probe: Probe, slot: Slot) -> Finding | None:
             proved = reflected(probe, slot, ctx.settings.depth)
             if proved is None:
                 return None
-            ex, kind, payload = proved
-            return (
+            ex, kind, payload, k = proved
+            ran, how = executed(ctx, ex, k)
+            if ran is False:
+                return None  # an inert context: returned verbatim, never run
+            return xss_finding(
+                ctx,
+                op,
                 ex,
-                f"Reflected XSS ({kind} context) in {slot.label}",
-                f"{payload!r} is returned unescaped in a text/html answer ({kind} context)",
+                ran,
+                parameter=slot.label,
+                title=f"Reflected XSS ({kind} context) in {slot.label}",
+                note=f"{payload!r} is returned unescaped in a text/html answer ({kind} "
+                f"context); {how}",
             )
 
-        return each_finding(ctx, op, test)
+        findings, reason = each_slot(ctx, op, test)
+        return Outcome.inconclusive(reason) if reason else Outcome.found(*findings)
 
     @scanner.check(
         id="xss-stored",
@@ -209,17 +263,24 @@ def register(scanner: Scanner) -> None:
             )
             if path:
                 readers.append(path)
+        inert = ""
         for path in dict.fromkeys(p for p in readers if p):
             ex = ctx.send("GET", path, who)
             if is_html(ex) and payload in ex.text:
+                ran, how = executed(ctx, ex, k)
+                if ran is False:
+                    inert = f"the payload comes back from GET {path} but does not execute"
+                    continue
                 return Outcome.found(
-                    ctx.finding(
+                    xss_finding(
+                        ctx,
                         op,
                         ex,
+                        ran,
                         parameter=", ".join(f"body {n}" for n in fields),
                         title=f"Stored XSS: {op.method} {op.url_path} → GET {path}",
                         note=f"{payload!r} stored through {op.key} comes back unescaped "
-                        f"as text/html from GET {path}",
+                        f"as text/html from GET {path}; {how}",
                     )
                 )
-        return Outcome.clean()
+        return Outcome.clean(inert)
