@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from battletest.results import Severity
@@ -126,23 +127,20 @@ def register(scanner: Scanner) -> None:
         "'null' together with Access-Control-Allow-Credentials: true.",
     )
     def cors(ctx: ScanContext, op: Operation | None) -> Outcome:
-        """Sends simple and preflight requests with an arbitrary, a ``null`` and look-alike
-        origins; reported when the origin is echoed in Access-Control-Allow-Origin together
-        with Access-Control-Allow-Credentials: true, twice."""
+        """Learns the origins the service trusts — ``allowed_origins``, a fixed
+        Access-Control-Allow-Origin, and which of the target's own and common development
+        origins it reflects — then sends simple and preflight requests with an arbitrary
+        origin, ``null``, and attacker origins derived from each trusted one (suffix, prefix,
+        unescaped dot, look-alike, other scheme); reported when an attacker origin is echoed
+        in Access-Control-Allow-Origin together with Access-Control-Allow-Credentials: true,
+        twice."""
         samples = readable(ctx, 1)
         if not samples:
             return Outcome.inconclusive("no GET operation could be called")
         _, path, who = samples[0]
-        kinds: list[tuple[str, str, Severity]] = [
-            ("arbitrary origin", EVIL, Severity.HIGH),
-            ("null origin", "null", Severity.MEDIUM),
-        ]
-        kinds += [("look-alike origin", o, Severity.MEDIUM) for o in _lookalikes(ctx)]
         findings = []
-        reported: set[str] = set()
-        for kind, origin, severity in kinds:
-            if kind in reported:
-                continue
+
+        def trusted(origin: str) -> Exchange | None:
             for method, extra in (
                 ("GET", {}),
                 ("OPTIONS", {"Access-Control-Request-Method": "GET"}),
@@ -152,19 +150,26 @@ def register(scanner: Scanner) -> None:
                 if _trusts(ex, origin) and _trusts(
                     ctx.send(method, path, who, headers=headers), origin
                 ):
-                    findings.append(
-                        ctx.finding(
-                            None,
-                            ex,
-                            parameter=kind,
-                            severity=severity,
-                            title=f"CORS allows {kind} {origin} with credentials",
-                            note="Access-Control-Allow-Origin echoes the origin and "
-                            "Access-Control-Allow-Credentials is true",
-                        )
-                    )
-                    reported.add(kind)
-                    break
+                    return ex
+            return None
+
+        kinds: list[tuple[str, str, Severity]] = [("arbitrary origin", EVIL, Severity.HIGH)]
+        kinds += [("null origin", "null", Severity.MEDIUM)]
+        for kind, origin, severity in kinds:
+            ex = trusted(origin)
+            if ex is not None:
+                findings.append(_cors_finding(ctx, ex, kind, origin, severity))
+        if any(f.parameter == "arbitrary origin" for f in findings):
+            return Outcome.found(*findings)  # every variant would be echoed too: no news
+        reported: set[str] = set()
+        for kind, origin in attacker_origins(trusted_origins(ctx, path, who)):
+            if kind in reported:
+                continue
+            ex = trusted(origin)
+            if ex is not None:
+                severity = Severity.LOW if kind == "other scheme" else Severity.MEDIUM
+                findings.append(_cors_finding(ctx, ex, kind, origin, severity))
+                reported.add(kind)
         return Outcome.found(*findings)
 
     @scanner.check(
@@ -287,16 +292,77 @@ def _trusts(ex: Exchange, origin: str) -> bool:
     return allowed == origin and creds
 
 
-def _lookalikes(ctx: ScanContext) -> list[str]:
-    origins = ctx.settings.allowed_origins or [ctx.client.base_url]
-    out = []
-    for origin in origins[:2]:
+# origins a development front end is commonly served from: a service that reflects one of
+# them (with credentials) trusts it, and the attacker variants are derived from it
+DEV_ORIGINS = (
+    "http://localhost:3000",
+    "http://localhost:8080",
+    "http://localhost:5173",
+    "http://localhost",
+    "http://127.0.0.1:3000",
+)
+ATTACKER = "battletest-attacker.example"
+
+
+def _cors_finding(
+    ctx: ScanContext, ex: Exchange, kind: str, origin: str, severity: Severity
+) -> Any:
+    return ctx.finding(
+        None,
+        ex,
+        parameter=kind,
+        severity=severity,
+        title=f"CORS allows {kind} {origin} with credentials",
+        note="Access-Control-Allow-Origin echoes the origin and "
+        "Access-Control-Allow-Credentials is true",
+    )
+
+
+def trusted_origins(ctx: ScanContext, path: str, who: ScanIdentity | None) -> list[str]:
+    """Origins the service trusts: declared ``allowed_origins``, the value it sends in
+    Access-Control-Allow-Origin unasked (a fixed origin), and which of the spec's server, the
+    target's own and common development origins it echoes back with credentials (at most
+    1 + 7 requests)."""
+    found = [o.rstrip("/") for o in ctx.settings.allowed_origins]
+    fixed = ctx.send("GET", path, who).header("access-control-allow-origin")
+    if fixed and fixed not in ("*", "null") and "://" in fixed:
+        found.append(fixed.rstrip("/"))
+    own = urlsplit(ctx.client.base_url)
+    named = ctx.state.get("spec_origin")  # the document's own server (Swagger host)
+    for origin in (*([named] if named else []), f"{own.scheme}://{own.netloc}", *DEV_ORIGINS):
+        if origin in found:
+            continue
+        ex = ctx.send("GET", path, who, headers={"Origin": origin})
+        if _trusts(ex, origin):
+            found.append(origin)
+    return list(dict.fromkeys(found))[:4]
+
+
+def attacker_origins(origins: list[str]) -> list[tuple[str, str]]:
+    """(kind, origin) an attacker could serve a page from, derived from each trusted origin
+    ``scheme://host[:port]``: the host followed by the attacker's domain (suffix: a
+    ``startswith`` check), the attacker's name before the registrable domain (prefix: an
+    ``endswith`` check), each dot replaced by a letter (an unescaped ``.`` in a pattern), a
+    hyphenated registrable domain (look-alike: an unanchored pattern), and the other scheme."""
+    out: list[tuple[str, str]] = []
+    for origin in origins:
         parts = urlsplit(origin)
-        host = parts.hostname or "localhost"
-        scheme = parts.scheme or "https"
-        out.append(f"{scheme}://{host}.battletest-attacker.example")
-        out.append(f"{scheme}://battletest{host}")
-    return out
+        host, scheme = parts.hostname or "localhost", parts.scheme or "https"
+        port = f":{parts.port}" if parts.port else ""
+        labels = host.split(".")
+        registrable = ".".join(labels[-2:])
+        out.append(("suffix origin", f"{scheme}://{host}.{ATTACKER}{port}"))
+        for name in dict.fromkeys([host, registrable]):  # endswith(host), endswith(domain)
+            out.append(("prefix origin", f"{scheme}://battletest{name}{port}"))
+        for i in range(len(labels) - 1):
+            dotless = ".".join(labels[: i + 1]) + "x" + ".".join(labels[i + 1 :])
+            out.append(("unescaped-dot origin", f"{scheme}://{dotless}{port}"))
+        if len(labels) >= 2:
+            lookalike = ".".join([*labels[:-1], f"{labels[-1]}-{ATTACKER}"])
+            out.append(("look-alike origin", f"{scheme}://{lookalike}{port}"))
+        other = "http" if scheme == "https" else "https"
+        out.append(("other scheme", f"{other}://{host}{port}"))
+    return [(kind, o) for kind, o in dict.fromkeys(out) if o not in origins]  # not trusted ones
 
 
 def _stack_signature(text: str) -> str | None:
