@@ -119,8 +119,21 @@ def scan(
             seed=seed,
             log_source=log_source,
         )
-        outcome = scanner.run(ctx, progress)
+        # the origin the document names (Swagger host, OpenAPI servers): the front end the
+        # service may trust (the cors check derives attacker origins from it when echoed)
+        ctx.state["spec_origin"] = getattr(spec, "origin", None)
+        try:
+            outcome = scanner.run(ctx, progress)
+        finally:
+            browser = ctx.state.get("browser")
+            if browser is not None:  # the XSS checks' headless Chromium, one per scan
+                browser.close()
         outcome.notes, outcome.paced_s = client.summary_notes(), client.pacer.waited_s
+        if browser is not None and browser.missing:
+            outcome.notes.append(
+                f"XSS not confirmed by execution ({browser.missing}): reflected payloads are "
+                "reported as suspected"
+            )
     finally:
         if own_client:
             client.close()
