@@ -248,7 +248,7 @@ def _build_flask(app: AllotmentApp) -> Flask:  # one route table, read top down
 
     def int_field(value: str) -> int | None:
         """A whole number that fits SQLite's INTEGER, or None."""
-        return int(value) if value.isdigit() and int(value) < 2**31 else None
+        return int(value) if value.isascii() and value.isdigit() and int(value) < 2**31 else None
 
     @flask.before_request
     def csrf() -> tuple[Response, int] | None:

@@ -393,7 +393,7 @@ def _build_starlette(depot: DepotApp) -> Starlette:  # one route table, read top
     async def booking(request: Request) -> Response:
         user = depot.user(request)
         raw_id = request.path_params["booking_id"]
-        known = raw_id.isdigit() and int(raw_id) <= MAX_INT
+        known = raw_id.isascii() and raw_id.isdigit() and int(raw_id) <= MAX_INT
         found = rows("SELECT * FROM bookings WHERE id = ?", (int(raw_id),)) if known else []
         mine = bool(found) and (
             found[0]["booked_by"] == user["username"] or user["role"] == "admin"
