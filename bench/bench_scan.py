@@ -241,7 +241,10 @@ def battletest_scan(t: Target, depth: str) -> dict[str, Any]:
     cmd = [str(BATTLETEST), "scan", "--config", str(work / "battletest.toml")]
     cmd += ["--depth", depth, "--json", "--out", str(work / "runs")]
     started = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, check=False)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, check=False)
+    except subprocess.TimeoutExpired:
+        return {"error": "no answer after 1,800 s", "time_s": time.perf_counter() - started}
     elapsed = time.perf_counter() - started
     try:
         report = json.loads(proc.stdout)
@@ -303,7 +306,11 @@ def schemathesis_scan(t: Target, max_examples: int = 25) -> dict[str, Any] | Non
     cmd += ["--report-dir", str(work / "report"), "--no-color"]
     since = len(t.answered())
     started = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, check=False)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, check=False)
+    except subprocess.TimeoutExpired:
+        print(f"schemathesis gave no answer on {t.name} after 1,800 s")
+        return None
     elapsed = time.perf_counter() - started
     reports = sorted((work / "report").glob("*.ndjson"))
     if not reports:
@@ -381,7 +388,14 @@ def _fixed_count(r: dict[str, Any] | None, key: str) -> Any:
 
 
 def report(results: list[dict[str, Any]], depth: str) -> bool:
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "log", "-1", "--format=%h %cd", "--date=iso"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
     print()
+    print(f"battletest at {commit or 'an unknown commit'}")
     print(f"scan at {depth} depth, identities only; schemathesis with two users, every check")
     print(
         f"{'tool':<14}{'app':<11}{'found':>12}{'FP':>6}{'fixed':>8}{'2xx ops':>10}"
@@ -412,6 +426,7 @@ def report(results: list[dict[str, Any]], depth: str) -> bool:
             print("  battletest error:", ours["error"])
             met = False
             continue
+        print(f"  battletest exit {ours['exit']}, {ours['inconclusive']} check runs inconclusive")
         missed = [i for i in truth.items if i.id not in ours["found"]]
         for item in missed:
             print(f"  missed {item.id}: {item.title}")
