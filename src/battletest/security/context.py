@@ -26,6 +26,8 @@ from battletest.transport.identities import AuthConfig, Identity, IdentitySessio
 
 _LOGIN = re.compile(r"(^|/)(login|signin|sign-in|token|session|sessions|authenticate)$", re.I)
 _RESET = re.compile(r"(reset|forgot|recover)", re.I)
+_WRAPPERS = ("data", "item", "result", "object")  # envelopes around one object
+_ID_NAME = re.compile(r"^(?P<stem>[A-Za-z0-9]*?)[_-]?(id|uuid|Id|ID|Uuid|UUID)$")
 
 
 @dataclass(slots=True)
@@ -174,6 +176,8 @@ class ScanContext:
     created: list[Created] = field(default_factory=list)
     state: dict[str, Any] = field(default_factory=dict)  # per-scan cache shared by checks
     _ids: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    # (collection, id) → the identity an item names as its owner (a field equal to its username)
+    owners: dict[tuple[str, str], str] = field(default_factory=dict)
     current: CheckInfo | None = None  # the check now running (set by Scanner.run)
     log_source: Callable[[], str] | None = None  # the target's captured output, when known
     _canary: Canary | None = None
@@ -282,6 +286,28 @@ class ScanContext:
         """POST on a collection whose items can be read back."""
         return op.method == "POST" and not op.path_params and self.item_op(op.url_path) is not None
 
+    def referenced(self, name: str, schema: Mapping[str, Any] | None = None) -> str | None:
+        """The collection an input named like an object id points at (``ticket_id``,
+        ``ticketId`` → ``/tickets``): one with an item operation whose last segment is the
+        stem or its plural; None when the name says no id or no collection fits."""
+        m = _ID_NAME.match(name)
+        if m is None or not m.group("stem"):
+            return None
+        stem = re.sub(r"[^a-z0-9]", "", m.group("stem").lower())
+        wanted = {stem, stem + "s", stem + "es"} | (
+            {stem[:-1] + "ies"} if stem.endswith("y") else set()
+        )
+        found = sorted(
+            {
+                c
+                for o in self.all_operations
+                if (c := o.collection_path()) is not None
+                and re.sub(r"[^a-z0-9]", "", c.rsplit("/", 1)[-1].lower()) in wanted
+            },
+            key=lambda c: ("{" in c, len(c)),
+        )
+        return found[0] if found else None
+
     def in_spec(self, path: str) -> bool:
         for op in self.all_operations:
             pattern = "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(op.url_path)) + "/?$"
@@ -334,6 +360,7 @@ class ScanContext:
                 ex = self.send("GET", collection + self.query(lister), identity)
                 if ex.ok:
                     found = extract_ids(ex.json(), param)
+                    self._note_owners(collection, ex.json(), param)
             self._ids[key] = found
         own = [
             c.id for c in self.created if c.identity == identity.name and c.collection == collection
@@ -341,16 +368,67 @@ class ScanContext:
         known = self.settings.objects.get(collection, {}).get(identity.name, [])
         return list(dict.fromkeys([*own, *known, *self._ids[key]]))
 
-    def fill(self, op: Operation, identity: ScanIdentity) -> str | None:
-        """``op.url_path`` with its path parameters set from ``identity``'s own objects."""
+    def listed_by(self, identity: ScanIdentity, collection: str) -> set[str]:
+        """Ids ``identity`` may rightly know in ``collection``: what it lists, created, was
+        configured with, and what the listings name it the owner of."""
+        named = {
+            i for (c, i), who in self.owners.items() if c == collection and who == identity.name
+        }
+        return set(self.ids(identity, collection)) | named
+
+    def owner(self, collection: str, object_id: str) -> str | None:
+        """The identity that created the object, was configured with it, or that the listing
+        names as its owner (None when nothing says)."""
+        for c in self.created:
+            if c.collection == collection and c.id == object_id:
+                return c.identity
+        for name, ids in self.settings.objects.get(collection, {}).items():
+            if object_id in ids:
+                return name
+        return self.owners.get((collection, object_id))
+
+    def _note_owners(self, collection: str, body: Any, param: str) -> None:
+        """Owners from a listing: an item field (top level, or one level down) equal to an
+        identity's username."""
+        names = {i.username: i.name for i in self.identities if i.username}
+        if not names:
+            return
+        for item in listed_items(body):
+            ids = extract_ids(item, param)
+            if not ids:
+                continue
+            values = [
+                *item.values(),
+                *(v for sub in item.values() if isinstance(sub, dict) for v in sub.values()),
+            ]
+            owners = {names[v] for v in values if isinstance(v, str) and v in names}
+            if len(owners) == 1:
+                self.owners[(collection, ids[0])] = owners.pop()
+
+    def forget_listings(self, collection: str) -> None:
+        """Drop the cached listings of ``collection`` (an object was created or deleted)."""
+        for key in [k for k in self._ids if k[1] == collection]:
+            del self._ids[key]
+
+    def fill(self, op: Operation, identity: ScanIdentity, *, own: bool = False) -> str | None:
+        """``op.url_path`` with its path parameters set from ``identity``'s own objects;
+        ``own``: the last one names an object the scanner created as ``identity`` (created
+        now when needed), for writes — any object it sees with ``allow_destructive``."""
         if not op.path_params:
-            return op.url_path + self.query(op)
+            return op.url_path + self.query(op, identity)
         values: dict[str, str] = {}
         segments = op.url_path.split("/")
+        last = max(i for i, seg in enumerate(segments) if seg.startswith("{"))
         for i, seg in enumerate(segments):
             if seg.startswith("{") and seg.endswith("}"):
                 collection = "/".join(segments[:i]) or "/"
                 concrete = _fill_prefix(collection, values)
+                if own and i == last and not self.settings.allow_destructive:
+                    made = self.owned(identity, collection) if concrete == collection else None
+                    if made is None:
+                        return None
+                    values[seg[1:-1]] = made.id
+                    continue
                 found = self.ids(identity, concrete) if concrete else []
                 if not found and concrete == collection and self.settings.active_allowed:
                     made = self.owned(identity, collection)
@@ -359,10 +437,12 @@ class ScanContext:
                     return None
                 values[seg[1:-1]] = found[0]
         filled = op.fill(values)
-        return filled + self.query(op) if filled else None
+        return filled + self.query(op, identity) if filled else None
 
-    def query(self, op: Operation) -> str:
-        """``?name=value`` for the operation's required query parameters ('' when none)."""
+    def query(self, op: Operation, identity: ScanIdentity | None = None) -> str:
+        """``?name=value`` for the operation's required query parameters ('' when none): a
+        configured value, an id of ``identity``'s objects for a reference (``job_id``), else a
+        valid example."""
         from urllib.parse import urlencode
 
         given = self.settings.parameters
@@ -371,9 +451,18 @@ class ScanContext:
         ]
         if not chosen:
             return ""
-        return "?" + urlencode(
-            {p.name: given.get(p.name) or example(p.schema, self.rng, p.name) for p in chosen}
-        )
+
+        def value(p: Any) -> Any:
+            if given.get(p.name):
+                return given[p.name]
+            collection = self.referenced(p.name) if identity is not None else None
+            if identity is not None and collection is not None and "{" not in collection:
+                seen = self.ids(identity, collection)
+                if seen:
+                    return seen[0]
+            return example(p.schema, self.rng, p.name)
+
+        return "?" + urlencode({p.name: value(p) for p in chosen})
 
     def body_for(self, op: Operation, identity: ScanIdentity | None = None) -> dict[str, Any]:
         """A valid JSON body for ``op``; the tenant property gets ``identity``'s tenant."""
@@ -402,14 +491,47 @@ class ScanContext:
             return None, None
         body = {**self.body_for(op, identity), **(extra or {})}
         ex = self.send("POST", collection, identity, json_body=body)
+        self.forget_listings(collection)  # listings are read again after a creation
         if not ex.ok:
             return None, ex
-        found = extract_ids(ex.json(), item.path_params[-1])
+        param = item.path_params[-1]
+        answer = ex.json()
+        found = extract_ids(answer, param) if isinstance(answer, dict | list) else []
+        if isinstance(answer, list) and len(answer) != 1:
+            found = []  # the answer is a listing, not the created object
+        found = (
+            found
+            or _location_id(ex, collection)
+            or self._listed_as_new(identity, collection, body, param)
+        )
         if not found:
             return None, ex
-        obj = Created(identity.name, collection, found[0], body, ex.json())
+        obj = Created(identity.name, collection, found[0], body, answer)
         self.created.append(obj)
+        policy = getattr(self.client, "policy", None)
+        if policy is not None:  # the transport may not know this id's name: say it is ours
+            policy.note_created(f"{collection}/{found[0]}")
         return obj, ex
+
+    def _listed_as_new(
+        self, identity: ScanIdentity, collection: str, body: Mapping[str, Any], param: str
+    ) -> list[str]:
+        """The id of the object just created when the answer named none: the item of the
+        collection's listing that carries the create body's unique (``battletest-``) values."""
+        lister = self.find("GET", collection)
+        marks = [v for v in strings_of(body) if "battletest" in v]
+        if lister is None or not marks:
+            return []
+        ex = self.send("GET", collection + self.query(lister), identity)
+        if not ex.ok:
+            return []
+        import json
+
+        for item in listed_items(ex.json()):
+            text = json.dumps(item)
+            if any(m in text for m in marks):  # a listing may show only some properties
+                return extract_ids(item, param)[:1]
+        return []
 
     def owned(self, identity: ScanIdentity, collection: str) -> Created | None:
         """An object ``identity`` created in this scan, creating one when needed (once)."""
@@ -474,6 +596,8 @@ def extract_ids(body: Any, param: str = "id") -> list[str]:
         items = body
     elif isinstance(body, dict) and any(k in body for k in (param, "id")):
         items = [body]
+    elif isinstance(body, dict) and any(isinstance(body.get(w), dict) for w in _WRAPPERS):
+        return extract_ids(next(body[w] for w in _WRAPPERS if isinstance(body.get(w), dict)), param)
     elif isinstance(body, dict):
         lists = [v for v in body.values() if isinstance(v, list) and v and isinstance(v[0], dict)]
         items = lists[0] if lists else [body]
@@ -489,6 +613,41 @@ def extract_ids(body: Any, param: str = "id") -> list[str]:
                 out.append(str(it[k]))
                 break
     return out
+
+
+def listed_items(body: Any) -> list[dict[str, Any]]:
+    """The objects a response carries: a list's items, an envelope's list, or the object (an
+    object with an id is itself, not an envelope, whatever lists it holds)."""
+    if isinstance(body, list):
+        return [it for it in body if isinstance(it, dict)]
+    if isinstance(body, dict) and any(k in body for k in ("id", "uuid", "_id")):
+        return [body]
+    if isinstance(body, dict):
+        lists = [v for v in body.values() if isinstance(v, list) and v and isinstance(v[0], dict)]
+        return [it for it in lists[0] if isinstance(it, dict)] if lists else [body]
+    return []
+
+
+def strings_of(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in strings_of(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in strings_of(v)]
+    return []
+
+
+def _location_id(ex: Exchange, collection: str) -> list[str]:
+    """The created object's id from a ``Location`` header under ``collection``."""
+    from urllib.parse import urlsplit
+
+    location = ex.response_headers.get("location")
+    if not location:
+        return []
+    path = urlsplit(location).path.rstrip("/")
+    head, _, last = path.rpartition("/")
+    return [last] if last and head.endswith(collection.rstrip("/")) else []
 
 
 def _fill_prefix(prefix: str, values: Mapping[str, str]) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from battletest.security.context import ScanContext, ScanIdentity
+from battletest.security.context import ScanContext, ScanIdentity, listed_items
 from battletest.spec import Operation
 from battletest.transport import Exchange
 
@@ -66,14 +66,8 @@ def signature(ex: Exchange, *words: str) -> tuple[int, str]:
 
 
 def json_keys(body: Any) -> set[str]:
-    """Keys of the objects a response carries (list items or the object itself)."""
-    if isinstance(body, list):
-        keys: set[str] = set()
-        for item in body[:20]:
-            if isinstance(item, dict):
-                keys |= set(item)
-        return keys
-    if isinstance(body, dict):
-        lists = [v for v in body.values() if isinstance(v, list) and v and isinstance(v[0], dict)]
-        return json_keys(lists[0]) if lists else set(body)
-    return set()
+    """Keys of the objects a response carries (list items, an envelope's list, the object)."""
+    keys: set[str] = set()
+    for item in listed_items(body)[:20]:
+        keys |= set(item)
+    return keys

@@ -74,8 +74,9 @@ def register(scanner: Scanner) -> None:
         applies=lambda ctx, op: (
             not ends_session(op)
             and op.method in {"POST", "PUT", "PATCH"}
+            and op.body_schema is not None
             and bool(op.body_properties())
-            and (op.method == "POST" or ctx.settings.allow_destructive)
+            and (op.method == "POST" or bool(op.path_params) or ctx.settings.allow_destructive)
         ),
         phase=70,
         remediation="Validate request bodies against the schema before use and answer 4xx "

@@ -1,18 +1,22 @@
 """What the injection, XSS and SSRF checks share: payload sets, injection points, a base request.
 
-An injection point (``Slot``) is one parameter of one operation — path, query, header, cookie
-or a top-level JSON body property — discovered from the spec. ``base_request`` builds a request
-that works (filled path, required parameters, a valid body, an identity that may call it);
-``Probe.send(slot, value)`` sends it again with one value replaced. Payload sets are data in
-``battletest/security/payloads/*.json``; ``payloads(family, key, depth)`` keeps the entries a
-depth sends.
+An injection point (``Slot``) is one input of one operation — a path, query, header or cookie
+parameter, a JSON body property at any depth (nested objects and array items), or a field of a
+form or multipart body — discovered from the spec, on every method but DELETE. ``base_request``
+builds a request that works (filled path — the scanner's own object for PUT/PATCH —, required
+parameters only, a valid body, an identity that may call it); ``Probe.send(slot, value)`` sends
+it again with one value replaced (an optional parameter is sent only when it is the one probed).
+Payload sets are data in ``battletest/security/payloads/*.json``; ``payloads(family, key,
+depth)`` keeps the entries a depth sends.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -24,7 +28,7 @@ from battletest.results import Finding
 from battletest.security.context import ScanContext, ScanIdentity
 from battletest.security.framework import Outcome
 from battletest.spec import Operation
-from battletest.transport import Exchange
+from battletest.transport import Exchange, PolicyRefused
 
 DEPTH_RANK = {"basic": 0, "standard": 1, "comprehensive": 2}
 _SKIP_HEADERS = {"authorization", "content-type", "content-length", "accept", "host", "cookie"}
@@ -50,10 +54,11 @@ def payloads(family: str, key: str, depth: str) -> list[dict[str, Any]]:
 class Slot:
     """One injection point: where the value goes and what it was in the working request."""
 
-    location: str  # path | query | header | cookie | body
-    name: str
+    location: str  # path | query | header | cookie | body (JSON) | form (form or multipart)
+    name: str  # body: the property's path, dotted ("bike.model", "tags.0")
     value: str
     numeric: bool = False
+    optional: bool = False  # left out of the working request; sent only when probed
 
     @property
     def label(self) -> str:
@@ -74,22 +79,23 @@ class Probe:
     body: dict[str, Any] | None
     base: Exchange | None = None
     slots: list[Slot] = field(default_factory=list)
+    media: str = "json"  # json | form | multipart: how ``body`` is encoded
+    files: frozenset[str] = frozenset()  # multipart fields sent as file parts
 
     def send(self, slot: Slot | None = None, value: Any = None) -> Exchange:
         path_values, query = dict(self.path_values), dict(self.query)
         headers, cookies = dict(self.headers), dict(self.cookies)
-        body = dict(self.body) if self.body is not None else None
+        body = copy.deepcopy(self.body) if self.body is not None else None
         if slot is not None:
-            where: dict[str, Any] = {
-                "path": path_values,
-                "query": query,
-                "header": headers,
-                "cookie": cookies,
-                "body": body if body is not None else {},
-            }[slot.location]
-            if slot.location == "body":
-                where[slot.name] = value
+            if slot.location in {"body", "form"}:
+                body = set_at(body if body is not None else {}, slot.name, value)
             else:  # header values cannot end in whitespace; a trailing "-- " still comments
+                where: dict[str, Any] = {
+                    "path": path_values,
+                    "query": query,
+                    "header": headers,
+                    "cookie": cookies,
+                }[slot.location]
                 where[slot.name] = str(value).strip() if slot.location != "query" else str(value)
         path = (
             self.op.fill({k: quote(v, safe="") for k, v in path_values.items()}) or self.op.url_path
@@ -102,7 +108,7 @@ class Probe:
             merged.update(cookies)
             kwargs["cookies"] = merged
         if body is not None:
-            kwargs["json_body"] = body
+            kwargs.update(encode_body(self.media, body, headers, self.files))
         return self.ctx.send(self.op.method, path, self.identity, **kwargs)
 
     def timed(self, slot: Slot | None = None, value: Any = None) -> tuple[Exchange, float]:
@@ -112,6 +118,8 @@ class Probe:
 
 
 _ENDS_SESSION = re.compile(r"(logout|log-out|signout|sign-out|revoke)", re.I)
+WRITES = frozenset({"PUT", "PATCH"})
+MAX_BODY_SLOTS = 12  # injection points per body (nested properties and array items included)
 
 
 def ends_session(op: Operation) -> bool:
@@ -119,18 +127,111 @@ def ends_session(op: Operation) -> bool:
     return _ENDS_SESSION.search(op.url_path) is not None
 
 
+def writes_object(op: Operation) -> bool:
+    """A write to one object named in the path (``PATCH /jobs/{id}``, ``POST /jobs/{id}/close``):
+    probed on an object the scanner created."""
+    return op.method not in {"GET", "HEAD", "OPTIONS"} and bool(op.path_params)
+
+
 def injectable(ctx: ScanContext, op: Operation) -> bool:
-    """GET operations with parameters and POST operations with a JSON body (not logout)."""
-    if ends_session(op):
+    """Operations with inputs on every method but DELETE (each probe would delete the object),
+    not logout. PUT/PATCH write the scanner's own object (an item path), or — with
+    ``allow_destructive`` only — the caller's own profile."""
+    if ends_session(op) or op.method in {"DELETE", "HEAD", "OPTIONS", "TRACE"}:
+        return False
+    if op.method in WRITES and not op.path_params and not ctx.settings.allow_destructive:
         return False
     if op.method == "GET":
         return any(p.location in {"path", "query", "header", "cookie"} for p in op.parameters)
-    return op.method == "POST" and bool(op.body_properties())
+    return bool(op.body_properties()) or any(p.location != "path" for p in op.parameters)
+
+
+def set_at(body: Any, dotted: str, value: Any) -> Any:
+    """``body`` with the value at a dotted property path (``a.b``, ``tags.0``) replaced."""
+    keys = dotted.split(".")
+    node = body
+    for key in keys[:-1]:
+        node = node[int(key)] if isinstance(node, list) else node.setdefault(key, {})
+    last = keys[-1]
+    if isinstance(node, list):
+        node[int(last)] = value
+    else:
+        node[last] = value
+    return body
+
+
+def _form_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def encode_body(
+    media: str, body: Any, headers: dict[str, str], files: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """Transport keyword arguments sending ``body`` as JSON, a URL-encoded form or multipart."""
+    if media == "json" or not isinstance(body, dict):
+        return {"json_body": body}
+    if media == "form":
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        return {
+            "content": urlencode({k: _form_value(v) for k, v in body.items()}),
+            "headers": headers,
+        }
+    boundary = f"battletest-{uuid.uuid4().hex}"
+    parts = []
+    for name, value in body.items():
+        disposition = f'form-data; name="{name}"'
+        if name in files:
+            disposition += f'; filename="{name}.txt"'
+        parts.append(
+            f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n{_form_value(value)}\r\n"
+        )
+    headers["Content-Type"] = f"multipart/form-data; boundary={boundary}"
+    return {"content": ("".join(parts) + f"--{boundary}--\r\n").encode(), "headers": headers}
+
+
+def body_media(op: Operation) -> str:
+    kind = op.request_content_type or ""
+    return (
+        "form"
+        if "x-www-form-urlencoded" in kind
+        else "multipart"
+        if "multipart" in kind
+        else "json"
+    )
+
+
+def request_body(
+    ctx: ScanContext, op: Operation, who: ScanIdentity | None
+) -> tuple[str, dict[str, Any] | None, frozenset[str]]:
+    """(encoding, a valid body, multipart file fields) for ``op``'s preferred request body."""
+    from battletest.security.values import example
+    from battletest.spec import properties_of
+
+    media = body_media(op)
+    if op.request_body is None:
+        return media, None, frozenset()
+    if media == "json":
+        return media, ctx.body_for(op, who), frozenset()
+    value = example(op.request_body, ctx.rng)
+    files = frozenset(
+        k
+        for k, v in properties_of(op.request_body).items()
+        if v.get("format") in {"binary", "base64"} or v.get("contentMediaType")
+    )
+    return media, value if isinstance(value, dict) else {}, files
+
+
+def _given(ctx: ScanContext, name: str) -> str | None:
+    return ctx.settings.parameters.get(name)
 
 
 def base_request(ctx: ScanContext, op: Operation) -> Probe | str:
-    """A request for ``op`` the target accepts, or why there is none: GET needs a 2xx; POST a
-    2xx from some identity, else an answer below 500 (not 401/403 on a secured operation)."""
+    """A request for ``op`` the target accepts, or why there is none: GET needs a 2xx; other
+    methods a 2xx from some identity, else an answer below 500 (not 401/403 on a secured
+    operation). Only required (and configured) parameters are sent; PUT/PATCH write an object
+    the scanner created (unless destructive work is allowed)."""
     cache_key = f"probe:{op.key}"
     if cache_key in ctx.state:
         cached: Probe | str = ctx.state[cache_key]
@@ -141,34 +242,17 @@ def base_request(ctx: ScanContext, op: Operation) -> Probe | str:
         result = "secured operation and no identity configured"
     elif not op.secured and op.path_params:
         people = [*ctx.identities] or [ScanIdentity(name="anonymous")]
+    own = writes_object(op)
     for who in people:
-        filled = ctx.fill(op, who) if who is not None else _anonymous_fill(ctx, op)
-        if filled is None:
+        probe = probe_for(ctx, op, who, own=own)
+        if probe is None:
             continue
-        path, _, qs = filled.partition("?")
-        values = _path_values(op.url_path, path)
-        query = dict(parse_qsl(qs, keep_blank_values=True))
-        for p in op.parameters:
-            if p.location == "query" and p.name not in query:
-                query[p.name] = ctx.settings.parameters.get(p.name) or _text(ctx, p.schema, p.name)
-        headers = {
-            p.name: ctx.settings.parameters.get(p.name) or _text(ctx, p.schema, p.name)
-            for p in op.parameters
-            if p.location == "header" and p.name.lower() not in _SKIP_HEADERS
-        }
-        cookies = {
-            p.name: ctx.settings.parameters.get(p.name) or _text(ctx, p.schema, p.name)
-            for p in op.parameters
-            if p.location == "cookie"
-        }
-        body = ctx.body_for(op, who) if op.body_schema is not None else None
-        probe = Probe(ctx, op, who, values, query, headers, cookies, body)
         ex = probe.send()
         probe.base = ex
         if ex.ok:
             result = probe
             break
-        # a POST refused for its content (422, 409, a wrong password…) still reaches the code
+        # a write refused for its content (422, 409, a wrong password…) still reaches the code
         # under test; a secured one refused with 401/403 does not: another identity may pass
         refused = op.secured and ex.status in {401, 403}
         if op.method != "GET" and ex.status < 500 and not refused:
@@ -178,9 +262,37 @@ def base_request(ctx: ScanContext, op: Operation) -> Probe | str:
         if isinstance(result, str):
             result = f"no working request (HTTP {ex.status} for {op.method} {ex.url})"
     if isinstance(result, Probe):
-        result.slots = _slots(op, result)
+        result.slots = _slots(ctx, op, result)
     ctx.state[cache_key] = result
     return result
+
+
+def probe_for(
+    ctx: ScanContext, op: Operation, who: ScanIdentity | None, *, own: bool = False
+) -> Probe | None:
+    """An unsent request for ``op`` as ``who``: its path filled from ``who``'s objects (the
+    scanner's own for ``own``), required and configured parameters, a valid body; None when
+    the path cannot be filled."""
+    filled = ctx.fill(op, who, own=own) if who is not None else _anonymous_fill(ctx, op)
+    if filled is None:
+        return None
+    path, _, qs = filled.partition("?")
+    values = _path_values(op.url_path, path)
+    query = dict(parse_qsl(qs, keep_blank_values=True))
+    headers = {
+        p.name: _given(ctx, p.name) or _text(ctx, p.schema, p.name)
+        for p in op.parameters
+        if p.location == "header"
+        and p.name.lower() not in _SKIP_HEADERS
+        and (p.required or _given(ctx, p.name))
+    }
+    cookies = {
+        p.name: _given(ctx, p.name) or _text(ctx, p.schema, p.name)
+        for p in op.parameters
+        if p.location == "cookie" and (p.required or _given(ctx, p.name))
+    }
+    media, body, files = request_body(ctx, op, who)
+    return Probe(ctx, op, who, values, query, headers, cookies, body, media=media, files=files)
 
 
 def _anonymous_fill(ctx: ScanContext, op: Operation) -> str | None:
@@ -217,7 +329,29 @@ def _is_number(schema: Mapping[str, Any] | None) -> bool:
     return isinstance(schema, Mapping) and schema.get("type") in {"integer", "number"}
 
 
-def _slots(op: Operation, probe: Probe) -> list[Slot]:
+def _text_leaves(
+    value: Any, schema: Any, prefix: str = "", depth: int = 0
+) -> list[tuple[str, str]]:
+    """(dotted path, value) of the text values in a body: nested objects and array items."""
+    from battletest.spec import item_schema, properties_of
+
+    out: list[tuple[str, str]] = []
+    if depth > 4:
+        return out
+    if isinstance(value, dict):
+        props = properties_of(schema)
+        for key, sub in value.items():
+            out += _text_leaves(sub, props.get(key), f"{prefix}{key}.", depth + 1)
+    elif isinstance(value, list):
+        items = item_schema(schema) if isinstance(schema, Mapping) else None
+        for i, sub in enumerate(value[:2]):
+            out += _text_leaves(sub, items, f"{prefix}{i}.", depth + 1)
+    elif isinstance(value, str) and _is_text(schema) and prefix:
+        out.append((prefix[:-1], value))
+    return out
+
+
+def _slots(ctx: ScanContext, op: Operation, probe: Probe) -> list[Slot]:
     out: list[Slot] = []
     current = {
         "path": probe.path_values,
@@ -226,15 +360,21 @@ def _slots(op: Operation, probe: Probe) -> list[Slot]:
         "cookie": probe.cookies,
     }
     for p in op.parameters:
-        value = current.get(p.location, {}).get(p.name)
-        if value is None or not (_is_text(p.schema) or _is_number(p.schema)):
+        if p.location == "header" and p.name.lower() in _SKIP_HEADERS:
             continue
-        out.append(Slot(p.location, p.name, str(value), numeric=_is_number(p.schema)))
+        if p.location == "path" and writes_object(op) and not ctx.settings.allow_destructive:
+            continue  # another id in a write's path names an object the scanner does not own
+        value = current.get(p.location, {}).get(p.name)
+        optional = value is None
+        if optional:  # an optional parameter: a valid value, sent only when it is probed
+            value = _text(ctx, p.schema, p.name)
+        if not (_is_text(p.schema) or _is_number(p.schema)):
+            continue
+        out.append(Slot(p.location, p.name, str(value), _is_number(p.schema), optional))
     if probe.body is not None:
-        for name, schema in op.body_properties().items():
-            value = probe.body.get(name)
-            if isinstance(value, str) and _is_text(schema):
-                out.append(Slot("body", name, value))
+        where = "body" if probe.media == "json" else "form"
+        leaves = _text_leaves(probe.body, op.request_body)
+        out += [Slot(where, name, value) for name, value in leaves[:MAX_BODY_SLOTS]]
     return out
 
 
@@ -249,10 +389,17 @@ def each_slot(
     if not probe.slots:
         return [], ""
     found = []
+    refused: list[str] = []
     for slot in probe.slots:
-        result = test(probe, slot)
+        try:
+            result = test(probe, slot)
+        except PolicyRefused as exc:  # this input cannot be probed within the write policy
+            refused.append(f"{slot.label}: {exc}")
+            continue
         if result is not None:
             found.append(result)
+    if refused and len(refused) == len(probe.slots):
+        return found, f"every input refused by the write policy ({refused[0]})"
     return found, ""
 
 

@@ -11,7 +11,7 @@ import re
 import time
 
 from battletest.results import Finding, Severity
-from battletest.security.checks.inject import Probe, Slot, base_request, ends_session
+from battletest.security.checks.inject import Probe, Slot, base_request, injectable
 from battletest.security.context import ScanContext
 from battletest.security.framework import Outcome, Scanner
 from battletest.spec import Operation
@@ -39,7 +39,7 @@ def url_like(op: Operation) -> list[str]:
 
 
 def applies(ctx: ScanContext, op: Operation) -> bool:
-    return op.method in {"GET", "POST"} and not ends_session(op) and bool(url_like(op))
+    return injectable(ctx, op) and bool(url_like(op))
 
 
 def register(scanner: Scanner) -> None:
@@ -65,11 +65,17 @@ def register(scanner: Scanner) -> None:
         if isinstance(probe, str):
             return Outcome.inconclusive(probe)
         wanted = set(url_like(op))
-        slots = [s for s in probe.slots if s.name in wanted]
+        slots = [s for s in probe.slots if s.name in wanted or _url_leaf(s)]
         if not slots:
             return Outcome.inconclusive("the URL-like parameters could not be filled")
         findings = [f for f in (_try(ctx, op, probe, s) for s in slots) if f is not None]
         return Outcome.found(*findings)
+
+
+def _url_leaf(slot: Slot) -> bool:
+    """A nested body property named like a URL (``profile.avatar_url``)."""
+    leaf = slot.name.rsplit(".", 1)[-1]
+    return slot.location in {"body", "form"} and "." in slot.name and bool(URL_NAMES.search(leaf))
 
 
 def _try(ctx: ScanContext, op: Operation, probe: Probe, slot: Slot) -> Finding | None:
