@@ -7,26 +7,38 @@ import re
 from typing import Any
 
 from battletest.results import Severity
+from battletest.security.checks import escalation, privilege
 from battletest.security.checks.common import json_keys
-from battletest.security.context import ScanContext, ScanIdentity, extract_ids
+from battletest.security.checks.references import reference_bola, references
+from battletest.security.context import (
+    ScanContext,
+    ScanIdentity,
+    extract_ids,
+    listed_items,
+    strings_of,
+)
 from battletest.security.framework import Outcome, Scanner
 from battletest.spec import Operation, item_schema, properties_of
 from battletest.transport import Exchange
 
-_ADMIN_SCOPE = re.compile(r"admin|superuser|manage", re.I)
 _SENSITIVE = re.compile(
     r"(^|_)(password|passwd|secret|cvv|cvc|ssn)($|_)|^(hash|password_?hash|hashed_?password|"
     r"api_?key|access_?token|refresh_?token|session_?token|token|card_?number|pan|private_?key|"
     r"pin|salt)$",
     re.I,
 )
-PRIVILEGED_PROPERTIES: dict[str, Any] = {
-    "role": "admin",
-    "is_admin": True,
-    "admin": True,
-    "isAdmin": True,
-    "roles": ["admin"],
-}
+
+
+def _mass_target(ctx: ScanContext, op: Operation) -> str | None:
+    """Which write mass assignment tries: a create, an update of an item (the scanner's own
+    object), the caller's own profile (``PUT``/``PATCH`` with no id and a GET on the path)."""
+    if ctx.is_create(op):
+        return "create"
+    if op.method not in {"PUT", "PATCH"} or not op.body_properties():
+        return None
+    if not op.path_params:
+        return "profile" if ctx.find("GET", op.url_path) is not None else None
+    return "item" if ctx.find("GET", op.url_path) is not None else None
 
 
 def _split_path(ctx: ScanContext, op: Operation, who: ScanIdentity) -> tuple[str, str] | None:
@@ -60,18 +72,73 @@ def _foreign_object(
     if suffix:
         collection = collection[: -len(suffix)]
     collection = collection.rpartition("/")[0]
-    theirs = set(ctx.ids(other, collection))
+    theirs = ctx.listed_by(other, collection)
     for object_id in ctx.ids(owner, collection):
-        if object_id not in theirs:
+        if object_id not in theirs and ctx.owner(collection, object_id) in (None, owner.name):
             return f"{collection}/{object_id}{suffix}{ctx.query(op)}", object_id, False
     return None
 
 
 def _privileged(ctx: ScanContext, op: Operation) -> bool:
+    """Privileged by the RBAC matrix, else by the spec or by the identities' answers."""
     for rule in ctx.settings.rbac:
         if rule.method.upper() == op.method and rule.path == op.url_path:
             return not any(i.role in rule.roles for i in ctx.unprivileged)
-    return any(_ADMIN_SCOPE.search(s) for s in op.scopes) or ctx.admin_like(op)
+    return privilege.declared_privileged(ctx, op) or privilege.evidenced_privileged(ctx, op)
+
+
+def _read_path(ctx: ScanContext, op: Operation, path: str) -> str | None:
+    """Where a write's effect reads back: a GET on the same path, else on the object the
+    path's last id names (``/jobs/7/refund`` → ``/jobs/7``)."""
+    if ctx.find("GET", op.url_path) is not None:
+        return path.split("?", 1)[0]
+    segments = op.url_path.split("/")
+    last = max((i for i, s in enumerate(segments) if s.startswith("{")), default=-1)
+    if last < 0 or ctx.find("GET", "/".join(segments[: last + 1])) is None:
+        return None
+    return "/".join(path.split("?", 1)[0].split("/")[: last + 1])
+
+
+def _privileged_write(
+    ctx: ScanContext,
+    op: Operation,
+    path: str,
+    who: ScanIdentity,
+    helper: ScanIdentity,
+    own_object: bool,
+) -> Outcome:
+    """A privileged write as ``who``; on the scanner's own object a valid body is sent and
+    the change is read back as ``helper``, elsewhere an empty body first."""
+    body = ctx.body_for(op) if op.body_schema is not None else None
+    read_path = _read_path(ctx, op, path) if own_object else None
+    before = ctx.send("GET", read_path, helper) if read_path is not None else None
+    if own_object or body is None:
+        ex = ctx.send(op.method, path, who, **({"json_body": body} if body is not None else {}))
+    else:
+        ex = ctx.send(op.method, path, who, json_body={})
+        if ex.status in (400, 422) and (ctx.settings.allow_destructive or ctx.is_create(op)):
+            ex = ctx.send(op.method, path, who, json_body=body)
+    if ex.ok:
+        note = f"{who.name} ({who.role}) got HTTP {ex.status}"
+        if before is not None and before.ok and read_path is not None:
+            after = ctx.send("GET", read_path, helper)
+            marks = [v for v in strings_of(body) if "battletest" in v]
+            if op.method == "DELETE":
+                changed = after.status in (404, 410)
+            elif marks:
+                changed = any(m in after.text and m not in before.text for m in marks)
+            else:
+                changed = after.text != before.text
+            if not changed:
+                return Outcome.clean(f"HTTP {ex.status}, but {helper.name} reads no change")
+            note += f"; {helper.name} reads the change back (HTTP {after.status})"
+        return Outcome.found(ctx.finding(op, ex, note=note))
+    if ex.status in (401, 403):
+        return Outcome.clean()
+    hint = "" if ctx.settings.allow_destructive else " (rerun with --allow-destructive)"
+    return Outcome.inconclusive(
+        f"HTTP {ex.status}: the input was checked before authorization{hint}"
+    )
 
 
 def _on_object(
@@ -93,8 +160,10 @@ def register(scanner: Scanner) -> None:
         group="bola",
         modifies=True,
         applies=lambda ctx, op: (
-            bool(op.path_params)
-            and op.method in {"GET", "PUT", "PATCH", "DELETE"}
+            (
+                (bool(op.path_params) and op.method in {"GET", "PUT", "PATCH", "DELETE"})
+                or bool(references(ctx, op))
+            )
             and not _privileged(ctx, op)
         ),
         phase=40,
@@ -106,6 +175,8 @@ def register(scanner: Scanner) -> None:
         changed or deleted as identity B; reported when B succeeds and A reads back the same
         object (GET) or the change (PUT/PATCH/DELETE)."""
         assert op is not None
+        if not op.path_params:  # the object is named in the query or the body
+            return reference_bola(ctx, op)
         pairs = ctx.pairs(same_tenant=True) or ctx.pairs()
         if not pairs:
             return Outcome.inconclusive("needs two unprivileged identities")
@@ -221,24 +292,19 @@ def register(scanner: Scanner) -> None:
                     )
                 if ex.status in (401, 403):
                     return Outcome.clean()
+        own_object = False
         if op.path_params and not ctx.settings.allow_destructive:
             _, _, last = path.rpartition("/")
             if not ctx.may_modify(path.rpartition("/")[0], last):
-                path = op.fill({p: "battletest-missing-0" for p in op.path_params}) or path
-        kwargs: dict[str, Any] = {"json_body": {}} if op.body_schema is not None else {}
-        ex = ctx.send(op.method, path, who, **kwargs)
-        if ex.status in (400, 422) and (ctx.settings.allow_destructive or ctx.is_create(op)):
-            ex = ctx.send(op.method, path, who, json_body=ctx.body_for(op))
-        if ex.ok:
-            return Outcome.found(
-                ctx.finding(op, ex, note=f"{who.name} ({who.role}) got HTTP {ex.status}")
-            )
-        if ex.status in (401, 403):
-            return Outcome.clean()
-        rerun = "" if ctx.settings.allow_destructive else " (rerun with --allow-destructive)"
-        return Outcome.inconclusive(
-            f"HTTP {ex.status}: the input was checked before authorization{rerun}"
-        )
+                mine = ctx.fill(op, helper, own=True)  # an object created for the test
+                if mine is None:
+                    return Outcome.inconclusive(
+                        f"no object of the scanner's own for {', '.join(op.path_params)} "
+                        "(only those are changed)"
+                    )
+                path = mine
+            own_object = True
+        return _privileged_write(ctx, op, path, who, helper, own_object)
 
     @scanner.check(
         id="mass-assignment",
@@ -248,101 +314,85 @@ def register(scanner: Scanner) -> None:
         severity=Severity.HIGH,
         group="mass-assignment",
         modifies=True,
-        applies=lambda ctx, op: (
-            (ctx.is_create(op) and not _privileged(ctx, op))
-            or (
-                op.method in {"PATCH", "PUT"}
-                and not op.path_params
-                and ctx.find("GET", op.url_path) is not None
-                and ctx.settings.allow_destructive
-            )
-        ),
+        applies=lambda ctx, op: not _privileged(ctx, op) and _mass_target(ctx, op) is not None,
         phase=50,
         remediation="Bind request bodies to an explicit allow-list of writable properties; "
         "never copy role, admin flags or ownership from input.",
     )
     def mass_assignment(ctx: ScanContext, op: Operation | None) -> Outcome:
-        """Writes role/is_admin/admin (and owner_id when the object has one) beside a valid
-        body, and reads the object back; reported when a property the request schema does not
-        declare writable comes back with the injected value while a control write did not."""
+        """Writes privileged properties the request schema does not declare writable (role,
+        is_admin, admin…, owner_id when the object has one) and role-like properties it does
+        declare, with values ranked above the current one (the schema's enum, a privileged
+        identity's profile, common role names), on creates, on updates of the scanner's own
+        objects and on the caller's own profile; reported when the value reads back."""
         assert op is not None
         people = ctx.unprivileged or ctx.identities
         if not people:
             return Outcome.inconclusive("needs an identity")
         who = people[0]
+        kind = _mass_target(ctx, op)
+        if kind == "profile":
+            return escalation.update(ctx, op, who, op.url_path, restore=True)
+        if kind == "item":
+            path = ctx.fill(op, who, own=True)
+            if path is None:
+                return Outcome.inconclusive("no object of the scanner's own to update")
+            reader = ctx.item_op(op.collection_path() or "", "GET")
+            if reader is None or reader.url_path != op.url_path:
+                return Outcome.inconclusive("no GET on the same item to read the change back")
+            return escalation.update(ctx, op, who, path, restore=False)
         writable = {k for k, v in op.body_properties().items() if not v.get("readOnly")}
-        extra = {k: v for k, v in PRIVILEGED_PROPERTIES.items() if k not in writable}
-        if not op.path_params and op.method in {"PATCH", "PUT"}:
-            before = ctx.send("GET", op.url_path, who).json()
-            if not isinstance(before, dict):
-                return Outcome.inconclusive("the object could not be read back as JSON")
-            findings = []
-            for key, value in extra.items():
-                if before.get(key) == value:
-                    continue
-                ex = ctx.send(op.method, op.url_path, who, json_body={key: value})
-                read = ctx.send("GET", op.url_path, who)
-                after = read.json()
-                if isinstance(after, dict) and after.get(key) == value:
-                    findings.append(
-                        ctx.finding(
-                            op,
-                            ex,
-                            parameter=key,
-                            note=f"read back {key}={value!r} (before: {before.get(key)!r})",
-                            extra={"read_back": read.evidence(ctx.secrets)["response"]},
-                        )
-                    )
-                    if key in before:  # put the identity back as it was
-                        ctx.send(op.method, op.url_path, who, json_body={key: before[key]})
-            return Outcome.found(*findings)
-        else:
-            item = ctx.item_op(op.url_path)
-            assert item is not None
-            obj, _ = ctx.create(who, op.url_path)
-            if obj is None:
-                return Outcome.inconclusive("could not create a control object")
-            path = item.fill({item.path_params[-1]: obj.id}) or ""
-            first = ctx.send("GET", path, who)
-            control = first.json()
-            if isinstance(control, dict) and "owner_id" in control and "owner_id" not in writable:
-                others = [i for i in ctx.identities if i is not who]
-                other_obj = ctx.owned(others[0], op.url_path) if others else None
-                other = (
-                    ctx.send(
-                        "GET", item.fill({item.path_params[-1]: other_obj.id}) or "", others[0]
-                    ).json()
-                    if other_obj
-                    else None
+        item = ctx.item_op(op.url_path)
+        assert item is not None
+        obj, _ = ctx.create(who, op.url_path)
+        if obj is None:
+            return Outcome.inconclusive("could not create a control object")
+        path = item.fill({item.path_params[-1]: obj.id}) or ""
+        first = ctx.send("GET", path, who)
+        control = first.json()
+        if not isinstance(control, dict):
+            return Outcome.inconclusive("the object could not be read back as JSON")
+        extra = {k: vs[0] for k, vs in escalation.candidates(ctx, op, control).items()}
+        if "owner_id" in control and "owner_id" not in writable:
+            others = [i for i in ctx.identities if i is not who]
+            other_obj = ctx.owned(others[0], op.url_path) if others else None
+            other = (
+                ctx.send(
+                    "GET", item.fill({item.path_params[-1]: other_obj.id}) or "", others[0]
+                ).json()
+                if other_obj
+                else None
+            )
+            if isinstance(other, dict) and other.get("owner_id") != control["owner_id"]:
+                extra["owner_id"] = other["owner_id"]
+        attacked_obj, ex_or_none = ctx.create(who, op.url_path, extra)
+        if attacked_obj is None or ex_or_none is None:
+            if ex_or_none is not None and ex_or_none.status >= 500:
+                return Outcome.inconclusive(
+                    f"the write with extra properties failed: HTTP {ex_or_none.status}"
                 )
-                if isinstance(other, dict) and other.get("owner_id") != control["owner_id"]:
-                    extra["owner_id"] = other["owner_id"]
-            attacked_obj, ex_or_none = ctx.create(who, op.url_path, extra)
-            if attacked_obj is None or ex_or_none is None:
-                return Outcome.clean("the write with extra properties was refused")
-            ex = ex_or_none
-            apath = item.fill({item.path_params[-1]: attacked_obj.id}) or ""
-            read = ctx.send("GET", apath, who)
-            if not read.ok and "owner_id" in extra:
-                read = ctx.send("GET", apath, next(i for i in ctx.identities if i is not who))
-            attacked = read.json()
-        if not isinstance(control, dict) or not isinstance(attacked, dict):
+            return Outcome.clean("the write with extra properties was refused")
+        ex = ex_or_none
+        apath = item.fill({item.path_params[-1]: attacked_obj.id}) or ""
+        read = ctx.send("GET", apath, who)
+        if not read.ok and "owner_id" in extra:
+            read = ctx.send("GET", apath, next(i for i in ctx.identities if i is not who))
+        attacked = read.json()
+        if not isinstance(attacked, dict):
             return Outcome.inconclusive("the object could not be read back as JSON")
         accepted = [k for k, v in extra.items() if attacked.get(k) == v and control.get(k) != v]
-        if accepted:
-            return Outcome.found(
-                *[
-                    ctx.finding(
-                        op,
-                        ex,
-                        parameter=k,
-                        note=f"read back {k}={attacked.get(k)!r} (control: {control.get(k)!r})",
-                        extra={"read_back": read.evidence(ctx.secrets)["response"]},
-                    )
-                    for k in accepted
-                ]
-            )
-        return Outcome.clean()
+        return Outcome.found(
+            *[
+                ctx.finding(
+                    op,
+                    ex,
+                    parameter=k,
+                    note=f"read back {k}={attacked.get(k)!r} (control: {control.get(k)!r})",
+                    extra={"read_back": read.evidence(ctx.secrets)["response"]},
+                )
+                for k in accepted
+            ]
+        )
 
     @scanner.check(
         id="data-exposure",
@@ -508,10 +558,7 @@ def _has(ex: Exchange, object_id: str, op: Operation) -> bool:
 
 def _valued_keys(body: Any) -> set[str]:
     keys = json_keys(body)
-    items: list[Any] = body if isinstance(body, list) else [body]
-    if isinstance(body, dict):
-        lists = [v for v in body.values() if isinstance(v, list) and v and isinstance(v[0], dict)]
-        items = lists[0] if lists else [body]
+    items = listed_items(body)
     valued = set()
     for key in keys:
         for it in items[:20]:

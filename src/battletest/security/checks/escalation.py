@@ -1,0 +1,121 @@
+"""Mass assignment and privilege escalation through writable properties (API3:2023).
+
+Three shapes of write, each confirmed by reading the object back:
+
+- a create (``POST`` on a collection with an item route): a control object and one with the
+  extra properties, compared;
+- an update of an object the scanner created (``PUT``/``PATCH`` on an item): the property
+  before and after;
+- an update of the caller's own profile (``PUT``/``PATCH /me``-style, no id): one property at a
+  time, the old value written back afterwards.
+
+The extra properties are the privileged ones the request schema does not declare writable
+(``role``, ``is_admin``…) and the role-like ones it does declare, with values that raise the
+privilege: the schema's enum values ranked above the current one, values a privileged
+identity's profile holds, common role names. A 5xx answer is never counted as clean.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from battletest.results import Finding
+from battletest.security.checks.privilege import ROLE_PROPERTY, escalation_values, observe_roles
+from battletest.security.context import ScanContext, ScanIdentity
+from battletest.security.framework import Outcome
+from battletest.spec import Operation
+from battletest.transport import Exchange
+
+PRIVILEGED_PROPERTIES: dict[str, Any] = {
+    "role": "admin",
+    "is_admin": True,
+    "admin": True,
+    "isAdmin": True,
+    "roles": ["admin"],
+}
+
+
+def candidates(ctx: ScanContext, op: Operation, current: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """Property → values to try, most privileged first."""
+    props = op.body_properties()
+    writable = {k for k, v in props.items() if not v.get("readOnly")}
+    out: dict[str, list[Any]] = {}
+    for key, value in PRIVILEGED_PROPERTIES.items():
+        if key not in writable:
+            values = escalation_values(ctx, key, None, current.get(key))
+            out[key] = [value] if not isinstance(value, str) else values
+    for key in sorted(writable):
+        if ROLE_PROPERTY.match(key) and key not in out:
+            values = escalation_values(ctx, key, props[key], current.get(key))
+            if values:
+                out[key] = values
+    for key, value in current.items():  # a role-like property the profile shows
+        if ROLE_PROPERTY.match(key) and key not in out and key not in props:
+            out[key] = escalation_values(ctx, key, None, value)
+    return {k: [v for v in vs if v != current.get(k)] for k, vs in out.items() if vs}
+
+
+def _finding(
+    ctx: ScanContext, op: Operation, ex: Exchange, read: Exchange, key: str, value: Any, was: Any
+) -> Finding:
+    return ctx.finding(
+        op,
+        ex,
+        parameter=key,
+        note=f"read back {key}={value!r} (before: {was!r})",
+        extra={"read_back": read.evidence(ctx.secrets)["response"]},
+    )
+
+
+def _write_body(
+    ctx: ScanContext, op: Operation, who: ScanIdentity, before: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The rest of the body a write sends beside the injected property: PUT replaces the
+    object, so it carries the object's writable values (else a valid body); PATCH nothing."""
+    if op.method != "PUT":
+        return {}
+    props = op.body_properties()
+    kept = {k: before[k] for k in props if k in before and not props[k].get("readOnly")}
+    return {**ctx.body_for(op, who), **kept}
+
+
+def update(
+    ctx: ScanContext, op: Operation, who: ScanIdentity, path: str, *, restore: bool
+) -> Outcome:
+    """One property at a time on an update, read back through ``GET path``; ``restore``
+    writes the old value back (the caller's own profile)."""
+    first = ctx.send("GET", path, who)
+    before = first.json()
+    if not first.ok or not isinstance(before, dict):
+        return Outcome.inconclusive(
+            f"the object could not be read back as JSON (HTTP {first.status})"
+        )
+    for admin in ctx.admins[:1]:
+        if admin is not who and not op.path_params:
+            seen = ctx.send("GET", path, admin).json()
+            if isinstance(seen, dict):
+                observe_roles(ctx, seen)
+    findings: list[Finding] = []
+    errors: list[str] = []
+    for key, values in candidates(ctx, op, before).items():
+        for value in values[:2]:
+            body = {**_write_body(ctx, op, who, before), key: value}
+            ex = ctx.send(op.method, path, who, json_body=body)
+            if ex.status >= 500:
+                errors.append(f"{key}={value!r}: HTTP {ex.status}")
+                continue
+            if not ex.ok:
+                continue
+            read = ctx.send("GET", path, who)
+            after = read.json()
+            if isinstance(after, dict) and after.get(key) == value and before.get(key) != value:
+                findings.append(_finding(ctx, op, ex, read, key, value, before.get(key)))
+                if restore and key in before:  # put the identity back as it was
+                    ctx.send(op.method, path, who, json_body={**body, key: before[key]})
+                break
+    if findings:
+        return Outcome.found(*findings)
+    if errors:
+        return Outcome.inconclusive(f"the service failed on {', '.join(errors[:3])}")
+    return Outcome.clean()
