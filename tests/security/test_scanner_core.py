@@ -1,0 +1,215 @@
+"""The scanner core of issue 19: every method and input, inferred ownership and privilege.
+
+Loopback: the workshop app (Starlette, form login, no RBAC matrix, no configured objects) with
+every planted flaw must give exactly its ground truth (``workshop_app.VULNS``: check, operation,
+parameter), and the fixed app nothing. Socket-free: the building blocks (nested and form
+injection points, optional parameters left out, creation without an id, owners from listings,
+escalation values), each against an ``httpx.MockTransport`` service.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+
+from battletest.security import ScanSettings
+from battletest.security.checks.inject import base_request, encode_body, set_at
+from battletest.security.checks.privilege import escalation_values, rank
+from battletest.security.context import ScanContext, ScanIdentity
+from battletest.spec import from_document
+from battletest.transport import Transport, WritePolicy
+
+from .workshop_app import VULNS
+from .workshop_harness import run_scan
+
+CHECKS = sorted({check for check, _, _ in VULNS.values()})
+
+
+def _where(f: Any) -> tuple[str, str, str]:
+    return f.check_id, f"{f.method} {f.path}", f.parameter or ""
+
+
+@pytest.mark.slow
+@pytest.mark.network
+def test_workshop_ground_truth_found_and_nothing_else() -> None:
+    outcome = run_scan(set(VULNS), CHECKS)
+    found = [_where(f) for f in outcome.findings]
+    for flaw, (check, op, param) in VULNS.items():
+        assert any(c == check and o == op and param in p for c, o, p in found), (flaw, found)
+    assert len(found) == len(VULNS), found  # one finding per planted flaw: no false positive
+    assert outcome.requests < 400
+
+
+@pytest.mark.slow
+@pytest.mark.network
+def test_fixed_workshop_gives_no_finding() -> None:
+    outcome = run_scan(set(), CHECKS)
+    assert [_where(f) for f in outcome.findings] == []
+    # what stays inconclusive says why, and never because the policy refused a probe of an
+    # object the scanner owns
+    for run in outcome.inconclusive:
+        assert "did not create" not in run.reason, (run.check_id, run.target, run.reason)
+
+
+# -- socket-free building blocks -------------------------------------------------------------
+
+
+def _doc(paths: dict[str, Any]) -> dict[str, Any]:
+    return {"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": paths}
+
+
+def _ctx(
+    paths: dict[str, Any], handler: Any, people: list[ScanIdentity] | None = None
+) -> ScanContext:
+    ops = from_document(_doc(paths)).operations
+    client = Transport(
+        "http://api.test",
+        transport=httpx.MockTransport(handler),
+        policy=WritePolicy(operations=ops),
+    )
+    return ScanContext(client, ScanSettings(), ops, people or [])
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def test_nested_properties_and_array_items_are_injection_points() -> None:
+    body_schema = {
+        "type": "object",
+        "properties": {
+            "title": {"type": "string"},
+            "bike": {"type": "object", "properties": {"model": {"type": "string"}}},
+            "tags": {"type": "array", "items": {"type": "string"}},
+            "count": {"type": "integer"},
+        },
+    }
+    sent: list[Any] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        return httpx.Response(200, json={})
+
+    paths = {"/orders": {"post": {"requestBody": _json(body_schema), "responses": {}}}}
+    ctx = _ctx(paths, handler)
+    probe = base_request(ctx, ctx.operations[0])
+    assert not isinstance(probe, str)
+    assert sorted(s.label for s in probe.slots) == ["body bike.model", "body tags.0", "body title"]
+    slot = next(s for s in probe.slots if s.name == "bike.model")
+    probe.send(slot, "x'")
+    assert sent[-1]["bike"]["model"] == "x'" and sent[-1]["title"] == sent[0]["title"]
+    assert probe.body is not None and probe.body["bike"]["model"] != "x'"  # the base is intact
+
+
+def test_form_and_multipart_bodies_are_encoded_as_declared() -> None:
+    headers: dict[str, str] = {}
+    form = encode_body("form", {"part": "a+b&c=%", "qty": 2}, headers)
+    assert headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert parse_qs(form["content"]) == {"part": ["a+b&c=%"], "qty": ["2"]}
+    headers = {}
+    multi = encode_body("multipart", {"note": "hi", "file": "data"}, headers, frozenset({"file"}))
+    boundary = headers["Content-Type"].split("boundary=")[1]
+    text = multi["content"].decode()
+    assert f'--{boundary}\r\nContent-Disposition: form-data; name="note"\r\n\r\nhi\r\n' in text
+    assert 'name="file"; filename="file.txt"' in text and text.endswith(f"--{boundary}--\r\n")
+    assert set_at({"a": [{"b": 1}]}, "a.0.b", 2) == {"a": [{"b": 2}]}
+
+
+def test_optional_parameters_stay_out_of_the_working_request() -> None:
+    """A strict service answers 400 to a junk optional value: the base request leaves the
+    optional parameters out and probes them one at a time."""
+    seen: list[httpx.URL] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url)
+        cursor = request.url.params.get("cursor")
+        if cursor is not None and len(cursor) != 8:
+            return httpx.Response(400, json={"error": "bad cursor"})
+        return httpx.Response(200, json=[])
+
+    paths = {
+        "/jobs": {
+            "get": {
+                "parameters": [
+                    {"name": "q", "in": "query", "schema": {"type": "string"}},
+                    {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                    {"name": "site", "in": "query", "required": True, "schema": {"enum": ["n"]}},
+                ],
+                "responses": {},
+            }
+        }
+    }
+    ctx = _ctx(paths, handler)
+    probe = base_request(ctx, ctx.operations[0])
+    assert not isinstance(probe, str), probe
+    assert dict(seen[0].params) == {"site": "n"}
+    optional = {s.name for s in probe.slots if s.optional}
+    assert optional == {"q", "cursor"}
+    slot = next(s for s in probe.slots if s.name == "q")
+    probe.send(slot, "x")
+    assert dict(seen[-1].params) == {"site": "n", "q": "x"}
+
+
+def test_an_object_created_without_an_id_is_found_in_the_listing_and_owned() -> None:
+    jobs: list[dict[str, Any]] = [{"job_id": 1, "owner": "bob", "title": "bob's"}]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            body = json.loads(request.content)
+            jobs.append({"job_id": len(jobs) + 1, "owner": "ann", "title": body["title"]})
+            return httpx.Response(202, json={"status": "queued"})
+        return httpx.Response(200, json=jobs)
+
+    item = {"parameters": [{"name": "job_id", "in": "path", "required": True}], "responses": {}}
+    paths = {
+        "/jobs": {
+            "get": {"responses": {}},
+            "post": {
+                "requestBody": _json(
+                    {"type": "object", "properties": {"title": {"type": "string"}}}
+                ),
+                "responses": {},
+            },
+        },
+        "/jobs/{job_id}": {"get": item, "patch": item},
+    }
+    ann = ScanIdentity(name="ann", username="ann", token="t-ann")
+    bob = ScanIdentity(name="bob", username="bob", token="t-bob")
+    ctx = _ctx(paths, handler, [ann, bob])
+    assert ctx.ids(ann, "/jobs") == ["1"]  # cached listing, before the creation
+    made, _ = ctx.create(ann, "/jobs")
+    assert made is not None and made.id == "2"
+    assert ctx.client.policy is not None and ctx.client.policy.owned("/jobs/2")
+    # the listing is read again after the creation, and each item's owner field is kept
+    assert ctx.ids(bob, "/jobs") == ["1", "2"]
+    assert ctx.owner("/jobs", "1") == "bob" and ctx.owner("/jobs", "2") == "ann"
+    assert ctx.listed_by(bob, "/jobs") >= {"1", "2"}
+    # a write probe goes to the scanner's own object, never to a listed one
+    assert ctx.fill(ctx.find("PATCH", "/jobs/{job_id}"), ann, own=True) == "/jobs/2"  # type: ignore[arg-type]
+
+
+def test_references_name_their_collection() -> None:
+    paths = {
+        "/tickets/{ticket_id}": {"get": {"responses": {}}},
+        "/categories/{id}": {"get": {"responses": {}}},
+    }
+    ctx = _ctx(paths, lambda r: httpx.Response(200))
+    assert ctx.referenced("ticket_id") == "/tickets"
+    assert ctx.referenced("ticketId") == "/tickets"
+    assert ctx.referenced("categoryId") == "/categories"
+    assert ctx.referenced("title") is None and ctx.referenced("id") is None
+
+
+def test_escalation_values_rank_above_the_current_role() -> None:
+    ctx = _ctx({}, lambda r: httpx.Response(200))
+    enum = {"type": "string", "enum": ["customer", "mechanic", "manager", "admin"]}
+    assert escalation_values(ctx, "role", enum, "customer") == ["admin", "manager"]
+    assert escalation_values(ctx, "role", enum, "admin") == []
+    assert escalation_values(ctx, "is_admin", {"type": "boolean"}, False) == [True]
+    ctx.state["privilege:observed:role"] = ["supervisor"]
+    assert escalation_values(ctx, "role", None, "member")[0] == "supervisor"
+    assert rank("administrator") > rank("moderator") > rank("member") > rank("viewer")
