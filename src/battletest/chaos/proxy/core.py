@@ -20,7 +20,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from battletest.chaos.proxy.http import HttpCounters, HttpExchange, HttpRule, ToxicStats
+from battletest.chaos.proxy.http import (
+    ExchangeObserver,
+    HttpCounters,
+    HttpExchange,
+    HttpRule,
+    ToxicStats,
+)
 from battletest.chaos.proxy.netem import loss_implementation
 from battletest.chaos.proxy.stages import Sink, Stage, make_stage
 from battletest.chaos.proxy.toxics import Stream, Toxic, ToxicKinds, check_name, lookup
@@ -189,8 +195,11 @@ class Link:
         if self.closed:
             return
         proxy = self.proxy
-        if proxy.http_rules and self.http is None:
-            self.http = HttpExchange(self, proxy.get_http_rules, proxy.rng, proxy.http_counters)
+        if (proxy.http_rules or proxy.observe is not None) and self.http is None:
+            observer = proxy.observe() if proxy.observe is not None else None
+            self.http = HttpExchange(
+                self, proxy.get_http_rules, proxy.rng, proxy.http_counters, observer
+            )
         chains: dict[Stream, list[Stage]] = {UP: [], DOWN: []}
         if self.http is not None:
             chains[UP].append(self.http.request)
@@ -410,6 +419,8 @@ class Proxy:
         self.toxic_stats: dict[str, ToxicStats] = {}
         self.http_rules: list[HttpRule] = []
         self.http_counters = HttpCounters()
+        # an observer per connection sees every HTTP exchange (``battletest record``)
+        self.observe: Callable[[], ExchangeObserver] | None = None
         self.stats = ProxyStats()
         self.links: set[Link] = set()
         self._listener: asyncio.Server | None = None

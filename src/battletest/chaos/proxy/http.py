@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from typing import Protocol
 
 import httptools
 
@@ -82,6 +83,29 @@ class Decision:
     body_mode: str = ""  # truncate | malformed | empty
     ready: bool = False  # the request has been read completely
     head: bool = False
+
+
+class ExchangeObserver(Protocol):
+    """Sees every complete request and response of one connection, in order (the recording
+    proxy of ``battletest record`` is one); the bytes on the wire are not changed."""
+
+    def request(
+        self,
+        method: str,
+        target: str,
+        version: str,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+    ) -> None: ...
+
+    def response(
+        self,
+        status: int,
+        reason: str,
+        version: str,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+    ) -> None: ...
 
 
 @dataclass(slots=True)
@@ -154,8 +178,10 @@ class HttpExchange:
         rules: Callable[[], list[HttpRule]],
         rng: random.Random,
         counters: HttpCounters,
+        observer: ExchangeObserver | None = None,
     ) -> None:
         self.link = link
+        self.observer = observer
         self.rules = rules
         self.rng = rng
         self.counters = counters
@@ -216,7 +242,7 @@ class HttpExchange:
 class _MessageStage(DelayStage):
     """What both HTTP directions keep of the message in hand: its headers, framing, decision."""
 
-    __slots__ = ("chunked", "decision", "exchange", "headers")
+    __slots__ = ("chunked", "decision", "exchange", "headers", "seen")
 
     def __init__(self, toxic: Toxic, exchange: HttpExchange) -> None:
         super().__init__(toxic, exchange.link, exchange.rng)
@@ -224,6 +250,7 @@ class _MessageStage(DelayStage):
         self.headers: list[tuple[bytes, bytes]] = []
         self.decision: Decision | None = None
         self.chunked = False
+        self.seen: list[bytes] = []  # the body as parsed, kept only for an observer
 
     def parse(
         self,
@@ -274,6 +301,7 @@ class RequestStage(_MessageStage):
         self.headers = []
         self.decision = None
         self.until = 0.0
+        self.seen = []
 
     def on_url(self, url: bytes) -> None:
         self.url += url
@@ -298,6 +326,8 @@ class RequestStage(_MessageStage):
         self.forward(_head(first, self.headers))
 
     def on_body(self, body: bytes) -> None:
+        if self.exchange.observer is not None:
+            self.seen.append(body)
         decision = self.decision
         if decision is None or decision.inject:
             return
@@ -307,6 +337,13 @@ class RequestStage(_MessageStage):
         decision = self.decision
         if decision is None:
             return
+        observer = self.exchange.observer
+        if observer is not None:
+            method = self.parser.get_method().decode("latin-1")
+            version = self.parser.get_http_version()
+            observer.request(
+                method, self.url.decode("latin-1"), version, self.headers, b"".join(self.seen)
+            )
         decision.ready = True
         if decision.inject:
             self.exchange.flush()
@@ -349,6 +386,8 @@ class ResponseStage(_MessageStage):
                 ex.fifo.popleft()
                 ex.counters.responses += 1
                 code = int(status) if status.isdigit() else 0
+                if ex.observer is not None:  # headers only; not parsed on this path
+                    ex.observer.response(code, "", head[5:8].decode("latin-1"), [], b"")
                 ex.counters.by_status[code] = ex.counters.by_status.get(code, 0) + 1
                 ex.flush()
         self.head_buffer = b""
@@ -382,6 +421,7 @@ class ResponseStage(_MessageStage):
         self.headers = []
         self.body = []
         self.decision = None
+        self.seen = []
 
     def on_status(self, reason: bytes) -> None:
         self.reason += reason
@@ -404,6 +444,8 @@ class ResponseStage(_MessageStage):
             self._die()
 
     def on_body(self, body: bytes) -> None:
+        if self.exchange.observer is not None:
+            self.seen.append(body)
         if self.dead:
             return
         if self.decision is not None and self.decision.body_mode:
@@ -419,6 +461,14 @@ class ResponseStage(_MessageStage):
         ex = self.exchange
         if 100 <= status < 200:
             return  # interim response; the real one follows
+        if ex.observer is not None:
+            ex.observer.response(
+                status,
+                self.reason.decode("latin-1"),
+                self.parser.get_http_version(),
+                self.headers,
+                b"".join(self.seen),
+            )
         ex.counters.responses += 1
         ex.counters.by_status[status] = ex.counters.by_status.get(status, 0) + 1
         mode = self.decision.body_mode if self.decision is not None else ""
@@ -451,4 +501,12 @@ class ResponseStage(_MessageStage):
         self.next.eof()
 
 
-__all__ = ["Decision", "HttpCounters", "HttpExchange", "HttpRule", "ToxicStats", "malformed"]
+__all__ = [
+    "Decision",
+    "ExchangeObserver",
+    "HttpCounters",
+    "HttpExchange",
+    "HttpRule",
+    "ToxicStats",
+    "malformed",
+]
