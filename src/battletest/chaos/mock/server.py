@@ -477,7 +477,9 @@ class MockServer:
             return r.fault
         ctx = template_context(request, params)
         headers = [(k, render(v, ctx)) for k, v in r.headers.items()]
-        if r.json is not None:
+        if r.body_bytes is not None:
+            body = r.body_bytes
+        elif r.json is not None:
             body = json.dumps(render_json(r.json, ctx)).encode()
             if "content-type" not in r.headers:
                 headers.append(("content-type", "application/json"))

@@ -16,7 +16,7 @@ A stub file looks like this (all keys but ``path`` are optional)::
     [stubs.response]
     status = 200
     headers = { "content-type" = "application/json" }
-    json = { id = "{{ request.path_params.id }}", guest = "Ada" }   # or body = "text"
+    json = { id = "{{ request.path_params.id }}", guest = "Ada" }   # or body = "text" / body_base64
     latency = { fixed_ms = 20 }              # or { min_ms, max_ms } or { median_ms, sigma }
     fault = "connection_reset"               # or empty_response, malformed_chunk, …
 
@@ -27,6 +27,8 @@ and ``json``. Every mistake in a file is a ``ScenarioError`` naming the stub and
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import json
 import math
@@ -219,6 +221,7 @@ class StubResponse:
     json: Any = None
     latency: Latency | None = None
     fault: Fault | None = None
+    body_bytes: bytes | None = None  # a binary body, served as is (``body_base64`` in a file)
 
 
 @dataclass(slots=True)
@@ -303,6 +306,8 @@ class Stub:
             resp["json"] = self.response.json
         elif self.response.body is not None:
             resp["body"] = self.response.body
+        elif self.response.body_bytes is not None:
+            resp["body_base64"] = base64.b64encode(self.response.body_bytes).decode("ascii")
         if self.response.latency is not None:
             resp["latency"] = self.response.latency.to_dict()
         if self.response.fault is not None:
@@ -325,7 +330,7 @@ _STUB_KEYS = {
     "new_state",
     "response",
 }
-_RESPONSE_KEYS = {"status", "headers", "body", "json", "latency", "fault"}
+_RESPONSE_KEYS = {"status", "headers", "body", "body_base64", "json", "latency", "fault"}
 
 
 def parse_stub(raw: Any, index: int = 0) -> Stub:
@@ -386,6 +391,14 @@ def _parse_response(raw: Any, where: str) -> StubResponse:
         )
     if "body" in raw and "json" in raw:
         raise _bad(where, "response has both body and json; keep one")
+    if "body_base64" in raw and ("body" in raw or "json" in raw):
+        raise _bad(where, "response has body_base64 and a body or json; keep one")
+    body_bytes = None
+    if "body_base64" in raw:
+        try:
+            body_bytes = base64.b64decode(str(raw["body_base64"]), validate=True)
+        except (binascii.Error, ValueError):
+            raise _bad(where, "response body_base64 is not base64") from None
     try:
         status = int(raw.get("status", 200))
     except (TypeError, ValueError):
@@ -401,6 +414,7 @@ def _parse_response(raw: Any, where: str) -> StubResponse:
         json=raw.get("json"),
         latency=Latency.parse(raw["latency"], f"{where} response") if "latency" in raw else None,
         fault=parse_fault(raw["fault"], f"{where} response") if "fault" in raw else None,
+        body_bytes=body_bytes,
     )
     for text in _template_strings(resp):
         try:
