@@ -18,13 +18,17 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src" / "battletest"
 SHARED = {"errors", "results", "netutil", "redact", "durations"}
 FOUNDATION = {"config", "spec", "target", "auth", "transport"}
-SUBSYSTEMS = {"demo", "load", "security", "chaos", "quality", "perf", "report"}
+SUBSYSTEMS = {"demo", "load", "security", "chaos", "quality", "perf", "report", "replay"}
 
 # (importing unit, imported unit) → why this composition is part of the design
 ALLOWED = {
     ("chaos", "load"): "experiments state their steady state as a load scenario with thresholds",
     ("chaos", "demo"): "the built-in experiments run against the built-in demo",
     ("perf", "quality"): "trends read the history store",
+    ("replay", "chaos"): "the recording proxy is the fault proxy's HTTP layer; replay as mock "
+    "(and --frozen) serves recordings with the mock server",
+    ("load", "replay"): "load --har converts a recording (HAR model, correlation) to a scenario",
+    ("replay", "load"): "recordings extract values with the load engine's extractors (one syntax)",
     ("config", "quality"): "the [gates] and [flaky] sections are quality's settings models",
 }
 

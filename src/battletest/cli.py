@@ -47,6 +47,13 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "report": _command(
         "report_cli:report", "Re-render a run folder: html, json, junit, sarif, prom."
     ),
+    "record": _command(
+        "replay.cli:record", "Record traffic to a target as HAR 1.2 (recording proxy)."
+    ),
+    "replay": _command(
+        "replay.cli:replay", "Replay recordings against a target and diff every answer."
+    ),
+    "har": _command("replay.cli:har", "Convert a recording: scenario, stubs, tests, masks."),
 }
 
 

@@ -253,7 +253,9 @@ def _think(value: Any, where: str) -> tuple[float, float]:
     return pair
 
 
-def _extractor(var: str, spec: Any, where: str) -> Extractor:
+def parse_extractor(var: str, spec: Any, where: str) -> Extractor:
+    """``json:a.0.b``, ``header:name`` or ``status`` as an ``Extractor`` (or ``ConfigError``);
+    recordings (``battletest.replay``) use the same syntax and this implementation."""
     if not var.isidentifier():
         raise ConfigError(f"bad extractor name {var!r} in {where}", hint="use an identifier")
     if not isinstance(spec, str):
@@ -288,7 +290,7 @@ def _extractors(raw: Mapping[str, Any], where: str, known: set[str]) -> tuple[Ex
         raise ConfigError(
             f"{where}.extract must be a table", hint="extract = { token = 'json:access_token' }"
         )
-    extract = tuple(_extractor(k, v, where) for k, v in table.items())
+    extract = tuple(parse_extractor(k, v, where) for k, v in table.items())
     known.update(e.var for e in extract)
     return extract
 
