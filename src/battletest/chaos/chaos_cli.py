@@ -65,6 +65,14 @@ def mock() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Generate stubs from an OpenAPI document.",
 )
+@click.option(
+    "--har",
+    "hars",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Serve the answers of a recording (.har or a VCR.py cassette; repeatable).",
+)
+@click.option("--masks", type=click.Path(dir_okay=False, path_type=Path), help="Masks for --har.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8081, show_default=True, type=int, help="0 picks a free port.")
 @click.option(
@@ -99,6 +107,8 @@ def mock() -> None:
 def serve(
     stubs: Path | None,
     spec: Path | None,
+    hars: tuple[Path, ...],
+    masks: Path | None,
     host: str,
     port: int,
     record: str | None,
@@ -112,8 +122,8 @@ def serve(
     """Serve STUBS (TOML/JSON) or --spec on a loopback port until Ctrl-C."""
     from battletest.chaos.mock import MockServer
 
-    if stubs is not None and spec is not None:
-        raise UsageError("give a stub file or --spec, not both")
+    if sum(bool(x) for x in (stubs, spec, hars)) > 1:
+        raise UsageError("give one of a stub file, --spec and --har, not both")
     if save is not None and record is None:
         raise UsageError("--save writes recorded stubs; add --record URL")
     options: dict[str, Any] = {
@@ -130,11 +140,19 @@ def serve(
         server = MockServer.from_file(stubs, **options)
     elif spec is not None:
         server = MockServer.from_openapi(spec, **options)
+    elif hars:
+        from battletest.replay.har import episode_paths, read_episode
+        from battletest.replay.masks import MaskSet
+        from battletest.replay.mock import stubs_for
+
+        episodes = [read_episode(p) for p in episode_paths([str(h) for h in hars])]
+        server = MockServer(stubs_for(episodes, MaskSet.load(masks) if masks else None), **options)
     elif record is not None or upstream is not None:
         server = MockServer(**options)
     else:
         raise UsageError(
-            "nothing to serve: pass a stub file, --spec OPENAPI, --upstream URL or --record URL"
+            "nothing to serve: pass a stub file, --spec OPENAPI, --har FILE, --upstream URL or "
+            "--record URL"
         )
     server.start()
     click.echo(

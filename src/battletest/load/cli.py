@@ -15,7 +15,13 @@ from typing import Any
 import click
 
 from battletest.cli_options import common_options, remote_control_options
-from battletest.errors import BattletestError, ExitCode, Interrupted, TargetUnreachable
+from battletest.errors import (
+    BattletestError,
+    ExitCode,
+    Interrupted,
+    TargetUnreachable,
+    UsageError,
+)
 
 
 class ThresholdsFailed(BattletestError):
@@ -52,10 +58,45 @@ def _demo_url(stack: ExitStack) -> tuple[str, int | None]:
     raise TargetUnreachable("the demo started but did not say its URL", hint="pass --target")
 
 
+def _har_scenario(flags: dict[str, Any], folder: Any) -> Any:
+    """With ``--har``: the recording as a scenario file (in the run folder, else in a
+    temporary folder, returned to be cleaned up); ``--loop N`` as N iterations per VU."""
+    har, speed, loop = flags.pop("har"), flags.pop("har_speed"), flags.pop("har_loop")
+    pairs = flags.pop("har_vars")
+    if not har:
+        if speed or loop or pairs:
+            raise UsageError("--speed, --loop and --var go with --har", hint="add --har FILE")
+        return None
+    if flags["scenario"] or flags["from_spec"] or flags["paths"]:
+        raise UsageError("--har replaces --scenario, --from-spec and --path", hint="pick one")
+    import tempfile
+
+    from battletest.load.har import har_scenario_file
+    from battletest.replay.cli import parse_speed, parse_vars
+
+    temporary = None if folder is not None else tempfile.TemporaryDirectory(prefix="bt-har-")
+    where = folder.path if folder is not None else temporary.name  # type: ignore[union-attr]
+    speed_factor = parse_speed(speed) if speed else 1.0
+    flags["scenario"] = str(
+        har_scenario_file(har, where, speed=speed_factor, inputs=parse_vars(pairs))
+    )
+    if loop is not None:
+        if loop < 1:
+            raise UsageError("--loop must be at least 1")
+        flags["executor"] = "per-vu-iterations"
+        flags["iterations"] = loop
+        flags["vus"] = flags["vus"] or 1
+    return temporary
+
+
 @click.command("load", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--target", help="Base URL of the service (default: start the demo).")
 @click.option("--scenario", help="Scenario: FILE.toml (steps) or FILE.py[:Class] (tasks).")
 @click.option("--from-spec", "from_spec", help="OpenAPI file or URL: load its GET operations.")
+@click.option("--har", "har", help="A recording (.har): each VU replays it with its own values.")
+@click.option("--speed", "har_speed", help="With --har: 200% halves the recorded think times.")
+@click.option("--loop", "har_loop", type=int, help="With --har: each VU replays it N times.")
+@click.option("--var", "har_vars", multiple=True, help="With --har: NAME=VALUE for an input.")
 @click.option(
     "--preset",
     type=click.Choice(["baseline", "stress", "spike", "soak", "breakpoint"]),
@@ -144,6 +185,7 @@ def load(**flags: Any) -> None:
     folder = new_run_folder(out) if out else None
     run_dir = run_dir or (folder.path if folder else None)
     multi: Any = None
+    har_dir = _har_scenario(flags, folder)
     if flags["scenario"] and flags["scenario"].endswith(".toml"):
         from battletest.load.multi import is_multi, parse_runs
 
@@ -155,6 +197,8 @@ def load(**flags: Any) -> None:
     )
     live: Any = None
     with ExitStack() as stack:
+        if har_dir is not None:
+            stack.callback(har_dir.cleanup)
         target_named = bool(target)
         if settings.cluster:  # before the demo starts: a distributed run loads only what is named
             from battletest.load.distributed import refuse_unnamed
