@@ -154,6 +154,7 @@ def _context(report: Report) -> dict[str, Any]:
         "suites": suites,
         "failures": _failures(report),
         "failure_groups": failure_groups(report),
+        "replay_diffs": _replay_diffs(report),
         "findings": findings,
         "severity_counts": _severity_counts(findings),
         "status_order": [s.value for s in _STATUS_ORDER],
@@ -701,6 +702,12 @@ def _suite_view(suite: SuiteResult, index: int) -> SuiteView:
 def _failures(report: Report) -> list[Case]:
     order = {Status.ERROR: 0, Status.FAILED: 1}
     return sorted(report.failed_tests, key=lambda c: (order.get(c.status, 2), c.suite or ""))
+
+
+def _replay_diffs(report: Report) -> list[Case]:
+    """Failed cases that carry a recorded and a new answer (``battletest replay``): each gets
+    a diff view — the differences, both answers side by side, the curl."""
+    return [c for c in report.failed_tests if c.details.get("differences") is not None]
 
 
 def _gate_counts(gates: list[GateResult]) -> dict[str, int]:
