@@ -445,7 +445,7 @@ class _Session:
         self.cluster_workers: list[dict[str, Any]] = []
         self.started = 0.0  # monotonic time the workers were told to start
         self.per_worker: dict[int, list[int]] = {}  # worker -> [requests, failed]
-        self.worker_hists: dict[int, Any] = {}  # distributed runs: each worker's histogram
+        self.worker_hists: dict[int, str] = {}  # distributed runs: each worker's own (encoded)
 
     def add(self, snap: dict[str, Any]) -> None:
         """Merge one worker snapshot (and count it per worker)."""
@@ -454,30 +454,21 @@ class _Session:
         for ep in snap["endpoints"]:
             counts[0] += ep["requests"]
             counts[1] += ep["failed"]
-            if self.cluster is not None and ep["hist"]:
-                from battletest.load import histogram
-
-                hist = self.worker_hists.get(int(snap.get("worker", 0)))
-                if hist is None:
-                    hist = self.worker_hists[int(snap["worker"])] = histogram.new_histogram()
-                histogram.merge(hist, ep["hist"])
         if self.watch is not None:
             self.watch.snapshot(snap)
 
     def cluster_summary(self) -> dict[str, Any]:
-        """Where a distributed run ran and what each worker did (its own histogram too)."""
-        from battletest.load import histogram
-
+        """Where a distributed run ran and what each worker did (the histogram it merged
+        itself, on its own host; empty for a worker lost before its end)."""
         workers = []
         for w in self.cluster_workers:
             requests, failed = self.per_worker.get(w["index"], [0, 0])
-            hist = self.worker_hists.get(w["index"])
             workers.append(
                 {
                     **w,
                     "requests": requests,
                     "failed": failed,
-                    "histogram": histogram.encode(hist) if hist is not None else "",
+                    "histogram": self.worker_hists.get(w["index"], ""),
                 }
             )
         return {"scheduler": self.cluster.spec.address or "local", "workers": workers}

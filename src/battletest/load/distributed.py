@@ -216,6 +216,7 @@ def run_share(cfg: WorkerConfig, channels: Channels, files: dict[str, str]) -> d
     """
     import tempfile
 
+    from battletest.load import histogram
     from battletest.load.runtime import Runtime, cpu_seconds
     from battletest.netutil import new_event_loop
 
@@ -258,7 +259,12 @@ def run_share(cfg: WorkerConfig, channels: Channels, files: dict[str, str]) -> d
                             applied = grace
                         done.wait(0.3)
 
+        own = histogram.new_histogram()  # this worker's whole run, merged here, not upstream
+
         def sink(message: tuple[str, Any]) -> None:
+            for ep in message[1]["endpoints"]:
+                if ep["hist"]:
+                    histogram.merge(own, ep["hist"])
             outbox.put(message)
 
         async def serve() -> dict[str, Any]:
@@ -277,7 +283,10 @@ def run_share(cfg: WorkerConfig, channels: Channels, files: dict[str, str]) -> d
             done.set()
             loop.close()
         cpu = cpu_seconds() - cpu0  # the whole worker process: Dask's comms are client cost
-        outbox.put(("done", {"snapshot": final, "cpu_s": cpu}))
+        for ep in final["endpoints"]:
+            if ep["hist"]:
+                histogram.merge(own, ep["hist"])
+        outbox.put(("done", {"snapshot": final, "cpu_s": cpu, "histogram": histogram.encode(own)}))
         return {"started": True, "cpu_s": cpu}
     finally:
         outbox.put(None)
@@ -416,6 +425,7 @@ def _loop(
                 if index in pending:
                     session.add(payload["snapshot"])
                     session.agg.cpu_s += float(payload["cpu_s"])
+                    session.worker_hists[index] = str(payload["histogram"])
                     pending.discard(index)
             elif kind == "error":
                 index, text = payload
