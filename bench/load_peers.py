@@ -67,6 +67,17 @@ class Measured:
         return self.requests / self.wall_s if self.wall_s else 0.0
 
 
+def print_rows(rows: list[Measured]) -> None:
+    """The generator table: requests, req/s, CPU seconds, CPU-µs per request."""
+    print(f"{'generator':<28}{'requests':>10}{'req/s':>10}{'cpu s':>8}{'cpu-µs/req':>12}")
+    for r in rows:
+        status = "" if r.ran else f"  DID NOT RUN: {r.note}"
+        print(
+            f"{r.name:<28}{r.requests:>10}{r.rps:>10.0f}{r.cpu_s:>8.2f}"
+            f"{r.cpu_us_per_request:>12.1f}{status}"
+        )
+
+
 def measure(name: str, cmd: list[str], base_url: str | None, timeout: float) -> Measured:
     """Run ``cmd`` to completion; CPU of its whole (waited-for) tree, requests from nginx."""
     before = stub_requests(base_url) if base_url else 0
