@@ -271,3 +271,43 @@ def test_one_curl_and_one_evidence_format() -> None:
     evidence = Exchange.of(response).evidence()
     assert evidence["request"].splitlines()[0] == f"POST {BASE}/items?x=1"
     assert evidence["response"].startswith("HTTP 201")
+
+
+def test_a_put_to_a_new_id_creates_it_when_a_get_answered_404_just_before() -> None:
+    # Kinto-style create-by-PUT: the client names the new object's id itself
+    records: dict[str, str] = {"/v1/records/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d": "someone else's"}
+    sent: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        sent.append(f"{request.method} {path}")
+        if request.method == "GET":
+            return httpx.Response(200 if path in records else 404)
+        if request.method == "PUT":
+            records[path] = request.content.decode()
+            return httpx.Response(201, json={"id": path.rsplit("/", 1)[1]})
+        records.pop(path, None)
+        return httpx.Response(204)
+
+    http = _transport(handler, policy=WritePolicy())
+    client = http()
+    assert (
+        client.put("/v1/records/5f0c6e8a-2b1d-4c3e-9f7a-0d1e2f3a4b5c", content=b"mine").status_code
+        == 201
+    )
+    assert sent == [
+        "GET /v1/records/5f0c6e8a-2b1d-4c3e-9f7a-0d1e2f3a4b5c",
+        "PUT /v1/records/5f0c6e8a-2b1d-4c3e-9f7a-0d1e2f3a4b5c",
+    ]
+    client.put(
+        "/v1/records/5f0c6e8a-2b1d-4c3e-9f7a-0d1e2f3a4b5c", content=b"again"
+    )  # its own now: no probe
+    assert sent[-1] == "PUT /v1/records/5f0c6e8a-2b1d-4c3e-9f7a-0d1e2f3a4b5c" and len(sent) == 3
+    with pytest.raises(PolicyRefused, match="did not create"):
+        client.put(
+            "/v1/records/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", content=b"overwrite"
+        )  # exists: never overwritten
+    assert sent[-1] == "GET /v1/records/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+    assert records["/v1/records/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"] == "someone else's"
+    assert [d["kind"] for d in http.policy.report()] == ["not_owned"]  # type: ignore[union-attr]
+    assert http.policy.leftovers() == ["/v1/records/5f0c6e8a-2b1d-4c3e-9f7a-0d1e2f3a4b5c"]  # type: ignore[union-attr]

@@ -151,3 +151,25 @@ def test_an_operation_is_refused_as_a_whole_before_any_request() -> None:
     assert post is not None and post.reason.startswith("LIVE_SMOKE is read-only")
     assert policy.refuse_operation(_op("GET", "/items")) is None
     assert len(policy.decisions) == 1
+
+
+def test_a_created_id_names_the_item_route_of_the_collection_it_was_posted_to() -> None:
+    # the demo's shape: events are created under a call, but the spec has no route for one event
+    policy = WritePolicy(
+        operations=[
+            _op("POST", "/v1/calls"),
+            _op("GET", "/v1/calls/{call_id}"),
+            _op("POST", "/v1/calls/{call_id}/events"),
+            _op("POST", "/v1/calls/{call_id}/end"),
+            _op("POST", "/v1/notes"),
+            _op("DELETE", "/v1/notes/{note_id}"),
+        ]
+    )
+    assert policy.observe("POST", "/v1/calls", 201, {}, b'{"id": "c1"}') == "/v1/calls/c1"
+    assert policy.observe("POST", "/v1/calls/c1/events", 201, {}, b'{"id": "e1"}') is None
+    assert policy.observe("POST", "/v1/calls/c1/end", 200, {}, b'{"id": "c1"}') is None
+    assert policy.observe("POST", "/v1/notes", 201, {}, b'{"id": 5}') == "/v1/notes/5"
+    assert policy.leftovers() == ["/v1/notes/5", "/v1/calls/c1"]  # no /v1/calls/c1/events/e1
+    # without a spec every POST is a create into its path (nothing else to go by)
+    bare = WritePolicy()
+    assert bare.observe("POST", "/v1/things", 201, {}, b'{"id": "t"}') == "/v1/things/t"

@@ -77,10 +77,14 @@ class GuardedTransport(httpx.BaseTransport):
         owner = self.owner
         purpose = str(request.extensions.get(PURPOSE, ""))
         owner.check_host(request)
-        if owner.policy is not None:
-            owner.policy.check(
-                request.method, owner.api_path(request), _query_names(request), purpose=purpose
-            )
+        policy = owner.policy
+        create_by_put = False
+        if policy is not None:
+            path = owner.api_path(request)
+            decision = policy.decide(request.method, path, _query_names(request), purpose=purpose)
+            create_by_put = policy.may_create_by_put(decision)
+            if decision is not None and not create_by_put:
+                policy.check(request.method, path, _query_names(request), purpose=purpose)
         session = owner.session_for(self.key) if purpose != "identity" else None
         if session is not None:
             if session.broken:
@@ -90,6 +94,8 @@ class GuardedTransport(httpx.BaseTransport):
             ):
                 self.owner.identities.get(session.name)  # log in, or refresh when due
             session.authenticate(request)
+        if create_by_put:
+            self._probe_absent(request)
         owner.note_sent(request)
         response = self.send_paced(request, purpose)
         if (
@@ -109,9 +115,26 @@ class GuardedTransport(httpx.BaseTransport):
                 response.headers,
                 response.content,
             )
+            if create_by_put and 200 <= response.status_code < 300:
+                created = owner.api_path(request).rstrip("/")
+                owner.policy.note_created(created)  # it made this object: now its own
             if created is not None:
                 owner.creators[created] = self.key
         return response
+
+    def _probe_absent(self, request: httpx.Request) -> None:
+        """Before a create-by-PUT: a GET of the same URL, as the same identity, must answer
+        404; anything else (the object exists, or cannot be told) refuses the PUT."""
+        policy = self.owner.policy
+        assert policy is not None
+        headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() not in _BODY]
+        probe = httpx.Request("GET", request.url, headers=headers, extensions=request.extensions)
+        self.owner.note_sent(probe)
+        answer = self.send_paced(probe)
+        answer.read()
+        answer.close()
+        if answer.status_code != 404:
+            policy.check(request.method, self.owner.api_path(request), _query_names(request))
 
     def send_paced(self, request: httpx.Request, purpose: str = "") -> httpx.Response:
         owner = self.owner
@@ -165,6 +188,10 @@ def _keep_sendable_cookies(client: httpx.Client) -> Callable[[httpx.Response], N
                 client.cookies.jar.clear(cookie.domain, cookie.path, cookie.name)
 
     return prune
+
+
+# headers that describe a request body, dropped from the GET that probes before a PUT
+_BODY = frozenset({"content-length", "content-type", "content-encoding", "transfer-encoding"})
 
 
 def _query_names(request: httpx.Request) -> list[str]:

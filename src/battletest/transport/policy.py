@@ -423,11 +423,40 @@ class WritePolicy:
         except ValueError:
             return None
         ident = _id_of(data)
-        if ident is None:
+        if ident is None or not self.has_item_route(url_path):
             return None
         created = url_path.rstrip("/") + "/" + ident
         self.note_created(created)
         return created
+
+    def has_item_route(self, collection: str) -> bool:
+        """Whether the spec addresses one object of the collection a POST went to:
+        ``POST /calls/{id}/events`` answering ``{"id": "e1"}`` names ``/calls/c1/events/e1``
+        only when some operation is on ``/calls/{id}/events/{event_id}``. An id from a POST
+        that is an action (``/calls/{id}/end``) names nothing. Without a spec every POST
+        counts as a create into its path."""
+        if not self.operations:
+            return True
+        post = self.operation_for("POST", collection)
+        if post is None:
+            return False
+        depth = len(_segments(post.path)) + 1
+        return any(
+            len(segs := _segments(op.path)) == depth
+            and _matches(post.path, "/" + "/".join(segs[:-1]))
+            and segs[-1].startswith("{")
+            for op in self.operations
+        )
+
+    def may_create_by_put(self, decision: Decision | None) -> bool:
+        """A PUT refused only because battletest does not own its object may still create it
+        (Kinto-style create-by-PUT, ``PUT /records/{new id}``): the transport then asks with a
+        GET first and sends the PUT only when that answered 404 (nothing is there to harm)."""
+        return (
+            decision is not None
+            and decision.kind is DecisionKind.NOT_OWNED
+            and decision.method == "PUT"
+        )
 
     def leftovers(self) -> list[str]:
         """Objects battletest created and has not deleted, newest first."""
