@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
@@ -200,6 +200,9 @@ class TargetConfig(_Section):
         return self
 
 
+API_KEY_PLACES = ("header", "query", "cookie")
+
+
 class AuthConfig(_Section):
     """``[auth]``: how identities log in, refresh and log out."""
 
@@ -239,6 +242,20 @@ class AuthConfig(_Section):
     max_expiry_wait_s: float = Field(
         default=5.0, ge=0, description="Longest wait for a token to expire."
     )
+
+    def api_key_from(self, schemes: Iterable[Any]) -> AuthConfig:
+        """This section with the API key's name and place taken from the spec's first
+        ``apiKey`` security scheme wherever ``api_key_header`` / ``api_key_in`` are not set in
+        the config (a key the spec sends as ``?key=`` or as a ``X-Service-Key`` header)."""
+        scheme = next((s for s in schemes if getattr(s, "type", None) == "apiKey"), None)
+        if scheme is None:
+            return self
+        update: dict[str, Any] = {}
+        if "api_key_header" not in self.model_fields_set and scheme.param_name:
+            update["api_key_header"] = scheme.param_name
+        if "api_key_in" not in self.model_fields_set and scheme.location in API_KEY_PLACES:
+            update["api_key_in"] = scheme.location
+        return self.model_copy(update=update) if update else self
 
 
 class Identity(_Section):

@@ -226,6 +226,9 @@ def execute(
                         f"{len(spec.operations)} operations)"
                     )
                     register_schemes(redactor, spec.security_schemes)
+                    # the spec's apiKey scheme says where the key goes unless [auth] says
+                    auth = config.auth.api_key_from(spec.security_schemes.values())
+                    config = config.model_copy(update={"auth": auth})
                 service_keys = frozenset(i.name for i in config.identities if i.role == "service")
                 # a target battletest launched (an app, a command, the demo) holds only its data
                 policy = WritePolicy.from_config(

@@ -112,11 +112,11 @@ def scan_command(
         "allow_destructive": allow_destructive,
     }
     settings = settings_from(config, **overrides)
-    auth = config.auth
+    document = load_spec(spec or config.target.spec, base_url)
+    auth = config.auth.api_key_from(document.security_schemes.values())  # the spec's key place
     identities = identities_from(config.identities, auth.api_key_header, auth.api_key_in)
     identities += [_identity(t) for t in tokens]
     accepted = baseline_file.read_baseline(Path(baseline)) if baseline else None
-    document = load_spec(spec or config.target.spec, base_url)
     # Ctrl-C or SIGTERM stops the scan between requests: the checks done so far are reported,
     # written (--out, --sarif, --json) and the exit code is 130.
     with interrupt_signals() as signals:

@@ -210,6 +210,10 @@ def settings_from(config: Any, **overrides: Any) -> ScanSettings:
     section = getattr(config, "security", None)
     if section is not None:
         raw.update(section.model_dump() if hasattr(section, "model_dump") else dict(section))
+    # each request's timeout is [target].request_timeout_s unless [security] timeout_s is set
+    timeout = getattr(getattr(config, "target", None), "request_timeout_s", None)
+    if timeout is not None and "timeout_s" not in getattr(section, "model_fields_set", raw):
+        raw["timeout_s"] = timeout
     auth = getattr(config, "auth", None)
     if auth is not None:
         login = dict(raw.get("login") or {})

@@ -516,6 +516,8 @@ class Identities:
         redactor: Redactor | None = None,
         spec: Any = None,
     ) -> None:
+        if spec is not None:  # the spec's apiKey scheme names the key where the config does not
+            auth = auth.api_key_from(getattr(spec, "security_schemes", {}).values())
         fields = tuple(_login_token_fields(spec, auth))
         self._sessions = {i.name: IdentitySession(i, auth, redactor, fields) for i in identities}
         self._client_for = client_for
