@@ -24,7 +24,7 @@ from battletest.auth import jwt as jwtlib
 from battletest.errors import BattletestError
 from battletest.results import Case, Status, SuiteResult
 from battletest.spec import Operation, Spec
-from battletest.suites.base import CaseRecorder, SuiteContext, own_object, unsent_case
+from battletest.suites.base import CaseRecorder, SuiteContext, at_path, own_object, unsent_case
 from battletest.suites.data import probe_request
 from battletest.transport import ANONYMOUS, IdentitySession, Inconclusive, PolicyRefused, curl
 from battletest.transport.identities import IDENTITY
@@ -106,7 +106,7 @@ def _call_target(ctx: SuiteContext, spec: Spec, role: str) -> Operation | None:
         for op in spec.operations
         if op.method == "GET"
         and op.secured
-        and op.path not in {auth.login_path, auth.refresh_path, auth.logout_path}
+        and not at_path(op, auth.login_path, auth.refresh_path, auth.logout_path)
         and role in (ctx.allowed_roles(op) or [role])
     ]
     candidates.sort(key=lambda op: (any(p.location == "path" for p in op.parameters), op.path))
@@ -268,12 +268,12 @@ def bad_tokens(ctx: SuiteContext, spec: Spec, rec: CaseRecorder) -> None:
     secured = [
         op
         for op in spec.operations
-        if op.secured and op.path not in {auth.login_path, auth.refresh_path}
+        if op.secured and not at_path(op, auth.login_path, auth.refresh_path)
     ]
     if not secured:
         rec.skip("bad tokens", "the spec declares no secured operation")
         return
-    secured.sort(key=lambda op: op.path == auth.logout_path)  # a wrongly accepted logout revokes
+    secured.sort(key=lambda op: at_path(op, auth.logout_path))  # a wrongly accepted logout revokes
     bearer = next(
         (
             s
@@ -352,7 +352,7 @@ def auth_suite(ctx: SuiteContext) -> SuiteResult:
     secured = sum(
         1
         for op in spec.operations
-        if op.secured and op.path not in {auth.login_path, auth.refresh_path}
+        if op.secured and not at_path(op, auth.login_path, auth.refresh_path)
     )
     roles = ctx.identities.roles()
     rbac_rows = sum(len(roles) + bool(set(r.roles) - set(roles)) for r in ctx.config.rbac)

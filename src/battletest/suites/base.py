@@ -85,6 +85,13 @@ class RedactedProgress:
         self.inner.note(self.redactor.text(message))
 
 
+def at_path(op: Operation, *paths: str | None) -> bool:
+    """Whether ``op`` is at one of ``paths`` (``[auth]`` login/refresh/logout, a ``[[rbac]]``
+    rule) as the config names it: the URL path with the document's base path kept
+    (``op.url_path``, ``/v2/user/login``) or the document's own path (``/user/login``)."""
+    return any(p in (op.url_path, op.path) for p in paths if p)
+
+
 @dataclass(slots=True)
 class SuiteContext:
     config: Config
@@ -103,7 +110,7 @@ class SuiteContext:
     def allowed_roles(self, op: Operation) -> list[str] | None:
         """The roles the ``[[rbac]]`` matrix allows on ``op`` (None when it has no rule)."""
         for rule in self.config.rbac:
-            if rule.method == op.method and rule.path == op.path:
+            if rule.method == op.method and at_path(op, rule.path):
                 return list(rule.roles)
         return None
 
@@ -112,7 +119,7 @@ class SuiteContext:
         else one the RBAC matrix allows, with the most rate-limit budget left (so a service
         key with its own quota carries load), else the most privileged that fits."""
         auth = self.config.auth
-        if op.path in {auth.login_path, auth.refresh_path, auth.logout_path} or not op.secured:
+        if at_path(op, auth.login_path, auth.refresh_path, auth.logout_path) or not op.secured:
             return None
         allowed = self.allowed_roles(op)
         if allowed:
@@ -254,6 +261,7 @@ __all__ = [
     "SilentProgress",
     "Suite",
     "SuiteContext",
+    "at_path",
     "own_object",
     "refused_operation",
     "unsent_case",
