@@ -554,6 +554,7 @@ def _run_one(name: str, ctx: Any, table: Mapping[str, Any] | None) -> SuiteResul
             message=str(exc),
         )
     except Exception as exc:  # a tool error: reported as data, the run goes on
+        kept = _keep_traceback(name, ctx)
         return SuiteResult(
             name=name,
             status=Status.ERROR,
@@ -565,9 +566,31 @@ def _run_one(name: str, ctx: Any, table: Mapping[str, Any] | None) -> SuiteResul
                     message=f"suite crashed: {exc.__class__.__name__}: {exc}",
                 )
             ],
-            message="the suite crashed (a battletest bug; please report it)",
+            message="the suite crashed (a battletest bug; please report it"
+            + (f" with {kept}, which holds its traceback)" if kept else ")"),
         )
     return result
+
+
+def _keep_traceback(name: str, ctx: Any) -> str | None:
+    """Append the current exception's traceback (redacted) to the run folder's ``errors.log``;
+    its file name, or None when there is no run folder. The console shows one line."""
+    import traceback
+
+    folder = getattr(ctx, "run_dir", None)
+    if folder is None:
+        return None
+    text = traceback.format_exc()
+    redactor = getattr(ctx, "redactor", None)
+    if redactor is not None:
+        text = redactor.text(text)
+    path = Path(folder) / "errors.log"
+    try:
+        with path.open("a", encoding="utf-8") as log:
+            log.write(f"--- the {name} suite crashed at {utcnow().isoformat()}\n{text}\n")
+    except OSError:
+        return None
+    return path.name
 
 
 # ------------------------------------------------------------------------------------------- CLI
