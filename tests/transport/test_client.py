@@ -311,3 +311,27 @@ def test_a_put_to_a_new_id_creates_it_when_a_get_answered_404_just_before() -> N
     assert records["/v1/records/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"] == "someone else's"
     assert [d["kind"] for d in http.policy.report()] == ["not_owned"]  # type: ignore[union-attr]
     assert http.policy.leftovers() == ["/v1/records/5f0c6e8a-2b1d-4c3e-9f7a-0d1e2f3a4b5c"]  # type: ignore[union-attr]
+
+
+def test_user_and_password_in_the_target_url_are_never_sent() -> None:
+    # httpx sends a URL's userinfo as HTTP Basic; only an identity with kind "basic" may
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200)
+
+    http = Transport(
+        "http://admin:s3cr3t-pw@127.0.0.1:1/v1", transport=httpx.MockTransport(handler)
+    )
+    Identities(
+        [Identity(name="bob", kind="basic", username="bob", password="bobs-pw")], AuthConfig(), http
+    )
+    http().get("/x")
+    http.send("GET", "/y")
+    http("bob").get("/z")
+    assert [r.headers.get("authorization") for r in seen[:2]] == [None, None]
+    assert all(b"s3cr3t" not in r.url.raw_path and not r.url.userinfo for r in seen)
+    assert seen[2].headers["authorization"] == "Basic Ym9iOmJvYnMtcHc="  # bob:bobs-pw, his own
+    assert http.base_url == "http://127.0.0.1:1/v1"
+    assert any("user:password was not sent" in n for n in http.summary_notes())

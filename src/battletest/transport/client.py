@@ -224,6 +224,12 @@ class Transport:
         user_agent: str = USER_AGENT,
         max_rps: float | None = None,
     ) -> None:
+        # user:password in the target URL is never sent (httpx would send it as HTTP Basic on
+        # every request, for every identity): only an identity with kind "basic" sends Basic
+        url = httpx.URL(base_url)
+        self.userinfo_dropped = bool(url.userinfo)
+        if url.userinfo:
+            base_url = str(url.copy_with(userinfo=b""))
         self.base_url = base_url.rstrip("/")
         # the target's own path (http://host/v1 → /v1): the policy judges paths under it
         self.prefix = httpx.URL(self.base_url).path.rstrip("/")
@@ -413,6 +419,11 @@ class Transport:
     def summary_notes(self) -> list[str]:
         """What the run's notes say about the transport: redirects, broken identities, pacing."""
         out = list(self.notes)
+        if self.userinfo_dropped:
+            out.append(
+                "the target URL's user:password was not sent (declare an identity with "
+                'kind = "basic" for HTTP Basic)'
+            )
         if self.pacer.waited_s > 0.5:
             out.append(f"paced by the target's rate limits: waited {self.pacer.waited_s:.1f}s")
         if self.throttled:
