@@ -81,4 +81,5 @@ def test_the_policy_judges_paths_under_a_target_that_has_a_path() -> None:
     with pytest.raises(PolicyRefused, match="did not create"):  # an item write, not collection-wide
         client.put("/accounts/alice", json={})
     client.post("/accounts", json={})
-    assert sent == ["POST /v1/accounts"]
+    # the PUT was never sent: only the GET that asked whether it would create (it exists)
+    assert sent == ["GET /v1/accounts/alice", "POST /v1/accounts"]
