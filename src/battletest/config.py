@@ -485,6 +485,12 @@ class Config(_Section):
         return (self.is_prod or self.mode == "LIVE_SMOKE") and not self.allow_destructive
 
     @property
+    def smoke(self) -> bool:
+        """Run the small read-only subset (docs/transport.md): wherever the run is read-only —
+        mode LIVE_SMOKE, and a production environment whatever the mode — unless allowed."""
+        return self.read_only
+
+    @property
     def destructive_allowed(self) -> bool:
         """Whether destructive suites may run: never in production, unless allowed."""
         return self.allow_destructive or not self.is_prod

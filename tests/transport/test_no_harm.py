@@ -146,3 +146,30 @@ def test_an_identity_deleted_mid_run_is_reported_and_its_cases_are_inconclusive(
     # nothing that needed admin after the break passed on a 401
     after = [c for c in out.report.test_results if c.suite == "auth" and "rbac: admin" in c.name]
     assert all(c.status is not Status.PASSED for c in after)
+
+
+def test_live_smoke_is_a_small_read_only_subset(service: Service, tmp_path: Path) -> None:
+    enabled = {"suites.enabled": ["contract", "auth", "errors", "security", "load"]}
+    out = execute(_config(service, tmp_path, mode="LIVE_SMOKE", **enabled))
+    smoke_log = list(service.log)
+    assert {m for m, _ in smoke_log} <= SAFE
+    suites = {s.name: s for s in out.report.suites}
+    ran = [c for c in suites["contract"].cases if c.details.get("examples")]
+    assert ran and all(c.details["examples"] == 1 for c in ran)  # one case per safe operation
+    assert suites["contract"].metrics["smoke"] is True
+    expired = [c.name for c in suites["auth"].cases if c.name.startswith("expired token: ")]
+    assert len(expired) == 1  # bad tokens on one representative secured read, not on all
+    assert not [c for c in suites["errors"].cases if c.name.startswith("unsupported method")]
+    assert "LIVE_SMOKE runs no active probes" in (suites["security"].message or "")
+    load = suites["load"]
+    assert load.status is not Status.SKIPPED, load.message
+    assert max(s["vus"] for s in load.metrics["series"]) == 1  # smoke-level load
+    _unharmed(service)
+    # the same suites in LIVE (load aside) send far more reads than the smoke subset
+    service.log.clear()
+    live = {"suites.enabled": ["contract", "auth", "errors", "security"]}
+    execute(_config(service, tmp_path, **live))
+    loaded = set(load.metrics["paths"])  # the smoke load's own requests are not counted
+    smoke_reads = sum(1 for m, p in smoke_log if m == "GET" and p not in loaded)
+    live_reads = sum(1 for m, _ in service.log if m == "GET")
+    assert smoke_reads < live_reads, (smoke_reads, live_reads)

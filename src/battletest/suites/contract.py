@@ -110,7 +110,7 @@ def exercise(ctx: SuiteContext, op: Operation, spec: Spec) -> Case:
     except BattletestError as exc:  # e.g. a re-login failed: a tool error for this case
         return Case(name=name, status=Status.ERROR, message=str(exc))
     client = ctx.http(session.name if session else ANONYMOUS)
-    budget = ctx.config.suites.contract.examples
+    budget = 1 if ctx.config.smoke else ctx.config.suites.contract.examples  # smoke: one case
     checks: list[Check] = []
     unsent: list[BattletestError] = []
     policy = ctx.http.policy
@@ -231,7 +231,10 @@ def contract_suite(ctx: SuiteContext) -> SuiteResult:
     return rec.result(
         metrics={
             "operations": len(spec.operations),
-            "examples_per_operation": ctx.config.suites.contract.examples,
+            "examples_per_operation": 1
+            if ctx.config.smoke
+            else ctx.config.suites.contract.examples,
+            "smoke": ctx.config.smoke,
         }
     )
 

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from battletest.results import SuiteResult
+from battletest.results import Status, SuiteResult
 from battletest.suites.base import SuiteContext
 
 NAME = "load"
 DEFAULT_VUS = 5
 DEFAULT_DURATION = "3s"
 SHAPE_KEYS = ("vus", "rate", "stages", "iterations", "concurrent_users", "requests_per_user")
+# the smoke subset (LIVE_SMOKE, production allowed to load): one VU for two seconds, k6's smoke
+SMOKE_SHAPE: dict[str, Any] = {"vus": 1, "duration": "2s"}
+SHAPE_FIELDS = (*SHAPE_KEYS, "executor", "duration", "test_duration", "max_vus", "preset")
 
 
 def load_settings(ctx: SuiteContext) -> dict[str, Any]:
@@ -33,7 +36,27 @@ def load_settings(ctx: SuiteContext) -> dict[str, Any]:
         data["target_pid"] = ctx.target.pid  # battletest owns the target: sample its resources
     if not (section.paths or section.endpoints or section.scenario or section.from_spec):
         data["paths"] = default_paths(ctx)
+    if ctx.config.smoke:  # what to request stays; how hard is a smoke test's
+        data = {k: v for k, v in data.items() if k not in SHAPE_FIELDS} | SMOKE_SHAPE
     return data
+
+
+def refused_plan(ctx: SuiteContext, settings: dict[str, Any]) -> str | None:
+    """In a read-only run, why the load plan may not run (a write or a destructive-looking
+    path in it), checked before anything is sent; None when it may."""
+    if not ctx.config.read_only:
+        return None
+    from battletest.errors import SafetyError
+    from battletest.load.options import LoadSettings
+    from battletest.transport.policy import plan_requests, refuse_unsafe_plan
+
+    kwargs = LoadSettings.coerce(settings).run_kwargs(ctx.target.base_url)
+    why = "production is read-only" if ctx.config.is_prod else "LIVE_SMOKE is read-only"
+    try:
+        refuse_unsafe_plan(plan_requests(kwargs["endpoints"], kwargs["scenario"]), why=why)
+    except SafetyError as exc:
+        return str(exc)
+    return None
 
 
 def default_paths(ctx: SuiteContext) -> list[str]:
@@ -59,6 +82,9 @@ def load_suite(ctx: SuiteContext) -> SuiteResult:
     from battletest.load.suite import run_load_suite
 
     settings = load_settings(ctx)
+    refused = refused_plan(ctx, settings)
+    if refused is not None:
+        return SuiteResult(name=NAME, status=Status.SKIPPED, message=f"not run: {refused}")
     ctx.progress.suite_started(NAME, None)
     last = [0.0]
 

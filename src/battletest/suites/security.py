@@ -32,6 +32,11 @@ def security_settings(ctx: SuiteContext) -> Any:
         allow_destructive=cfg.allow_destructive,
     )
     settings = settings_from(view)
+    if cfg.smoke and settings.active_allowed:  # LIVE_SMOKE: the passive checks only
+        from battletest.security.suite import default_scanner
+
+        active = [c.info.id for c in default_scanner().checks if c.info.active]
+        settings = settings.model_copy(update={"skip_checks": [*settings.skip_checks, *active]})
     if auth_suite_ran(ctx) and not settings.checks:
         # the auth suite owns these on every secured operation; the scanner reuses its cases
         skip = sorted({*settings.skip_checks, *OWNED_BY_AUTH})
@@ -80,8 +85,9 @@ def security_suite(ctx: SuiteContext) -> SuiteResult:
         settings=settings,
         client=ctx.http,  # the run's transport: its policy, pacing and watched identities
     )
-    if not settings.active_allowed:
-        note = "passive checks only: production forbids active probes"
+    if not settings.active_allowed or ctx.config.smoke:
+        why = "production forbids" if not settings.active_allowed else "LIVE_SMOKE runs no"
+        note = f"passive checks only: {why} active probes"
         result.message = f"{result.message}; {note}" if result.message else note
     if auth_suite_ran(ctx) and not ctx.config.security.get("checks"):
         result.metrics["reused_from_auth"] = list(OWNED_BY_AUTH)
