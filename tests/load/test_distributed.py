@@ -209,3 +209,37 @@ def test_cli_runs_on_a_local_cluster(target: str, capsys: pytest.CaptureFixture[
     )
     assert code == 0, err
     assert "workers 2" in out
+
+
+PYTHON_SCENARIO = """
+from battletest.load.tasks import VirtualUser, task
+
+# the Dask task imports the source it was sent, written to a temporary folder of its own
+SHIPPED = "battletest-scenario-" in __file__
+
+
+class Reader(VirtualUser):
+    @task
+    async def home(self) -> None:
+        await self.client.get("/", expect=200 if SHIPPED else 201)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.network
+def test_a_python_scenario_ships_to_the_workers_as_source(
+    target: str, scheduler: str, tmp_path: Any
+) -> None:
+    from battletest.load.tasks import load_python_scenario
+
+    path = tmp_path / "reader.py"
+    path.write_text(PYTHON_SCENARIO, encoding="utf-8")
+    result = run(
+        target,
+        executor=ExecutorSpec("constant-vus", vus=2, duration=2),
+        scenario=load_python_scenario(str(path)),
+        cluster=scheduler,
+    )
+    home = result.endpoints["home"]
+    assert home.requests > 0 and home.failed == 0, result.errors
+    assert all(w["requests"] > 0 for w in result.cluster["workers"])
