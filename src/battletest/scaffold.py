@@ -34,7 +34,6 @@ _LOGIN = re.compile(r"(^|/)(login|signin|sign-in|sessions?|token|auth/token|oaut
 _REFRESH = re.compile(r"(^|/)(refresh|token/refresh|refresh[-_]token)$", re.I)
 _LOGOUT = re.compile(r"(^|/)(logout|signout|sign-out|revoke)$", re.I)
 _USERNAME_FIELDS = ("username", "email", "login", "user", "user_name")
-_TOKEN_FIELDS = ("access_token", "accessToken", "token", "jwt", "id_token")
 _REFRESH_FIELDS = ("refresh_token", "refreshToken")
 
 
@@ -131,11 +130,17 @@ def _login_fields(flow: AuthFlow, op: Operation) -> None:
     props = _properties(op.request_body)
     flow.username_field = _pick(props, _USERNAME_FIELDS, flow.username_field)
     flow.password_field = _pick(props, ("password", "passwd", "pass"), flow.password_field)
-    for response in op.responses.values():
+    from battletest.transport.identities import token_fields_from_schema
+
+    for status, response in sorted(op.responses.items()):
+        if not status.startswith("2"):  # an error answer's schema names no token
+            continue
         for schema in response.content.values():
             found = _properties(schema)
             if found:
-                flow.token_field = _pick(found, _TOKEN_FIELDS, flow.token_field)
+                # a token field the login answer declares (nested too: data.token), best first
+                declared = token_fields_from_schema(schema)
+                flow.token_field = declared[0] if declared else flow.token_field
                 flow.refresh_token_field = _pick(found, _REFRESH_FIELDS, flow.refresh_token_field)
                 return
 
