@@ -80,3 +80,10 @@ def test_user_enumeration_through_a_form_login(enumerate_users: bool) -> None:
     assert [f.check_id for f in outcome.findings] == (
         ["user-enumeration"] if enumerate_users else []
     )
+
+
+def test_jwt_checks_do_not_apply_to_http_basic_credentials() -> None:
+    # nothing to forge: conclusive, not a wall of "no JWT" inconclusive runs
+    outcome = _scan("basic", limited=False, checks=["jwt"])
+    assert outcome.runs and outcome.findings == []
+    assert all(r.conclusive for r in outcome.runs), [r.reason for r in outcome.runs]

@@ -54,12 +54,24 @@ class LoginChannel:
     ) -> Exchange:
         if self.kind == "basic":
             pair = base64.b64encode(f"{username}:{password}".encode()).decode()
-            return ctx.send(
-                "GET", self.path, headers={"Authorization": f"Basic {pair}"}, purpose=purpose
-            )
+            headers = {"Authorization": f"Basic {pair}"}
+            return probe_send(ctx, "GET", self.path, headers=headers, purpose=purpose)
         lg = ctx.settings.login
         creds = {lg.username_field: username, lg.password_field: password}
         return send_body(ctx, self.op, self.kind, creds, purpose)
+
+
+PROBE_KEY = "login probe"  # its own client: the session a login sets goes no further
+
+
+def probe_send(ctx: ScanContext, method: str, path: str, **kwargs: Any) -> Exchange:
+    """Send a login or reset probe on a client of its own whose cookie jar is emptied after
+    every answer, so a session cookie a successful login sets never rides on the scan's
+    anonymous requests."""
+    try:
+        return ctx.client.send(method, path, key=PROBE_KEY, **kwargs)
+    finally:
+        ctx.client(PROBE_KEY).cookies.clear()
 
 
 def send_body(
@@ -67,14 +79,15 @@ def send_body(
 ) -> Exchange:
     """POST ``body`` to ``op`` as JSON or as a URL-encoded form (``+&%`` escaped)."""
     if kind == "form":
-        return ctx.send(
+        return probe_send(
+            ctx,
             "POST",
             op.url_path,
             content=urlencode(body),
             headers={"Content-Type": "application/x-www-form-urlencoded"},
             purpose=purpose,
         )
-    return ctx.send("POST", op.url_path, json_body=body, purpose=purpose)
+    return probe_send(ctx, "POST", op.url_path, json_body=body, purpose=purpose)
 
 
 def body_format(op: Operation, configured: str = "json") -> str:
@@ -158,14 +171,59 @@ def control_login(ctx: ScanContext, channel: LoginChannel) -> tuple[ScanIdentity
     return result
 
 
+@dataclass(frozen=True, slots=True)
+class Carrier:
+    """An identity's JWT and where it travels: the Authorization header (a bearer token) or
+    a session cookie (a login that answers with ``Set-Cookie: session=<JWT>``)."""
+
+    identity: ScanIdentity
+    token: str
+    cookie: str | None = None  # the cookie's name; None for a bearer token
+
+    def headers(self, token: str) -> dict[str, str]:
+        """Headers sending ``token`` where this identity's JWT goes (and nothing else)."""
+        if self.cookie is None:
+            return {"Authorization": f"Bearer {token}"}
+        return {"Cookie": f"{self.cookie}={token}"}
+
+    @property
+    def parameter(self) -> str:
+        return "Authorization" if self.cookie is None else f"cookie {self.cookie}"
+
+
+def carriers(ctx: ScanContext) -> list[Carrier]:
+    """The identities holding a JWT, bearer tokens first, then JWTs in session cookies."""
+    out = [Carrier(i, i.jwt) for i in ctx.identities if i.jwt]
+    for i in ctx.identities:
+        if i.jwt:
+            continue
+        for name, value in i.cookies.items():
+            if jwtlib.looks_like_jwt(value):
+                out.append(Carrier(i, value, name))
+                break
+    return out
+
+
+NO_JWT = "no identity carries a JWT (as a token, a login's token or a session cookie)"
+
+
+def no_jwt(ctx: ScanContext) -> Outcome:
+    """Without a JWT to start from: not applicable when the identities authenticate some other
+    way (HTTP Basic, API keys, opaque tokens or cookies), inconclusive when there are none."""
+    if any(i.session() is not None for i in ctx.identities):
+        return Outcome.clean("the identities' credentials are not JWTs: no token to forge")
+    return Outcome.inconclusive(NO_JWT)
+
+
 def _forged(ctx: ScanContext, op: Operation, forge: Any, what: str) -> Outcome:
     """Differential probe: valid token accepted, no token rejected, forged token accepted?"""
-    holders = [i for i in ctx.identities if i.jwt]
+    holders = carriers(ctx)
     if not holders:
-        return Outcome.inconclusive("no identity carries a JWT (give one a token or a login)")
+        return no_jwt(ctx)
     reason = f"no object id known for {', '.join(op.path_params)}"
-    for who in holders:
-        token = jwtlib.Jwt.parse(who.jwt or "")
+    for carrier in holders:
+        who = carrier.identity
+        token = jwtlib.Jwt.parse(carrier.token)
         path = ctx.fill(op, who)
         if token is None or path is None:
             continue
@@ -183,11 +241,11 @@ def _forged(ctx: ScanContext, op: Operation, forge: Any, what: str) -> Outcome:
             f"cannot make a token {what}: signing key unknown and tokens outlive "
             "max_expiry_wait_s (set [security] jwt_secret or a short token TTL)"
         )
-    headers = {"Authorization": f"Bearer {forged}"}
+    headers = carrier.headers(forged)
     ex = ctx.send("GET", path, headers=headers)
     if ex.ok and ctx.send("GET", path, headers=headers).ok:
         return Outcome.found(
-            ctx.finding(op, ex, parameter="Authorization", note=f"token {what} accepted")
+            ctx.finding(op, ex, parameter=carrier.parameter, note=f"token {what} accepted")
         )
     return Outcome.clean()
 
@@ -198,12 +256,14 @@ def _really_expired(ctx: ScanContext) -> str | None:
     if "expired_token" in ctx.state:
         return ctx.state["expired_token"]  # type: ignore[no-any-return]
     ctx.state["expired_token"] = None
-    who = next((i for i in ctx.identities if i.username and i.password and i.jwt), None)
-    if who is None or not ctx.settings.login.path:
+    carrier = next((c for c in carriers(ctx) if c.identity.username and c.identity.password), None)
+    if carrier is None or not ctx.settings.login.path:
         return None
+    who = carrier.identity
     fresh = ScanIdentity(name=who.name, username=who.username, password=who.password)
     login(ctx.client, fresh, ctx.settings.login)
-    token = jwtlib.Jwt.parse(fresh.token or "")
+    fresh_token = fresh.token if carrier.cookie is None else fresh.cookies.get(carrier.cookie)
+    token = jwtlib.Jwt.parse(fresh_token or "")
     exp = token.claims.get("exp") if token else None
     if not isinstance(exp, int | float):
         return None
@@ -212,8 +272,8 @@ def _really_expired(ctx: ScanContext) -> str | None:
         return None
     time.sleep(max(0.0, wait))
     ctx.relogin()
-    ctx.state["expired_token"] = fresh.token
-    return fresh.token
+    ctx.state["expired_token"] = fresh_token
+    return fresh_token
 
 
 def _signing_key(ctx: ScanContext) -> str | None:
@@ -223,9 +283,10 @@ def _signing_key(ctx: ScanContext) -> str | None:
 
 def _probe_op(ctx: ScanContext) -> tuple[Operation, str, ScanIdentity] | None:
     """A secured GET the JWT identity can read and that refuses anonymous callers."""
-    who = ctx.jwt_identity()
-    if who is None:
+    holders = carriers(ctx)
+    if not holders:
         return None
+    who = holders[0].identity
     for op, _, _ in readable(ctx):
         if not secured(ctx, op):
             continue
@@ -338,10 +399,10 @@ def register(scanner: Scanner) -> None:
     def weak_secret(ctx: ScanContext, op: Operation | None) -> Outcome:
         """Tries the shipped wordlist of weak secrets against the captured token's HMAC offline
         (no request), then proves the secret by minting a fresh token the target accepts."""
-        who = ctx.jwt_identity()
-        token = jwtlib.Jwt.parse(who.jwt) if who and who.jwt else None
+        holders = carriers(ctx)
+        token = jwtlib.Jwt.parse(holders[0].token) if holders else None
         if token is None:
-            return Outcome.inconclusive("no identity carries a JWT (give one a token or a login)")
+            return no_jwt(ctx)
         if not token.alg.startswith("HS"):
             return Outcome.clean(f"{token.alg} tokens cannot be cracked offline")
         words = wordlist(ctx.settings.budget.jwt_wordlist)
@@ -353,11 +414,7 @@ def register(scanner: Scanner) -> None:
         claims = {**token.claims, "iat": now, "exp": now + 600, "jti": "battletest"}
         minted = jwtlib.sign_hmac(token.header, claims, secret.encode())
         probe = _probe_op(ctx)
-        ex = (
-            ctx.send("GET", probe[1], headers={"Authorization": f"Bearer {minted}"})
-            if probe
-            else None
-        )
+        ex = ctx.send("GET", probe[1], headers=holders[0].headers(minted)) if probe else None
         hint = f"{secret[:2]}… ({len(secret)} characters, wordlist entry {words.index(secret) + 1})"
         note = f"HS secret found offline: {hint}"
         if ex is not None and ex.ok:
@@ -380,9 +437,11 @@ def register(scanner: Scanner) -> None:
         """Signs the claims with an empty key and ``kid`` pointing at /dev/null (path
         traversal), and at deeper depths with a key selected by SQL in ``kid``."""
         probe = _probe_op(ctx)
-        who = ctx.jwt_identity()
-        token = jwtlib.Jwt.parse(who.jwt) if who and who.jwt else None
-        if probe is None or token is None:
+        holders = carriers(ctx)
+        token = jwtlib.Jwt.parse(holders[0].token) if holders else None
+        if token is None:
+            return no_jwt(ctx)
+        if probe is None:
             return Outcome.inconclusive("no secured GET the JWT identity can read")
         variants = [("../" * 8 + "dev/null", b"")]
         if ctx.settings.depth != "basic":
@@ -390,7 +449,7 @@ def register(scanner: Scanner) -> None:
         for kid, key in variants:
             header = {**token.header, "alg": "HS256", "kid": kid}
             forged = jwtlib.sign_hmac(header, token.claims, key)
-            headers = {"Authorization": f"Bearer {forged}"}
+            headers = holders[0].headers(forged)
             ex = ctx.send("GET", probe[1], headers=headers)
             if ex.ok and ctx.send("GET", probe[1], headers=headers).ok:
                 return Outcome.found(
@@ -412,15 +471,17 @@ def register(scanner: Scanner) -> None:
         """Signs the claims with a fresh RSA key and points ``jku`` at a JWKS served by the
         scanner's loopback canary; reported when the canary is fetched and the token accepted."""
         probe = _probe_op(ctx)
-        who = ctx.jwt_identity()
-        token = jwtlib.Jwt.parse(who.jwt) if who and who.jwt else None
-        if probe is None or token is None:
+        holders = carriers(ctx)
+        token = jwtlib.Jwt.parse(holders[0].token) if holders else None
+        if token is None:
+            return no_jwt(ctx)
+        if probe is None:
             return Outcome.inconclusive("no secured GET the JWT identity can read")
         key = jwtlib.RsaKey()
         path = f"/jwks-{ctx.rng.randrange(10**9)}.json"
         url = ctx.canary().serve(path, key.jwks())
         forged = key.sign({"typ": "JWT", "jku": url}, token.claims)
-        ex = ctx.send("GET", probe[1], headers={"Authorization": f"Bearer {forged}"})
+        ex = ctx.send("GET", probe[1], headers=holders[0].headers(forged))
         hits = ctx.canary().hits_for(path)
         if ex.ok and hits:
             return Outcome.found(
