@@ -12,10 +12,12 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from battletest.results import Severity
 from battletest.security.checks.common import readable
+from battletest.security.checks.inject import ends_session
 from battletest.security.context import Created, ScanContext, ScanIdentity, extract_ids
 from battletest.security.framework import Outcome, Scanner
+from battletest.security.values import example
 from battletest.spec import Operation
-from battletest.transport import Exchange
+from battletest.transport import Exchange, Risk, classify_operation
 
 EVIL = "https://battletest-attacker.example"
 _VERSION = re.compile(r"\d+\.\d+")
@@ -214,49 +216,49 @@ def register(scanner: Scanner) -> None:
         severity=Severity.HIGH,
         group="csrf",
         modifies=True,
-        applies=lambda ctx, op: ctx.is_create(op) and any(i.cookie_auth for i in ctx.identities),
+        applies=_csrf_target,
         phase=40,
         remediation="Require a CSRF token or a custom header on state changes, check Origin, "
         "and set session cookies SameSite=Lax or Strict.",
     )
     def csrf(ctx: ScanContext, op: Operation | None) -> Outcome:
-        """With a cookie-only identity, sends the create request as a cross-site form would
-        (form-encoded and text/plain bodies, a foreign Origin, no custom header) and reads the
-        object back; reported when it was created."""
+        """With a cookie-only identity, sends the write as a cross-site form would (a
+        URL-encoded form body — or, for a JSON operation, form and text/plain bodies — no custom
+        header) once from the target's own origin and once from a foreign ``Origin``; reported
+        when the cross-site request is accepted (2xx) like the same-site one (and, for a create
+        with an item route, the object reads back). A body refused from the same site too is
+        clean: a cross-site form cannot send it either."""
         assert op is not None
         who = next(i for i in ctx.identities if i.cookie_auth)
+        own = urlsplit(ctx.client.base_url)
+        if _form_only(op):
+            body = example(op.request_body, ctx.rng)
+            body = body if isinstance(body, dict) else {}
+            variants = [("application/x-www-form-urlencoded", urlencode(_flat(body)))]
+        else:
+            body = ctx.body_for(op)
+            variants = [
+                ("application/x-www-form-urlencoded", urlencode(_flat(body))),
+                ("text/plain", json.dumps(body)),
+            ]
         item = ctx.item_op(op.url_path)
-        assert item is not None
-        body = ctx.body_for(op)
-        variants = [
-            ("application/x-www-form-urlencoded", urlencode({k: str(v) for k, v in body.items()})),
-            ("text/plain", json.dumps(body)),
-        ]
         for ctype, content in variants:
-            ex = ctx.send(
-                "POST",
-                op.url_path,
-                who,
-                headers={"Content-Type": ctype, "Origin": EVIL},
-                content=content,
-            )
+            same = {"Content-Type": ctype, "Origin": f"{own.scheme}://{own.netloc}"}
+            if not ctx.send("POST", op.url_path, who, headers=same, content=content).ok:
+                continue  # this body is refused anyway: a cross-site form cannot send it
+            cross = {"Content-Type": ctype, "Origin": EVIL}
+            ex = ctx.send("POST", op.url_path, who, headers=cross, content=content)
             if not ex.ok:
-                continue
-            ids = extract_ids(ex.json(), item.path_params[-1])
-            if not ids:
-                continue
-            ctx.created.append(Created(who.name, op.url_path, ids[0], body, ex.json()))
-            back = ctx.send("GET", item.fill({item.path_params[-1]: ids[0]}) or "", who)
-            if back.ok:
-                return Outcome.found(
-                    ctx.finding(
-                        op,
-                        ex,
-                        parameter=f"Content-Type: {ctype}",
-                        note=f"object {ids[0]} created cross-site and read back (HTTP {back.status})",
-                    )
-                )
-        return Outcome.clean()
+                return Outcome.clean(f"refused from a foreign Origin (HTTP {ex.status})")
+            note = f"accepted from Origin {EVIL} (HTTP {ex.status}), as from the target's own"
+            ids = extract_ids(ex.json(), item.path_params[-1]) if item is not None else []
+            if item is not None and ids:
+                ctx.created.append(Created(who.name, op.url_path, ids[0], body, ex.json()))
+                back = ctx.send("GET", item.fill({item.path_params[-1]: ids[0]}) or "", who)
+                if back.ok:
+                    note = f"object {ids[0]} created cross-site and read back (HTTP {back.status})"
+            return Outcome.found(ctx.finding(op, ex, parameter=f"Content-Type: {ctype}", note=note))
+        return Outcome.clean("form and text/plain bodies are refused: no cross-site form")
 
     @scanner.check(
         id="trace-method",
@@ -284,6 +286,33 @@ def _samples(ctx: ScanContext) -> list[Exchange]:
     for _, path, who in readable(ctx, ctx.settings.budget.sample_ops):
         out.append(ctx.send("GET", path, who))
     return out
+
+
+_CREATES = re.compile(r"(?<![a-z])(create|add|new|register|submit|upload|post)", re.I)
+
+
+def _form_only(op: Operation) -> bool:
+    media = list(op.bodies)
+    return bool(media) and all("x-www-form-urlencoded" in m for m in media)
+
+
+def _csrf_target(ctx: ScanContext, op: Operation) -> bool:
+    """A POST a cross-site form could send (a create, or any form POST that is not the
+    login and ends no session), when an identity authenticates by cookie only."""
+    if op.method != "POST" or not any(i.cookie_auth for i in ctx.identities):
+        return False
+    login = ctx.login_op()
+    if (login is not None and login.key == op.key) or ends_session(op):
+        return False
+    if classify_operation(op).risk is Risk.DESTRUCTIVE and not ctx.settings.allow_destructive:
+        return False
+    # a form POST that creates (by its name): the scan may make objects, never change others'
+    creates = _CREATES.search(f"{op.url_path.rsplit('/', 1)[-1]} {op.operation_id}") is not None
+    return ctx.is_create(op) or (_form_only(op) and bool(op.body_properties()) and creates)
+
+
+def _flat(body: dict[str, Any]) -> dict[str, str]:
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in body.items()}
 
 
 def _trusts(ex: Exchange, origin: str) -> bool:
