@@ -19,9 +19,10 @@ from battletest.security import browser as browser_module
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 
-# ground truth: only /search executes what it reflects
+# ground truth: /search and /find (a 404 "no match" page) execute what they reflect
 PAGES = {
     "/search": "<html><body><p>Results for {q}</p></body></html>",
+    "/find": "<html><body><p>No match for {q}</p></body></html>",
     "/titled": "<html><head><title>Results for {q}</title></head><body>ok</body></html>",
     "/commented": "<html><body><!-- searched: {q} --><p>ok</p></body></html>",
     "/guarded": (
@@ -38,7 +39,8 @@ def _app() -> Starlette:
             # the inert pages cannot be closed: their end markers are stripped from the value
             q = q.replace("</", "").replace("-->", "") if "{q}</title>" in template else q
             q = q.replace("-->", "") if "<!--" in template else q
-            return HTMLResponse(template.replace("{q}", q))
+            status = 404 if "No match" in template else 200
+            return HTMLResponse(template.replace("{q}", q), status_code=status)
 
         return handler
 
@@ -74,10 +76,10 @@ def _scan() -> ScanOutcome:
 )
 def test_only_the_payload_that_executes_is_a_confirmed_finding() -> None:
     outcome = _scan()
-    assert [f.path for f in outcome.findings] == ["/search"]
-    [finding] = outcome.findings
-    assert finding.confidence is Confidence.CONFIRMED
-    assert "executed in headless Chromium" in finding.evidence["note"]
+    assert sorted(f.path for f in outcome.findings) == ["/find", "/search"]
+    for finding in outcome.findings:
+        assert finding.confidence is Confidence.CONFIRMED
+        assert "executed in headless Chromium" in finding.evidence["note"]
     assert all(r.conclusive for r in outcome.runs)
 
 
@@ -87,7 +89,7 @@ def test_without_a_browser_reflections_are_suspected_and_inert_contexts_still_ig
     monkeypatch.setattr(browser_module, "find_binaries", lambda: "no /usr/bin/chromium")
     outcome = _scan()
     # <title> and the comment cannot be closed: no payload for them comes back verbatim
-    assert sorted(f.path for f in outcome.findings) == ["/guarded", "/search"]
+    assert sorted(f.path for f in outcome.findings) == ["/find", "/guarded", "/search"]
     for f in outcome.findings:
         assert f.confidence is Confidence.FIRM and "suspected" in f.title
     assert any("no /usr/bin/chromium" in n and "suspected" in n for n in outcome.notes)

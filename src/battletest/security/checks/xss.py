@@ -18,8 +18,15 @@ from typing import Any
 
 from battletest.results import Confidence, Finding, Severity
 from battletest.security.browser import ScanBrowser
-from battletest.security.checks.inject import Probe, Slot, each_slot, fill, injectable
-from battletest.security.context import ScanContext
+from battletest.security.checks.inject import (
+    Probe,
+    Slot,
+    each_slot,
+    fill,
+    injectable,
+    probe_for,
+)
+from battletest.security.context import ScanContext, ScanIdentity
 from battletest.security.framework import Outcome, Scanner
 from battletest.spec import Operation
 from battletest.transport import Exchange
@@ -124,6 +131,25 @@ def reflected(probe: Probe, slot: Slot, depth: str) -> tuple[Exchange, str, str,
     return None
 
 
+def error_page(ctx: ScanContext, op: Operation) -> tuple[Probe, list[Slot]] | None:
+    """For a GET without a 2xx: a request answered with an HTML error page (below 500, not a
+    401/403 refusal), and its query parameters as injection points; None when there is none."""
+    people: list[ScanIdentity | None] = [*ctx.identities] if op.secured else [None]
+    for who in people:
+        probe = probe_for(ctx, op, who)
+        if probe is None:
+            continue
+        probe.base = probe.send()
+        if probe.base.status < 500 and probe.base.status not in (401, 403) and is_html(probe.base):
+            slots = [
+                Slot("query", p.name, probe.query.get(p.name, "battletest"))
+                for p in op.parameters
+                if p.location == "query" and (p.schema or {}).get("type", "string") == "string"
+            ]
+            return (probe, slots) if slots else None
+    return None
+
+
 def browser(ctx: ScanContext) -> ScanBrowser:
     """The scan's one headless browser (started on first use; ``scan`` closes it)."""
     found = ctx.state.get("browser")
@@ -216,6 +242,13 @@ def register(scanner: Scanner) -> None:
             )
 
         findings, reason = each_slot(ctx, op, test)
+        if reason.startswith("no working request") and op.method == "GET":
+            # no 2xx, but an HTML error page (a search's "no match" 404) may reflect its query
+            page = error_page(ctx, op)
+            if page is not None:
+                probe, slots = page
+                findings = [f for slot in slots if (f := test(probe, slot)) is not None]
+                reason = ""
         return Outcome.inconclusive(reason) if reason else Outcome.found(*findings)
 
     @scanner.check(
