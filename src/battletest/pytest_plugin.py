@@ -57,6 +57,7 @@ MARKERS = {
     "performance": "performance test",
     "load": "load test",
     "chaos": "fault-injection test",
+    "bt_record": "record this test's bt_client traffic as HAR (dir=… or --bt-record DIR)",
 }
 # Markers of tests that put a target under stress or break it: never run in LIVE_SMOKE mode,
 # even when they are also marked smoke.
@@ -161,6 +162,7 @@ _OPTIONS: tuple[tuple[str, Callable[[str], str] | None, str, str], ...] = (
         "FILE",
         "write the outcomes as a battletest SuiteResult JSON (used by `battletest run`)",
     ),
+    ("record", None, "DIR", "record each test's bt_client traffic as DIR/<test>.har"),
 )
 
 
@@ -535,6 +537,15 @@ def _bt_transport(_bt_session: BtSession) -> Iterator[Any]:
 def bt_client(_bt_transport: Any, request: pytest.FixtureRequest) -> Iterator[httpx.Client]:
     """An httpx client bound to the target (unauthenticated; fresh cookies per test), under the
     session's write policy."""
+    record_dir = request.config.getoption("bt_record", None)
+    marker = request.node.get_closest_marker("bt_record")
+    if record_dir or marker is not None:  # through a recording proxy (docs/replay.md)
+        from battletest.replay.fixtures import recording_client, recording_path
+
+        folder = record_dir or (marker.kwargs.get("dir") if marker is not None else None)
+        with recording_client(_bt_transport, recording_path(folder, request.node.nodeid)) as c:
+            yield c
+        return
     key = f"test:{request.node.nodeid}"
     try:
         yield _bt_transport(key)

@@ -85,7 +85,7 @@ def test_generated_tests_run_under_pytester(pytester: pytest.Pytester, tmp_path:
 
     write_episode(episode(), pytester.path / "flow.har")  # type: ignore[arg-type]
     pytester.makepyfile(test_flow=to_tests(episode(), "flow.har"))  # type: ignore[arg-type]
-    result = pytester.runpytest_inprocess(
+    result = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", "-rs", "--bt-target", "http://127.0.0.1:9"
     )
     result.assert_outcomes(skipped=1)  # without the BT_VAR_* inputs it says what to set
