@@ -329,11 +329,18 @@ class Dependency(_Section):
 
 class ContractSuite(_Section):
     examples: int = Field(default=3, ge=1, le=1000, description="Generated examples per operation.")
+    values: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Known values by parameter or top-level body field name (a hotel id, a "
+        "voice), used instead of generated ones so requests reach the success path.",
+    )
 
 
 class ErrorsSuite(_Section):
-    error_format: Literal["rfc7807", "any"] = Field(
-        default="rfc7807", description="Error body format 4xx responses must use."
+    error_format: Literal["rfc7807", "any", "auto"] = Field(
+        default="rfc7807",
+        description="Error body format 4xx responses must use; 'auto': RFC 7807 where the "
+        "spec documents application/problem+json for the answer, else any format.",
     )
     correlation_header: str | None = Field(
         default="auto",

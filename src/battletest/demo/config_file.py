@@ -74,7 +74,17 @@ def render_config(demo: DemoHandle) -> str:
     ]
     for name, url in demo.dependencies.items():
         lines += ["", "[[dependencies]]", f"name = {_s(name)}", f"url = {_s(url)}"]
-    return "\n".join(lines + security_section()) + "\n"
+    return "\n".join(lines + contract_section() + security_section()) + "\n"
+
+
+def contract_section() -> list[str]:
+    """``[suites.contract].values``: what generated data cannot guess — a seeded hotel, a voice
+    the TTS has and a reservation that exists — so the contract suite's requests reach the
+    success path (the ``exercised_operations`` gate counts them)."""
+    first = seed.RESERVATIONS[0]
+    values = {"hotel_id": first.hotel_id, "voice": seed.VOICES[0], "reservation_id": first.id}
+    inline = ", ".join(f"{k} = {_s(v)}" for k, v in values.items())
+    return ["", "[suites.contract]", f"values = {{ {inline} }}"]
 
 
 def owned_reservations() -> dict[str, list[str]]:

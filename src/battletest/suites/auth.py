@@ -16,6 +16,7 @@ Requests use ids that name no record, so a service that wrongly accepts a token 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -26,6 +27,7 @@ from battletest.results import Case, Status, SuiteResult
 from battletest.spec import Operation, Spec
 from battletest.suites.base import CaseRecorder, SuiteContext, at_path, own_object, unsent_case
 from battletest.suites.data import probe_request
+from battletest.suites.evidence import OVERLOAD, OperationTally, count
 from battletest.transport import ANONYMOUS, IdentitySession, Inconclusive, PolicyRefused, curl
 from battletest.transport.identities import IDENTITY
 
@@ -62,35 +64,55 @@ def _send(
 
 
 def _attack(
-    ctx: SuiteContext, op: Operation, spec: Spec, name: str, headers: dict[str, str], what: str
+    ctx: SuiteContext,
+    op: Operation,
+    spec: Spec,
+    name: str,
+    headers: dict[str, str],
+    what: str,
+    tally: OperationTally | None = None,
 ) -> Case:
     started = time.monotonic()
-    case = _expect_rejected(name, _send(ctx, op, spec, headers), what)
+    sent = _send(ctx, op, spec, headers)
+    if tally is not None and sent.unsent is None:
+        tally.sent(op, [sent.status])
+    case = _expect_rejected(name, sent, what)
     return case.model_copy(update={"duration_ms": round((time.monotonic() - started) * 1000, 3)})
+
+
+def _evidence(sent: Sent) -> dict[str, object]:
+    """The case's evidence: the status its one request got (0: no answer)."""
+    return {"status": sent.status, "statuses": count([sent.status]), "requests": 1}
 
 
 def _expect_rejected(name: str, sent: Sent, what: str) -> Case:
     if sent.status in REJECTED:
-        return Case(name=name, status=Status.PASSED, details={"status": sent.status})
+        return Case(name=name, status=Status.PASSED, details=_evidence(sent))
     if sent.unsent is not None:
         return unsent_case(name, sent.unsent)
-    if sent.status == 0:
-        return Case(name=name, status=Status.ERROR, message=sent.excerpt)
     label = f"{sent.request.method} {sent.request.url.path}"
+    if sent.status == 0 or sent.status in OVERLOAD:  # no answer, or not the service's own
+        return Case(
+            name=name,
+            status=Status.SKIPPED,
+            message=f"inconclusive: {what} to {label} got "
+            + (sent.excerpt if sent.status == 0 else f"{sent.status} (overloaded or unreachable)"),
+            details={**_evidence(sent), "outcome": "inconclusive"},
+        )
     if sent.status in (404, 405):  # neither refused nor accepted: the route or record answered
         return Case(
             name=name,
             status=Status.SKIPPED,
             message=f"inconclusive: {what} got {sent.status} from {label} — not refused "
             "(401/403), not accepted either",
-            details={"status": sent.status, "outcome": "inconclusive"},
+            details={**_evidence(sent), "outcome": "inconclusive"},
         )
     verdict = "was accepted" if sent.status < 400 else "was not refused"
     return Case(
         name=name,
         status=Status.FAILED,
         message=f"{what} {verdict}: {label} → {sent.status} (expected 401 or 403)",
-        details={"status": sent.status, "response_excerpt": sent.excerpt},
+        details={**_evidence(sent), "response_excerpt": sent.excerpt},
         reproduce=curl(sent.request),
     )
 
@@ -113,7 +135,18 @@ def _call_target(ctx: SuiteContext, spec: Spec, role: str) -> Operation | None:
     return candidates[0] if candidates else None
 
 
-def session_flow(ctx: SuiteContext, spec: Spec, rec: CaseRecorder) -> None:
+def _tally_auth_call(
+    tally: OperationTally | None, spec: Spec, path: str | None, status: int
+) -> None:
+    """The session flow's login/refresh/logout answered ``status``: evidence for that op."""
+    op = spec.operation("POST", path) if tally is not None and path else None
+    if op is not None and tally is not None:
+        tally.sent(op, [status])
+
+
+def session_flow(
+    ctx: SuiteContext, spec: Spec, rec: CaseRecorder, tally: OperationTally | None = None
+) -> None:
     auth = ctx.config.auth
     users = [s for s in ctx.identities if s.kind == "login"]
     if not auth.login_path or not users:
@@ -129,6 +162,10 @@ def session_flow(ctx: SuiteContext, spec: Spec, rec: CaseRecorder) -> None:
     except BattletestError as exc:
         rec.add(Case(name=f"{prefix}: login", status=Status.FAILED, message=str(exc)))
         return
+    login_op = spec.operation("POST", auth.login_path)
+    # a login that issued a token got a success answer (the first 2xx the spec documents)
+    success = next((int(c) for c in (login_op.responses if login_op else {}) if c[:1] == "2"), 200)
+    _tally_auth_call(tally, spec, auth.login_path, success)
     rec.add(
         Case(
             name=f"{prefix}: login",
@@ -163,6 +200,8 @@ def session_flow(ctx: SuiteContext, spec: Spec, rec: CaseRecorder) -> None:
     if auth.refresh_path and fresh.refresh_token:
         before = fresh.access_token
         resp = fresh.refresh(client)
+        if resp is not None:
+            _tally_auth_call(tally, spec, auth.refresh_path, resp.status_code)
         ok = resp is not None and resp.status_code < 400 and fresh.access_token is not None
         rec.add(
             Case(
@@ -184,6 +223,7 @@ def session_flow(ctx: SuiteContext, spec: Spec, rec: CaseRecorder) -> None:
         return
     revoked_headers = fresh.headers()
     resp = client.post(auth.logout_path, headers=revoked_headers, extensions=IDENTITY)
+    _tally_auth_call(tally, spec, auth.logout_path, resp.status_code)
     ok = resp.status_code < 400
     rec.add(
         Case(
@@ -263,7 +303,9 @@ def _attacks(token: str | None) -> list[tuple[str, dict[str, str] | None, str]]:
     return rows
 
 
-def bad_tokens(ctx: SuiteContext, spec: Spec, rec: CaseRecorder) -> None:
+def bad_tokens(
+    ctx: SuiteContext, spec: Spec, rec: CaseRecorder, tally: OperationTally | None = None
+) -> None:
     auth = ctx.config.auth
     secured = [
         op
@@ -293,11 +335,11 @@ def bad_tokens(ctx: SuiteContext, spec: Spec, rec: CaseRecorder) -> None:
         for label, headers, what in _attacks(session.bearer if session else None):
             assert headers is not None
             name = f"{label}: {op.label}"
-            rec.add(_attack(ctx, op, spec, name, headers, what))
+            rec.add(_attack(ctx, op, spec, name, headers, what, tally))
         name = f"expired token: {op.label}"
         if expired.token:
             bearer_header = {"Authorization": f"Bearer {expired.token}"}
-            rec.add(_attack(ctx, op, spec, name, bearer_header, "an expired token"))
+            rec.add(_attack(ctx, op, spec, name, bearer_header, "an expired token", tally))
         elif expired.never_expires:
             rec.add(Case(name=name, status=Status.FAILED, message=expired.reason))
         else:
@@ -316,7 +358,10 @@ def smoke_representative(operations: list[Operation]) -> Operation:
 # ------------------------------------------------------------------------------------------ RBAC
 
 
-def rbac_matrix(ctx: SuiteContext, spec: Spec, rec: CaseRecorder) -> None:
+def rbac_matrix(
+    ctx: SuiteContext, spec: Spec, rec: CaseRecorder, tally: OperationTally | None = None
+) -> None:
+    tally = tally if tally is not None else OperationTally()
     roles = ctx.identities.roles()
     for rule in ctx.config.rbac:
         op = spec.operation(rule.method, rule.path)
@@ -331,15 +376,24 @@ def rbac_matrix(ctx: SuiteContext, spec: Spec, rec: CaseRecorder) -> None:
             name = f"rbac: {role} {'may' if allowed else 'may not'} {label}"
             started = time.monotonic()
             sent = _send(ctx, op, spec, session.headers(), session.name)
+            tally.sent(op, [sent.status] if sent.unsent is None else [])
             if sent.unsent is not None:
                 case = unsent_case(name, sent.unsent)
+            elif allowed and (sent.status == 0 or sent.status in OVERLOAD):
+                case = Case(
+                    name=name,
+                    status=Status.SKIPPED,
+                    message=f"inconclusive: role {role} calling {label} got "
+                    + (sent.excerpt if sent.status == 0 else f"{sent.status} (overloaded)"),
+                    details={**_evidence(sent), "outcome": "inconclusive"},
+                )
             elif allowed:
                 ok = sent.status not in REJECTED and 0 < sent.status < 500
                 case = Case(
                     name=name,
                     status=Status.PASSED if ok else Status.FAILED,
                     message="" if ok else f"role {role} was refused: {label} → {sent.status}",
-                    details={"status": sent.status},
+                    details=_evidence(sent),
                     reproduce=None if ok else curl(sent.request),
                 )
             else:
@@ -369,16 +423,24 @@ def auth_suite(ctx: SuiteContext) -> SuiteResult:
     rbac_rows = sum(len(roles) + bool(set(r.roles) - set(roles)) for r in ctx.config.rbac)
     probed = min(secured, 1) if ctx.config.smoke else secured
     ctx.progress.suite_started(NAME, 6 + 5 * probed + rbac_rows)
-    for part, run_part in (
-        ("session flow", session_flow),
-        ("bad tokens", bad_tokens),
-        ("rbac", rbac_matrix),
-    ):
+    tally = OperationTally()
+    parts: list[tuple[str, Callable[[], None]]] = [
+        ("session flow", lambda: session_flow(ctx, spec, rec, tally)),
+        ("bad tokens", lambda: bad_tokens(ctx, spec, rec, tally)),
+        ("rbac", lambda: rbac_matrix(ctx, spec, rec, tally)),
+    ]
+    for part, run_part in parts:
         try:
-            run_part(ctx, spec, rec)
+            run_part()
         except (PolicyRefused, Inconclusive) as exc:  # e.g. a login still rate limited
             rec.add(unsent_case(part, exc))
-    return rec.result(metrics={"secured_operations": secured, "rbac_rules": len(ctx.config.rbac)})
+    return rec.result(
+        metrics={
+            "secured_operations": secured,
+            "rbac_rules": len(ctx.config.rbac),
+            "operations": tally.metrics(),
+        }
+    )
 
 
 __all__ = ["auth_suite", "bad_tokens", "expired_token", "rbac_matrix", "session_flow"]

@@ -190,14 +190,20 @@ def own_object(ctx: SuiteContext, op: Operation) -> dict[str, str]:
     create = ctx.spec.operation("POST", parent) if parent else None
     if create is None or "{" in parent:
         return {}
-    from battletest.suites.data import probe_request
+    from battletest.spec import properties_of
+    from battletest.suites.data import pin_values, probe_request
     from battletest.transport import ANONYMOUS
 
     try:
         session = ctx.identity_for(create)
         client = ctx.http(session.name if session else ANONYMOUS)
         headers = session.headers() if session else {}
-        client.send(probe_request(create).build(client, create, ctx.spec.base_path, headers))
+        data = pin_values(
+            probe_request(create),
+            ctx.config.suites.contract.values,
+            properties_of(create.request_body),
+        )
+        client.send(data.build(client, create, ctx.spec.base_path, headers))
     except (BattletestError, httpx.HTTPError):
         return {}
     return policy.owned_params(op.path)

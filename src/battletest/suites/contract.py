@@ -24,9 +24,16 @@ from jsonschema.exceptions import SchemaError
 
 from battletest.errors import BattletestError
 from battletest.results import Case, Status, SuiteResult
-from battletest.spec import Operation, Spec, response_spec_for
-from battletest.suites.base import CaseRecorder, SuiteContext, refused_operation, unsent_case
-from battletest.suites.data import RequestData, request_strategy
+from battletest.spec import Operation, Spec, properties_of, response_spec_for
+from battletest.suites.base import (
+    CaseRecorder,
+    SuiteContext,
+    own_object,
+    refused_operation,
+    unsent_case,
+)
+from battletest.suites.data import RequestData, pin_values, request_strategy
+from battletest.suites.evidence import OperationTally, count, is_wall, reached, wall_reason
 from battletest.transport import ANONYMOUS, Inconclusive, PolicyRefused, curl
 
 NAME = "contract"
@@ -114,10 +121,21 @@ def exercise(ctx: SuiteContext, op: Operation, spec: Spec) -> Case:
     checks: list[Check] = []
     unsent: list[BattletestError] = []
     policy = ctx.http.policy
+    values = ctx.config.suites.contract.values
+    body_fields = list(properties_of(op.request_body))
+    if "{" in op.path and policy is not None and not policy.owned_params(op.path):
+        # an item operation is pointed at an object that exists: one battletest creates through
+        # the collection's POST (deleted at the end), so a 404 is not all it can get
+        own_object(ctx, op)
+
+    login = login_values(ctx, op)
 
     def send(data: RequestData) -> None:
         if len(checks) >= budget or ctx.out_of_time() or unsent:
             return
+        pin_values(data, values, body_fields)
+        if login and not checks:  # the first example logs in for real: the success path
+            pin_values(data, login, body_fields)
         owned = policy.owned_params(op.path) if policy is not None else {}
         if owned:  # use (and at the end delete) an object battletest created in this run
             data.path_params.update({k: v for k, v in owned.items() if k in data.path_params})
@@ -128,10 +146,17 @@ def exercise(ctx: SuiteContext, op: Operation, spec: Spec) -> Case:
         except (PolicyRefused, Inconclusive) as exc:
             unsent.append(exc)
             return
-        except httpx.HTTPError as exc:
-            checks.append(Check(0, f"request failed: {exc.__class__.__name__}", request))
+        except httpx.HTTPError as exc:  # no answer: evidence of nothing, never a pass
+            checks.append(Check(0, None, request, f"request failed: {exc.__class__.__name__}"))
             return
-        problem = check_response(op, response, openapi_31=spec.is_31)
+        # an answer from in front of the logic (refused, rate limited, overloaded) is not judged
+        # against the operation's contract: it decides nothing (see suites/evidence.py)
+        status = response.status_code
+        # a 404 for an object the request named (a path parameter) says it does not exist:
+        # judged only against a documented 404 (its body), never a failure for being there
+        missing = status == 404 and bool(op.path_params) and response_spec_for(op, 404) is None
+        walled = is_wall(status, op) or missing
+        problem = None if walled else check_response(op, response, openapi_31=spec.is_31)
         checks.append(Check(response.status_code, problem, request, response.text[:300]))
 
     runner = settings(
@@ -151,23 +176,23 @@ def exercise(ctx: SuiteContext, op: Operation, spec: Spec) -> Case:
                 duration_ms=_ms(started),
                 message=f"could not generate data from the schema: {exc}".splitlines()[0][:300],
             )
-    statuses: dict[str, int] = {}
-    for c in checks:
-        statuses[str(c.status)] = statuses.get(str(c.status), 0) + 1
+    statuses = count(c.status for c in checks)
     details: dict[str, Any] = {
         "examples": len(checks),
+        "requests": len(checks),
         "statuses": statuses,
         "identity": session.name if session else None,
         "operation_id": op.operation_id,
     }
     failures = [c for c in checks if c.problem]
-    if checks and all(c.status == 429 for c in checks):  # never decided on a 429
-        return Case(
+    if checks and not failures and not reached((c.status for c in checks), op=op):
+        return Case(  # never decided on a 401/403/404/429/5xx wall or a connection error
             name=name,
             status=Status.SKIPPED,
             duration_ms=_ms(started),
-            message="inconclusive: every example was answered 429 (rate limited)",
+            message=wall_reason(statuses, identity=details["identity"], secured=op.secured),
             details={**details, "outcome": "inconclusive"},
+            reproduce=curl(checks[0].request),
         )
     if not checks and unsent:
         case = unsent_case(name, unsent[0], **details)
@@ -195,6 +220,25 @@ def exercise(ctx: SuiteContext, op: Operation, spec: Spec) -> Case:
     )
 
 
+def login_values(ctx: SuiteContext, op: Operation) -> dict[str, Any]:
+    """For the ``[auth].login_path`` operation: a login identity's username and password under
+    the configured field names (else ``{}``), so one example gets the documented success."""
+    auth = ctx.config.auth
+    if op.method != "POST" or not auth.login_path or auth.login_path not in (op.path, op.url_path):
+        return {}
+    user = next(
+        (
+            i
+            for i in ctx.config.identities
+            if i.username and i.password and i.kind in (None, "login")
+        ),
+        None,
+    )
+    if user is None:
+        return {}
+    return {auth.username_field: user.username, auth.password_field: user.password}
+
+
 def lifecycle_order(op: Operation) -> int:
     """Create → use → delete: creates first (their objects are battletest's own to use), then
     reads, then writes to one object, deletes last."""
@@ -218,19 +262,31 @@ def contract_suite(ctx: SuiteContext) -> SuiteResult:
     ctx.progress.suite_started(NAME, len(spec.operations))
     workers = max(1, ctx.config.parallel)
     operations = sorted(spec.operations, key=lifecycle_order)
+    tally = OperationTally()
+
+    def done(op: Operation, case: Case) -> None:
+        rec.add(case)
+        if case.details.get("outcome") == "not_run":
+            tally.refused(op, case.message)
+        statuses = case.details.get("statuses") or {}
+        tally.sent(op, (int(s) for s, n in statuses.items() for _ in range(n)))
+
     if workers == 1:
         for op in operations:
             if ctx.out_of_time():
                 rec.skip(op.label, "not run: out of time or interrupted")
                 continue
-            rec.add(exercise(ctx, op, spec))
+            done(op, exercise(ctx, op, spec))
     else:
         with ThreadPoolExecutor(workers, thread_name_prefix="contract") as pool:
-            for case in pool.map(lambda op: exercise(ctx, op, spec), operations):
-                rec.add(case)
+            for op, case in zip(
+                operations, pool.map(lambda op: exercise(ctx, op, spec), operations), strict=True
+            ):
+                done(op, case)
     return rec.result(
         metrics={
-            "operations": len(spec.operations),
+            "operations": tally.metrics(),
+            "operations_in_spec": len(spec.operations),
             "examples_per_operation": 1
             if ctx.config.smoke
             else ctx.config.suites.contract.examples,

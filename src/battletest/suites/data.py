@@ -16,6 +16,7 @@ either into an ``httpx.Request`` encoded as the media type says.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -301,6 +302,25 @@ def missing_id(schema: dict[str, Any]) -> Any:
     return minimal(schema)
 
 
+def pin_values(
+    data: RequestData, values: Mapping[str, Any], body_fields: Iterable[str] = ()
+) -> RequestData:
+    """Replace generated path, query and top-level body values by the known ones
+    (``[suites.contract].values``) wherever a name matches; ``body_fields`` (the body schema's
+    properties) get their known value even when the generated body left them out."""
+    if not values:
+        return data
+    for bag in (data.path_params, data.query):
+        for name in bag:
+            if name in values:
+                bag[name] = values[name]
+    if isinstance(data.body, dict):
+        for name in {*data.body, *body_fields}:
+            if name in values:
+                data.body[name] = values[name]
+    return data
+
+
 def probe_request(op: Operation) -> RequestData:
     """One small valid request whose path ids name nothing (required parts only)."""
     data = RequestData()
@@ -326,6 +346,7 @@ __all__ = [
     "encode_body",
     "minimal",
     "missing_id",
+    "pin_values",
     "probe_request",
     "request_strategy",
 ]

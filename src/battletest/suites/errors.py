@@ -3,8 +3,9 @@
 On every operation, as an identity allowed to call it (so validation, not auth, answers):
 malformed JSON, wrong types (body fields, or a numeric path parameter), special characters in
 string query parameters, unknown ids, and an unsupported method on every path. Each must get a 4xx — never a 5xx — in the configured error
-format (RFC 7807 ``application/problem+json`` by default), and no response may leak a stack
-trace. The correlation-id header must be echoed when sent and generated when not.
+format (RFC 7807 ``application/problem+json`` by default; ``auto``: RFC 7807 only where the
+spec documents problem+json, as ``battletest init`` writes it), and no response may leak a
+stack trace. The correlation-id header must be echoed when sent and generated when not.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from typing import Any
 import httpx
 
 from battletest.results import Case, Status, SuiteResult
-from battletest.spec import METHODS, Operation, Spec
+from battletest.spec import METHODS, Operation, Spec, response_spec_for
 from battletest.suites.base import CaseRecorder, SuiteContext, refused_operation, unsent_case
 from battletest.suites.contract import media_type
 from battletest.suites.data import probe_request
+from battletest.suites.evidence import OperationTally, count, is_wall, wall_reason
 from battletest.transport import ANONYMOUS, IdentitySession, Inconclusive, PolicyRefused, curl
 
 NAME = "errors"
@@ -94,13 +96,30 @@ def judge(
         fmt = format_problem(response, error_format)
         if fmt:
             problem = f"{response.status_code}: {fmt}"
-    details: dict[str, Any] = {"status": response.status_code}
+    details: dict[str, Any] = {
+        "status": response.status_code,
+        "statuses": {str(response.status_code): 1},
+        "requests": 1,
+    }
     if problem is None:
         return Case(name=name, status=Status.PASSED, details=details)
     details["response_excerpt"] = excerpt
     return Case(
         name=name, status=Status.FAILED, message=problem, details=details, reproduce=curl(request)
     )
+
+
+ID_NAME = re.compile(r"(^|_|-)(id|uuid|guid|key|slug|pk)$|[a-z](Id|ID|Uuid|Key)$", re.I)
+
+
+def names_an_object(op: Operation) -> bool:
+    """Whether a path parameter of ``op`` names an object (so an unknown one must be a 4xx):
+    an id-like name (``id``, ``user_id``, ``callId``, ``slug``, …) or a documented 404. A value
+    the operation computes with (``/base64/{value}``, ``/delay/{seconds}``) is no object."""
+    params = [p for p in op.parameters if p.location == "path"]
+    if not params:
+        return False
+    return "404" in op.responses or any(ID_NAME.search(p.name) for p in params)
 
 
 def wrong_typed(schema: dict[str, Any]) -> Any:
@@ -127,11 +146,31 @@ class ErrorsRun:
         self.error_format = ctx.config.suites.errors.error_format
         self.session: IdentitySession | None = None
         self.client = ctx.http(ANONYMOUS)
+        self.tally = OperationTally()
+        self.current: Operation | None = None  # the operation the cases being sent are about
 
     def act_as(self, op: Operation | None) -> None:
         """Call ``op`` as the identity allowed on it (public operations: anonymously)."""
         self.session = self.ctx.identity_for(op) if op is not None else None
+        self.current = op
         self.client = self.ctx.http(self.session.name if self.session else ANONYMOUS)
+
+    def format_for(self, status: int) -> str:
+        """The error format an answer with ``status`` must have: under ``auto``, RFC 7807 where
+        the spec documents application/problem+json for it (this operation's answer, else any
+        operation's 4xx), else any format."""
+        if self.error_format != "auto":
+            return self.error_format
+        ops = [self.current] if self.current is not None else []
+        documented = [response_spec_for(op, status) for op in ops]
+        if not any(documented):
+            documented = [
+                r for op in self.spec.operations for c, r in op.responses.items() if c[:1] == "4"
+            ]
+        problem = any(
+            "application/problem+json" in (r.content if r is not None else {}) for r in documented
+        )
+        return "rfc7807" if problem else "any"
 
     def headers(self) -> dict[str, str]:
         return self.session.headers() if self.session else {}
@@ -146,11 +185,38 @@ class ErrorsRun:
             return
         except httpx.HTTPError as exc:
             response, error = None, f"request failed: {exc.__class__.__name__}"
+        status = response.status_code if response is not None else 0
+        if self.current is not None:
+            self.tally.sent(self.current, [status])
+        if is_wall(status, self.current) and not (
+            response is not None and stack_trace_in(response.text)
+        ):
+            # refused, rate limited, overloaded or no answer: the bad request never reached the
+            # validation this case is about
+            secured = self.current.secured if self.current is not None else False
+            identity = self.session.name if self.session else None
+            self.rec.add(
+                Case(
+                    name=name,
+                    status=Status.SKIPPED,
+                    duration_ms=round((time.monotonic() - started) * 1000, 3),
+                    message=wall_reason(count([status]), identity=identity, secured=secured),
+                    details={
+                        "status": status,
+                        "statuses": count([status]),
+                        "requests": 1,
+                        "outcome": "inconclusive",
+                        **({"error": error} if error else {}),
+                    },
+                    reproduce=curl(request),
+                )
+            )
+            return
         case = judge(
             name,
             response,
             request,
-            error_format=self.error_format,
+            error_format=self.format_for(status),
             error=error,
             success_ok=success_ok,
         )
@@ -162,6 +228,7 @@ class ErrorsRun:
         refused = refused_operation(self.ctx, op, f"errors: {op.label}")
         if refused is not None:
             self.rec.add(refused)
+            self.tally.refused(op, refused.message)
             return
         self.act_as(op)
         data = probe_request(op)
@@ -207,7 +274,7 @@ class ErrorsRun:
                 success_ok=True,
             )
             data = probe_request(op)
-        if any(p.location == "path" for p in op.parameters):
+        if names_an_object(op):
             self.send(f"unknown id: {op.label}", data.build(self.client, op, base, self.headers()))
 
     def unsupported_methods(self) -> None:
@@ -216,6 +283,7 @@ class ErrorsRun:
             by_path.setdefault(op.path, set()).add(op.method)
         for path, methods in sorted(by_path.items()):
             self.act_as(next(o for o in self.spec.operations if o.path == path))
+            self.current = None  # a method the path does not have: no operation to tally
             spare = next(
                 (
                     m
@@ -264,6 +332,15 @@ class ErrorsRun:
             return
         ms = round((time.monotonic() - started) * 500, 3)
         made = generated.headers.get(header)
+        if configured == "auto" and not made:
+            # auto finds the header the service sends; a service that sends none has made no
+            # promise to check (name the header in [suites.errors].correlation_header to require it)
+            self.rec.skip(
+                "correlation id",
+                f"auto: the service sent none of {', '.join(candidates)}; set "
+                "[suites.errors].correlation_header to require one",
+            )
+            return
         self.rec.add(
             Case(
                 name=f"correlation id generated ({header})",
@@ -301,7 +378,14 @@ def errors_suite(ctx: SuiteContext) -> SuiteResult:
         if not ctx.config.smoke:  # PATCH/PUT/DELETE probes: not part of the read-only subset
             run.unsupported_methods()
         run.correlation_id()
-    return rec.result(metrics={"error_format": run.error_format})
+    return rec.result(metrics={"error_format": run.error_format, "operations": run.tally.metrics()})
 
 
-__all__ = ["errors_suite", "format_problem", "judge", "stack_trace_in", "wrong_typed"]
+__all__ = [
+    "errors_suite",
+    "format_problem",
+    "judge",
+    "names_an_object",
+    "stack_trace_in",
+    "wrong_typed",
+]
