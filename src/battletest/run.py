@@ -192,6 +192,7 @@ def execute(
                 hint="use --mode LIVE, --mode LIVE_SMOKE or --mode MOCK",
             )
         names = select_suites(config, only, skip, suites_table)
+        explicit = chosen_explicitly(config, only)
         redactor = Redactor(config.secrets(), config.credential_headers())
         # every line the console shows while the run goes passes through the run's redactor
         progress = RedactedProgress(progress or SilentProgress(), redactor)
@@ -263,6 +264,13 @@ def execute(
                 try:
                     identities.login_all()
                     register_tokens(redactor, identities)
+                    if NEEDS_SPEC & set(names):
+                        from battletest.suites.evidence import credentials_note
+
+                        lacking = credentials_note(spec, identities)
+                        if lacking:
+                            progress.note(lacking)
+                            notes.append(lacking)
                     for name in names:
                         if name in SKIPPED_IN_PROD and not config.destructive_allowed:
                             note = (
@@ -284,7 +292,7 @@ def execute(
                             )
                             continue
                         decided = len(policy.decisions)
-                        result = _run_one(name, ctx, suites_table)
+                        result = unconfigured(_run_one(name, ctx, suites_table), explicit)
                         if len(policy.decisions) > decided:  # what the write policy refused
                             result.metrics["policy_decisions"] = policy.report()[decided:]
                         results.append(result)
@@ -371,6 +379,36 @@ def execute(
         else:
             code = ExitCode.OK if report.summary.verdict == "pass" else ExitCode.FAILED
         return RunOutcome(report, folder, code, notes)
+
+
+def chosen_explicitly(config: Config, only: list[str] | None) -> set[str]:
+    """The suites the user asked for by name (``--suites``, or ``[suites].enabled`` written in
+    the config), as opposed to the default list."""
+    if only:
+        return set(only)
+    if "enabled" in config.suites.model_fields_set:
+        return set(config.suites.enabled)
+    return set()
+
+
+def unconfigured(result: SuiteResult, explicit: set[str]) -> SuiteResult:
+    """A suite on the default list that had nothing configured to run (every case a plain
+    skip, e.g. the pytest suite without ``[suites.pytest].path``) did not run: a result
+    without cases, so its gates read "not measured". A suite asked for by name keeps its
+    skipped cases, and the ``suite_results`` gate fails it."""
+    if result.name in explicit or result.status is not Status.SKIPPED or not result.cases:
+        return result
+    if any("outcome" in c.details for c in result.cases):  # inconclusive or refused: evidence
+        return result
+    reasons = sorted({c.message.removeprefix("not run: ") for c in result.cases if c.message})
+    why = reasons[0] if len(reasons) == 1 else f"{len(result.cases)} cases skipped"
+    return SuiteResult(
+        name=result.name,
+        status=Status.SKIPPED,
+        duration_s=result.duration_s,
+        metrics=result.metrics,
+        message=f"not run: {why} (not configured; name it in [suites].enabled to require it)",
+    )
 
 
 def suite_interrupted(result: SuiteResult) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -39,16 +40,118 @@ def _rows(rows: list[GateResult]) -> dict[str, GateResult]:
 def test_nothing_measurable_is_null_never_a_failure() -> None:
     rows = _rows(evaluate_gates([], GatesConfig()))
     assert set(rows) == {
+        "suite_results",
         "no_failed_cases",
         "success_rate",
+        "exercised_operations",
         "line_coverage",
         "branch_coverage",
         "max_severity",
+        "security_conclusive",
         "flakiness_budget",
         "load_error_rate",
         "load_thresholds",
     }
     assert all(r.passed is None and r.reason for r in rows.values())
+
+
+def _errored(name: str, message: str) -> SuiteResult:
+    case = Case(name=f"{name} suite", status=Status.ERROR, message=message)
+    return SuiteResult(name=name, status=Status.ERROR, cases=[case], message=message)
+
+
+def test_a_security_suite_that_errored_fails_its_gates_never_passes() -> None:
+    rows = _rows(evaluate_gates([_errored("security", "spec unreadable")], GatesConfig()))
+    for name in ("max_severity", "security_conclusive", "suite_results"):
+        assert rows[name].passed is False, name
+    assert "the security suite errored: spec unreadable" in rows["max_severity"].reason
+
+
+def test_a_gate_whose_suite_was_not_enabled_fails_only_when_required() -> None:
+    contract = _suite("contract", [Status.PASSED])
+    rows = _rows(evaluate_gates([contract], GatesConfig()))
+    assert rows["max_severity"].passed is None
+    assert "did not run" in rows["max_severity"].reason
+    required = GatesConfig.model_validate(
+        {"required": ["line_coverage"], "max_severity": {"limit": "high", "required": True}}
+    )
+    assert required.max_severity is Severity.HIGH
+    rows = _rows(evaluate_gates([contract], required))
+    assert rows["max_severity"].passed is False and rows["line_coverage"].passed is False
+    assert rows["max_severity"].reason.startswith("required but not measured")
+    assert rows["branch_coverage"].passed is None
+
+
+def test_unknown_required_gates_are_refused() -> None:
+    with pytest.raises(ValueError, match="unknown gate max_sevrity"):
+        GatesConfig.model_validate({"required": ["max_sevrity"]})
+
+
+def test_a_suite_whose_every_case_was_skipped_or_inconclusive_fails_the_run() -> None:
+    cases = [
+        Case(name="p1", status=Status.SKIPPED, message="not configured: add [resilience]"),
+        Case(name="p2", status=Status.SKIPPED, details={"outcome": "inconclusive"}),
+    ]
+    resilience = SuiteResult.from_cases("resilience", cases, 0.1)
+    row = _rows(evaluate_gates([resilience], GatesConfig()))["suite_results"]
+    assert row.passed is False
+    assert "every case of the resilience suite was skipped or inconclusive" in row.reason
+    assert "1 inconclusive, 1 skipped" in row.reason
+    # a suite the run did not start (no cases) is not measured, and listed
+    not_started = SuiteResult(name="load", status=Status.SKIPPED, message="not run: prod")
+    row = _rows(evaluate_gates([_suite("contract", [Status.PASSED]), not_started], GatesConfig()))
+    assert row["suite_results"].passed is True and "not run: load" in row["suite_results"].reason
+    assert row["load_error_rate"].passed is None
+
+
+def _scan(conclusive: int, inconclusive: int) -> SuiteResult:
+    cases = [
+        Case(name=f"c{i}", status=Status.PASSED, details={"check": "x", "conclusive": True})
+        for i in range(conclusive)
+    ] + [
+        Case(name=f"i{i}", status=Status.SKIPPED, details={"check": "x", "conclusive": False})
+        for i in range(inconclusive)
+    ]
+    return SuiteResult.from_cases("security", cases, 0.1)
+
+
+def test_security_conclusive_below_the_floor_fails_and_no_findings_is_not_a_pass() -> None:
+    rows = _rows(evaluate_gates([_scan(63, 174)], GatesConfig()))
+    assert rows["security_conclusive"].passed is False
+    assert rows["security_conclusive"].measured == 26.58
+    assert rows["security_conclusive"].reason.startswith("63/237 check runs conclusive")
+    assert rows["max_severity"].passed is None and "63/237" in rows["max_severity"].reason
+    rows = _rows(evaluate_gates([_scan(95, 5)], GatesConfig()))
+    assert rows["security_conclusive"].passed is True and rows["max_severity"].passed is True
+    lenient = GatesConfig(min_conclusive_percent=20)
+    assert _rows(evaluate_gates([_scan(63, 174)], lenient))["security_conclusive"].passed
+
+
+def _ops(tried: list[str], exercised: list[str], not_run: dict[str, str] | None = None) -> Any:
+    return {
+        "operations": {
+            "tried_operations": tried,
+            "exercised_operations": exercised,
+            "not_run": not_run or {},
+        }
+    }
+
+
+def test_exercised_operations_is_the_union_over_suites_without_what_policy_refused() -> None:
+    ops = [f"GET /o{i}" for i in range(10)]
+    contract = _suite(
+        "contract",
+        [Status.PASSED],
+        metrics=_ops(ops, ops[:7], {"DELETE /o/{id}": "not run: destructive"}),
+    )
+    auth = _suite("auth", [Status.PASSED], metrics=_ops(ops[:9], ops[7:8]))
+    row = _rows(evaluate_gates([contract, auth], GatesConfig()))["exercised_operations"]
+    assert (row.passed, row.measured) == (True, 80)
+    assert row.reason.startswith("8/10 operations tried got a documented success")
+    assert "never: GET /o8, GET /o9" in row.reason
+    assert "not run by the write policy (left out): DELETE /o/{id}" in row.reason
+    row = _rows(evaluate_gates([contract], GatesConfig()))["exercised_operations"]
+    assert (row.passed, row.measured) == (False, 70)
 
 
 def test_coverage_gates_read_the_pytest_suite_metrics() -> None:

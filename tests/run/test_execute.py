@@ -17,11 +17,35 @@ from battletest.suites.base import CaseRecorder, SuiteContext
 pytestmark = pytest.mark.network
 
 
-def test_without_a_path_the_pytest_suite_is_skipped(api_url: str, tmp_path: Path) -> None:
+def test_without_a_path_the_pytest_suite_asked_for_by_name_fails(
+    api_url: str, tmp_path: Path
+) -> None:
     out = execute(make_config(api_url, tmp_path), only=["pytest"], write_reports=False)
     assert out.report.suites[0].status is Status.SKIPPED
     gates = {g.name: g for g in out.report.gates}
-    assert gates["success_rate"].passed is None and out.exit_code == 0
+    assert gates["success_rate"].passed is None
+    assert gates["suite_results"].passed is False
+    assert "every case of the pytest suite was skipped" in gates["suite_results"].reason
+    assert gates["line_coverage"].passed is False and out.exit_code == 1
+
+
+def test_on_the_default_list_a_pytest_suite_without_a_path_is_not_run(
+    api_url: str, tmp_path: Path
+) -> None:
+    from battletest.run import unconfigured
+
+    skipped = SuiteResult.from_cases(
+        "pytest", [Case(name="pytest", status=Status.SKIPPED, message="not run: no path")], 0.0
+    )
+    result = unconfigured(skipped, explicit=set())
+    assert result.cases == [] and result.message.startswith("not run: no path")
+    assert unconfigured(skipped, explicit={"pytest"}) is skipped
+    inconclusive = SuiteResult.from_cases(
+        "contract",
+        [Case(name="c", status=Status.SKIPPED, details={"outcome": "inconclusive"})],
+        0.0,
+    )
+    assert unconfigured(inconclusive, explicit=set()) is inconclusive
 
 
 @pytest.mark.slow

@@ -134,9 +134,11 @@ def print_summary(console: Console, report: Report, folder: Path | None) -> None
         )
     console.print(table)
     for gate in report.gates:
-        mark = {True: "[green]pass[/]", False: "[bold red]FAIL[/]", None: "[yellow]n/a[/]"}[
-            gate.passed
-        ]
+        mark = {
+            True: "[green]pass[/]",
+            False: "[bold red]FAIL[/]",
+            None: "[yellow]not measured[/]",
+        }[gate.passed]
         console.print(f"gate {escape(gate.name)}: {mark} ({escape(gate.reason)})")
     for note in report.run.notes:
         console.print(f"note: {note}", markup=False)

@@ -1,5 +1,9 @@
 """junit.xml: one ``<testsuite>`` per suite, one ``<testcase>`` per case, for CI test views.
 
+The gates follow as a last ``<testsuite name="gates">``: one testcase per gate row, a failure
+when it failed, skipped ("not measured: …") when it could not be measured — so a CI test view
+shows a gate without input as what it is, never as a pass.
+
 Failures carry the message and the reproducing command; valid against ``schemas/junit.xsd``.
 """
 
@@ -84,9 +88,39 @@ def render(report: Report) -> bytes:
                 el.text = body
             elif case.status is Status.SKIPPED:
                 ET.SubElement(tc, "skipped", message=_clean(case.message))
+    _gates(root, report, stamp, host)
     ET.indent(root)
     data: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return data + b"\n"
+
+
+def _gates(root: ET.Element, report: Report, stamp: str, host: str) -> None:
+    if not report.gates:
+        return
+    failed = sum(g.passed is False for g in report.gates)
+    unmeasured = sum(g.passed is None for g in report.gates)
+    ts = ET.SubElement(
+        root,
+        "testsuite",
+        name="gates",
+        tests=str(len(report.gates)),
+        failures=str(failed),
+        errors="0",
+        skipped=str(unmeasured),
+        time="0.000",
+        timestamp=stamp,
+        hostname=host,
+    )
+    for gate in report.gates:
+        tc = ET.SubElement(
+            ts, "testcase", name=_clean(gate.name), classname="battletest.gates", time="0.000"
+        )
+        text = _clean(f"{gate.reason} (limit {gate.limit}, measured {gate.measured})")
+        if gate.passed is False:
+            el = ET.SubElement(tc, "failure", message=_clean(gate.reason), type="GateFailed")
+            el.text = text
+        elif gate.passed is None:
+            ET.SubElement(tc, "skipped", message=_clean(f"not measured: {gate.reason}"))
 
 
 def write(report: Report, folder: Path) -> Path:
