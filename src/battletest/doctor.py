@@ -3,7 +3,8 @@
 Checks, in the order a run needs them: the config loads; the target answers (a URL is polled,
 an app or command is started and stopped, and with no target the built-in demo is started, as
 ``battletest run`` would); the OpenAPI document is found and valid; every identity can log in
-and its credentials are accepted; and the optional tools some features drive are installed
+and its credentials are accepted (a warning when an identity gets only refusals on the secured
+reads it is tried on, or when operations need credentials no identity has); and the optional tools some features drive are installed
 (chromium + chromedriver for the HTML report check, nginx / haproxy / wrk for the benchmarks).
 
 ``diagnose()`` returns the checks as data; the command prints them and exits 0 when every
@@ -33,6 +34,7 @@ class Mark(StrEnum):
     OK = "✓"
     FAIL = "✗"
     SKIP = "–"  # not checked because an earlier check failed
+    WARN = "!"  # works, but a run would be inconclusive where it applies
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +50,10 @@ class Check:
     @property
     def failed(self) -> bool:
         return self.mark is Mark.FAIL and not self.optional
+
+    @property
+    def warning(self) -> bool:
+        return self.mark is Mark.WARN
 
     def line(self) -> str:
         text = f"{self.mark.value} {self.name}: {self.detail}"
@@ -232,8 +238,8 @@ def check_identities(config: Config, base_url: str, spec: Spec | None) -> list[C
                 )
             ]
         return [Check("identities", Mark.OK, "none configured (no operation needs credentials)")]
-    probe_op = _probe_operation(spec)
-    probe = probe_op.url_path if probe_op is not None else None
+    probes = _probe_operations(spec)
+    probe_op = probes[0] if probes else None
     # doctor only logs in and reads: the production policy (GET/HEAD/OPTIONS, logins) applies
     transport = Transport(
         base_url,
@@ -252,31 +258,51 @@ def check_identities(config: Config, base_url: str, spec: Spec | None) -> list[C
                 continue
             sent = session.credentials()
             how = credential_used(ident, config) if sent else "no credential sent"
-            if probe is None:
+            if probe_op is None:
                 checks.append(Check(name, Mark.OK, f"{how} (role {ident.role})"))
                 continue
-            try:
-                status = transport(ident.name).get(probe).status_code
-            except BattletestError as exc:
-                checks.append(_error_check(name, exc))
-                continue
-            except httpx.HTTPError as exc:
-                checks.append(
-                    Check(
+            answers: list[tuple[Operation, int]] = []
+            failure: Check | None = None
+            for op in probes:
+                try:
+                    answers.append((op, transport(ident.name).get(op.url_path).status_code))
+                except BattletestError as exc:
+                    failure = _error_check(name, exc)
+                    break
+                except httpx.HTTPError as exc:
+                    failure = Check(
                         name,
                         Mark.FAIL,
-                        f"GET {probe} failed: {type(exc).__name__}",
+                        f"GET {op.url_path} failed: {type(exc).__name__}",
                         "check the target",
                     )
-                )
+                    break
+                if answers[-1][1] == 401:
+                    break  # the credentials themselves are refused: one answer says it
+            if failure is not None:
+                checks.append(failure)
                 continue
+            first_op, status = answers[0]
+            probe = first_op.url_path
             if status == 401:
                 checks.append(
                     Check(
                         name,
                         Mark.FAIL,
                         f"{how}, but GET {probe} answered 401: the credentials are not accepted",
-                        _fix_for_401(probe_op, spec),
+                        _fix_for_401(first_op, spec),
+                    )
+                )
+            elif all(code in (401, 403) for _, code in answers):
+                seen = ", ".join(f"GET {op.url_path} → {code}" for op, code in answers[:4])
+                checks.append(
+                    Check(
+                        name,
+                        Mark.WARN,
+                        f"{how}, but got only refusals: {seen}"
+                        + (f" ({len(answers)} operations)" if len(answers) > 4 else ""),
+                        f"give {ident.name} a role the API grants (cases it runs would be "
+                        "inconclusive), or check [[rbac]]",
                     )
                 )
             else:
@@ -288,24 +314,45 @@ def check_identities(config: Config, base_url: str, spec: Spec | None) -> list[C
                         f"{how}; GET {probe} → {status}{accepted} (role {ident.role})",
                     )
                 )
+        checks += _uncovered_operations(spec, identities)
     finally:
         transport.close()
     return checks
 
 
-def _probe_operation(spec: Spec | None) -> Operation | None:
-    """A secured GET operation without required parameters, to see credentials accepted."""
+PROBES = 8  # secured GETs each identity is tried on (reads only; a refusal on all is a warning)
+
+
+def _probe_operations(spec: Spec | None) -> list[Operation]:
+    """Secured GET operations without required parameters, to see credentials accepted."""
     if spec is None:
-        return None
-    for op in spec.operations:
-        if (
-            op.method == "GET"
-            and op.secured
-            and not op.path_params
-            and not any(p.required for p in op.parameters)
-        ):
-            return op
-    return None
+        return []
+    return [
+        op
+        for op in spec.operations
+        if op.method == "GET"
+        and op.secured
+        and not op.path_params
+        and not any(p.required for p in op.parameters)
+    ][:PROBES]
+
+
+def _uncovered_operations(spec: Spec | None, identities: Any) -> list[Check]:
+    """A warning naming the secured operations no configured identity has credentials for."""
+    from battletest.suites.evidence import credentials_note
+
+    note = credentials_note(spec, identities)
+    if note is None:
+        return []
+    detail, _, _ = note.partition("; their cases")
+    return [
+        Check(
+            "credentials",
+            Mark.WARN,
+            detail,
+            "add [[identities]] for those schemes (battletest init writes a template per scheme)",
+        )
+    ]
 
 
 def credential_used(ident: Identity, config: Config) -> str:
@@ -335,12 +382,13 @@ def _fix_for_401(op: Operation | None, spec: Spec | None) -> str:
         parts = []
         for name in requirement:
             scheme = spec.security_schemes.get(name)
-            parts.append(_needs(scheme) if scheme is not None else f"scheme {name!r}")
+            parts.append(scheme_needs(scheme) if scheme is not None else f"scheme {name!r}")
         needs.append(" and ".join(parts))
     return "the spec says it needs " + " or ".join(needs) + "; check the identity's secret"
 
 
-def _needs(scheme: SecurityScheme) -> str:
+def scheme_needs(scheme: SecurityScheme) -> str:
+    """What a security scheme asks a caller for, in a user's words."""
     if scheme.kind == "basic":
         return "a username and password (HTTP Basic)"
     if scheme.kind == "bearer":
@@ -355,7 +403,7 @@ def _needs(scheme: SecurityScheme) -> str:
 
 
 def render(checks: list[Check], color: bool = False) -> str:
-    styles = {Mark.OK: "green", Mark.FAIL: "red", Mark.SKIP: "yellow"}
+    styles = {Mark.OK: "green", Mark.FAIL: "red", Mark.SKIP: "yellow", Mark.WARN: "yellow"}
     lines = []
     for check in checks:
         line = check.line()
@@ -364,9 +412,15 @@ def render(checks: list[Check], color: bool = False) -> str:
             line = click.style(check.mark.value, fg=fg, bold=True) + line[1:]
         lines.append(line)
     failed = [c for c in checks if c.failed]
+    warned = [c for c in checks if c.warning]
     missing = [c for c in checks if c.optional and c.mark is Mark.FAIL]
     if failed:
         lines.append(f"{len(failed)} check{'s' if len(failed) != 1 else ''} failed.")
+    elif warned:
+        lines.append(
+            f"{len(warned)} warning{'s' if len(warned) != 1 else ''}: not ready to run — cases "
+            "that need the missing or refused credentials would be inconclusive."
+        )
     else:
         lines.append(
             "ready to run."
@@ -408,4 +462,14 @@ def doctor(
         raise SystemExit(int(ExitCode.FAILED))
 
 
-__all__ = ["OPTIONAL_TOOLS", "Check", "Mark", "Tool", "check_tools", "diagnose", "doctor", "render"]
+__all__ = [
+    "OPTIONAL_TOOLS",
+    "Check",
+    "Mark",
+    "Tool",
+    "check_tools",
+    "diagnose",
+    "doctor",
+    "render",
+    "scheme_needs",
+]
