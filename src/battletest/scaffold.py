@@ -2,12 +2,18 @@
 
 Every section of the config appears with a comment saying what it does. From the spec come:
 the target URL (``servers``), the login / refresh / logout flow (operations whose path says so,
-or an OAuth2 password flow), one stub identity per kind of credential the security schemes ask
-for (a user with a bearer token, a service with an API key), and an RBAC matrix skeleton
-listing every secured operation. Secrets are never written: identities read them from
-environment variables (``env:NAME``). Profiles get safe defaults: ``dev`` runs everything on
-loopback, ``ci`` adds the load and security suites with short budgets, ``staging`` keeps them
-gentle, ``prod`` is LIVE_SMOKE (read-only smoke checks, nothing destructive).
+or an OAuth2 password flow), one commented identity template per security scheme the spec
+declares (HTTP Basic, bearer, API key in a header, query or cookie, OAuth2 grants) and none when
+it declares none, and an RBAC matrix skeleton listing every secured operation. Secrets are
+never written: identities read them from environment variables (``env:NAME``).
+
+Nothing is written that a correct service would fail: the error format and the correlation
+header are ``auto`` unless the spec declares them (problem+json answers, a documented
+``X-Request-ID``-style header), ``api_key_header`` only for a declared API-key scheme, and the
+mode follows docs/transport.md: ``LIVE`` for a loopback target (a service of your own),
+``LIVE_SMOKE`` (read-only) for any other URL. Profiles: ``dev`` runs everything, ``ci`` adds
+the load and security suites with short budgets, ``staging`` keeps them gentle, ``prod`` is
+LIVE_SMOKE (read-only smoke checks, nothing destructive).
 
 The output is checked with the config loader before it is written, for every profile.
 """
@@ -26,7 +32,7 @@ from battletest.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:
     from battletest.config import Config
-    from battletest.spec import Operation, Spec
+    from battletest.spec import Operation, SecurityScheme, Spec
 
 DEFAULT_OUTPUT = "battletest.toml"
 PROFILES = ("dev", "ci", "staging", "prod")
@@ -50,6 +56,7 @@ class AuthFlow:
     refresh_token_field: str = "refresh_token"
     logout_path: str | None = None
     api_key_header: str | None = None
+    api_key_in: str = "header"
     bearer: bool = False  # some scheme takes a bearer token / login
     basic: bool = False
     notes: list[str] = field(default_factory=list)
@@ -67,12 +74,13 @@ def analyse_auth(spec: Spec) -> AuthFlow:
     """The auth flow and credential kinds a spec describes."""
     flow = AuthFlow()
     for name, scheme in spec.security_schemes.items():
-        if scheme.kind == "apiKey" and scheme.location == "header":
-            flow.api_key_header = flow.api_key_header or scheme.param_name or "X-API-Key"
+        if scheme.kind == "apiKey" and flow.api_key_header is None:
+            flow.api_key_header = scheme.param_name or "X-API-Key"
+            flow.api_key_in = scheme.location or "header"
         elif scheme.kind == "apiKey":
             flow.notes.append(
-                f"security scheme {name!r} sends its key in the {scheme.location}: battletest "
-                "sends API keys as a header, set [auth].api_key_header if the API also accepts one"
+                f"security scheme {name!r} takes a second API key ({scheme.location} "
+                f"{scheme.param_name!r}): battletest sends one, as [auth] says"
             )
         elif scheme.kind == "basic":
             flow.basic = True
@@ -175,9 +183,81 @@ def required_env(text: str) -> list[str]:
     return sorted(set(names))
 
 
+def template_env(text: str) -> list[str]:
+    """The ``env:NAME`` variables the commented identity templates read."""
+    names: list[str] = []
+    for line in text.splitlines():
+        if line.lstrip().startswith("# ") and "env:BT_" in line:
+            names += re.findall(r'"env:([A-Za-z_][A-Za-z0-9_]*)"', line)
+    return sorted(set(names) - {"BT_JWT_SECRET"})
+
+
+def uncomment_identities(text: str) -> str:
+    """``text`` with the ``[[identities]]`` templates uncommented (what a user does by hand)."""
+    out: list[str] = []
+    inside = False
+    for line in text.splitlines():
+        if line.startswith("# [[identities]]"):
+            inside = True
+        elif not line.startswith("# "):
+            inside = False
+        out.append(line[2:] if inside else line)
+    return "\n".join(out) + "\n"
+
+
 def _s(value: str) -> str:
     """A TOML basic string (JSON string escapes are valid TOML escapes)."""
     return json.dumps(value, ensure_ascii=False)
+
+
+CORRELATION_WORDS = ("request-id", "correlation-id", "trace-id", "requestid", "correlationid")
+
+
+def error_format_of(spec: Spec | None) -> str:
+    """``rfc7807`` when every documented 4xx answer with a body is application/problem+json,
+    else ``auto`` (RFC 7807 only where the spec documents it)."""
+    if spec is None:
+        return "auto"
+    bodies = [
+        r.content
+        for op in spec.operations
+        for code, r in op.responses.items()
+        if code[:1] == "4" and r.content
+    ]
+    if bodies and all("application/problem+json" in c for c in bodies):
+        return "rfc7807"
+    return "auto"
+
+
+def correlation_header_of(spec: Spec | None) -> str:
+    """The correlation header the spec documents on its responses, else ``auto``."""
+    if spec is None:
+        return "auto"
+    for item in (spec.document.get("paths") or {}).values():
+        for op in item.values() if isinstance(item, dict) else ():
+            responses = op.get("responses") if isinstance(op, dict) else None
+            for response in (responses or {}).values():
+                headers = response.get("headers") if isinstance(response, dict) else None
+                for name in headers or {}:
+                    if any(w in str(name).lower() for w in CORRELATION_WORDS):
+                        return str(name)
+    return "auto"
+
+
+def mode_for(url: str | None) -> str:
+    """``LIVE`` for a loopback target (or none yet: a service you start locally), else
+    ``LIVE_SMOKE`` — read-only until you say the deployment is yours to write to."""
+    if not url:
+        return "LIVE"
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(url).hostname or "").strip("[]")
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name: not resolved here (init works offline); only localhost counts
+        loopback = False
+    return "LIVE" if loopback else "LIVE_SMOKE"
 
 
 def _target_url(spec: Spec) -> str | None:
@@ -209,10 +289,18 @@ def render_config(
 
     can_run = available_suites() if available is None else available
     later = [n for n in SUITE_NAMES if n not in can_run]
-    every = list(SUITE_NAMES)
-    functional = ["contract", "auth", "errors", "pytest"]
     flow = analyse_auth(spec) if spec is not None else AuthFlow()
     identities = stub_identities(flow)
+    secured = bool(spec is not None and any(op.secured for op in spec.operations))
+    tests_dir = Path("tests").is_dir()
+    # only suites with something to run: auth needs secured operations, pytest a test folder
+    # (a suite named in [suites].enabled that skips every case fails the run)
+    functional = [
+        "contract",
+        *(["auth"] if secured else []),
+        "errors",
+        *(["pytest"] if tests_dir else []),
+    ]
     url = _target_url(spec) if spec is not None else None
     title = spec.title if spec else ""
     lines = [
@@ -225,9 +313,10 @@ def render_config(
         "# Profile used when --profile is not given; [profiles.NAME] tables at the end override",
         "# the base tables for that profile.",
         'profile = "dev"',
-        "# mode: MOCK (dependencies stubbed) or LIVE_SMOKE (the default: smoke checks only,",
-        "# read-only; what the prod profile uses). Set per profile below.",
-        '# mode = "LIVE_SMOKE"',
+        "# mode: LIVE (the full suites; writes only to objects battletest creates) for a service",
+        "# of your own on loopback, LIVE_SMOKE (read-only smoke checks) for any other URL — what",
+        "# init chose from [target].url. MOCK is the built-in demo behind mocks (docs/transport.md).",
+        f"mode = {_s(mode_for(url))}",
         "# seed = 1234                 # fixed random seed (printed on every run when unset)",
         'out = "battletest-reports"    # run folders go here; latest/ points at the newest',
         "parallel = 1                  # operations exercised concurrently",
@@ -278,14 +367,20 @@ def render_config(
         if flow.logout_path
         else '# logout_path = "/auth/logout"'
     )
+    if flow.api_key_header:
+        lines += [
+            f"api_key_header = {_s(flow.api_key_header)}    # the spec's API-key scheme",
+            f"api_key_in = {_s(flow.api_key_in)}          # header, query or cookie",
+        ]
+    else:
+        lines.append('# api_key_header = "X-API-Key"  # the spec declares no API-key scheme')
     lines += [
-        f"api_key_header = {_s(flow.api_key_header or 'X-API-Key')}",
         '# tenant_claim = "tenant_id"   # JWT claim naming the tenant (cross-tenant checks)',
         '# jwt_secret = "env:BT_JWT_SECRET"  # if known: lets the auth suite forge expired tokens',
         "# token_ttl_s = 900",
     ]
     lines += [f"# note: {n}" for n in flow.notes]
-    lines += _identity_lines(identities, flow)
+    lines += _identity_lines(spec, flow)
     lines += _rbac_lines(spec, identities)
     lines += [
         "",
@@ -309,11 +404,17 @@ def render_config(
         "examples = 3                  # generated requests per operation",
         "",
         "[suites.errors]",
-        'error_format = "rfc7807"      # or "any"',
-        'correlation_header = "X-Request-ID"',
+        "# auto: RFC 7807 problem+json only where the spec documents it; rfc7807: everywhere;",
+        "# any: the error body's format is not checked.",
+        f"error_format = {_s(error_format_of(spec))}",
+        "# auto: checks the X-Correlation-ID / X-Request-ID / X-Trace-ID the service sends (none:",
+        "# not checked); a header name: the service must generate and echo it.",
+        f"correlation_header = {_s(correlation_header_of(spec))}",
         "",
         "[suites.pytest]",
-        '# path = "tests"               # your pytest suite, run with the bt_* fixtures',
+        'path = "tests"                # your pytest suite, run with the bt_* fixtures'
+        if tests_dir
+        else '# path = "tests"               # your pytest suite, run with the bt_* fixtures',
         "args = []",
         "timeout_s = 600",
         "",
@@ -327,6 +428,10 @@ def render_config(
         "max_flaky_percent = 5.0",
         "max_load_error_rate = 5.0",
         "load_thresholds = true",
+        "min_conclusive_percent = 90.0 # security check runs that must decide something",
+        "min_exercised_percent = 80.0  # operations tried that must get a documented success",
+        "suite_results = true          # an enabled suite that errs or skips everything fails",
+        '# required = ["line_coverage"] # gates that fail when their suite did not run',
         "",
         "[load]",
         "# k6-style executors: vus+duration (constant-vus), rate (arrival rate), stages.",
@@ -346,13 +451,11 @@ def render_config(
         "# ---- profiles: safe defaults per environment ----",
         "",
         "[profiles.dev]",
-        "# Your machine: everything, loopback only.",
-        'mode = "MOCK"',
-        f"suites = {{ enabled = {_suites(every, can_run)} }}",
+        "# Your machine: every suite that has something to run here.",
+        f"suites = {{ enabled = {_suites([*functional, 'load', 'security'], can_run)} }}",
         "",
         "[profiles.ci]",
         "# Every pull request: functional suites plus short load and security runs.",
-        'mode = "MOCK"',
         "seed = 1",
         f"suites = {{ enabled = {_suites([*functional, 'load', 'security'], can_run)} }}",
         'load = { vus = 5, duration = "10s", thresholds = ["p95 < 500ms", "error_rate < 1%"] }',
@@ -371,48 +474,87 @@ def render_config(
         "allow_destructive = false",
         f"suites = {{ enabled = {_suites(['contract', 'errors'], can_run)} }}",
         "gates = { min_line_coverage = 0.0, min_branch_coverage = 0.0 }",
+        "",
+        "# [resilience] probes need [[dependencies]] behind battletest mocks: add the",
+        '# "resilience" suite to a profile once the table above is filled (docs/chaos.md).',
     ]
     return "\n".join(lines) + "\n"
 
 
-def _identity_lines(identities: list[StubIdentity], flow: AuthFlow) -> list[str]:
-    lines = [
-        "",
-        "# ---- identities: who the suites act as ----",
-        "# Each reads its secrets from the environment; export them before a run, e.g.",
-    ]
-    if not identities:
+def scheme_template(
+    name: str, scheme: SecurityScheme, flow: AuthFlow, ident: str = "user"
+) -> list[str]:
+    """A commented ``[[identities]]`` named ``ident`` for one security scheme: uncomment it
+    and export the secrets it names."""
+
+    def env(what: str) -> str:
+        return _s("env:" + env_name(ident, what))
+
+    kind = scheme.kind
+    role = "service" if kind == "apiKey" else "user"
+    from battletest.doctor import scheme_needs
+
+    head = [f"# [[identities]]    # security scheme {name!r}: {scheme_needs(scheme)}"]
+    head += [f"# name = {_s(ident)}", f"# role = {_s(role)}"]
+    if kind == "basic":
+        body = [
+            '# kind = "basic"',
+            f"# username = {env('username')}",
+            f"# password = {env('password')}",
+        ]
+    elif kind == "apiKey":
+        body = [f"# api_key = {env('api_key')}"]
+    elif kind == "oauth2" and scheme.flow("client_credentials") is not None:
+        body = [
+            '# kind = "client_credentials"',
+            f"# client_id = {env('client_id')}",
+            f"# client_secret = {env('client_secret')}",
+        ]
+    elif (kind == "oauth2" and scheme.flow("password") is not None) or (
+        kind == "bearer" and flow.login_path
+    ):
+        body = [f"# username = {env('username')}", f"# password = {env('password')}"]
+    else:  # bearer, openIdConnect, other oauth2 flows: a token obtained elsewhere
+        body = ['# kind = "bearer"', f"# token = {env('token')}"]
+    return [*head, *body, ""]
+
+
+def template_names(schemes: dict[str, SecurityScheme]) -> dict[str, str]:
+    """Scheme name → the identity name its template gets: ``user`` for credentials a person
+    has, ``service`` for an API key; the scheme's name is added when two would clash."""
+    out: dict[str, str] = {}
+    for name, scheme in schemes.items():
+        base = "service" if scheme.kind == "apiKey" else "user"
+        ident = base
+        if ident in out.values():
+            ident = f"{base}_{re.sub(r'[^a-z0-9]+', '_', name.lower()).strip('_')}"
+        out[name] = ident
+    return out
+
+
+def _identity_lines(spec: Spec | None, flow: AuthFlow) -> list[str]:
+    lines = ["", "# ---- identities: who the suites act as ----"]
+    schemes = spec.security_schemes if spec is not None else {}
+    if not schemes:
         return [
             *lines,
-            "# export BT_USER_PASSWORD=…  (the spec declares no security scheme)",
+            "# The spec declares no security scheme: the suites call the API anonymously.",
+            "# Add an identity if some operations need credentials after all:",
             "# [[identities]]",
             '# name = "user"',
-            '# role = "user"',
-            '# username = "alice@example.com"',
-            '# password = "env:BT_USER_PASSWORD"',
+            '# token = "env:BT_USER_TOKEN"',
         ]
-    exports = []
-    for ident in identities:
-        if ident.kind == "login":
-            exports.append(
-                f"{env_name(ident.name, 'username')}=… {env_name(ident.name, 'password')}=…"
-            )
-        else:
-            exports.append(f"{env_name(ident.name, ident.kind)}=…")
-    lines.append("#   export " + " ".join(exports))
-    for ident in identities:
-        lines += ["", "[[identities]]", f"# {ident.comment}", f"name = {_s(ident.name)}"]
-        lines.append(f"role = {_s(ident.role)}")
-        if ident.kind == "login":
-            lines.append(f"username = {_s('env:' + env_name(ident.name, 'username'))}")
-            lines.append(f"password = {_s('env:' + env_name(ident.name, 'password'))}")
-        elif ident.kind == "api_key":
-            lines.append(f"api_key = {_s('env:' + env_name(ident.name, 'api_key'))}")
-            lines.append(f"# sent as the {flow.api_key_header} header")
-        else:
-            lines.append(f"token = {_s('env:' + env_name(ident.name, 'token'))}")
-        lines.append('# tenant = "hotel-1"             # for cross-tenant (BOLA) checks')
-    return lines
+    lines += [
+        "# One template per security scheme the spec declares. Until you uncomment one (and",
+        "# export the secrets it names), the operations that need it are inconclusive: the run",
+        "# lists them in a note. A copy with another name and role (e.g. admin) lets the RBAC",
+        '# and object-level checks compare them; tenant = "…" enables cross-tenant checks.',
+        "",
+    ]
+    names = template_names(schemes)
+    for name, scheme in schemes.items():
+        lines += scheme_template(name, scheme, flow, names[name])
+    return lines[:-1]
 
 
 def _rbac_lines(spec: Spec | None, identities: list[StubIdentity]) -> list[str]:
@@ -533,9 +675,22 @@ def init(spec: str | None, output: Path, force: bool) -> None:
     """Write a commented battletest.toml for an API (identities and RBAC from its spec)."""
     path, text = init_config(spec, output, force=force)
     click.echo(f"wrote {path}")
+    if spec is not None:
+        from battletest.spec import load_spec
+        from battletest.suites.evidence import credentials_note
+
+        note = credentials_note(load_spec(spec, None), None)
+        if note:
+            click.echo("note: " + note.replace("add [[identities]]", "uncomment an identity"))
     names = required_env(text)
     if names:
         click.echo("set these before a run: " + " ".join(f"{n}=…" for n in names))
+    templates = template_env(text)
+    if templates:
+        click.echo(
+            "identities: uncomment the [[identities]] templates in the file and export "
+            + " ".join(f"{n}=…" for n in templates)
+        )
     click.echo("next: battletest doctor")
 
 
@@ -549,5 +704,7 @@ __all__ = [
     "render_config",
     "required_env",
     "stub_identities",
+    "template_env",
+    "uncomment_identities",
     "validate_config_text",
 ]

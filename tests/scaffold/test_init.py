@@ -19,6 +19,7 @@ from battletest.scaffold import (
     init_config,
     render_config,
     required_env,
+    uncomment_identities,
     validate_config_text,
 )
 
@@ -82,25 +83,29 @@ def test_demo_spec_gives_its_auth_flow_and_three_kinds_of_identity(
     assert config.auth.refresh_path == "/v1/auth/refresh"
     assert config.auth.logout_path == "/v1/auth/logout"
     assert config.auth.api_key_header == "X-API-Key"
+    # one commented template per declared scheme (bearer via the login, the API key header)
+    assert config.identities == []
+    assert text.count("# [[identities]]    # security scheme") == 2
+    edited = uncomment_identities(text)
+    config = load_config(_save(tmp_path, edited), environ=_env(edited))
     assert [(i.name, i.role) for i in config.identities] == [
         ("user", "user"),
-        ("admin", "admin"),
         ("service", "service"),
     ]
     # secrets come from the environment, never from the file
     assert config.identities[0].password == "value-of-BT_USER_PASSWORD"
-    assert config.identities[2].api_key == "value-of-BT_SERVICE_API_KEY"
-    assert 'password = "env:BT_USER_PASSWORD"' in text
+    assert config.identities[1].api_key == "value-of-BT_SERVICE_API_KEY"
+    assert '# password = "env:BT_USER_PASSWORD"' in text
     assert config.target.spec == str(demo_spec_file)
 
 
 def test_every_section_is_present_and_commented(tmp_path: Path, demo_spec_file: Path) -> None:
     _, text = init_config(str(demo_spec_file), tmp_path / "battletest.toml")
     data = tomllib.loads(text)
+    assert "# [[identities]]" in text
     for section in (
         "target",
         "auth",
-        "identities",
         "rate_limits",
         "suites",
         "gates",
@@ -152,7 +157,7 @@ def test_every_profile_loads_with_safe_defaults(tmp_path: Path, demo_spec_file: 
     assert not prod.destructive_allowed
     assert set(prod.suites.enabled) <= {"contract", "errors"}
     dev = load_config(path, "dev", environ=env)
-    assert dev.mode == "MOCK"
+    assert dev.mode == "LIVE"  # no target URL yet: a service of your own (docs/transport.md)
     assert len(dev.suites.enabled) >= len(prod.suites.enabled)
     ci = load_config(path, "ci", environ=env)
     assert ci.seed == 1
@@ -177,7 +182,11 @@ def test_oauth_password_flow_and_server_url(tmp_path: Path) -> None:
     assert config.target.url == "https://api.shop.example"
     assert config.auth.login_path == "/oauth/token"
     assert config.auth.login_format == "form"
-    assert [i.name for i in config.identities] == ["user", "admin"]
+    assert config.mode == "LIVE_SMOKE"  # an external URL: read-only until you say otherwise
+    edited = uncomment_identities(text)
+    assert [
+        i.name for i in load_config(_save(tmp_path, edited), environ=_env(edited)).identities
+    ] == ["user"]
     assert '# path = "/v2/admin/refunds"\n# roles = ["admin"]' in text
 
 
@@ -206,9 +215,9 @@ def test_profiles_enable_only_suites_this_install_can_run() -> None:
 def test_unset_secret_is_one_error_naming_the_variable(
     tmp_path: Path, demo_spec_file: Path
 ) -> None:
-    path, _ = init_config(str(demo_spec_file), tmp_path / "battletest.toml")
+    _, text = init_config(str(demo_spec_file), tmp_path / "battletest.toml")
     with pytest.raises(ConfigError, match="BT_USER_USERNAME is not set"):
-        load_config(path, environ={})
+        load_config(_save(tmp_path, uncomment_identities(text)), environ={})
 
 
 def test_validation_catches_a_broken_file(tmp_path: Path) -> None:
@@ -261,3 +270,82 @@ def test_cli_errors_are_one_line_with_exit_code_2(tmp_path: Path) -> None:
         proc.stderr.strip()
         == f"battletest: error: {out} already exists (pass --force to overwrite it, or --output PATH)"
     )
+
+
+def _doc(
+    schemes: dict[str, Any], *, responses: dict[str, Any] | None = None, url: str | None = None
+) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "openapi": "3.0.3",
+        "info": {"title": "t", "version": "1"},
+        "components": {"securitySchemes": schemes},
+        "security": [{n: []} for n in schemes],
+        "paths": {
+            "/things": {
+                "get": {"responses": responses or {"200": {"description": "ok"}}},
+            },
+            "/ping": {"get": {"security": [], "responses": {"200": {"description": "ok"}}}},
+        },
+    }
+    if url:
+        doc["servers"] = [{"url": url}]
+    return doc
+
+
+def test_a_spec_that_declares_nothing_gets_auto_and_no_api_key_header(tmp_path: Path) -> None:
+    doc = _doc({})
+    doc.pop("security")
+    path, text = init_config(str(_write(tmp_path, doc)), tmp_path / "battletest.toml")
+    config = load_config(path, environ={})
+    assert config.suites.errors.error_format == "auto"
+    assert config.suites.errors.correlation_header == "auto"
+    assert "auth" not in config.suites.enabled  # nothing is secured: the auth suite has no case
+    assert 'api_key_header = "X-API-Key"' not in text.replace("# api_key_header", "")
+    assert config.identities == [] and "[[identities]]\nname" not in text
+
+
+def test_declared_error_format_and_correlation_header_are_used(tmp_path: Path) -> None:
+    problem = {"content": {"application/problem+json": {"schema": {"type": "object"}}}}
+    responses = {
+        "200": {"description": "ok", "headers": {"X-Request-Id": {"schema": {"type": "string"}}}},
+        "404": {"description": "no", **problem},
+    }
+    path, _ = init_config(str(_write(tmp_path, _doc({}, responses=responses))), tmp_path / "b.toml")
+    config = load_config(path, environ={})
+    assert config.suites.errors.error_format == "rfc7807"
+    assert config.suites.errors.correlation_header == "X-Request-Id"
+
+
+def test_one_template_per_scheme_including_http_basic_and_query_keys(tmp_path: Path) -> None:
+    schemes = {
+        "basicAuth": {"type": "http", "scheme": "basic"},
+        "queryKey": {"type": "apiKey", "in": "query", "name": "api_key"},
+        "machines": {
+            "type": "oauth2",
+            "flows": {
+                "clientCredentials": {"tokenUrl": "https://auth.example/token", "scopes": {}}
+            },
+        },
+    }
+    path, text = init_config(
+        str(_write(tmp_path, _doc(schemes, url="http://127.0.0.1:8000"))), tmp_path / "b.toml"
+    )
+    config = load_config(path, environ={})
+    assert config.mode == "LIVE"  # a loopback target
+    assert (config.auth.api_key_header, config.auth.api_key_in) == ("api_key", "query")
+    assert "security scheme 'basicAuth': a username and password (HTTP Basic)" in text
+    edited = uncomment_identities(text)
+    identities = load_config(_save(tmp_path, edited), environ=_env(edited)).identities
+    assert [(i.name, i.kind) for i in identities] == [
+        ("user", "basic"),
+        ("service", None),
+        ("user_machines", "client_credentials"),
+    ]
+
+
+def test_init_notes_the_operations_that_need_credentials(tmp_path: Path) -> None:
+    spec = _write(tmp_path, _doc({"bearer": {"type": "http", "scheme": "bearer"}}))
+    result = CliRunner().invoke(cli, ["init", "--spec", str(spec), "-o", str(tmp_path / "b.toml")])
+    assert result.exit_code == 0, result.output
+    assert "note: 1 of 2 operations need credentials the config does not have" in result.output
+    assert "GET /things" in result.output and "BT_USER_TOKEN=…" in result.output
