@@ -94,7 +94,45 @@ def test_gaps_command_prints_the_ranking(data_file: Path, monkeypatch: pytest.Mo
     result = CliRunner().invoke(cli, ["history", "gaps", "--limit", "2"])
     assert result.exit_code == 0, result.output
     lines = result.stdout.strip().splitlines()
-    assert len(lines) == 3 and "never" in lines[1]
+    assert lines[0].startswith("source: none found (pass --source)")
+    assert len(lines) == 4 and "never" in lines[2]
+
+
+@pytest.mark.slow
+def test_files_no_test_imports_are_gaps_and_the_source_is_said(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The documented `coverage run --branch -m pytest` (no --source) records only imported
+    files; history gaps adds the project's package files that no test imported."""
+    pkg = tmp_path / "src" / "shop"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "used.py").write_text("def price(x):\n    return x * 2\n")
+    (pkg / "forgotten.py").write_text(
+        "def refund(order):\n    if order:\n        return order - 1\n    return 0\n"
+    )
+    (tmp_path / "drive.py").write_text(
+        "import sys\nsys.path.insert(0, 'src')\nfrom shop import used\nused.price(2)\n"
+    )
+    subprocess.run(
+        [sys.executable, "-m", "coverage", "run", "--branch", "--data-file=.coverage", "drive.py"],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+    )
+    data = tmp_path / ".coverage"
+    assert "refund" not in {g.function for g in find_gaps(data, tmp_path)}  # coverage alone
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["history", "gaps"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == (
+        "source: src — 1 file(s) there no test imports count as uncovered "
+        "(the project's packages; --source to choose)"
+    )
+    assert any("src/shop/forgotten.py:1 refund (uncovered)" in ln for ln in lines)
+    summary = coverage_summary(data, [str(tmp_path / "src")])
+    assert summary["line"] is not None and summary["line"] < coverage_summary(data)["line"]
 
 
 def test_missing_coverage_data_is_a_usage_error(tmp_path: Path) -> None:

@@ -264,17 +264,39 @@ def history_stats(db: str | None) -> None:
     show_default=True,
     help="coverage.py data from your test suite.",
 )
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    help="Source folder whose files count even when no test imports them (repeatable; "
+    "default: ./src, else the project's package folders).",
+)
 @click.option("--churn-days", type=click.IntRange(1, 3650), default=90, show_default=True)
 @click.option("--limit", type=click.IntRange(1, 10000), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON rows (as in report.json).")
-def history_gaps(data_file: Path, churn_days: int, limit: int, as_json: bool) -> None:
-    """Functions and branches no test covers, ranked by complexity and recent churn."""
-    from battletest.quality.coverage_gaps import find_gaps, gaps_for_report
+def history_gaps(
+    data_file: Path, sources: tuple[str, ...], churn_days: int, limit: int, as_json: bool
+) -> None:
+    """Functions and branches no test covers, ranked by complexity and recent churn — files no
+    test imports included."""
+    from battletest.quality.coverage_gaps import (
+        find_gaps,
+        gaps_for_report,
+        project_sources,
+        unimported_files,
+    )
 
-    gaps = find_gaps(data_file, Path.cwd(), churn_days=churn_days, limit=limit)
+    chosen = list(sources) or project_sources(Path.cwd())
+    gaps = find_gaps(data_file, Path.cwd(), churn_days=churn_days, limit=limit, sources=chosen)
     if as_json:
         click.echo(json.dumps(gaps_for_report(gaps), indent=2))
         return
+    where = ", ".join(_shown_path(s) for s in chosen) or "none found (pass --source)"
+    unseen = unimported_files(data_file, chosen) if chosen else []
+    click.echo(
+        f"source: {where} — {len(unseen)} file(s) there no test imports count as uncovered"
+        + ("" if sources else " (the project's packages; --source to choose)")
+    )
     if not gaps:
         click.echo("no coverage gaps")
         return
@@ -287,3 +309,10 @@ def history_gaps(data_file: Path, churn_days: int, limit: int, as_json: bool) ->
             f"{g.score:>7.2f} {g.complexity:>3} {g.churn:>6} {missing:>9}  "
             f"{g.file}:{g.first_line} {g.function} ({g.kind})"
         )
+
+
+def _shown_path(path: str) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve())) or "."
+    except ValueError:
+        return path

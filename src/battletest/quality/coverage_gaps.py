@@ -7,6 +7,11 @@ taken. Each gap is ranked by ``score = complexity x (1 + ln(1 + churn)) x missin
 complexity is the function's cyclomatic complexity and churn the lines added and deleted in its
 file over the last ``churn_days`` (git) — untested, complicated code that keeps changing first.
 
+Coverage.py only sees the files a test imported, so the least-tested code — a module no test
+imports at all — would never show up. ``find_gaps`` and ``coverage_summary`` therefore take
+``sources`` (coverage's ``source`` set: by default the project's packages, ``project_sources``)
+and count every Python file under them that the data does not know as wholly uncovered.
+
 ``coverage_summary`` gives the line and branch percentages the coverage gates read
 (``metrics["coverage"]`` of the pytest suite); ``gaps_for_report`` the rows for report.json
 (``metrics["coverage_gaps"]``).
@@ -124,16 +129,57 @@ def _load(data_file: Path) -> Any:
     return cov
 
 
+def project_sources(root: Path) -> list[str]:
+    """The project's packages, as coverage's ``source``: ``ROOT/src``, else the package folders
+    (with an ``__init__.py``) at ``root`` other than tests."""
+    if (root / "src").is_dir():
+        return [str(root / "src")]
+    return [
+        str(d)
+        for d in sorted(root.iterdir())
+        if d.is_dir() and (d / "__init__.py").is_file() and not d.name.startswith(("test", "."))
+    ]
+
+
+def unimported_files(data_file: Path, sources: list[str]) -> list[str]:
+    """Python files under ``sources`` that the coverage data does not know: no test imported
+    them (absolute paths, sorted)."""
+    data = _load(data_file).get_data()
+    known = {str(Path(f).resolve()) for f in data.measured_files()}
+    found: set[str] = set()
+    for source in sources:
+        base = Path(source)
+        files = [base] if base.is_file() else base.rglob("*.py") if base.is_dir() else []
+        for path in files:
+            if path.suffix == ".py" and not any(p.startswith(".") for p in path.parts[-3:]):
+                full = str(path.resolve())
+                if full not in known:
+                    found.add(full)
+    return sorted(found)
+
+
+def _files(cov: Any, data_file: Path, sources: list[str] | None) -> list[str]:
+    measured = sorted(cov.get_data().measured_files())
+    return measured + (unimported_files(data_file, sources) if sources else [])
+
+
 def find_gaps(
-    data_file: Path, root: Path, *, churn_days: int = 90, limit: int | None = 50
+    data_file: Path,
+    root: Path,
+    *,
+    churn_days: int = 90,
+    limit: int | None = 50,
+    sources: list[str] | None = None,
 ) -> list[CoverageGap]:
-    """The functions with statements or branches no test covered, best first."""
+    """The functions with statements or branches no test covered, best first; with
+    ``sources``, the files under them no test imported are gaps too (every function
+    uncovered)."""
     cov = _load(data_file)
     data = cov.get_data()
     root = root.resolve()
     churn = churn_by_file(root, churn_days)
     gaps: list[CoverageGap] = []
-    for filename in sorted(data.measured_files()):
+    for filename in _files(cov, data_file, sources):
         path = Path(filename)
         try:
             rel = path.resolve().relative_to(root).as_posix()
@@ -189,13 +235,14 @@ def _missing_branch_lines(cov: Any, filename: str) -> dict[int, int]:
     return {int(line): len(dests) for line, dests in missing.items()}
 
 
-def coverage_summary(data_file: Path) -> dict[str, float | None]:
-    """Line and branch coverage percent over the measured files (branch None without arcs)."""
+def coverage_summary(data_file: Path, sources: list[str] | None = None) -> dict[str, float | None]:
+    """Line and branch coverage percent over the measured files and, with ``sources``, the
+    files under them no test imported (branch None without arcs)."""
     cov = _load(data_file)
     data = cov.get_data()
     statements = missing = 0
     branches = missing_branches = 0
-    for filename in data.measured_files():
+    for filename in _files(cov, data_file, sources):
         try:
             _, stmts, _, miss, _ = cov.analysis2(filename)
         except Exception as exc:
@@ -232,4 +279,6 @@ __all__ = [
     "coverage_summary",
     "find_gaps",
     "gaps_for_report",
+    "project_sources",
+    "unimported_files",
 ]

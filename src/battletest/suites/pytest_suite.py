@@ -51,17 +51,11 @@ def child_environment(ctx: SuiteContext, base: dict[str, str] | None = None) -> 
 
 
 def coverage_sources(configured: list[str], root: Path) -> list[str]:
-    """What coverage.py measures: ``[suites.pytest].source``, else ``ROOT/src``, else the
-    package folders (with an ``__init__.py``) at ``root`` other than tests."""
-    if configured:
-        return list(configured)
-    if (root / "src").is_dir():
-        return [str(root / "src")]
-    return [
-        str(d)
-        for d in sorted(root.iterdir())
-        if d.is_dir() and (d / "__init__.py").is_file() and not d.name.startswith(("test", "."))
-    ]
+    """What coverage.py measures: ``[suites.pytest].source``, else the project's packages
+    (``ROOT/src``, else the package folders at ``root`` other than tests)."""
+    from battletest.quality.coverage_gaps import project_sources
+
+    return list(configured) if configured else project_sources(root)
 
 
 def child_argv(
@@ -148,7 +142,8 @@ def pytest_suite(ctx: SuiteContext) -> SuiteResult:
             return rec.result()
         metrics: dict[str, Any] = {**suite.metrics, "exit_code": proc.returncode}
         if coverage_file is not None:
-            metrics.update(coverage_metrics(coverage_file, Path.cwd()))
+            sources = coverage_sources(cfg.source, Path.cwd())
+            metrics.update(coverage_metrics(coverage_file, Path.cwd(), sources))
     for case in suite.cases:
         case.details.setdefault("path", str(path))
         rec.add(case)
@@ -156,7 +151,9 @@ def pytest_suite(ctx: SuiteContext) -> SuiteResult:
     return rec.result(metrics=metrics, **extra)
 
 
-def coverage_metrics(data_file: Path, root: Path) -> dict[str, Any]:
+def coverage_metrics(
+    data_file: Path, root: Path, sources: list[str] | None = None
+) -> dict[str, Any]:
     """``coverage`` (line and branch percent, what the coverage gates read) and
     ``coverage_gaps`` (uncovered functions, best first) from the child's coverage data;
     ``coverage_note`` instead when nothing was measured."""
@@ -165,7 +162,7 @@ def coverage_metrics(data_file: Path, root: Path) -> dict[str, Any]:
 
     try:
         summary = coverage_summary(data_file)
-        gaps = gaps_for_report(find_gaps(data_file, root))
+        gaps = gaps_for_report(find_gaps(data_file, root, sources=sources))
     except BattletestError as exc:
         return {"coverage_note": f"no coverage measured: {exc}"}
     if summary["line"] is None:
