@@ -81,7 +81,10 @@ def test_kill_and_restart_through_the_cli(
         main(["chaos", "run", str(file), "--json", str(out_json)])
     out = capsys.readouterr().out
     assert exit_info.value.code == 0, (out, out_json.read_text() if out_json.exists() else "")
-    assert "verdict: PASS" in out and "time to recover: " in out
+    assert "verdict: PASS" in out
+    assert "time to recover (client-visible: the load's thresholds held again): " in out
+    # a killed process has no mock in front of a dependency: the figure says what it is not
+    assert "time to recover (dependency): not measured" in out
     result = json.loads(out_json.read_text())
     before, during, after = result["phases"]
     assert before["holds"] is True and before["errors"] == 0
@@ -197,6 +200,13 @@ def test_pms_partition_on_the_demo(tmp_path: Path) -> None:
     assert during.holds is True  # … and bounded: stale answers, no errors
     assert result.time_to_recover_s is not None
     assert [a.action for a in result.actions] == ["mock.activate mock=pms scenario=timeout"]
+    # the client-visible figure is named as such; the PMS's own recovery comes from its journal
+    assert set(result.dependency_recovery) == {"pms"}
+    seconds = result.dependency_recovery["pms"]
+    assert seconds is not None and 0 <= seconds < 3
+    cases = {c.name: c for c in result.to_suite_result().cases}
+    assert cases["PMS partition: recovery"].details["measures"] == "client-visible"
+    assert cases["PMS partition: dependency pms reached again"].status.value == "passed"
 
 
 def test_sigstop_and_sigcont(tmp_path: Path) -> None:

@@ -324,8 +324,22 @@ def render_experiment(result: Any) -> list[str]:
         lines.append(f"  t={a.at_s:6.2f}s {a.action}: {state} {a.message}")
     ttr = result.time_to_recover_s
     lines.append(
-        f"time to recover: {ttr:.2f}s" if ttr is not None else "time to recover: did not recover"
+        f"time to recover (client-visible: the load's thresholds held again): {ttr:.2f}s"
+        if ttr is not None
+        else "time to recover (client-visible): did not recover"
     )
+    from battletest.chaos.experiment import dependency_words
+
+    for dep, seconds in result.dependency_recovery.items():
+        lines.append(
+            "time to recover (dependency, from the mock's journal): "
+            + dependency_words(dep, seconds, result.observed_after_s)
+        )
+    if not result.dependency_recovery:
+        lines.append(
+            "time to recover (dependency): not measured — no fault acted through a battletest "
+            "mock whose journal shows the dependency's side"
+        )
     for reason in result.reasons:
         lines.append(f"  - {reason}")
     lines.append(f"verdict: {result.verdict.upper()} ({result.duration_s:.1f}s)")

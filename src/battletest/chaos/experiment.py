@@ -10,6 +10,12 @@ or Ctrl-C). The load engine's per-interval samples are then cut into phases on t
 (see ``experiment_model``) and the time to recover is measured from the start of the rollbacks
 (the fault's removal; a restart's boot time counts) until the thresholds hold again.
 
+That figure is the *client-visible* recovery: what the load saw. A service that answers from a
+stale cache recovers "in 0 s" for its clients while its dependency may not be reached at all.
+So for each dependency a fault acted on through a battletest mock, the mock's journal gives the
+*dependency's* recovery too: seconds from the fault's removal until a request reached it again
+and got a normal answer (``dependency_recovery``), or the fact that none did while observed.
+
 Targets: ``demo = true`` starts the built-in demo with battletest mocks (named ``pms`` and
 ``tts``) forwarding to its real dependencies; ``command = [...]`` starts a process battletest
 owns (so it can SIGKILL and restart it); ``url`` alone tests a running service.
@@ -66,7 +72,11 @@ class ExperimentResult(BaseModel):
     phases: list[PhaseResult] = Field(default_factory=list)
     fault_started_s: float | None = None
     fault_removed_s: float | None = None
-    time_to_recover_s: float | None = None
+    time_to_recover_s: float | None = None  # client-visible: the load's thresholds held again
+    # per dependency behind a mock the fault acted on: seconds from the fault's removal until a
+    # request reached it again with a normal answer (None: none did while observed)
+    dependency_recovery: dict[str, float | None] = Field(default_factory=dict)
+    observed_after_s: float = 0.0  # how long after the fault's removal the load ran
     errors_by_kind: dict[str, int] = Field(default_factory=dict)
     actions: list[ActionOutcome] = Field(default_factory=list)
     rollbacks: list[ActionOutcome] = Field(default_factory=list)
@@ -96,12 +106,30 @@ class ExperimentResult(BaseModel):
             Case(
                 name=f"{self.title}: recovery",
                 status=Status.PASSED if recovered else Status.FAILED,
-                message=f"recovered in {self.time_to_recover_s:.2f}s"
+                message=f"client-visible recovery in {self.time_to_recover_s:.2f}s (the "
+                "load's thresholds held again)"
                 if recovered
                 else "did not recover: " + "; ".join(self.reasons),
-                details={"time_to_recover_s": self.time_to_recover_s},
+                details={
+                    "time_to_recover_s": self.time_to_recover_s,
+                    "measures": "client-visible",
+                },
             )
         )
+        for dep, seconds in self.dependency_recovery.items():
+            reached = seconds is not None
+            cases.append(
+                Case(
+                    name=f"{self.title}: dependency {dep} reached again",
+                    status=Status.PASSED if reached else Status.SKIPPED,
+                    message=dependency_words(dep, seconds, self.observed_after_s),
+                    details={
+                        "dependency_time_to_recover_s": seconds,
+                        "measures": "dependency (mock journal)",
+                        **({} if reached else {"outcome": "inconclusive"}),
+                    },
+                )
+            )
         for rb in self.rollbacks:
             cases.append(
                 Case(
@@ -111,6 +139,43 @@ class ExperimentResult(BaseModel):
                 )
             )
         return SuiteResult.from_cases("chaos", cases, self.duration_s)
+
+
+def dependency_words(dep: str, seconds: float | None, observed: float) -> str:
+    if seconds is not None:
+        return f"{dep} answered a request again {seconds:.2f}s after the fault's removal"
+    return (
+        f"{dep} was not reached again in the {observed:.1f}s observed after the fault's removal "
+        "(its clients were answered from elsewhere, e.g. a cache or a fallback)"
+    )
+
+
+def dependency_recovery(
+    entries: list[dict[str, Any]], removed_epoch: float, end_epoch: float
+) -> float | None:
+    """Seconds from the fault's removal until the first journal entry that reached the
+    dependency and got a normal answer (a status below 500, no fault, no failure scenario);
+    None when none did before ``end_epoch``."""
+    for e in sorted(entries, key=lambda e: float(e.get("timestamp") or 0.0)):
+        at = float(e.get("timestamp") or 0.0)
+        if at < removed_epoch or at > end_epoch:
+            continue
+        status = e.get("status")
+        if e.get("fault") or e.get("scenario") or not isinstance(status, int) or status >= 500:
+            continue
+        return round(at - removed_epoch, 3)
+    return None
+
+
+def read_journal(admin_url: str) -> list[dict[str, Any]] | None:
+    """A mock's journal over its admin API (None when it cannot be read)."""
+    try:
+        r = httpx.get(admin_url.rstrip("/") + "/__admin/requests", timeout=5.0)
+        r.raise_for_status()
+        rows = r.json().get("requests")
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return None
+    return rows if isinstance(rows, list) else None
 
 
 # ------------------------------------------------------------------------------ environment
@@ -484,6 +549,7 @@ def _run(
         say("rollbacks")
         # the fault's removal starts with the rollbacks (a restart's boot time counts)
         fault_removed = time.monotonic() if clock.origin is not None else None
+        removed_epoch = time.time()
         for act in exp.rollbacks:
             rollbacks.append(_attempt(act, env, clock, 0.0, None))
         for rb in rollbacks:
@@ -511,9 +577,26 @@ def _run(
         if isinstance(err, BattletestError):
             raise err
         raise ScenarioError(f"the steady-state load did not run: {err}")
-    return _analyse(
+    result = _analyse(
         exp, load, clock, fault_started, fault_removed, actions, rollbacks, reasons, interrupted
     )
+    if fault_removed is not None:
+        result.observed_after_s = round(max(0.0, time.monotonic() - fault_removed), 3)
+        result.dependency_recovery = _dependencies_recovered(exp, env, removed_epoch)
+    return result
+
+
+def _dependencies_recovered(
+    exp: Experiment, env: Environment, removed_epoch: float
+) -> dict[str, float | None]:
+    """The dependency's own recovery for each mock a fault acted on (its journal)."""
+    out: dict[str, float | None] = {}
+    faulted = sorted({a.mock for a in exp.method if a.mock and a.mock in env.mock_admin})
+    for name in faulted:
+        entries = read_journal(env.mock_admin[name])
+        if entries is not None:
+            out[name] = dependency_recovery(entries, removed_epoch, time.time())
+    return out
 
 
 def _attempt(
@@ -594,4 +677,10 @@ def _analyse(
     )
 
 
-__all__ = ["ExperimentResult", "ManagedProcess", "run_experiment"]
+__all__ = [
+    "ExperimentResult",
+    "ManagedProcess",
+    "dependency_recovery",
+    "read_journal",
+    "run_experiment",
+]
