@@ -511,6 +511,7 @@ def _evaluate(gate: Gate, suites: list[SuiteResult], limit: Any, ctx: Context) -
         source = next((s for s in suites if s.name == gate.source), None)
         if source is None or not_run(source):
             why = source.message if source is not None and source.message else "not enabled"
+            why = why.removeprefix("not run: ")
             return GateResult(
                 name=gate.name,
                 limit=_shown(limit),
