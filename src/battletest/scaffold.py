@@ -184,7 +184,10 @@ def required_env(text: str) -> list[str]:
 
 
 def template_env(text: str) -> list[str]:
-    """The ``env:NAME`` variables the commented identity templates read."""
+    """The ``env:NAME`` variables the commented identity templates of the declared security
+    schemes read (none when the spec declares no scheme)."""
+    if "# [[identities]]    # security scheme" not in text:
+        return []
     names: list[str] = []
     for line in text.splitlines():
         if line.lstrip().startswith("# ") and "env:BT_" in line:

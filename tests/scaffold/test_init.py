@@ -19,6 +19,7 @@ from battletest.scaffold import (
     init_config,
     render_config,
     required_env,
+    template_env,
     uncomment_identities,
     validate_config_text,
 )
@@ -302,6 +303,7 @@ def test_a_spec_that_declares_nothing_gets_auto_and_no_api_key_header(tmp_path: 
     assert "auth" not in config.suites.enabled  # nothing is secured: the auth suite has no case
     assert 'api_key_header = "X-API-Key"' not in text.replace("# api_key_header", "")
     assert config.identities == [] and "[[identities]]\nname" not in text
+    assert template_env(text) == []  # init asks to export nothing
 
 
 def test_declared_error_format_and_correlation_header_are_used(tmp_path: Path) -> None:
