@@ -21,6 +21,8 @@ from battletest.cli_options import common_options, interrupt_signals, remote_con
 from battletest.errors import ScenarioError, TargetUnreachable, UsageError
 
 DEFAULT_MOCK_URL = "http://127.0.0.1:8081"
+# a file the user names (stubs, a spec, masks, an experiment, where to save): not a folder
+FILE = click.Path(dir_okay=False, path_type=Path)
 
 
 def _admin_call(url: str, method: str, path: str, payload: Any = None) -> Any:
@@ -59,12 +61,8 @@ def mock() -> None:
 
 
 @mock.command("serve")
-@click.argument("stubs", required=False, type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--spec",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Generate stubs from an OpenAPI document.",
-)
+@click.argument("stubs", required=False, type=FILE)
+@click.option("--spec", type=FILE, help="Generate stubs from an OpenAPI document.")
 @click.option(
     "--har",
     "hars",
@@ -72,7 +70,7 @@ def mock() -> None:
     type=click.Path(exists=True, path_type=Path),
     help="Serve the answers of a recording (.har or a VCR.py cassette; repeatable).",
 )
-@click.option("--masks", type=click.Path(dir_okay=False, path_type=Path), help="Masks for --har.")
+@click.option("--masks", type=FILE, help="Masks for --har.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8081, show_default=True, type=int, help="0 picks a free port.")
 @click.option(
@@ -86,11 +84,7 @@ def mock() -> None:
     metavar="URL",
     help="Forward unmatched requests to URL; failure scenarios apply in front of it.",
 )
-@click.option(
-    "--save",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Where --record writes its stubs (JSON) on exit.",
-)
+@click.option("--save", type=FILE, help="Where --record writes its stubs (JSON) on exit.")
 @click.option(
     "--admin-port",
     type=int,
@@ -243,13 +237,8 @@ def scenarios(as_json: bool) -> None:
 
 
 @chaos.command("run")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--json",
-    "json_out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write the result as JSON.",
-)
+@click.argument("file", type=FILE)
+@click.option("--json", "json_out", type=FILE, help="Also write the result as JSON.")
 @common_options("config", "profile", "out")
 def run(
     file: Path,

@@ -252,6 +252,15 @@ class _MessageStage(DelayStage):
         self.chunked = False
         self.seen: list[bytes] = []  # the body as parsed, kept only for an observer
 
+    # httptools callbacks both directions share -------------------------------------------
+    def on_message_begin(self) -> None:
+        self.headers = []
+        self.decision = None
+        self.seen = []
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name, value))
+
     def parse(
         self,
         parser: httptools.HttpRequestParser | httptools.HttpResponseParser,
@@ -297,17 +306,12 @@ class RequestStage(_MessageStage):
 
     # httptools callbacks ------------------------------------------------------------------
     def on_message_begin(self) -> None:
+        super().on_message_begin()
         self.url = b""
-        self.headers = []
-        self.decision = None
         self.until = 0.0
-        self.seen = []
 
     def on_url(self, url: bytes) -> None:
         self.url += url
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         ex = self.exchange
@@ -416,18 +420,13 @@ class ResponseStage(_MessageStage):
         return []
 
     def on_message_begin(self) -> None:
+        super().on_message_begin()
         self.in_message = True
         self.reason = b""
-        self.headers = []
         self.body = []
-        self.decision = None
-        self.seen = []
 
     def on_status(self, reason: bytes) -> None:
         self.reason += reason
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         fifo = self.exchange.fifo
