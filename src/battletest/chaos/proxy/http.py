@@ -29,6 +29,10 @@ _REQUESTS = Toxic(name="http requests", type="http", stream="upstream")
 _RESPONSES = Toxic(name="http responses", type="http", stream="downstream")
 
 
+# a message's headers as they came off the wire: (name, value) pairs, in order, repeats kept
+RawHeaders = list[tuple[bytes, bytes]]
+
+
 @dataclass(slots=True)
 class ToxicStats:
     """Counters for one toxic on one proxy, shared by all its connections."""
@@ -59,7 +63,7 @@ class HttpRule:
             re.compile(value.strip()) if value.strip() else None,
         )
 
-    def matches(self, method: str, target: str, headers: list[tuple[bytes, bytes]]) -> bool:
+    def matches(self, method: str, target: str, headers: RawHeaders) -> bool:
         want_method = str(self.toxic.attributes.get("method", ""))
         if want_method and want_method.upper() != method:
             return False
@@ -90,21 +94,11 @@ class ExchangeObserver(Protocol):
     proxy of ``battletest record`` is one); the bytes on the wire are not changed."""
 
     def request(
-        self,
-        method: str,
-        target: str,
-        version: str,
-        headers: list[tuple[bytes, bytes]],
-        body: bytes,
+        self, method: str, target: str, version: str, headers: RawHeaders, body: bytes
     ) -> None: ...
 
     def response(
-        self,
-        status: int,
-        reason: str,
-        version: str,
-        headers: list[tuple[bytes, bytes]],
-        body: bytes,
+        self, status: int, reason: str, version: str, headers: RawHeaders, body: bytes
     ) -> None: ...
 
 
@@ -145,14 +139,14 @@ def injected_response(toxic: Toxic, keep_alive: bool) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
-def _head(first_line: bytes, headers: list[tuple[bytes, bytes]]) -> bytes:
+def _head(first_line: bytes, headers: RawHeaders) -> bytes:
     parts = [first_line]
     for name, value in headers:
         parts.append(name + b": " + value)
     return b"\r\n".join(parts) + b"\r\n\r\n"
 
 
-def _is_chunked(headers: list[tuple[bytes, bytes]]) -> bool:
+def _is_chunked(headers: RawHeaders) -> bool:
     return any(n.lower() == b"transfer-encoding" and b"chunked" in v.lower() for n, v in headers)
 
 
@@ -194,9 +188,7 @@ class HttpExchange:
         self.passthrough = True
         self.flush()
 
-    def decide(
-        self, method: str, target: str, headers: list[tuple[bytes, bytes]]
-    ) -> tuple[Decision, float]:
+    def decide(self, method: str, target: str, headers: RawHeaders) -> tuple[Decision, float]:
         decision = Decision(head=method == "HEAD")
         delay_ms = 0.0
         for rule in self.rules():
@@ -247,7 +239,7 @@ class _MessageStage(DelayStage):
     def __init__(self, toxic: Toxic, exchange: HttpExchange) -> None:
         super().__init__(toxic, exchange.link, exchange.rng)
         self.exchange = exchange
-        self.headers: list[tuple[bytes, bytes]] = []
+        self.headers: RawHeaders = []
         self.decision: Decision | None = None
         self.chunked = False
         self.seen: list[bytes] = []  # the body as parsed, kept only for an observer
