@@ -29,20 +29,19 @@ def _admin_call(url: str, method: str, path: str, payload: Any = None) -> Any:
     import httpx
 
     from battletest.chaos.mock.server import ADMIN_TOKEN_ENV
+    from battletest.chaos.proxy.client import reach
     from battletest.netutil import TOKEN_HEADER
 
     base = url.rstrip("/")
     token = os.environ.get(ADMIN_TOKEN_ENV)
     headers = {TOKEN_HEADER: token} if token else {}
-    try:
-        resp = httpx.request(
+    resp = reach(
+        lambda: httpx.request(
             method, f"{base}/__admin{path}", json=payload, headers=headers, timeout=10.0
-        )
-    except httpx.HTTPError as exc:
-        raise TargetUnreachable(
-            f"no mock admin API at {base} ({type(exc).__name__}); start one with "
-            "`battletest mock serve` or pass --url"
-        ) from None
+        ),
+        f"no mock admin API at {base}",
+        "start one with `battletest mock serve` or pass --url",
+    )
     try:
         body = resp.json()
     except ValueError:

@@ -57,6 +57,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from battletest.chaos.proxy.client import reach
 from battletest.errors import ConfigError, SafetyError, TargetUnreachable, validated
 from battletest.results import Case, Status, SuiteResult
 from battletest.transport import Inconclusive, PolicyRefused, Transport, WritePolicy
@@ -162,13 +163,11 @@ class MockAdmin:
         self.client = client
 
     def _call(self, method: str, path: str, payload: Any = None) -> Any:
-        try:
-            r = self.client.request(method, f"{self.url}/__admin{path}", json=payload)
-        except httpx.HTTPError as exc:
-            raise TargetUnreachable(
-                f"the mock admin API at {self.url} is not reachable ({type(exc).__name__})",
-                hint="start it with `battletest mock serve --upstream DEPENDENCY_URL`",
-            ) from None
+        r = reach(
+            lambda: self.client.request(method, f"{self.url}/__admin{path}", json=payload),
+            f"the mock admin API at {self.url} is not reachable",
+            "start it with `battletest mock serve --upstream DEPENDENCY_URL`",
+        )
         if r.status_code >= 400:
             raise ConfigError(f"mock at {self.url} refused {method} {path}: {r.text[:200]}")
         return r.json()

@@ -7,6 +7,7 @@ an API that does not answer is ``TargetUnreachable`` (exit 3), a refused request
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -16,6 +17,16 @@ from battletest.errors import ConfigError, TargetUnreachable
 from battletest.netutil import TOKEN_HEADER
 
 DEFAULT_API = "127.0.0.1:8474"
+
+
+def reach(send: Callable[[], httpx.Response], unreachable: str, hint: str) -> httpx.Response:
+    """The answer of a control API call (the fault proxy's, the mock server's admin API), or
+    ``TargetUnreachable`` (exit 3): ``unreachable`` and the transport error's kind, ``hint``
+    saying how to start one."""
+    try:
+        return send()
+    except httpx.HTTPError as exc:
+        raise TargetUnreachable(f"{unreachable} ({type(exc).__name__})", hint=hint) from None
 
 
 def api_base(address: str) -> str:
@@ -40,13 +51,11 @@ class ProxyClient(AbstractContextManager["ProxyClient"]):
         self.close()
 
     def request(self, method: str, path: str, body: Any = None) -> Any:
-        try:
-            response = self._http.request(method, path, json=body)
-        except httpx.TransportError as exc:
-            raise TargetUnreachable(
-                f"no proxy control API answers at {self.base} ({type(exc).__name__})",
-                hint="start one with `battletest proxy --api HOST:PORT` or pass --api",
-            ) from None
+        response = reach(
+            lambda: self._http.request(method, path, json=body),
+            f"no proxy control API answers at {self.base}",
+            "start one with `battletest proxy --api HOST:PORT` or pass --api",
+        )
         if response.status_code >= 400:
             try:
                 message = response.json().get("error") or response.text
