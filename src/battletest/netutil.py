@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
-from battletest.errors import SafetyError
+from battletest.errors import BattletestError, SafetyError
 
 LOOPBACK = "127.0.0.1"
 
@@ -48,6 +48,23 @@ def listen_socket(host: str, port: int, backlog: int = 128) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def listening(
+    host: str,
+    port: int,
+    *,
+    backlog: int,
+    error: Callable[..., BattletestError],
+    message: str,
+    hint: str,
+) -> socket.socket:
+    """``listen_socket``, or ``error`` with one line: ``message`` and why the address cannot be
+    bound (in use, not an address of this machine …), and ``hint`` saying what to change."""
+    try:
+        return listen_socket(host, port, backlog)
+    except OSError as exc:
+        raise error(f"{message}: {exc.strerror or exc}", hint=hint) from None
 
 
 def is_loopback_host(host: str) -> bool:

@@ -212,13 +212,13 @@ class Report(_Model):
         """A run folder's report.json (or the file itself); a missing or malformed file is one
         ``UsageError`` line naming the file and what is wrong with it."""
         path = path / "report.json" if path.is_dir() else path
-        if not path.is_file():
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except OSError:  # missing, or not a file
             raise UsageError(
                 f"{path} does not exist",
                 hint="pass a run folder written by battletest run (it holds report.json)",
-            )
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
+            ) from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise UsageError(
                 f"{path} is not a battletest report: it is not JSON ({exc})",

@@ -25,7 +25,7 @@ from typing import Any
 from battletest.demo import seed
 from battletest.demo.options import DemoOptions
 from battletest.errors import AuthError, SafetyError, TargetUnreachable, UsageError
-from battletest.netutil import is_loopback_host, listen_socket
+from battletest.netutil import is_loopback_host, listening
 
 READY_TIMEOUT_S = 30.0
 DEPENDENCIES = ("pms", "tts")
@@ -61,13 +61,14 @@ class _Child:
 
 
 def _bind(host: str, port: int, what: str) -> socket.socket:
-    try:
-        sock = listen_socket(host, port, backlog=1024)
-    except OSError as exc:
-        raise UsageError(
-            f"cannot listen on {host}:{port} for the demo {what}: {exc.strerror}",
-            hint="pass --port 0 for a free port, or stop what is using it",
-        ) from None
+    sock = listening(
+        host,
+        port,
+        backlog=1024,
+        error=UsageError,
+        message=f"cannot listen on {host}:{port} for the demo {what}",
+        hint="pass --port 0 for a free port, or stop what is using it",
+    )
     sock.set_inheritable(True)
     return sock
 

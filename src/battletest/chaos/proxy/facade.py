@@ -29,7 +29,7 @@ from battletest.chaos.proxy.core import (
 )
 from battletest.chaos.proxy.toxics import Toxic, ToxicKinds
 from battletest.errors import ConfigError, UsageError
-from battletest.netutil import guard_control_bind, listen_socket, new_event_loop, start_loop_thread
+from battletest.netutil import guard_control_bind, listening, new_event_loop, start_loop_thread
 
 TOKEN_ENV = "BATTLETEST_PROXY_TOKEN"
 
@@ -40,13 +40,14 @@ CALL_TIMEOUT_S = 30.0
 def bind_socket(address: str, what: str = "API") -> socket.socket:
     """A listening TCP socket on ``host:port``, or a ``ConfigError`` that says what to change."""
     host, port = parse_address(address, f"{what} address")
-    try:
-        sock = listen_socket(host, port, backlog=128)
-    except OSError as exc:
-        raise ListenError(
-            f"{what} address {address} cannot be bound: {exc.strerror or exc}",
-            hint="pick another port, e.g. --api 127.0.0.1:8475",
-        ) from None
+    sock = listening(
+        host,
+        port,
+        backlog=128,
+        error=ListenError,
+        message=f"{what} address {address} cannot be bound",
+        hint="pick another port, e.g. --api 127.0.0.1:8475",
+    )
     sock.setblocking(False)
     return sock
 
