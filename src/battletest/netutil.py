@@ -53,7 +53,6 @@ def listen_socket(host: str, port: int, backlog: int = 128) -> socket.socket:
 def listening(
     host: str,
     port: int,
-    *,
     backlog: int,
     error: Callable[..., BattletestError],
     message: str,

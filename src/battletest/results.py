@@ -158,6 +158,9 @@ class PerformanceMetrics(_Model):
     p99_duration_ms: float
 
 
+_RUN_FOLDER = "pass a run folder written by battletest run (it holds report.json)"
+
+
 class Report(_Model):
     """The report.json document."""
 
@@ -215,10 +218,7 @@ class Report(_Model):
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
         except OSError:  # missing, or not a file
-            raise UsageError(
-                f"{path} does not exist",
-                hint="pass a run folder written by battletest run (it holds report.json)",
-            ) from None
+            raise UsageError(f"{path} does not exist", hint=_RUN_FOLDER) from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise UsageError(
                 f"{path} is not a battletest report: it is not JSON ({exc})",

@@ -61,14 +61,8 @@ class _Child:
 
 
 def _bind(host: str, port: int, what: str) -> socket.socket:
-    sock = listening(
-        host,
-        port,
-        backlog=1024,
-        error=UsageError,
-        message=f"cannot listen on {host}:{port} for the demo {what}",
-        hint="pass --port 0 for a free port, or stop what is using it",
-    )
+    why = f"cannot listen on {host}:{port} for the demo {what}"
+    sock = listening(host, port, 1024, UsageError, why, "pass --port 0, or stop what uses it")
     sock.set_inheritable(True)
     return sock
 

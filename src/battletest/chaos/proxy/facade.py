@@ -40,13 +40,9 @@ CALL_TIMEOUT_S = 30.0
 def bind_socket(address: str, what: str = "API") -> socket.socket:
     """A listening TCP socket on ``host:port``, or a ``ConfigError`` that says what to change."""
     host, port = parse_address(address, f"{what} address")
+    hint = "pick another port, e.g. --api 127.0.0.1:8475"
     sock = listening(
-        host,
-        port,
-        backlog=128,
-        error=ListenError,
-        message=f"{what} address {address} cannot be bound",
-        hint="pick another port, e.g. --api 127.0.0.1:8475",
+        host, port, 128, ListenError, f"{what} address {address} cannot be bound", hint
     )
     sock.setblocking(False)
     return sock
