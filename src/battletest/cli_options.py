@@ -22,6 +22,7 @@ from typing import Any
 
 import click
 
+from battletest.netutil import remote_control_options  # the commands' control API flags
 from battletest.results import SuiteResult
 
 OPTIONS: dict[str, Callable[[Any], Any]] = {
@@ -89,27 +90,6 @@ def stacked(*options: Callable[[Any], Any]) -> Callable[[Callable[..., Any]], Ca
         return fn
 
     return decorate
-
-
-def remote_control_options(
-    api: str, token_flag: str, env: str, senders: str
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """``--allow-remote`` and the token option of a control API (the fault proxy's, the mock
-    server's admin API): loopback only unless allowed, and then only with the token."""
-    return stacked(
-        click.option(
-            "--allow-remote",
-            is_flag=True,
-            help=f"Serve the {api} on a non-loopback address (needs {token_flag}).",
-        ),
-        click.option(
-            token_flag,
-            envvar=env,
-            default=None,
-            help=f"Token every {api} request must carry (X-Battletest-Token; env {env}); "
-            f"{senders}.",
-        ),
-    )
 
 
 @dataclass(slots=True)

@@ -3,7 +3,8 @@
 ``serve_app`` runs an ASGI app under uvicorn in a background thread on a loopback port and
 yields its base URL; it is how tests stand up small purpose-built servers over real sockets.
 ``guard_control_bind`` and ``token_matches`` keep control APIs (the fault proxy's, the mock
-server's admin API) on loopback, or behind a token when the user allows remote access.
+server's admin API) on loopback, or behind a token when the user allows remote access;
+``remote_control_options`` gives their commands the matching flags.
 ``start_loop_thread`` runs an asyncio loop in a daemon thread (the fault proxy, the mock server).
 """
 
@@ -64,6 +65,27 @@ def listening(
         return listen_socket(host, port, backlog)
     except OSError as exc:
         raise error(f"{message}: {exc.strerror or exc}", hint=hint) from None
+
+
+def remote_control_options(
+    api: str, token_flag: str, env: str, senders: str
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The command-line face of ``guard_control_bind``: ``--allow-remote`` and the token option
+    of a control API (the fault proxy's, the mock server's admin API, the load coordinator's)."""
+    import click
+
+    allow = click.option(
+        "--allow-remote",
+        is_flag=True,
+        help=f"Serve the {api} on a non-loopback address (needs {token_flag}).",
+    )
+    token = click.option(
+        token_flag,
+        envvar=env,
+        default=None,
+        help=f"Token every {api} request must carry (X-Battletest-Token; env {env}); {senders}.",
+    )
+    return lambda command: allow(token(command))
 
 
 def is_loopback_host(host: str) -> bool:

@@ -17,8 +17,9 @@ from typing import Any
 
 import click
 
-from battletest.cli_options import common_options, interrupt_signals, remote_control_options
+from battletest.cli_options import common_options, interrupt_signals
 from battletest.errors import ScenarioError, TargetUnreachable, UsageError
+from battletest.netutil import remote_control_options
 
 DEFAULT_MOCK_URL = "http://127.0.0.1:8081"
 # a file the user names (stubs, a spec, masks, an experiment, where to save): not a folder

@@ -16,8 +16,8 @@ from typing import Any
 import click
 
 from battletest.chaos.proxy.client import DEFAULT_API, ProxyClient
-from battletest.cli_options import remote_control_options
 from battletest.errors import UsageError
+from battletest.netutil import remote_control_options
 
 API_ENV = "BATTLETEST_PROXY_API"
 TOKEN_ENV = "BATTLETEST_PROXY_TOKEN"
