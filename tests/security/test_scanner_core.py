@@ -19,6 +19,7 @@ import pytest
 from battletest.security import ScanSettings
 from battletest.security.checks.inject import base_request, encode_body, set_at
 from battletest.security.checks.privilege import escalation_values, rank
+from battletest.security.checks.references import references
 from battletest.security.context import ScanContext, ScanIdentity
 from battletest.spec import from_document
 from battletest.transport import Transport, WritePolicy
@@ -59,7 +60,13 @@ def test_fixed_workshop_gives_no_finding() -> None:
 
 
 def _doc(paths: dict[str, Any]) -> dict[str, Any]:
-    return {"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": paths}
+    key = {"key": {"type": "http", "scheme": "bearer"}}
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "t", "version": "1"},
+        "components": {"securitySchemes": key},
+        "paths": paths,
+    }
 
 
 def _ctx(
@@ -213,3 +220,75 @@ def test_escalation_values_rank_above_the_current_role() -> None:
     ctx.state["privilege:observed:role"] = ["supervisor"]
     assert escalation_values(ctx, "role", None, "member")[0] == "supervisor"
     assert rank("administrator") > rank("moderator") > rank("member") > rank("viewer")
+
+
+def test_put_creates_on_a_free_id_that_fits_the_pattern_and_is_owned() -> None:
+    """``PUT /plates/{plate}`` creates: the scanner picks a fresh id matching the parameter's
+    pattern, writes only where the GET says nothing is (404), and owns what it made."""
+    taken = {"BT-TAKEN"}
+    sent: list[tuple[str, str]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append((request.method, request.url.path))
+        plate = request.url.path.rsplit("/", 1)[-1]
+        if request.method == "GET":
+            return httpx.Response(200 if plate in taken else 404, json={"plate": plate})
+        taken.add(plate)
+        return httpx.Response(201, json={"plate": plate})
+
+    plate = {"name": "plate", "in": "path", "required": True}
+    plate["schema"] = {"type": "string", "pattern": "^[A-Z0-9-]{2,12}$"}
+    body = _json({"type": "object", "properties": {"colour": {"type": "string"}}})
+    paths = {
+        "/plates/{plate}": {
+            "parameters": [plate],
+            "get": {"responses": {}},
+            "put": {"requestBody": body, "responses": {}},
+        }
+    }
+    ann = ScanIdentity(name="ann", token="t")
+    ctx = _ctx(paths, handler, [ann])
+    assert ctx.can_create("/plates")
+    made, ex = ctx.create(ann, "/plates")
+    assert made is not None and ex is not None and ex.status == 201
+    assert made.id.startswith("BT-") and made.id != "BT-TAKEN"
+    assert sent[:2] == [("GET", f"/plates/{made.id}"), ("PUT", f"/plates/{made.id}")]
+    assert ctx.client.policy is not None and ctx.client.policy.owned(f"/plates/{made.id}")
+
+
+def test_an_rpc_reference_is_made_by_its_create_operation() -> None:
+    """``plot_id`` with no REST collection: the object comes from ``POST /rpc/plots.create``,
+    and a required ``plot_id`` of the base request names the scanner's own plot."""
+    plots: dict[int, str] = {}
+    seen: list[httpx.URL] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url)
+        if request.url.path.endswith("plots.create"):
+            plots[len(plots) + 7] = parse_qs(request.content.decode())["name"][0]
+            return httpx.Response(201, json={"id": max(plots)})
+        found = plots.get(int(request.url.params.get("plot_id", "0")))
+        return httpx.Response(200 if found else 404, json={"name": found})
+
+    form = {
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {"type": "object", "properties": {"name": {"type": "string"}}}
+            }
+        }
+    }
+    query = {"name": "plot_id", "in": "query", "required": True, "schema": {"type": "integer"}}
+    secured = {"security": [{"key": []}], "responses": {}}
+    paths = {
+        "/rpc/plots.create": {"post": {"requestBody": form, **secured}},
+        "/rpc/plots.get": {"get": {"parameters": [query], **secured}},
+    }
+    ann = ScanIdentity(name="ann", token="t")
+    ctx = _ctx(paths, handler, [ann])
+    getter = ctx.find("GET", "/rpc/plots.get")
+    assert getter is not None
+    (ref,) = references(ctx, getter)
+    assert ref.creator is not None and ref.creator.url_path == "/rpc/plots.create"
+    probe = base_request(ctx, getter)
+    assert not isinstance(probe, str) and probe.base is not None and probe.base.status == 200
+    assert seen[-1].params["plot_id"] == "7"

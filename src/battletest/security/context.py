@@ -19,7 +19,7 @@ from battletest.results import Finding
 from battletest.security.canary import Canary
 from battletest.security.framework import CheckInfo, make_finding
 from battletest.security.settings import LoginSettings, ScanSettings
-from battletest.security.values import example
+from battletest.security.values import example, fresh_id
 from battletest.spec import Operation, path_matches
 from battletest.transport import ANONYMOUS, Exchange, Transport
 from battletest.transport.identities import AuthConfig, Identity, IdentitySession, parse_cookie
@@ -258,7 +258,16 @@ class ScanContext:
             identity.token = None
             login(self.client, identity, self.settings.login)
             return self.send(method, path, identity, headers=headers, **kwargs)
+        if method == "DELETE" and ex.ok:
+            self._deleted(path.split("?", 1)[0])
         return ex
+
+    def _deleted(self, path: str) -> None:
+        """An object the scanner created is gone: later checks create another."""
+        for obj in list(self.created):
+            if path.rstrip("/") == f"{obj.collection}/{obj.id}":
+                self.created.remove(obj)
+                self.forget_listings(obj.collection)
 
     def finding(self, op: Operation | None, ex: Exchange | None, **kw: Any) -> Finding:
         """A finding of the running check, evidence redacted with every known secret."""
@@ -307,6 +316,14 @@ class ScanContext:
             key=lambda c: ("{" in c, len(c)),
         )
         return found[0] if found else None
+
+    def can_create(self, collection: str) -> bool:
+        """The scanner can make an object in ``collection``: a POST on it, or a PUT on its
+        item with a GET to tell a free id (``PUT /vehicles/{plate}``)."""
+        if self.find("POST", collection) is not None:
+            return True
+        put, get = self.item_op(collection, "PUT"), self.item_op(collection, "GET")
+        return put is not None and get is not None and len(put.path_params) == 1
 
     def in_spec(self, path: str) -> bool:
         for op in self.all_operations:
@@ -487,6 +504,10 @@ class ScanContext:
             ),
             None,
         )
+        if op is None:
+            put = self.item_op(collection, "PUT")
+            if put is not None and len(put.path_params) == 1 and "{" not in collection:
+                return self._put_create(identity, collection, put, extra)
         if op is None or item is None:
             return None, None
         body = {**self.body_for(op, identity), **(extra or {})}
@@ -512,6 +533,41 @@ class ScanContext:
         if policy is not None:  # the transport may not know this id's name: say it is ours
             policy.note_created(f"{collection}/{found[0]}")
         return obj, ex
+
+    def _put_create(
+        self,
+        identity: ScanIdentity,
+        collection: str,
+        put: Operation,
+        extra: Mapping[str, Any] | None,
+    ) -> tuple[Created | None, Exchange | None]:
+        """Create by ``PUT`` on an id the scanner chooses (``PUT /vehicles/{plate}``): a fresh,
+        marked id that the item's GET answers 404 for, claimed as the scanner's own before the
+        PUT (the write policy lets battletest write only what it created)."""
+        getter = self.item_op(collection, "GET")
+        if getter is None:  # without a read, a free id cannot be told from a taken one
+            return None, None
+        param = put.path_params[-1]
+        schema = next((p.schema for p in put.parameters if p.name == param), None)
+        policy = getattr(self.client, "policy", None)
+        for _ in range(3):
+            fresh = fresh_id(schema, self.rng)
+            path = put.fill({param: fresh}) or ""
+            if self.send("GET", getter.fill({param: fresh}) or path, identity).status != 404:
+                continue  # taken, or not tellable: never write over it
+            if policy is not None:
+                policy.note_created(path)
+            body = {**self.body_for(put, identity), **(extra or {})}
+            ex = self.send("PUT", path, identity, json_body=body)
+            self.forget_listings(collection)
+            if not ex.ok:
+                if policy is not None:
+                    policy.deleted.add(path)  # nothing was made there
+                return None, ex
+            obj = Created(identity.name, collection, fresh, body, ex.json())
+            self.created.append(obj)
+            return obj, ex
+        return None, None
 
     def _listed_as_new(
         self, identity: ScanIdentity, collection: str, body: Mapping[str, Any], param: str
@@ -559,7 +615,7 @@ class ScanContext:
     def cleanup(self) -> None:
         """Delete what the scanner created (best effort) and stop the canary."""
         by_name = {i.name: i for i in self.identities}
-        for obj in reversed(self.created):
+        for obj in reversed(list(self.created)):  # a delete drops it from the list
             item = self.item_op(obj.collection, "DELETE")
             ident = by_name.get(obj.identity)
             if item is None or ident is None:

@@ -7,6 +7,7 @@ recognisable in the target's data.
 from __future__ import annotations
 
 import random
+import re
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -96,3 +97,39 @@ def _nullable(schema: Mapping[str, Any]) -> bool:
         for key in ("anyOf", "oneOf")
         for s in schema.get(key) or []
     )
+
+
+def fresh_id(schema: Mapping[str, Any] | None, rng: random.Random) -> str:
+    """A new, marked id for an object the scanner creates under a name it chooses (a PUT on
+    ``/vehicles/{plate}``) that fits the parameter's type, format, pattern and length."""
+    schema = schema or {}
+    tag = f"{rng.randrange(10**6):06d}"
+    if schema.get("type") == "integer":
+        return str(rng.randrange(10**8, 10**9))
+    if schema.get("format") == "uuid":
+        return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    letters = "".join(chr(ord("A") + rng.randrange(26)) for _ in range(8))
+    candidates = [
+        f"battletest-{tag}",
+        f"bt-{tag}",
+        f"BT-{tag}",
+        f"bt{tag}",
+        f"BT{tag}",
+        tag,
+        letters,
+        letters.lower(),
+        letters[:3],
+        letters[:3].lower(),
+    ]
+    pattern = schema.get("pattern")
+    low, high = int(schema.get("minLength", 1)), int(schema.get("maxLength", 64))
+    for value in candidates:
+        if not low <= len(value) <= high:
+            continue
+        try:
+            if pattern and not re.search(str(pattern), value):
+                continue
+        except re.error:
+            pass
+        return value
+    return candidates[0]

@@ -59,7 +59,7 @@ def _foreign_object(
     )
     if collection_tpl is None:
         return None
-    if len(op.path_params) == 1 and ctx.find("POST", collection_tpl) is not None:
+    if len(op.path_params) == 1 and ctx.can_create(collection_tpl):
         obj = ctx.owned(owner, collection_tpl)
         if obj is not None:
             return (op.fill({op.path_params[0]: obj.id}) or "") + ctx.query(op), obj.id, True
@@ -262,6 +262,8 @@ def register(scanner: Scanner) -> None:
         who = low[0]
         helper = (ctx.admins or low)[0]
         path = ctx.fill(op, helper) if op.path_params else op.url_path
+        if path is None and op.method != "GET" and not ctx.settings.allow_destructive:
+            path = ctx.fill(op, helper, own=True)  # an object created for the test
         if path is None:
             return Outcome.inconclusive(f"no object id known for {', '.join(op.path_params)}")
         if op.method == "GET":
@@ -275,7 +277,7 @@ def register(scanner: Scanner) -> None:
             and len(op.path_params) == 1
             and collection
             and ctx.admins
-            and ctx.find("POST", collection)
+            and ctx.can_create(collection)
         ):
             obj, _ = ctx.create(ctx.admins[0], collection)
             if obj is not None:

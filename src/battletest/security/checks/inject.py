@@ -247,6 +247,8 @@ def base_request(ctx: ScanContext, op: Operation) -> Probe | str:
         probe = probe_for(ctx, op, who, own=own)
         if probe is None:
             continue
+        if who is not None:
+            _refer_to_own(ctx, op, who, probe)
         ex = probe.send()
         probe.base = ex
         if ex.ok:
@@ -293,6 +295,26 @@ def probe_for(
     }
     media, body, files = request_body(ctx, op, who)
     return Probe(ctx, op, who, values, query, headers, cookies, body, media=media, files=files)
+
+
+def _refer_to_own(ctx: ScanContext, op: Operation, who: ScanIdentity, probe: Probe) -> None:
+    """Inputs that name an object made by another operation (``plot_id`` of
+    ``POST /rpc/plots.create``) get the id of one the scanner made as ``who``."""
+    from battletest.security.checks.references import own_object_id, references
+
+    for ref in references(ctx, op):
+        if ref.creator is None:
+            continue
+        made = None
+        if ref.location == "query" and ref.name in probe.query:
+            made = own_object_id(ctx, who, ref)
+            if made is not None:
+                probe.query[ref.name] = made
+        elif probe.body is not None and ref.name in probe.body:
+            made = own_object_id(ctx, who, ref)
+            if made is not None:
+                number = ref.numeric and made.isdigit() and probe.media == "json"
+                probe.body[ref.name] = int(made) if number else made
 
 
 def _anonymous_fill(ctx: ScanContext, op: Operation) -> str | None:

@@ -9,11 +9,18 @@ scanner wrote into it, or the same answer A gets while a missing id gets another
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from battletest.security.checks.common import signature
 from battletest.security.checks.inject import Probe, Slot, body_media, probe_for
-from battletest.security.context import ScanContext, ScanIdentity, strings_of
+from battletest.security.context import (
+    Created,
+    ScanContext,
+    ScanIdentity,
+    extract_ids,
+    strings_of,
+)
 from battletest.security.framework import Outcome
 from battletest.spec import Operation
 from battletest.transport import Exchange
@@ -25,8 +32,9 @@ class Reference:
 
     location: str  # query | body | form
     name: str
-    collection: str  # the collection's URL path template
+    collection: str  # the collection's URL path template, or the creating operation's path
     numeric: bool = False  # the input is a number (a JSON body gets the id as one)
+    creator: Operation | None = None  # RPC style: the operation that makes such objects
 
     @property
     def label(self) -> str:
@@ -49,10 +57,69 @@ def references(ctx: ScanContext, op: Operation) -> list[Reference]:
         bare = name.lower() in {"id", "uuid"} or schema.get("format") == "uuid"
         if collection is None and bare and op.method == "GET" and ctx.item_op(op.url_path):
             collection = op.url_path  # ?id= on the collection itself
+        numeric = schema.get("type") in {"integer", "number"}
         if collection is not None:
-            numeric = schema.get("type") in {"integer", "number"}
             out.append(Reference(location, name, collection, numeric))
+            continue
+        creator = creator_for(ctx, name)
+        if creator is not None and creator is not op:
+            out.append(Reference(location, name, creator.url_path, numeric, creator))
     return out
+
+
+_CREATE_VERBS = frozenset({"create", "add", "new", "register", "book", "open", "submit", "make"})
+
+
+def _words(path: str) -> list[str]:
+    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", path)
+    return [w.lower() for w in re.split(r"[^A-Za-z0-9]+", spaced) if w]
+
+
+def creator_for(ctx: ScanContext, name: str) -> Operation | None:
+    """RPC style (``POST /rpc/plots.create`` for ``plot_id``): a POST without path parameters
+    whose path names the reference's stem (or its plural) and a create verb."""
+    m = re.match(r"^(?P<stem>[A-Za-z0-9]+?)[_-]?(id|Id|ID|uuid|Uuid|UUID)$", name)
+    if m is None:
+        return None
+    stem = m.group("stem").lower()
+    forms = {stem, stem + "s", stem + "es"}
+    for op in ctx.all_operations:
+        if op.method != "POST" or op.path_params or not op.body_properties():
+            continue
+        words = set(_words(op.url_path))
+        if words & forms and words & _CREATE_VERBS:
+            return op
+    return None
+
+
+def own_object_id(ctx: ScanContext, who: ScanIdentity, ref: Reference) -> str | None:
+    """The id of an object the scanner made as ``who`` through ``ref``'s creator."""
+    made = _rpc_create(ctx, who, ref)
+    return made.id if made is not None else None
+
+
+def _rpc_create(ctx: ScanContext, who: ScanIdentity, ref: Reference) -> Created | None:
+    """An object made through the reference's creating operation as ``who`` (once per scan
+    and identity), remembered as the scanner's own."""
+    assert ref.creator is not None
+    for c in ctx.created:
+        if c.identity == who.name and c.collection == ref.collection:
+            return c
+    key = f"create-failed:{who.name}:{ref.collection}"
+    if key in ctx.state:
+        return None
+    ctx.state[key] = True
+    probe = probe_for(ctx, ref.creator, who)
+    if probe is None or probe.body is None:
+        return None
+    ex = probe.send()
+    found = extract_ids(ex.json(), ref.name) if ex.ok else []
+    if not found:
+        return None
+    del ctx.state[key]
+    made = Created(who.name, ref.collection, found[0], probe.body, ex.json())
+    ctx.created.append(made)
+    return made
 
 
 def _ask(
@@ -68,10 +135,16 @@ def _ask(
 
 
 def _foreign(
-    ctx: ScanContext, a: ScanIdentity, b: ScanIdentity, collection: str
+    ctx: ScanContext, a: ScanIdentity, b: ScanIdentity, ref: Reference
 ) -> tuple[str, list[str]] | None:
     """An object of A that B has no claim to: (id, the unique values the scanner wrote)."""
-    if ctx.find("POST", collection) is not None and "{" not in collection:
+    collection = ref.collection
+    if ref.creator is not None:
+        made = _rpc_create(ctx, a, ref)
+        if made is None:
+            return None
+        return made.id, [v for v in strings_of(made.body) if "battletest" in v]
+    if ctx.can_create(collection) and "{" not in collection:
         made = ctx.owned(a, collection)
         if made is not None:
             return made.id, [v for v in strings_of(made.body) if "battletest" in v]
@@ -108,7 +181,7 @@ def reference_bola(ctx: ScanContext, op: Operation) -> Outcome:
     reason = ""
     for ref in refs:
         for a, b in pairs:
-            target = _foreign(ctx, a, b, ref.collection)
+            target = _foreign(ctx, a, b, ref)
             if target is None:
                 reason = f"{a.name} has no object in {ref.collection} that {b.name} does not own"
                 continue
