@@ -292,3 +292,74 @@ def test_an_rpc_reference_is_made_by_its_create_operation() -> None:
     probe = base_request(ctx, getter)
     assert not isinstance(probe, str) and probe.base is not None and probe.base.status == 200
     assert seen[-1].params["plot_id"] == "7"
+
+
+def _rpc_profile_service(vulnerable: bool) -> tuple[dict[str, Any], Any]:
+    """An RPC profile: ``POST /rpc/profile.update`` (form) and ``GET /rpc/profile.get``."""
+    people = {"t-ann": {"username": "ann", "role": "member"}}
+    people["t-cat"] = {"username": "cat", "role": "admin"}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        me = people.get(request.headers.get("authorization", "").removeprefix("Bearer "))
+        if me is None:
+            return httpx.Response(401, json={"error": "who are you?"})
+        if request.method == "POST":
+            form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
+            if vulnerable and "role" in form:
+                me["role"] = form["role"]
+        return httpx.Response(200, json=me)
+
+    form = {
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {"type": "object", "properties": {"display_name": {"type": "string"}}}
+            }
+        }
+    }
+    secured = {"security": [{"key": []}], "responses": {}}
+    paths = {
+        "/rpc/profile.update": {"post": {"requestBody": form, **secured}},
+        "/rpc/profile.get": {"get": secured},
+    }
+    return _doc(paths), handler
+
+
+@pytest.mark.parametrize("vulnerable", [True, False])
+def test_rpc_profile_update_escalates_the_role_and_reads_it_back(vulnerable: bool) -> None:
+    from battletest.security import scan
+
+    doc, handler = _rpc_profile_service(vulnerable)
+    people = [
+        ScanIdentity(name="ann", role="member", token="t-ann"),
+        ScanIdentity(name="cat", role="admin", token="t-cat"),
+    ]
+    settings = ScanSettings(checks=["mass-assignment"])
+    outcome = scan("http://api.test", doc, people, settings, transport=httpx.MockTransport(handler))
+    found = [(f.method, f.path, f.parameter) for f in outcome.findings]
+    if vulnerable:  # the value the admin's own profile holds; the old one written back after
+        assert found == [("POST", "/rpc/profile.update", "role")]
+        assert "role='admin'" in outcome.findings[0].evidence["note"]
+    else:
+        assert found == [] and not outcome.inconclusive
+
+
+@pytest.mark.slow
+def test_redos_is_found_behind_a_length_cap() -> None:
+    """A service that cuts input at 24 characters before an exponential match: the long
+    shapes are cut to the same length, the short shape (6 against 24) still scales."""
+    import time
+
+    from battletest.security import scan
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        code = request.url.params.get("code", "")[:24]
+        run = len(code) - len(code.lstrip("a"))
+        if run >= 20:  # 2**run backtracking steps: a wall of time past 20 characters
+            time.sleep(0.6)
+        return httpx.Response(200, json={"valid": False})
+
+    query = {"name": "code", "in": "query", "required": True, "schema": {"type": "string"}}
+    doc = _doc({"/codes.check": {"get": {"parameters": [query], "responses": {}}}})
+    settings = ScanSettings(checks=["redos"], depth="basic")
+    outcome = scan("http://api.test", doc, [], settings, transport=httpx.MockTransport(handler))
+    assert [(f.path, f.parameter) for f in outcome.findings] == [("/codes.check", "query code")]

@@ -31,13 +31,16 @@ _SENSITIVE = re.compile(
 
 def _mass_target(ctx: ScanContext, op: Operation) -> str | None:
     """Which write mass assignment tries: a create, an update of an item (the scanner's own
-    object), the caller's own profile (``PUT``/``PATCH`` with no id and a GET on the path)."""
+    object), the caller's own profile (``PUT``/``PATCH`` with no id, or a POST naming the
+    profile, read back by a GET on the path or one naming the profile)."""
     if ctx.is_create(op):
         return "create"
+    if op.method == "POST" and not op.path_params and escalation.profile_reader(ctx, op):
+        return "profile"  # RPC style: POST /rpc/profile.update, read by GET /rpc/profile.get
     if op.method not in {"PUT", "PATCH"} or not op.body_properties():
         return None
     if not op.path_params:
-        return "profile" if ctx.find("GET", op.url_path) is not None else None
+        return "profile" if escalation.profile_reader(ctx, op) is not None else None
     return "item" if ctx.find("GET", op.url_path) is not None else None
 
 
@@ -334,7 +337,9 @@ def register(scanner: Scanner) -> None:
         who = people[0]
         kind = _mass_target(ctx, op)
         if kind == "profile":
-            return escalation.update(ctx, op, who, op.url_path, restore=True)
+            reader = escalation.profile_reader(ctx, op)
+            assert reader is not None
+            return escalation.update(ctx, op, who, op.url_path, reader.url_path, restore=True)
         if kind == "item":
             path = ctx.fill(op, who, own=True)
             if path is None:
@@ -342,7 +347,7 @@ def register(scanner: Scanner) -> None:
             reader = ctx.item_op(op.collection_path() or "", "GET")
             if reader is None or reader.url_path != op.url_path:
                 return Outcome.inconclusive("no GET on the same item to read the change back")
-            return escalation.update(ctx, op, who, path, restore=False)
+            return escalation.update(ctx, op, who, path, path, restore=False)
         writable = {k for k, v in op.body_properties().items() if not v.get("readOnly")}
         item = ctx.item_op(op.url_path)
         assert item is not None

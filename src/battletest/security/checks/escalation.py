@@ -17,10 +17,12 @@ identity's profile holds, common role names. A 5xx answer is never counted as cl
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from battletest.results import Finding
+from battletest.security.checks.inject import body_media, encode_body
 from battletest.security.checks.privilege import ROLE_PROPERTY, escalation_values, observe_roles
 from battletest.security.context import ScanContext, ScanIdentity
 from battletest.security.framework import Outcome
@@ -68,6 +70,42 @@ def _finding(
     )
 
 
+def _write(
+    ctx: ScanContext, op: Operation, who: ScanIdentity, path: str, body: dict[str, Any]
+) -> Exchange:
+    """The write, encoded as the operation declares (JSON, URL-encoded form, multipart)."""
+    headers: dict[str, str] = {}
+    kwargs = encode_body(body_media(op), body, headers)
+    kwargs.setdefault("headers", headers)
+    return ctx.send(op.method, path, who, **kwargs)
+
+
+_SELF = re.compile(r"(^|[/._-])(me|self|my|profile|account|whoami)([/._-]|$)", re.I)
+
+
+def profile_reader(ctx: ScanContext, op: Operation) -> Operation | None:
+    """The GET that reads back the caller's own profile a write changes: a GET on the same
+    path, or (RPC style) a GET naming the profile like the write (``/rpc/profile.get`` for
+    ``/rpc/profile.update``)."""
+    if op.path_params:
+        return None
+    same = ctx.find("GET", op.url_path)
+    if same is not None and op.method in {"PUT", "PATCH"}:
+        return same
+    m = _SELF.search(op.url_path)
+    if m is None:
+        return None
+    word = m.group(2).lower()
+    head = op.url_path[: m.start(2)]
+    for reader in ctx.all_operations:
+        if reader.method != "GET" or reader.path_params or not reader.url_path.startswith(head):
+            continue
+        found = _SELF.search(reader.url_path)
+        if found is not None and found.group(2).lower() == word:
+            return reader
+    return None
+
+
 def _write_body(
     ctx: ScanContext, op: Operation, who: ScanIdentity, before: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -81,11 +119,17 @@ def _write_body(
 
 
 def update(
-    ctx: ScanContext, op: Operation, who: ScanIdentity, path: str, *, restore: bool
+    ctx: ScanContext,
+    op: Operation,
+    who: ScanIdentity,
+    path: str,
+    read_path: str,
+    *,
+    restore: bool,
 ) -> Outcome:
-    """One property at a time on an update, read back through ``GET path``; ``restore``
-    writes the old value back (the caller's own profile)."""
-    first = ctx.send("GET", path, who)
+    """One property at a time on an update of ``path``, read back through ``GET read_path``;
+    ``restore`` writes the old value back (the caller's own profile)."""
+    first = ctx.send("GET", read_path, who)
     before = first.json()
     if not first.ok or not isinstance(before, dict):
         return Outcome.inconclusive(
@@ -93,7 +137,7 @@ def update(
         )
     for admin in ctx.admins[:1]:
         if admin is not who and not op.path_params:
-            seen = ctx.send("GET", path, admin).json()
+            seen = ctx.send("GET", read_path, admin).json()
             if isinstance(seen, dict):
                 observe_roles(ctx, seen)
     findings: list[Finding] = []
@@ -101,18 +145,18 @@ def update(
     for key, values in candidates(ctx, op, before).items():
         for value in values[:2]:
             body = {**_write_body(ctx, op, who, before), key: value}
-            ex = ctx.send(op.method, path, who, json_body=body)
+            ex = _write(ctx, op, who, path, body)
             if ex.status >= 500:
                 errors.append(f"{key}={value!r}: HTTP {ex.status}")
                 continue
             if not ex.ok:
                 continue
-            read = ctx.send("GET", path, who)
+            read = ctx.send("GET", read_path, who)
             after = read.json()
             if isinstance(after, dict) and after.get(key) == value and before.get(key) != value:
                 findings.append(_finding(ctx, op, ex, read, key, value, before.get(key)))
                 if restore and key in before:  # put the identity back as it was
-                    ctx.send(op.method, path, who, json_body={**body, key: before[key]})
+                    _write(ctx, op, who, path, {**body, key: before[key]})
                 break
     if findings:
         return Outcome.found(*findings)
