@@ -363,3 +363,31 @@ def test_redos_is_found_behind_a_length_cap() -> None:
     settings = ScanSettings(checks=["redos"], depth="basic")
     outcome = scan("http://api.test", doc, [], settings, transport=httpx.MockTransport(handler))
     assert [(f.path, f.parameter) for f in outcome.findings] == [("/codes.check", "query code")]
+
+
+@pytest.mark.parametrize("leaky", [True, False])
+def test_data_exposure_reads_objects_nested_one_level_down(leaky: bool) -> None:
+    from battletest.security import scan
+
+    owner: dict[str, Any] = {"username": "ann", "display_name": "Ann"}
+    if leaky:
+        owner["password_hash"] = "5e884898da28047151d0e56f8dc62927"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"items": [{"id": 1, "name": "bed", "owner": owner}]})
+
+    item = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "name": {"type": "string"},
+            "owner": {"type": "object", "properties": {"username": {}, "display_name": {}}},
+        },
+    }
+    listing = {"type": "object", "properties": {"items": {"type": "array", "items": item}}}
+    ok = {"200": {"description": "ok", **_json(listing)}}
+    doc = _doc({"/plots.list": {"get": {"responses": ok}}})
+    settings = ScanSettings(checks=["data-exposure"])
+    outcome = scan("http://api.test", doc, [], settings, transport=httpx.MockTransport(handler))
+    found = [f.parameter for f in outcome.findings]
+    assert found == (["owner.password_hash"] if leaky else [])

@@ -416,8 +416,9 @@ def register(scanner: Scanner) -> None:
     )
     def data_exposure(ctx: ScanContext, op: Operation | None) -> Outcome:
         """Reads the operation (as an identity that can) twice and reports properties named
-        like credentials, hashes, tokens or card data with a value, and properties the
-        response schema does not declare, when both reads show them."""
+        like credentials, hashes, tokens or card data with a value (also in objects nested one
+        level down: ``owner.password_hash``), and top-level properties the response schema
+        does not declare, when both reads show them."""
         assert op is not None
         found = _first_readable(ctx, op)
         if isinstance(found, str):
@@ -432,13 +433,13 @@ def register(scanner: Scanner) -> None:
         findings = []
         second = _valued_keys(ctx.send("GET", path, who).json())
         for key in sorted(keys & second):
-            if _SENSITIVE.search(key):
+            if _SENSITIVE.search(key.rsplit(".", 1)[-1]):
                 findings.append(
                     ctx.finding(
                         op, ex, parameter=key, note=f"response carries {key!r} with a value"
                     )
                 )
-            elif schema_known and key not in declared:
+            elif schema_known and "." not in key and key not in declared:
                 findings.append(
                     ctx.finding(
                         op,
@@ -563,13 +564,23 @@ def _has(ex: Exchange, object_id: str, op: Operation) -> bool:
     return ex.ok and object_id in extract_ids(ex.json(), param)
 
 
+_EMPTY: tuple[Any, ...] = (None, "", [], {}, "***", "[redacted]")
+
+
 def _valued_keys(body: Any) -> set[str]:
+    """Keys with a value in the objects a response carries, and ``parent.key`` for those of
+    the objects nested one level down (a plot's ``owner``, a booking's ``payment``)."""
     keys = json_keys(body)
     items = listed_items(body)
     valued = set()
     for key in keys:
         for it in items[:20]:
-            if isinstance(it, dict) and it.get(key) not in (None, "", [], {}, "***", "[redacted]"):
+            if isinstance(it, dict) and it.get(key) not in _EMPTY:
                 valued.add(key)
                 break
+    for it in items[:20]:
+        for key, value in it.items():
+            nested = value[0] if isinstance(value, list) and value else value
+            if isinstance(nested, dict):
+                valued |= {f"{key}.{k}" for k, v in nested.items() if v not in _EMPTY}
     return valued
