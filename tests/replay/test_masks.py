@@ -130,3 +130,11 @@ def test_a_broken_masks_file_is_one_line(tmp_path: Path) -> None:
     bad.write_text("{")
     with pytest.raises(ConfigError, match="not valid JSON"):
         MaskSet.load(bad)
+
+
+def test_a_counter_gets_an_open_range() -> None:
+    answers = [{"seq": 4, "t": 0.5}, {"seq": 9, "t": 0.7}, {"seq": 17, "t": 0.6}]
+    masks = {m.path: m for m in learn("GET /x", answers)}
+    assert (masks["$.seq"].low, masks["$.seq"].high) == (0.0, None)  # the next one is past 17
+    assert (masks["$.t"].low, masks["$.t"].high) == (0.5, 0.7)
+    assert masks["$.seq"].allows(4, 400) and not masks["$.t"].allows(0.5, 0.9)

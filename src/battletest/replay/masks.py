@@ -81,9 +81,17 @@ def is_timestamp(value: Any) -> bool:
     return False
 
 
+_SHAPE = str.maketrans(
+    dict.fromkeys("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", "x")
+)
+
+
 def shape(value: str) -> str:
     """Letters and digits as ``x``, everything else as itself: ``call_59b6f7`` → ``xxxx_xxxxxx``."""
-    return "".join("x" if c.isalnum() else c for c in value)
+    out = value.translate(_SHAPE)
+    if not out.isascii():  # letters and digits of other scripts too
+        out = "".join("x" if c.isalnum() else c for c in out)
+    return out
 
 
 def same_token_shape(a: Any, b: Any) -> bool:
@@ -165,17 +173,15 @@ class Mask:
     operation: str = "*"
     low: float | None = None  # number-range bounds
     high: float | None = None
+    steps: tuple[str, ...] = field(default=(), init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ConfigError(
                 f"unknown mask kind {self.kind!r} at {self.path}", hint=f"one of {', '.join(KINDS)}"
             )
-        parse_path(self.path)
-
-    @property
-    def steps(self) -> tuple[str, ...]:
-        return _generic(parse_path(self.path))
+        # parsed once: a comparison looks masks up for every node of every answer
+        object.__setattr__(self, "steps", _generic(parse_path(self.path)))
 
     def allows(self, expected: Any, actual: Any) -> bool:
         """Whether ``actual`` is an acceptable answer where ``expected`` was recorded."""
@@ -227,16 +233,30 @@ class MaskSet:
 
     masks: list[Mask] = field(default_factory=list)
     builtin: bool = True  # recognise uuids, timestamps and same-shape tokens without a mask
+    _index: dict[str, dict[tuple[str, ...], Mask]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _indexed: int = field(default=-1, init=False, repr=False, compare=False)
 
     def for_operation(self, operation: str) -> list[Mask]:
         return [m for m in self.masks if m.operation in ("*", operation)]
 
+    def lookup(self, operation: str) -> dict[tuple[str, ...], Mask]:
+        """Generic path (array indexes as ``*``) → mask, for one operation; the operation's own
+        masks win over ``*`` ones. Built once per operation (and again after a change)."""
+        if self._indexed != len(self.masks):
+            self._index.clear()
+            self._indexed = len(self.masks)
+        table = self._index.get(operation)
+        if table is None:
+            table = {}
+            for mask in sorted(self.for_operation(operation), key=lambda m: m.operation != "*"):
+                table[mask.steps] = mask
+            self._index[operation] = table
+        return table
+
     def find(self, operation: str, steps: Sequence[str]) -> Mask | None:
-        generic = _generic(steps)
-        for mask in self.for_operation(operation):
-            if _path_matches(mask.steps, generic):
-                return mask
-        return None
+        return self.lookup(operation).get(_generic(steps)) if self.masks else None
 
     def merge(self, more: Iterable[Mask]) -> MaskSet:
         seen = {(m.operation, m.path) for m in self.masks}
@@ -271,12 +291,6 @@ class MaskSet:
         return cls([Mask.from_json(m, f"{file.name}: mask #{i + 1}") for i, m in enumerate(raw)])
 
 
-def _path_matches(pattern: Sequence[str], steps: Sequence[str]) -> bool:
-    return len(pattern) == len(steps) and all(
-        p in ("*", s) for p, s in zip(pattern, steps, strict=True)
-    )
-
-
 # ----------------------------------------------------------------------------------- learning
 
 
@@ -299,7 +313,8 @@ def learn(operation: str, answers: Sequence[Any]) -> list[Mask]:
     """Masks proposed from several JSON answers to the same request (two or more).
 
     Each field whose values differ gets the kind its values share (``recognise``; numbers
-    that are no timestamps get a ``number-range`` spanning what was seen); an array holding the
+    that are no timestamps get a ``number-range`` spanning what was seen, and integers taking
+    three or more values — counters, sequence numbers — an open one, ``[0, ∞)``); an array holding the
     same items in another order gets ``set-ordering``. A field that differs in no recognised
     way gets no mask: that difference is reported, never silently hidden."""
     if len(answers) < 2:
@@ -322,10 +337,13 @@ def learn(operation: str, answers: Sequence[Any]) -> list[Mask]:
             kind = recognise(a, b)
             if kind is None and _is_number(a) and _is_number(b):
                 seen = [v for ans in answers for s, v in walk(ans) if _generic(s) == generic]
-                nums = [float(v) for v in seen if _is_number(v)]
-                found[generic] = Mask(
-                    format_path(generic), "number-range", operation, min(nums), max(nums)
-                )
+                nums = [v for v in seen if _is_number(v)]
+                if all(isinstance(v, int) and v >= 0 for v in nums) and len(set(nums)) > 2:
+                    # a counter (a sequence number, a total): its next value is past any seen
+                    low, high = 0.0, None
+                else:
+                    low, high = float(min(nums)), float(max(nums))
+                found[generic] = Mask(format_path(generic), "number-range", operation, low, high)
             elif kind is not None:
                 found[generic] = Mask(format_path(generic), kind, operation)
     # a mask on a field inside a set-ordered array still holds; keep both, sorted by path

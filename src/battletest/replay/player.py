@@ -11,6 +11,7 @@ difference fails it and its details hold both answers, the differences and a cur
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 from battletest.errors import SafetyError, TargetUnreachable, UsageError
 from battletest.redact import Redactor
-from battletest.replay.correlate import MissingValue, extract, render_request
+from battletest.replay.correlate import PLACEHOLDER, MissingValue, extract, render_request
 from battletest.replay.diff import Answer, Difference, diff
 from battletest.replay.har import Entry, Episode, is_text
 from battletest.replay.masks import MaskSet
@@ -54,9 +55,12 @@ SUITE = "replay"
 
 
 def operation_of(entry: Entry) -> str:
-    """``METHOD /path`` with placeholders as ``{name}`` (the key masks are stored under)."""
+    """``METHOD /path`` with placeholders as ``{name}`` (the key masks are stored under); the
+    second VU's ``{{call_id_2}}`` is the same operation as ``{{call_id}}``."""
     path = unquote(urlsplit(entry.url).path or "/")
-    return f"{entry.method} " + path.replace("{{", "{").replace("}}", "}")
+    return f"{entry.method} " + PLACEHOLDER.sub(
+        lambda m: "{" + re.sub(r"_\d+$", "", m.group(1)) + "}", path
+    )
 
 
 def _excerpt(answer: Answer | None, redactor: Redactor) -> dict[str, Any] | None:
@@ -121,8 +125,10 @@ def replay_episode(
     redactor: Redactor | None = None,
     key: str = "replay",
     on_case: Callable[[Case], None] | None = None,
+    on_answer: Callable[[Entry, Answer], None] | None = None,
 ) -> EpisodeRun:
-    """Replay one episode against ``http``'s target; one case per request."""
+    """Replay one episode against ``http``'s target; one case per request. ``on_answer`` sees
+    each recorded entry with the new answer (what a GOLDEN snapshot would store)."""
     masks = masks if masks is not None else MaskSet()
     red = redactor or http.redactor
     run = EpisodeRun()
@@ -131,7 +137,9 @@ def replay_episode(
     subs: dict[str, Any] = {}
     try:
         for index, entry in enumerate(episode.entries):
-            case = _replay_entry(episode, index, entry, http, masks, values, subs, red, key)
+            case = _replay_entry(
+                episode, index, entry, http, masks, values, subs, red, key, on_answer
+            )
             run.cases.append(case)
             if on_case is not None:
                 on_case(case)
@@ -151,6 +159,7 @@ def _replay_entry(
     subs: dict[str, Any],
     red: Redactor,
     key: str,
+    on_answer: Callable[[Entry, Answer], None] | None = None,
 ) -> Case:
     operation = operation_of(entry)
     name = f"{episode.name} #{index + 1} {operation}"
@@ -183,6 +192,8 @@ def _replay_entry(
         raise
     elapsed_ms = (time.perf_counter() - started) * 1000
     actual = Answer.of(exchange.status, exchange.response_headers, exchange.response_body)
+    if on_answer is not None:
+        on_answer(entry, actual)
     expected = Answer.of(entry.status, entry.response_headers, entry.response_body)
     found: list[Difference] = diff(
         expected, actual, masks=masks, operation=operation, substitutions=subs, redactor=red
