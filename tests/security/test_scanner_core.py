@@ -391,3 +391,47 @@ def test_data_exposure_reads_objects_nested_one_level_down(leaky: bool) -> None:
     outcome = scan("http://api.test", doc, [], settings, transport=httpx.MockTransport(handler))
     found = [f.parameter for f in outcome.findings]
     assert found == (["owner.password_hash"] if leaky else [])
+
+
+@pytest.mark.parametrize("vulnerable", [True, False])
+def test_an_admin_role_setter_called_on_oneself_is_bfla_and_is_undone(vulnerable: bool) -> None:
+    """No RBAC matrix: the admin tag makes ``POST /rpc/members.setRole`` privileged; ann sets
+    her own role to the enum's highest value, her profile shows it, and it is written back."""
+    from battletest.security import scan
+
+    roles = {"ann": "member", "cat": "admin"}
+    tokens = {"t-ann": "ann", "t-cat": "cat"}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        me = tokens.get(request.headers.get("authorization", "").removeprefix("Bearer "))
+        if me is None:
+            return httpx.Response(401, json={})
+        if request.method == "GET":
+            return httpx.Response(200, json={"username": me, "role": roles[me]})
+        if roles[me] != "admin" and not vulnerable:
+            return httpx.Response(403, json={"error": "administrators only"})
+        form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
+        roles[form["username"]] = form["role"]
+        return httpx.Response(200, json={"ok": True})
+
+    fields = {"username": {"type": "string"}, "role": {"enum": ["member", "steward", "admin"]}}
+    form = {"application/x-www-form-urlencoded": {"schema": {"properties": fields}}}
+    secured = {"security": [{"key": []}], "responses": {}}
+    paths = {
+        "/rpc/members.setRole": {
+            "post": {"tags": ["admin"], "requestBody": {"content": form}, **secured}
+        },
+        "/rpc/profile.get": {"get": secured},
+        "/rpc/profile.update": {"post": {"requestBody": {"content": form}, **secured}},
+    }
+    people = [
+        ScanIdentity(name="ann", role="member", username="ann", token="t-ann"),
+        ScanIdentity(name="cat", role="admin", username="cat", token="t-cat"),
+    ]
+    settings = ScanSettings(checks=["bfla"])
+    transport = httpx.MockTransport(handler)
+    outcome = scan("http://api.test", _doc(paths), people, settings, transport=transport)
+    found = [(f.path, f.parameter) for f in outcome.findings]
+    assert found == ([("/rpc/members.setRole", "role")] if vulnerable else [])
+    assert not outcome.inconclusive
+    assert roles == {"ann": "member", "cat": "admin"}  # ann is a member again

@@ -309,6 +309,9 @@ def register(scanner: Scanner) -> None:
                     )
                 path = mine
             own_object = True
+        raised = escalation.self_role_change(ctx, op, who)
+        if raised is not None:
+            return raised
         return _privileged_write(ctx, op, path, who, helper, own_object)
 
     @scanner.check(

@@ -163,3 +163,69 @@ def update(
     if errors:
         return Outcome.inconclusive(f"the service failed on {', '.join(errors[:3])}")
     return Outcome.clean()
+
+
+_USER_FIELD = re.compile(r"^(user|username|user_?name|login|member|account|user_?id|email)$", re.I)
+
+
+def role_change_fields(op: Operation) -> tuple[str, str] | None:
+    """(the field naming a user, the role-like field) of an operation that sets a user's
+    role (``POST /rpc/members.setRole`` with username and role), or None."""
+    if op.path_params:
+        return None
+    props = op.body_properties()
+    user = next((k for k in props if _USER_FIELD.match(k)), None)
+    role = next((k for k in props if ROLE_PROPERTY.match(k)), None)
+    return (user, role) if user and role else None
+
+
+def self_role_change(ctx: ScanContext, op: Operation, who: ScanIdentity) -> Outcome | None:
+    """A privileged role-setting operation called by ``who`` on itself with a higher role;
+    confirmed when ``who``'s own profile then shows that role, or a GET refused to it before
+    now answers; the configured role is written back afterwards. None: not such an operation."""
+    from battletest.security.checks.privilege import refused_paths
+    from battletest.security.values import example
+
+    fields = role_change_fields(op)
+    if fields is None or not (who.username or who.name):
+        return None
+    user, role = fields
+    values = escalation_values(ctx, role, op.body_properties()[role], who.role)
+    if not values:
+        return None
+    refused = sorted(refused_paths(ctx))
+    base = example(op.request_body, ctx.rng)
+    body = {**(base if isinstance(base, dict) else {}), user: who.username or who.name}
+    ex = _write(ctx, op, who, op.url_path, {**body, role: values[0]})
+    if ex.status in (401, 403):
+        return Outcome.clean()
+    if not ex.ok:
+        if ex.status >= 500:
+            return Outcome.inconclusive(
+                f"the service failed on {role}={values[0]!r}: HTTP {ex.status}"
+            )
+        return None  # refused for its content: the generic probe decides
+    reader = next(
+        (r for o in ctx.all_operations if o.method != "GET" and (r := profile_reader(ctx, o))),
+        None,
+    )
+    proof = ""
+    if reader is not None:
+        read = ctx.send("GET", reader.url_path, who).json()
+        if isinstance(read, dict) and read.get(role) == values[0]:
+            proof = f"{reader.url_path} now shows {role}={values[0]!r}"
+    for path in refused[:3]:
+        if not proof and ctx.send("GET", path, who).ok:
+            proof = f"GET {path}, refused to {who.name} before, now answers 2xx"
+    _write(ctx, op, who, op.url_path, {**body, role: who.role})  # back as it was
+    if not proof:
+        return Outcome.clean(f"HTTP {ex.status}, but {who.name}'s privileges did not change")
+    return Outcome.found(
+        ctx.finding(
+            op,
+            ex,
+            parameter=role,
+            note=f"{who.name} ({who.role}) set its own {role} to {values[0]!r}: {proof}; "
+            f"{role} written back to {who.role!r}",
+        )
+    )
