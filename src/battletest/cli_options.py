@@ -64,7 +64,17 @@ OPTIONS: dict[str, Callable[[Any], Any]] = {
         "mode",
         type=click.Choice(["LIVE", "LIVE_SMOKE", "MOCK", "GOLDEN"], case_sensitive=False),
         help="LIVE (default: full suites, writes only to objects battletest created), "
-        "LIVE_SMOKE (read-only) or MOCK (GOLDEN arrives in a later issue).",
+        "LIVE_SMOKE (read-only), MOCK, or GOLDEN (answers compared with snapshots).",
+    ),
+    "update_golden": click.option(
+        "--update-golden",
+        "update_golden",
+        is_flag=True,
+        default=None,
+        help="GOLDEN: accept this run's answers as the snapshots.",
+    ),
+    "golden_dir": click.option(
+        "--golden-dir", "golden_dir", help="GOLDEN: the snapshots' folder (.battletest/golden)."
     ),
     "json": click.option(
         "--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout."

@@ -406,6 +406,19 @@ class SuitesConfig(_Section):
         return v
 
 
+class GoldenSettings(_Section):
+    """GOLDEN mode: where the snapshots are, and whether this run accepts the answers."""
+
+    dir: str = Field(
+        default=".battletest/golden",
+        description="Folder of the GOLDEN snapshots (one JSON file per operation) and masks.",
+    )
+    update: bool = Field(
+        default=False,
+        description="Accept this run's answers as the snapshots (--update-golden).",
+    )
+
+
 class Config(_Section):
     """The resolved configuration of a run."""
 
@@ -420,8 +433,10 @@ class Config(_Section):
         default="LIVE",
         description="LIVE: the full suites under the write policy (writes only to objects "
         "battletest created); LIVE_SMOKE: read-only (GET/HEAD/OPTIONS); MOCK: battletest "
-        "launches the target and mocks its dependencies; GOLDEN: arrives later.",
+        "launches the target and mocks its dependencies; GOLDEN: the contract, auth and errors "
+        "suites compare every answer with its snapshot (docs/golden.md).",
     )
+    golden: GoldenSettings = Field(default_factory=GoldenSettings)
     seed: int | None = Field(
         default=None, ge=0, description="Random seed (printed; random when unset)."
     )
@@ -665,7 +680,16 @@ class _EnvSource(EnvSettingsSource):
 
 
 def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
-    """``BATTLETEST_SECTION__KEY=value`` variables as nested overrides (pydantic-settings)."""
+    """``BATTLETEST_SECTION__KEY=value`` variables as nested overrides (pydantic-settings);
+    ``TEST_MODE`` and ``TEST_SEED`` are read as ``BATTLETEST_MODE``/``BATTLETEST_SEED`` unless
+    those are set too (then ``BATTLETEST_*`` wins)."""
+    aliases = {  # other tools' names, read when battletest's own is not set
+        f"{ENV_PREFIX}{name}": environ[f"TEST_{name}"]
+        for name in ("MODE", "SEED")
+        if f"TEST_{name}" in environ and f"{ENV_PREFIX}{name}" not in environ
+    }
+    if aliases:
+        environ = {**environ, **aliases}
     try:
         return dict(_EnvSource(environ)())
     except SettingsError as exc:  # e.g. a list given as something that is not JSON

@@ -527,9 +527,19 @@ def _bt_transport(_bt_session: BtSession) -> Iterator[Any]:
         rate_limits=config.rate_limits,
         policy=policy,
     )
+    golden = None
+    if _bt_session.mode == "GOLDEN":  # every bt_client answer is compared with its snapshot
+        from battletest.golden import Golden
+
+        golden = Golden(config.golden.dir, update=config.golden.update, resend=transport.resend)
+        transport.observer = golden.observe
     try:
         yield transport
     finally:
+        if golden is not None:
+            golden.close_suite("pytest")  # writes the snapshots of a first run or an update
+            for note in golden.finish():
+                print(f"\n{note}")
         transport.close()
 
 

@@ -186,17 +186,21 @@ def execute(
     from battletest.transport import Identities, Transport, WritePolicy
 
     with interrupt_signals() as signals:
-        if config.mode == "GOLDEN":
-            raise UsageError(
-                "mode GOLDEN is not available yet (it arrives with recorded golden responses)",
-                hint="use --mode LIVE, --mode LIVE_SMOKE or --mode MOCK",
-            )
         names = select_suites(config, only, skip, suites_table)
         explicit = chosen_explicitly(config, only)
         redactor = Redactor(config.secrets(), config.credential_headers())
         # every line the console shows while the run goes passes through the run's redactor
         progress = RedactedProgress(progress or SilentProgress(), redactor)
-        seed = config.seed if config.seed is not None else random.SystemRandom().randrange(2**31)
+        golden = None
+        if config.mode == "GOLDEN":
+            from battletest.golden import Golden
+
+            golden = Golden(config.golden.dir, update=config.golden.update, redactor=redactor)
+            seed = golden.seed(config.seed)  # the snapshots' inputs: the same every run
+        else:
+            seed = (
+                config.seed if config.seed is not None else random.SystemRandom().randrange(2**31)
+            )
         run_id = secrets.token_hex(4)
         started_at = utcnow()
         notes = list(notes or [])
@@ -249,6 +253,10 @@ def execute(
                 identities = Identities(
                     config.identities, config.auth, http, redactor=redactor, spec=spec
                 )
+                if golden is not None:
+                    golden.spec = spec
+                    golden.resend = http.resend
+                    http.observer = golden.observe
                 ctx = SuiteContext(
                     config=config,
                     target=target,
@@ -292,7 +300,12 @@ def execute(
                             )
                             continue
                         decided = len(policy.decisions)
+                        if golden is not None:
+                            golden.suite = name
                         result = unconfigured(_run_one(name, ctx, suites_table), explicit)
+                        if golden is not None:
+                            golden.suite = None
+                            add_golden_cases(result, golden.close_suite(name))
                         if len(policy.decisions) > decided:  # what the write policy refused
                             result.metrics["policy_decisions"] = policy.report()[decided:]
                         results.append(result)
@@ -313,6 +326,8 @@ def execute(
                     if not interrupted:
                         notes.extend(http.clean_up())
                     notes.extend(http.summary_notes())
+                    if golden is not None:
+                        notes.extend(golden.finish())
                     http.close()
         except KeyboardInterrupt:
             interrupted = True
@@ -638,6 +653,18 @@ def _csv(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
+def _default_seed(config: Config) -> str:
+    """What the banner says of an unset seed: random, or in GOLDEN the snapshots' own."""
+    return "of the snapshots" if config.mode == "GOLDEN" else "random"
+
+
+def add_golden_cases(result: SuiteResult, cases: list[Case]) -> None:
+    """GOLDEN's cases join their suite's; one that differs from its snapshot fails the suite."""
+    result.cases.extend(cases)
+    if any(c.status is Status.FAILED for c in cases) and result.status is Status.PASSED:
+        result.status = Status.FAILED
+
+
 def overrides_from_options(options: Mapping[str, Any]) -> dict[str, Any]:
     """Config overrides (dotted keys) from the common flags; unset flags are left out."""
     out: dict[str, Any] = {
@@ -648,6 +675,8 @@ def overrides_from_options(options: Mapping[str, Any]) -> dict[str, Any]:
         "verbose": options.get("verbose"),
         "seed": options.get("seed"),
         "mode": options["mode"].upper() if options.get("mode") else None,
+        "golden.dir": options.get("golden_dir"),
+        "golden.update": options.get("update_golden"),
     }
     if options.get("target"):
         out.update({"target.url": options["target"], "target.app": UNSET, "target.command": UNSET})
@@ -685,7 +714,7 @@ def run_from_options(
     def go(cfg: Config, target_factory: Any = None, notes: list[str] | None = None) -> RunOutcome:
         console.print(
             f"battletest {__version__}: run (profile {cfg.profile}, mode {cfg.mode}, "
-            f"seed {cfg.seed if cfg.seed is not None else 'random'})",
+            f"seed {cfg.seed if cfg.seed is not None else _default_seed(cfg)})",
             markup=False,
         )
         with ConsoleProgress(console, verbose=cfg.verbose) as progress:

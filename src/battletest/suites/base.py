@@ -130,6 +130,8 @@ class SuiteContext:
                     fitting,
                     key=lambda s: pacer.remaining(s.name) if pacer is not None else 0,
                 )
+                if self.config.mode == "GOLDEN":  # the same identity every run: same inputs
+                    best = fitting[0]
                 return self.identities.get(best.name)
         for alternative in op.security:
             schemes = (

@@ -120,6 +120,8 @@ class GuardedTransport(httpx.BaseTransport):
                 owner.policy.note_created(created)  # it made this object: now its own
             if created is not None:
                 owner.creators[created] = self.key
+        if owner.observer is not None and not purpose:  # GOLDEN compares every answer
+            owner.observer(self.key, request, response)
         return response
 
     def _probe_absent(self, request: httpx.Request) -> None:
@@ -239,6 +241,8 @@ class Transport:
             rate_limits, service_keys, clock=clock, sleep=sleep, max_rps=max_rps
         )
         self.policy = policy
+        # called with (key, request, response) for every answer but the identities' own
+        self.observer: Callable[[str, httpx.Request, httpx.Response], None] | None = None
         self.redactor = redactor or Redactor()
         self.max_retry_wait_s = max_retry_wait_s
         self.max_retries = max_retries
@@ -441,6 +445,24 @@ class Transport:
                 "(listed in each suite's metrics.policy_decisions)"
             )
         return out
+
+    def resend(self, key: str, request: httpx.Request) -> httpx.Response | None:
+        """The same safe request once more as ``key``, not observed (how GOLDEN tells a field
+        that varies by itself from a change); None for an unsafe method or no answer."""
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            return None
+        client = self(key)
+        again = client.build_request(
+            request.method,
+            request.url,
+            headers=request.headers,
+            content=request.content,
+            extensions={PURPOSE: "golden"},
+        )
+        try:
+            return client.send(again)
+        except (httpx.TransportError, BattletestError):
+            return None
 
     # --------------------------------------------------------------- the scanner's interface
 
