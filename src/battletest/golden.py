@@ -254,11 +254,20 @@ class Golden:
             tuple((k, v) for k, v in entry.get("headers", {}).items()),
             _body_bytes(entry),
         )
+        # ids the target made up sit in the path: the snapshot's are this run's in its answer
+        recorded = str(entry.get("request", {}).get("path", "")).split("/")
+        current = seen.request.url.path.split("/")
+        subs = {
+            old: new
+            for old, new in zip(recorded, current, strict=False)
+            if old != new and len(recorded) == len(current)
+        }
         found = diff(
             expected,
             seen.answer,
             masks=self.masks,
             operation=seen.operation,
+            substitutions=subs,
             redactor=self.redactor,
         )
         if found and seen.request.method in SAFE and self.resend is not None:
@@ -341,6 +350,10 @@ class Golden:
                     + "; ".join(d.line() for d in first.differences[:3])
                 ),
                 details={
+                    # the first differing input in the shape the report's diff view reads
+                    "differences": [d.to_json() for d in first.differences],
+                    "expected": self._snapshots.get(operation, {}).get(first.key),
+                    "actual": self._entry(first),
                     "golden": [
                         {
                             "input": o.key,

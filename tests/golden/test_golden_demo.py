@@ -70,6 +70,8 @@ def test_first_run_writes_then_a_fresh_instance_matches_and_the_insecure_one_doe
     assert any("password_hash: extra property" in x for x in lines["golden: GET /v1/users"])
     assert any("header cache-control: missing" in x for x in lines["golden: POST /v1/auth/login"])
     assert failed["golden: GET /health"]["reproduce"].startswith("curl")
+    html = (tmp_path / "insecure" / "latest" / "report.html").read_text(encoding="utf-8")
+    assert "Answer differences" in html and 'data-case="contract::golden: GET /health"' in html
     # the snapshots were compared, never rewritten by a differing run
     after = json.loads((tmp_path / "golden" / "GET_health.json").read_text(encoding="utf-8"))
     assert after["answers"][0]["headers"]["x-content-type-options"] == "nosniff"
