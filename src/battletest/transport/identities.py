@@ -20,6 +20,7 @@ asks it for the session behind each client key to authenticate and watch its req
 from __future__ import annotations
 
 import base64
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -37,19 +38,18 @@ if TYPE_CHECKING:
     from battletest.transport.client import GuardedTransport, Transport
 
 PRIVILEGE = ("admin", "service", "staff", "manager", "user", "guest")
+
+
+def _both_spellings(names: tuple[str, ...]) -> tuple[str, ...]:
+    """Each snake_case name, then its camelCase twin (``id_token``, ``idToken``)."""
+    camel = (re.sub(r"_([a-z])", lambda m: m.group(1).upper(), n) for n in names)
+    return tuple(dict.fromkeys(x for pair in zip(names, camel, strict=True) for x in pair))
+
+
 # where an access token usually is in a login answer, when neither config nor schema says
 TOKEN_FIELDS = (
-    "access_token",
-    "accessToken",
-    "token",
-    "jwt",
-    "id_token",
-    "idToken",
-    "auth_token",
-    "authToken",
-    "data.access_token",
-    "data.token",
-    "data.accessToken",
+    *_both_spellings(("access_token", "token", "jwt", "id_token", "auth_token")),
+    *(f"data.{name}" for name in ("access_token", "token", "accessToken")),
     "result.token",
     "auth.token",
 )
