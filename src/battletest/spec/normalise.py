@@ -158,9 +158,10 @@ class Normaliser:
 
     def _parameter(self, p: dict[str, Any]) -> Parameter:
         location = str(p.get("in", "query"))
-        if self.swagger:
+        if self.swagger and not isinstance(p.get("schema"), dict):
             raw: Any = {k: v for k, v in p.items() if k not in _PARAM_KEYS}
-        elif isinstance(p.get("schema"), dict):
+        elif isinstance(p.get("schema"), dict):  # 3.x; also 2.0 documents written 3.x-style
+            # (flasgger's httpbin: ``in: query`` with ``schema``, ``style`` and ``explode``)
             raw = p["schema"]
         else:  # 3.x ``content``: one media type with a schema
             content = p.get("content") or {}
