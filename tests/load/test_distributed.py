@@ -78,6 +78,17 @@ def local_cluster() -> Any:
     )
 
 
+@pytest.mark.slow
+def test_an_unreachable_scheduler_is_one_clear_error() -> None:
+    from battletest.errors import ConfigError
+    from battletest.load.distributed import connect
+    from battletest.netutil import free_port
+
+    with pytest.raises(ConfigError, match="cannot reach the Dask cluster") as caught:
+        connect(f"tcp://127.0.0.1:{free_port()}", timeout=2)
+    assert "dask scheduler" in (caught.value.hint or "")
+
+
 @pytest.fixture(scope="module")
 def target() -> Iterator[str]:
     with nginx() as url:

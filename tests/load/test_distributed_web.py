@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import queue
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -69,13 +70,22 @@ def test_a_token_is_required_on_every_request_when_given() -> None:
 
 
 @pytest.mark.network
-def test_stop_needs_the_pages_token_and_a_loopback_host() -> None:
+def test_stop_needs_the_pages_token_and_a_loopback_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = socket.getaddrinfo
+
+    def rebinding(host: Any, *args: Any, **kwargs: Any) -> Any:  # an attacker's DNS answer
+        return real("127.0.0.1" if host == "rebind.example" else host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
     stop = threading.Event()
     with LiveView("127.0.0.1:0", stop=stop) as view:
         base = f"http://127.0.0.1:{view.port}"
         assert _status(f"{base}/stop", "POST") == 403  # another page cannot read the token
-        rebound = {"Host": f"attacker.example:{view.port}", "X-Battletest-Token": view.page_token}
-        assert _status(f"{base}/stop", "POST", rebound) == 403  # DNS rebinding
+        for name in ("attacker.example", "rebind.example"):  # DNS rebinding: Host is theirs
+            rebound = {"Host": f"{name}:{view.port}", "X-Battletest-Token": view.page_token}
+            assert _status(f"{base}/stop", "POST", rebound) == 403
+            assert _status(f"{base}/state", headers={"Host": f"{name}:{view.port}"}) == 403
+        assert _status(f"{base}/state", headers={"Host": f"localhost:{view.port}"}) == 200
         assert not stop.is_set()
         ok = {"X-Battletest-Token": view.page_token}
         assert _status(f"{base}/stop", "POST", ok) == 202

@@ -16,6 +16,7 @@ address are refused, so another web page in the same browser cannot stop the run
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import secrets
 import threading
@@ -227,6 +228,17 @@ class LiveView:
         self.close()
 
 
+def _loopback_literal(host: str) -> bool:
+    """``localhost`` or a loopback IP, never resolved: a DNS-rebinding name resolves to
+    127.0.0.1 too, and the check is there to refuse it."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class _Handler(BaseHTTPRequestHandler):
     live: LiveView
     protocol_version = "HTTP/1.1"
@@ -236,8 +248,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _allowed(self) -> bool:
         live = self.live
-        host = (self.headers.get("Host") or "").rpartition(":")[0].strip("[]")
-        if is_loopback_host(live.host) and not is_loopback_host(host or "invalid"):
+        host = urlsplit("//" + (self.headers.get("Host") or "")).hostname or ""
+        if is_loopback_host(live.host) and not _loopback_literal(host):
             self._send(403, b"forbidden: Host is not loopback\n", "text/plain")
             return False
         if live.required_token:
