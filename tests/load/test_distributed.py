@@ -78,6 +78,21 @@ def local_cluster() -> Any:
     )
 
 
+def test_the_load_section_names_a_cluster_for_battletest_run(tmp_path: Any) -> None:
+    from battletest.config import load_config
+    from battletest.errors import ConfigError
+    from battletest.load.options import LoadSettings
+
+    path = tmp_path / "battletest.toml"
+    path.write_text('[load]\ncluster = "tcp://10.0.0.5:8786"\nvus = 4\n', encoding="utf-8")
+    section = load_config(path, environ={}).load
+    settings = LoadSettings.coerce(section.model_dump(exclude_none=True))
+    assert settings.run_kwargs()["cluster"] == "tcp://10.0.0.5:8786"
+    path.write_text("[load]\ncluster = 8786\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="cluster"):
+        load_config(path, environ={})
+
+
 @pytest.mark.slow
 def test_an_unreachable_scheduler_is_one_clear_error() -> None:
     from battletest.errors import ConfigError
