@@ -44,7 +44,9 @@ def experiment(tmp_path: Path, **changes) -> dict:
             "thresholds": ["p95<1s", "error_rate<1%"],
             "recovery_window": "1s",
         },
-        "phases": {"before": "1.5s", "during": "1s", "after": "3s"},
+        # after: the restart alone took 2.75 s on the loaded 2-core machine, and the 1 s
+        # recovery window must fit after it
+        "phases": {"before": "1.5s", "during": "1s", "after": "6s"},
         "method": [{"at": "0s", "action": "process.kill"}],
         "rollbacks": [{"action": "process.restart"}],
     }
@@ -92,7 +94,7 @@ def test_kill_and_restart_through_the_cli(
     assert result["errors_by_kind"].get("refused", 0) > 0
     assert after["holds"] is True
     assert result["rollbacks"][0]["ok"] and "ready after" in result["rollbacks"][0]["message"]
-    assert 0 <= result["time_to_recover_s"] < 3
+    assert 0 <= result["time_to_recover_s"] < 6
 
 
 def test_target_that_does_not_come_back_fails_and_other_rollbacks_run(tmp_path: Path) -> None:
