@@ -327,7 +327,10 @@ def schemathesis_scan(t: Target, max_examples: int = 25) -> dict[str, Any] | Non
         for results in (recorder.get("checks") or {}).values():
             for check in results:
                 if check.get("status") == "failure":
-                    failures[(check["name"], recorder["label"])] += 1
+                    # a stateful-phase failure is labelled "Stateful tests"; its operation is
+                    # in the failure itself
+                    info = (check.get("failure_info") or {}).get("failure") or {}
+                    failures[(check["name"], info.get("operation") or recorder["label"])] += 1
     return {
         "time_s": elapsed,
         "requests": requests,
