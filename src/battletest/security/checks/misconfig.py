@@ -296,19 +296,30 @@ def _form_only(op: Operation) -> bool:
     return bool(media) and all("x-www-form-urlencoded" in m for m in media)
 
 
-def _csrf_target(ctx: ScanContext, op: Operation) -> bool:
-    """A POST a cross-site form could send (a create, or any form POST that is not the
-    login and ends no session), when an identity authenticates by cookie only."""
-    if op.method != "POST" or not any(i.cookie_auth for i in ctx.identities):
-        return False
+def _excluded(ctx: ScanContext, op: Operation) -> bool:
+    """The login, a logout, or what the classifier calls destructive (without the flag)."""
     login = ctx.login_op()
     if (login is not None and login.key == op.key) or ends_session(op):
+        return True
+    return classify_operation(op).risk is Risk.DESTRUCTIVE and not ctx.settings.allow_destructive
+
+
+def form_create(ctx: ScanContext, op: Operation) -> bool:
+    """A form ``POST`` that creates by its name (``/rpc/notes.add``, ``createPlot``): not the
+    login, no logout, nothing the classifier calls destructive."""
+    if op.method != "POST" or not (_form_only(op) and op.body_properties()):
         return False
-    if classify_operation(op).risk is Risk.DESTRUCTIVE and not ctx.settings.allow_destructive:
+    name = f"{op.url_path.rsplit('/', 1)[-1]} {op.operation_id}"
+    return _CREATES.search(name) is not None and not _excluded(ctx, op)
+
+
+def _csrf_target(ctx: ScanContext, op: Operation) -> bool:
+    """A POST a cross-site form could send (a create, or a form POST that creates by name),
+    when an identity authenticates by cookie only; the scan makes objects, never changes
+    others'."""
+    if op.method != "POST" or not any(i.cookie_auth for i in ctx.identities):
         return False
-    # a form POST that creates (by its name): the scan may make objects, never change others'
-    creates = _CREATES.search(f"{op.url_path.rsplit('/', 1)[-1]} {op.operation_id}") is not None
-    return ctx.is_create(op) or (_form_only(op) and bool(op.body_properties()) and creates)
+    return (ctx.is_create(op) and not _excluded(ctx, op)) or form_create(ctx, op)
 
 
 def _flat(body: dict[str, Any]) -> dict[str, str]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlencode
 
 from battletest.results import Confidence, Finding, Severity
 from battletest.security.browser import ScanBrowser
@@ -26,6 +27,8 @@ from battletest.security.checks.inject import (
     injectable,
     probe_for,
 )
+from battletest.security.checks.misconfig import form_create
+from battletest.security.checks.references import own_object_id, references
 from battletest.security.context import ScanContext, ScanIdentity
 from battletest.security.framework import Outcome, Scanner
 from battletest.spec import Operation
@@ -34,6 +37,7 @@ from battletest.transport import Exchange
 URL_ATTRIBUTES = ("href", "src", "action", "formaction", "data", "poster", "xlink:href")
 _ATTR = re.compile(r"([\w:-]+)\s*=\s*([\"']?)[^\"'<>=]*$")
 # elements whose content is text, not markup, until their end tag (HTML raw text / RCDATA)
+_ID_NAME = re.compile(r"(^|_)(id|ID)$|[a-z]Id$|^uuid$")  # plot_id, plotId, id: not text
 RAW_TEXT = ("title", "textarea", "style", "xmp", "noscript", "noembed", "noframes", "iframe")
 XSS_FIX = (
     "Escape output for its context (an autoescaping template engine), allow only http(s) URLs "
@@ -259,7 +263,9 @@ def register(scanner: Scanner) -> None:
         severity=Severity.HIGH,
         group="xss",
         modifies=True,
-        applies=lambda ctx, op: ctx.is_create(op) and bool(op.body_properties()),
+        applies=lambda ctx, op: (
+            (ctx.is_create(op) and bool(op.body_properties())) or form_create(ctx, op)
+        ),
         phase=61,
         remediation=XSS_FIX,
     )
@@ -273,12 +279,26 @@ def register(scanner: Scanner) -> None:
             return Outcome.inconclusive("secured operation and no identity configured")
         k = ctx.rng.randrange(10**5, 10**6)
         payload = fill(payloads_by_context(ctx.settings.depth)["element"][0], K=k)
-        body = ctx.body_for(op, who)
-        fields = [n for n, v in body.items() if isinstance(v, str)]
-        if not fields:
+        probe = probe_for(ctx, op, who)  # a valid body (JSON or form), references filled
+        body = dict(probe.body or {}) if probe is not None else {}
+        fields = [n for n, v in body.items() if isinstance(v, str) and not _ID_NAME.search(n)]
+        if probe is None or not fields:
             return Outcome.clean("no text property to store a payload in")
         planted = {**body, **{n: payload for n in fields}}
-        made = ctx.send("POST", op.url_path, who, json_body=planted)
+        for ref in references(ctx, op) if who is not None else []:
+            # a note pinned to a plot: the plot must be one of the identity's own
+            assert who is not None
+            own = (
+                own_object_id(ctx, who, ref)
+                if ref.creator is not None
+                else next(iter(ctx.ids(who, ref.collection)), None)
+            )
+            if own is not None and ref.location in {"body", "form"}:
+                planted[ref.name] = int(own) if ref.numeric and own.isdigit() else own
+        probe.body = planted
+        made = probe.send()
+        if made.status in {401, 403, 404, 429} or made.status >= 500:
+            return Outcome.inconclusive(f"the create did not reach its logic (HTTP {made.status})")
         if not made.ok:
             return Outcome.clean(f"the payload was not stored (HTTP {made.status})")
         from battletest.security.context import Created, extract_ids
@@ -291,6 +311,10 @@ def register(scanner: Scanner) -> None:
         if item is not None and ids and len(item.path_params) == 1:
             readers.append(item.fill({item.path_params[0]: ids[0]}) or "")
         for reader in _html_readers(ctx):
+            by_id = [p.name for p in reader.params_in("query") if _ID_NAME.search(p.name)]
+            if ids and by_id and not reader.path_params:  # notes.view?note_id=<the new one>
+                readers.append(reader.url_path + "?" + urlencode(dict.fromkeys(by_id, ids[0])))
+                continue
             path = (
                 ctx.fill(reader, who) if who else (None if reader.path_params else reader.url_path)
             )
