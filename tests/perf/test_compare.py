@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
 from battletest.errors import UsageError
-from battletest.perf import attach_comparison
+from battletest.perf import attach_comparison, intervals
 from battletest.perf.baseline import from_report, load, save
-from battletest.perf.compare import compare, parse_thresholds, usable
+from battletest.perf.compare import MARGIN_SHARE, compare, parse_thresholds, usable
 from battletest.perf.stats import holm, shift_test
 from battletest.quality.gates import GatesConfig, evaluate_gates
 
@@ -53,8 +54,11 @@ def test_throughput_drop_and_improvement() -> None:
 
 
 def test_thresholds_are_configurable() -> None:
-    result = compare(_b(10, 1), _b(13, 2), thresholds={"p50": 50, "p95": 50, "p99": 50})
+    # the margin a change must be shown to exceed is a third of the threshold: +30 % is
+    # within a third of 150 %
+    result = compare(_b(10, 1), _b(13, 2), thresholds={"p50": 150, "p95": 150, "p99": 150})
     assert result.passed
+    assert {r.verdict for r in result.rows if r.metric != "rps"} == {"ok"}
 
 
 def test_score_formula() -> None:
@@ -153,7 +157,9 @@ def test_holm_adjusts_across_every_row() -> None:
         b = usable(base.samples if r.scope == "total" else base.endpoint_samples[r.scope])
         c = usable(cur.samples if r.scope == "total" else cur.endpoint_samples[r.scope])
         xs, ys = [getattr(s, r.metric) for s in b], [getattr(s, r.metric) for s in c]
-        raw.append(shift_test(xs, ys, "less" if r.metric == "rps" else "greater").p_value)
+        margin = math.log1p(r.threshold_pct * MARGIN_SHARE / 100)
+        alternative = "less" if r.metric == "rps" else "greater"
+        raw.append(shift_test(xs, ys, alternative, margin=margin).p_value)
     assert len(raw) == 12
     expected = [round(p, 6) for p in holm(raw)]  # type: ignore[arg-type]
     assert [r.p_value for r in result.rows] == expected
@@ -195,7 +201,7 @@ def test_a_newer_format_is_refused_in_one_line(tmp_path) -> None:  # type: ignor
     data = _b(10, 1).model_dump(mode="json")
     data["version"] = 99
     (tmp_path / "default.json").write_text(json.dumps(data))
-    with pytest.raises(UsageError, match="baseline format 99; this battletest reads up to 2"):
+    with pytest.raises(UsageError, match="baseline format 99; this battletest reads up to 3"):
         load(tmp_path)
 
 
@@ -218,3 +224,94 @@ def test_a_baseline_of_another_setup_is_refused_unless_forced(
     assert text in str(err.value) and "--force" in str(err.value)
     forced = compare(base, other, force=True)
     assert any(n.startswith("compared anyway (--force):") and text in n for n in forced.notes)
+
+
+# --- run-level percentiles from per-interval histograms (baseline format 3) ---------------
+
+
+def _h(p50: float, seed: int, **kw: object):  # type: ignore[no-untyped-def]
+    metrics = load_metrics(p50, seed=seed, seconds=60, rps=100.0, histograms=True, **kw)  # type: ignore[arg-type]
+    return from_report(load_report(metrics, f"run{seed}"), "default")
+
+
+def _scaled(b, factor: float):  # type: ignore[no-untyped-def]
+    """The same run with every request ``factor`` times slower."""
+    from battletest.load import histogram
+
+    def slow(s):  # type: ignore[no-untyped-def]
+        hist = histogram.new_histogram()
+        counts = intervals.decode(s.hist)
+        for value, count in zip(counts.values, counts.counts, strict=True):
+            hist.record_value(round(value * factor), count)
+        return s.model_copy(
+            update={
+                "hist": histogram.encode(hist),
+                **{m: getattr(s, m) * factor for m in ("p50", "p95", "p99")},
+            }
+        )
+
+    return b.model_copy(
+        update={
+            "run_id": f"{b.run_id}x{factor}",
+            "total": b.total.model_copy(
+                update={m: getattr(b.total, m) * factor for m in ("p50", "p95", "p99")}
+            ),
+            "samples": [slow(s) for s in b.samples],
+            "endpoint_samples": {k: [slow(s) for s in v] for k, v in b.endpoint_samples.items()},
+        }
+    )
+
+
+def test_a_saved_baseline_keeps_each_intervals_histogram(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = save(_h(10, 1), tmp_path)
+    data = json.loads(path.read_text())
+    assert data["version"] == 3
+    assert all(s["hist"].startswith("HIST") for s in data["samples"])
+    assert all(s["hist"] for rows in data["endpoint_samples"].values() for s in rows)
+
+
+def test_percentile_rows_are_tested_on_blocks_of_merged_histograms() -> None:
+    result = compare(_h(10, 1), _h(10, 2))
+    tests = {(r.metric, r.test) for r in result.rows if r.scope == "total"}
+    assert ("p95", "block-welch+histograms") in tests or (
+        "p95",
+        "exact-permutation+histograms",
+    ) in tests
+    assert next(r for r in result.rows if r.metric == "rps").test.endswith("histograms") is False
+    assert result.passed and not any("histograms" in n for n in result.notes)
+
+
+def test_every_request_15_percent_slower_is_a_regression_and_3_percent_is_not() -> None:
+    base = _h(10, 1)
+    slow = compare(base, _scaled(base, 1.15))
+    rows = {(r.scope, r.metric): r for r in slow.rows}
+    for metric in ("p50", "p95"):  # beyond their thresholds (p99's is 20 %)
+        assert rows[("total", metric)].verdict == "regression", rows[("total", metric)]
+        assert rows[("GET /a", metric)].verdict == "regression"
+    assert rows[("total", "p95")].change_pct == pytest.approx(15.0, abs=0.2)
+    # shown to be worse than 5 % (a third of p95's 15 %), but not beyond the margin at +3 %
+    near = compare(base, _scaled(base, 1.03))
+    assert near.passed and {r.verdict for r in near.rows} == {"ok"}
+    faster = compare(base, _scaled(base, 0.8))
+    assert {r.verdict for r in faster.rows if r.metric != "rps"} == {"improvement"}
+
+
+@pytest.mark.slow
+def test_runs_of_one_build_are_not_regressions() -> None:
+    alarms = [compare(_h(10, seed), _h(10, seed + 100)).regressions for seed in range(1, 4)]
+    assert alarms == [[]] * 3
+
+
+def test_a_format_2_baseline_is_tested_on_per_interval_percentiles(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    old = _h(10, 1).model_dump(mode="json")
+    old["version"] = 2
+    for rows in [old["samples"], *old["endpoint_samples"].values()]:
+        for s in rows:
+            s.pop("hist")
+    (tmp_path / "default.json").write_text(json.dumps(old))
+    base = load(tmp_path)
+    assert base.version == 2 and not any(s.hist for s in base.samples)
+    result = compare(base, _h(10, 2))
+    assert not any(r.test.endswith("histograms") for r in result.rows)
+    assert result.passed
+    assert any("the baseline kept no per-interval latency histograms" in n for n in result.notes)

@@ -139,3 +139,43 @@ def test_mann_whitney_known_value_and_ties() -> None:
     assert t.p_value is not None and abs(t.p_value - 0.006) < 0.001
     assert mann_whitney_u([3.0] * 8, [3.0] * 8).p_value == 1.0
     assert mann_whitney_u([1.0] * (MIN_SAMPLES - 1), [5.0] * 10).p_value is None
+
+
+# --- the margin and block statistics -----------------------------------------------------
+
+
+def test_a_shift_is_tested_against_the_margin() -> None:
+    rng = random.Random(7)
+    base = [10 * math.exp(rng.gauss(0, 0.02)) for _ in range(60)]
+    margin = math.log(1.05)
+    # every interval 3 % slower: clearly shifted, but not by more than 5 %
+    near = shift_test(base, [v * 1.03 for v in base], "greater", margin=margin)
+    assert near.p_value is not None and near.p_value > 0.5
+    assert near.shift == pytest.approx(math.log(1.03))
+    far = shift_test(base, [v * 1.15 for v in base], "greater", margin=margin)
+    assert far.significant(0.001) and far.se is not None and far.df is not None
+    # the margin is one-sided: 15 % faster is not "more than 5 % slower"
+    assert not shift_test(base, [v / 1.15 for v in base], "greater", margin=margin).significant(0.5)
+    assert shift_test(base, [v / 1.15 for v in base], "less", margin=margin).significant(0.001)
+
+
+def test_a_block_statistic_replaces_the_block_means() -> None:
+    calls: list[tuple[int, int, int]] = []
+
+    def statistic(side: int, start: int, stop: int) -> float:
+        calls.append((side, start, stop))
+        return float(side) + 0.01 * (start % 3)  # the current run's blocks are all higher
+
+    t = shift_test([1.0] * 30, [1.0] * 30, "greater", statistic=statistic)
+    assert {side for side, _, _ in calls} == {0, 1}
+    assert all(stop - start == t.block for _, start, stop in calls)
+    assert t.significant(0.001)  # the per-interval values alone are identical
+
+
+def test_margin_permutation_test_moves_the_current_run_back() -> None:
+    # 5 against 5 memoryless values: exact test; +2 on every value is not "more than +3"
+    base = [1.0, 2.0, 3.0, 4.0, 5.0]
+    up = [math.exp(math.log(v) + 2.0) for v in base]
+    assert shift_test(base, up, "greater").p_value == pytest.approx(1 / 252)
+    moved_back = shift_test(base, up, "greater", margin=3.0).p_value
+    assert moved_back is not None and moved_back > 0.9

@@ -45,7 +45,9 @@ class SecondSample:
     """One interval of the per-second series, keyed by wall time since the run's start.
 
     ``t`` is the interval's end and ``span`` its real length (seconds): ``rps`` is
-    ``requests / span``, so a short last interval is scored at its own length.
+    ``requests / span``, so a short last interval is scored at its own length. ``hist`` is the
+    interval's latency histogram (µs, HdrHistogram-encoded): a baseline keeps it so that a
+    regression test can take run-level percentiles of resampled intervals (``perf.stats``).
     """
 
     t: float  # seconds since start, end of the interval
@@ -57,6 +59,7 @@ class SecondSample:
     errors: int
     vus: int
     requests: int = 0
+    hist: str = ""  # "" when the interval had no requests (or the series was merged by time)
 
 
 @dataclass(slots=True)
@@ -169,6 +172,7 @@ def _sample(totals: _Totals, end: float, span: float, vus: int) -> SecondSample:
         errors=totals.failed,
         vus=vus,
         requests=totals.requests,
+        hist=histogram.encode(totals.hist) if totals.requests else "",
     )
 
 

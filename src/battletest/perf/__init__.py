@@ -1,9 +1,11 @@
 """Performance baselines, regression detection, the performance score and trends.
 
 - ``baseline``: ``.battletest/baselines/<scenario>.json`` built from a run folder's load suite;
-- ``compare``: latest vs baseline, per metric and endpoint, a verdict per row (threshold AND a
-  one-sided test over blocks of per-second samples, Holm-adjusted, ``stats``), a 0–100 score
-  and an optional cost ceiling; a baseline of another target, endpoints or load shape is refused;
+- ``compare``: latest vs baseline, per metric and endpoint, a verdict per row (a change shown
+  beyond a margin of a third of the threshold by a one-sided test over blocks of intervals —
+  percentiles from merged interval histograms, ``intervals`` — Holm-adjusted, ``stats``), a
+  0–100 score and an optional cost ceiling; a baseline of another target, endpoints or load
+  shape is refused;
 - ``trend``: the load figures of the last N runs from the history store, and the current run;
 - ``attach_comparison``: puts a comparison into the ``load`` suite's ``metrics["baseline"]``,
   which the ``perf_regression`` gate and the dashboard read.

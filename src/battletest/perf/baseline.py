@@ -8,10 +8,14 @@ the endpoints, the load shape) and the merged HdrHistogram (encoded) when the ru
 one. It is built from a run folder's ``report.json`` (the ``load`` suite's metrics) so any run
 can become the baseline.
 
-Format 2 added ``endpoint_samples``, ``target_id``, ``endpoint_names`` and ``shape``. A format-1
-file is still read: its totals are tested as before, its endpoint rows are shown without a test
-(there are no per-endpoint samples to test), and what it did not record is not checked — the
-comparison says both in a note.
+Format 2 added ``endpoint_samples``, ``target_id``, ``endpoint_names`` and ``shape``; format 3
+adds each interval's latency histogram (``Sample.hist``, HdrHistogram-encoded), from which the
+regression test reads run-level percentiles of blocks of intervals. A format-2 file is still
+read: its latency rows are tested on the per-interval percentiles instead (less power: a
+second's p95 is far noisier than a block's), and the comparison says so in a note. A format-1
+file is read too: its totals are tested that way, its endpoint rows are shown without a test
+(there are no per-endpoint samples), and what it did not record is not checked — the
+comparison says both.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from battletest.errors import ConfigError, UsageError
 from battletest.results import Report
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 DEFAULT_DIR = Path(".battletest") / "baselines"
 DEFAULT_SCENARIO = "default"
 HISTOGRAM_FILE = "load-latency.hdr"
@@ -60,6 +64,7 @@ class Sample(BaseModel):
     p99: float
     errors: int = 0
     span: float | None = None  # the interval's real length (s); None in format-1 baselines
+    hist: str = ""  # the interval's latency histogram (µs, HdrHistogram-encoded); format 3
 
 
 class Baseline(BaseModel):

@@ -19,7 +19,10 @@ nominal 1 % (0.8: 21 %; ``bench/bench_regression.py``).
    120 s at lag-1 autocorrelation 0.8, blocks of 1× (2×) that length still gave 3.4 % (1.2 %)
    false alarms at nominal 1 %, 3× gave 0.6 %. (A moving-block bootstrap of the mean with 1×
    blocks gave 4.3 % at 0.5 and 5.5 % at 0.8, which is why the block means are tested directly.)
-3. The means of non-overlapping blocks are compared by a one-sided **Welch t-test** (Student's t
+3. One value per non-overlapping block — the mean of its log values, or a ``statistic`` the
+   caller computes from the block (``compare`` reads a block's p95 from the merge of its
+   intervals' histograms) — and the block values are compared by a one-sided **Welch t-test**
+   of "the shift is at most ``margin``" (0 by default) (Student's t
    with Welch–Satterthwaite degrees of freedom, so a handful of blocks gives a wide, honest
    interval rather than a normal approximation's narrow one). When the series has no memory
    (block 1) and is short — at most ``EXACT_LIMIT`` splits of the pooled values into the two
@@ -40,7 +43,7 @@ false rows among the flagged ones, and lets more false rows through as endpoints
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Literal
@@ -66,6 +69,9 @@ class ShiftTest:
     n_current: int
     blocks_baseline: int
     blocks_current: int
+    shift: float | None = None  # the observed shift of the block values (log), worse way up
+    se: float | None = None  # its standard error (Welch only)
+    df: float | None = None  # Welch–Satterthwaite degrees of freedom (Welch only)
 
     def significant(self, alpha: float) -> bool:
         return self.p_value is not None and self.p_value < alpha
@@ -181,24 +187,38 @@ def t_sf(t: float, df: float) -> float:
     return tail if t > 0 else 1.0 - tail
 
 
-def _welch_p(xs: list[float], ys: list[float], alternative: Alternative) -> float:
-    """One-sided Welch t-test of mean(ys) − mean(xs), Welch–Satterthwaite degrees of freedom."""
+def _welch(xs: list[float], ys: list[float], alternative: Alternative, margin: float) -> _Welch:
+    """One-sided Welch t-test of H0: the shift (mean(ys) − mean(xs), or its negative for
+    ``"less"``) is at most ``margin``; Welch–Satterthwaite degrees of freedom."""
     k1, k2 = len(xs), len(ys)
     m1, m2 = sum(xs) / k1, sum(ys) / k2
     v1 = sum((x - m1) ** 2 for x in xs) / (k1 - 1) / k1
     v2 = sum((y - m2) ** 2 for y in ys) / (k2 - 1) / k2
     diff = m2 - m1 if alternative == "greater" else m1 - m2
     if v1 + v2 <= 0:
-        return 0.0 if diff > 0 else 1.0
+        return _Welch(0.0 if diff > margin else 1.0, diff, 0.0, math.inf)
     df = (v1 + v2) ** 2 / (v1 * v1 / (k1 - 1) + v2 * v2 / (k2 - 1))
-    return t_sf(diff / math.sqrt(v1 + v2), df)
+    se = math.sqrt(v1 + v2)
+    return _Welch(t_sf((diff - margin) / se, df), diff, se, df)
 
 
-def _permutation_p(xs: list[float], ys: list[float], alternative: Alternative) -> float:
-    """Exact one-sided permutation p-value of mean(ys) − mean(xs): the share of all splits of
-    the pooled values into groups of these sizes whose "current" sum is at least as extreme."""
-    pooled = xs + ys
+@dataclass(frozen=True, slots=True)
+class _Welch:
+    p: float
+    diff: float
+    se: float
+    df: float
+
+
+def _permutation_p(
+    xs: list[float], ys: list[float], alternative: Alternative, margin: float = 0.0
+) -> float:
+    """Exact one-sided permutation p-value of H0: shift ≤ ``margin`` (the current values moved
+    back by the margin, then the share of all splits of the pooled values into groups of these
+    sizes whose "current" sum is at least as extreme)."""
     sign = 1.0 if alternative == "greater" else -1.0
+    ys = [y - sign * margin for y in ys]
+    pooled = xs + ys
     observed = sign * sum(ys)  # with fixed group sizes the mean difference is monotone in it
     eps = 1e-9 * (1.0 + sum(abs(v) for v in pooled))
     hits = count = 0
@@ -209,12 +229,26 @@ def _permutation_p(xs: list[float], ys: list[float], alternative: Alternative) -
     return hits / count
 
 
-def shift_test(
-    baseline: Sequence[float], current: Sequence[float], alternative: Alternative = "greater"
-) -> ShiftTest:
-    """Is ``current`` shifted above (``"greater"``) or below (``"less"``) ``baseline``?
+BlockStatistic = Callable[[int, int, int], float]
+"""``(side, start, stop) → value`` of the block of intervals ``start..stop`` of the baseline
+(side 0) or the current run (side 1), on the log scale."""
 
-    Both are per-interval series in time order (positive values: ms or requests/s).
+
+def shift_test(
+    baseline: Sequence[float],
+    current: Sequence[float],
+    alternative: Alternative = "greater",
+    *,
+    margin: float = 0.0,
+    statistic: BlockStatistic | None = None,
+) -> ShiftTest:
+    """Is ``current`` shifted above (``"greater"``) or below (``"less"``) ``baseline`` by more
+    than ``margin`` (on the log scale: ``math.log(1.05)`` is "more than 5 % slower")?
+
+    Both are per-interval series in time order (positive values: ms or requests/s): they give
+    the block length, and, without ``statistic``, each block's value (the mean of its logs).
+    ``statistic`` computes a block's value otherwise — e.g. the log p95 of the merged
+    histograms of its intervals (``compare`` does that when both runs kept them).
     """
     n1, n2 = len(baseline), len(current)
     if n1 < MIN_SAMPLES or n2 < MIN_SAMPLES:
@@ -224,16 +258,25 @@ def shift_test(
     memory = block_length(xs, ys)
     block = 1 if memory <= 1 else BLOCK_FACTOR * memory
     block = max(1, min(block, min(n1, n2) // MIN_BLOCKS))
-    ux, uy = _block_means(xs, block), _block_means(ys, block)
+    if statistic is None:
+        ux, uy = _block_means(xs, block), _block_means(ys, block)
+    else:
+        ux = [statistic(0, i * block, (i + 1) * block) for i in range(n1 // block)]
+        uy = [statistic(1, i * block, (i + 1) * block) for i in range(n2 // block)]
     exact = block == 1 and math.comb(n1 + n2, n2) <= EXACT_LIMIT
     method: TestMethod = "exact-permutation" if exact else "block-welch"
-    if xs == ys:
+    sign = 1.0 if alternative == "greater" else -1.0
+    diff = sign * (sum(uy) / len(uy) - sum(ux) / len(ux))
+    se: float | None = None
+    df: float | None = None
+    if (xs == ys and statistic is None) or ux == uy:
         p = 1.0
     elif exact:
-        p = _permutation_p(ux, uy, alternative)
+        p = _permutation_p(ux, uy, alternative, margin)
     else:
-        p = _welch_p(ux, uy, alternative)
-    return ShiftTest(method, min(max(p, 0.0), 1.0), block, n1, n2, len(ux), len(uy))
+        w = _welch(ux, uy, alternative, margin)
+        p, se, df = w.p, w.se, w.df
+    return ShiftTest(method, min(max(p, 0.0), 1.0), block, n1, n2, len(ux), len(uy), diff, se, df)
 
 
 def holm(p_values: Sequence[float | None]) -> list[float | None]:
@@ -306,6 +349,7 @@ def mann_whitney_u(
 
 __all__ = [
     "MIN_SAMPLES",
+    "BlockStatistic",
     "ShiftTest",
     "UTest",
     "block_length",
