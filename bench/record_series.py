@@ -5,20 +5,25 @@ against nginx from Debian (``return 200 "ok"``, one worker process, see ``_harne
 127.0.0.1, with two endpoints of equal weight (``/a`` and ``/b``) so that per-endpoint
 per-second samples exist too. Every second keeps, for the whole run and for each endpoint:
 ``t`` (end of the interval, seconds since start), ``span`` (the interval's real length),
-``rps``, ``p50``, ``p95``, ``p99`` (ms), ``requests`` and ``errors``.
+``rps``, ``p50``, ``p95``, ``p99`` (ms), ``requests`` and ``errors``; each endpoint's second also
+keeps ``hist``, its latency histogram (µs, HdrHistogram-encoded), so that a run-level percentile
+can be taken from merged histograms (the whole run's second is the merge of its endpoints').
 
 Conditions:
 
 * ``shared``: the machine as it is: 2 cores shared with other engineers' builds and tests,
   not quiet and not controlled; the load average at start and end is saved with the series.
-* ``hog``: the same, plus one busy-loop process (``while True: pass``) that this script starts
-  before the run and kills after it.
+* ``hog``: the same, plus ``--hogs`` busy-loop processes (``while True: pass``; default one per
+  core) that this script starts before the recordings and kills after them.
 
-    python bench/record_series.py --condition shared --minutes 10 --out bench/data/shared-1.json.gz
-    python bench/record_series.py --condition hog --minutes 10 --out bench/data/hog-1.json.gz
+``--parallel N`` records N series at the same time (each its own nginx and load run, in its own
+process), so that every pair of them saw the machine in the same state at the same moments.
 
-The series in ``bench/data/`` were recorded with exactly these commands (two recordings of
-the same condition ran at the same time, each with its own nginx; see ``bench/data/README.md``).
+    python bench/record_series.py --condition shared --minutes 10 --parallel 4 --out 'bench/data/shared-{i}.json.gz'
+    python bench/record_series.py --condition hog --minutes 10 --parallel 4 --out 'bench/data/hog-{i}.json.gz'
+
+The series in ``bench/data/`` were recorded with exactly these commands (see
+``bench/data/README.md``).
 """
 
 from __future__ import annotations
@@ -30,7 +35,6 @@ import os
 import platform
 import subprocess
 import sys
-from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,96 +44,27 @@ sys.path.insert(0, str(HERE))
 
 from _harness import nginx  # noqa: E402
 
-from battletest.load import histogram  # noqa: E402
 from battletest.load.coordinator import run  # noqa: E402
 from battletest.load.executors import ExecutorSpec  # noqa: E402
-from battletest.load.result import Aggregator  # noqa: E402
 from battletest.load.scenario import Endpoint  # noqa: E402
 
 ENDPOINTS = ("/a", "/b")
 
 
-class _PerEndpointSeconds:
-    """Per-endpoint per-second histograms taken from the worker snapshots as they arrive.
-
-    Used only when the engine's ``LoadResult`` has no ``endpoint_series`` of its own; with one
-    worker the snapshot number is the second, so keying by it is keying by time.
-    """
-
-    def __init__(self) -> None:
-        self.seconds: dict[int, dict[str, Any]] = defaultdict(dict)
-        self.elapsed: dict[int, float] = {}
-        original = Aggregator.add
-
-        def add(agg: Aggregator, snap: dict[str, Any]) -> None:
-            original(agg, snap)
-            k = int(snap["seq"])
-            self.elapsed[k] = max(self.elapsed.get(k, 0.0), float(snap["elapsed"]))
-            for name, ep in zip(agg.names, snap["endpoints"], strict=True):
-                cell = self.seconds[k].setdefault(
-                    name, {"hist": histogram.new_histogram(), "requests": 0, "errors": 0}
-                )
-                cell["requests"] += ep["responses"] + ep["lost"]
-                cell["errors"] += ep["failed"]
-                if ep["hist"]:
-                    histogram.merge(cell["hist"], ep["hist"])
-
-        Aggregator.add = add  # type: ignore[method-assign]
-
-    def series(self) -> dict[str, list[dict[str, Any]]]:
-        out: dict[str, list[dict[str, Any]]] = {name: [] for name in ENDPOINTS}
-        prev = 0.0
-        for k in sorted(self.seconds):
-            end = self.elapsed[k]
-            span = max(end - prev, 1e-6)
-            prev = end
-            for name in ENDPOINTS:
-                cell = self.seconds[k].get(name)
-                if cell is None:
-                    continue
-                pct = histogram.percentiles_ms(cell["hist"], [50.0, 95.0, 99.0])
-                out[name].append(
-                    {
-                        "t": round(end, 3),
-                        "span": round(span, 3),
-                        "rps": round(cell["requests"] / span, 1),
-                        "p50": round(pct[50.0], 3),
-                        "p95": round(pct[95.0], 3),
-                        "p99": round(pct[99.0], 3),
-                        "requests": cell["requests"],
-                        "errors": cell["errors"],
-                    }
-                )
-        return out
-
-
-def _total_series(series: list[Any]) -> list[dict[str, Any]]:
-    rows = []
-    prev = 0.0
-    for s in series:
-        span = getattr(s, "span", None) or max(s.t - prev, 1e-6)
-        prev = s.t
-        rows.append(
-            {
-                "t": s.t,
-                "span": round(span, 3),
-                "rps": s.rps,
-                "p50": s.p50,
-                "p95": s.p95,
-                "p99": s.p99,
-                "errors": s.errors,
-            }
-        )
-    return rows
+def _rows(samples: list[Any], keep_hist: bool) -> list[dict[str, Any]]:
+    keys = ("t", "span", "rps", "p50", "p95", "p99", "requests", "errors")
+    return [
+        {**{k: getattr(s, k) for k in keys}, **({"hist": s.hist} if keep_hist else {})}
+        for s in samples
+    ]
 
 
 def _hog() -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-c", "while True: pass"])
 
 
-def record(condition: str, seconds: float, rate: float) -> dict[str, Any]:
-    tap = _PerEndpointSeconds()
-    hog = _hog() if condition == "hog" else None
+def record(condition: str, seconds: float, rate: float, hogs: int = 0) -> dict[str, Any]:
+    started_hogs = [_hog() for _ in range(hogs)]
     load_before = os.getloadavg()
     try:
         with nginx(cpu=None) as url:
@@ -142,15 +77,12 @@ def record(condition: str, seconds: float, rate: float) -> dict[str, Any]:
                 timeout=5.0,
             )
     finally:
-        if hog is not None:
+        for hog in started_hogs:
             hog.kill()
             hog.wait()
-    engine_eps = getattr(result, "endpoint_series", None)
-    per_endpoint = (
-        {name: _total_series(rows) for name, rows in engine_eps.items()}
-        if engine_eps
-        else tap.series()
-    )
+    # the whole run's second is the merge of its endpoints' (same interval): not stored twice
+    total = _rows(result.series, keep_hist=False)
+    per_endpoint = {k: _rows(v, keep_hist=True) for k, v in result.endpoint_series.items()}
     return {
         "meta": {
             "condition": condition,
@@ -173,7 +105,7 @@ def record(condition: str, seconds: float, rate: float) -> dict[str, Any]:
             "dropped_iterations": result.dropped_iterations,
             "p95_ms": result.latency_ms.p95,
         },
-        "series": _total_series(result.series),
+        "series": total,
         "endpoint_series": per_endpoint,
     }
 
@@ -183,19 +115,68 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--condition", choices=["shared", "hog"], required=True)
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=200.0)
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument(
+        "--hogs", type=int, default=None, help="busy loops beside a hog recording (default: cores)"
+    )
+    parser.add_argument("--parallel", type=int, default=1, help="recordings at the same time")
+    parser.add_argument("--out", required=True, help="file; with --parallel, '{i}' is 1..N")
+    parser.add_argument("--note", default="", help="saved in the meta (how it was recorded)")
     args = parser.parse_args(argv)
-    data = record(args.condition, args.minutes * 60, args.rate)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with gzip.open(args.out, "wt", encoding="utf-8") as fh:
+    hogs = (os.cpu_count() or 1) if args.hogs is None else args.hogs
+    if args.condition != "hog":
+        hogs = 0
+    if args.parallel > 1:
+        return _parallel(args, hogs)
+    data = record(args.condition, args.minutes * 60, args.rate, hogs)
+    data["meta"]["note"] = args.note or (f"{hogs} busy loops" if hogs else "")
+    _write(Path(args.out), data)
+    return 0
+
+
+def _parallel(args: argparse.Namespace, hogs: int) -> int:
+    """N recordings in N processes at once, beside ``hogs`` busy loops started here."""
+    started_hogs = [_hog() for _ in range(hogs)]
+    try:
+        children = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    __file__,
+                    "--condition",
+                    args.condition,
+                    "--hogs",
+                    "0",
+                    "--minutes",
+                    str(args.minutes),
+                    "--rate",
+                    str(args.rate),
+                    "--out",
+                    args.out.format(i=i),
+                    "--note",
+                    f"{hogs} busy loops beside {args.parallel} recordings at once",
+                ]
+            )
+            for i in range(1, args.parallel + 1)
+        ]
+        codes = [child.wait() for child in children]
+    finally:
+        for hog in started_hogs:
+            hog.kill()
+            hog.wait()
+    return max(codes)
+
+
+def _write(out: Path, data: dict[str, Any]) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(out, "wt", encoding="utf-8") as fh:
         json.dump(data, fh, separators=(",", ":"))
     meta = data["meta"]
     print(
-        f"{args.out}: {len(data['series'])} seconds, {meta['requests']} requests, "
+        f"{out}: {len(data['series'])} seconds, {meta['requests']} requests, "
         f"{meta['failed']} failed, {meta['dropped_iterations']} dropped, p95 {meta['p95_ms']} ms, "
-        f"load {meta['loadavg_start']} → {meta['loadavg_end']}"
+        f"load {meta['loadavg_start']} → {meta['loadavg_end']}",
+        flush=True,
     )
-    return 0
 
 
 if __name__ == "__main__":
