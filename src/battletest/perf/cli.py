@@ -180,7 +180,12 @@ def render_table(result: object) -> str:
     assert isinstance(result, Comparison)
     lines = [
         f"scenario {result.scenario}: run {result.current_run} vs baseline {result.baseline_run}"
-        f" (test: {result.method}, alpha {result.alpha:g})",
+        f" (test: {result.method}, alpha {result.alpha:g}"
+        + (
+            ", a regression must be shown beyond a third of its limit)"
+            if result.method == "block"
+            else ")"
+        ),
         f"{'scope':<24}{'metric':<8}{'baseline':>12}{'current':>12}{'change':>10}"
         f"{'limit':>8}{'p':>10}  verdict",
     ]
