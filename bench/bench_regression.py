@@ -216,11 +216,11 @@ def without_histograms(b: Baseline) -> Baseline:
 Pair = tuple[str, int, Series, int, Series, int]  # kind, width, base series, start, cur, start
 
 
-def aa_pairs(series: list[Series]) -> Iterator[Pair]:
+def aa_pairs(series: list[Series], windows: tuple[int, ...] = WINDOWS) -> Iterator[Pair]:
     by_condition: dict[str, list[Series]] = defaultdict(list)
     for s in series:
         by_condition[s.condition].append(s)
-    for width in WINDOWS:
+    for width in windows:
         for group in by_condition.values():
             for s in group:
                 starts = list(range(0, len(s.total) - width + 1, width))
@@ -250,12 +250,14 @@ def _flagged(base: Baseline, cur: Baseline, label: str) -> tuple[bool, bool]:
     return bool(result.regressions), p95.verdict == "regression"
 
 
-def real_tables(series: list[Series], any_limit: int) -> tuple[list[str], bool, bool]:
+def real_tables(
+    series: list[Series], any_limit: int, windows: tuple[int, ...] = WINDOWS
+) -> tuple[list[str], bool, bool]:
     counts: dict[tuple[str, int], int] = defaultdict(int)
     alarms: dict[tuple[str, int, str], int] = defaultdict(int)
     power: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
     rng = random.Random(17)
-    pairs = list(aa_pairs(series))
+    pairs = list(aa_pairs(series, windows))
     anys = [p for p in pairs if p[0] == "any"]
     if len(anys) > any_limit:
         keep = set(map(id, rng.sample(anys, any_limit))) if any_limit else set()
@@ -445,7 +447,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=17)
     parser.add_argument("--data", type=Path, default=DATA, help="folder of recorded series")
+    parser.add_argument(
+        "--windows",
+        default=",".join(map(str, WINDOWS)),
+        help="A/A window lengths in seconds ('' skips the real pairs)",
+    )
     args = parser.parse_args(argv)
+    windows = tuple(int(w) for w in args.windows.split(",") if w.strip())
     started = time.monotonic()
     series = read_series(args.data)
     if not series:
@@ -459,11 +467,14 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("\n".join(noise_floor(series)), flush=True)
     print()
-    real, ok_fa, ok_power = real_tables(series, args.any)
-    print("\n".join(real), flush=True)
-    print()
-    synth, ok_fa_s, ok_power_s = synthetic_table(series, args.synthetic, args.seed)
-    print("\n".join(synth))
+    ok_fa = ok_power = ok_fa_s = ok_power_s = False
+    if windows:
+        real, ok_fa, ok_power = real_tables(series, args.any, windows)
+        print("\n".join(real), flush=True)
+        print()
+    if args.synthetic:
+        synth, ok_fa_s, ok_power_s = synthetic_table(series, args.synthetic, args.seed)
+        print("\n".join(synth))
     print(
         f"\ngoals for 'new': false alarms ≤ {GOAL_FA:.0%} real {'met' if ok_fa else 'MISSED'}, "
         f"synthetic {'met' if ok_fa_s else 'MISSED'}; power ≥ {GOAL_POWER:.0%} real "

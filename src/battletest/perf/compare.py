@@ -231,36 +231,39 @@ def has_histograms(samples: list[Sample]) -> bool:
     return bool(samples) and all(s.hist for s in samples)
 
 
-def _percentile_of_blocks(
-    before: list[Sample], after: list[Sample], percentile: float
-) -> BlockStatistic:
-    """A block's log percentile, read from the merge of its intervals' histograms."""
-    sides = [[intervals.decode(s.hist) for s in run] for run in (before, after)]
-    cache: dict[tuple[int, int, int], float] = {}
+class _Blocks:
+    """The merged histograms of blocks of both runs' intervals, each merged once for every
+    percentile row of a scope."""
 
-    def statistic(side: int, start: int, stop: int) -> float:
-        key = (side, start, stop)
-        if key not in cache:
-            merged = intervals.merge(sides[side][start:stop])
-            value = intervals.percentile_ms(merged, percentile)
-            cache[key] = math.log(max(value, 1e-6))
-        return cache[key]
+    def __init__(self, before: list[Sample], after: list[Sample]) -> None:
+        self.sides = [[intervals.decode(s.hist) for s in run] for run in (before, after)]
+        self.merged: dict[tuple[int, int, int], intervals.Counts] = {}
 
-    return statistic
+    def percentile(self, percentile: float) -> BlockStatistic:
+        """A block's log percentile, read from the merge of its intervals' histograms."""
+
+        def statistic(side: int, start: int, stop: int) -> float:
+            key = (side, start, stop)
+            merged = self.merged.get(key)
+            if merged is None:
+                merged = self.merged[key] = intervals.merge(self.sides[side][start:stop])
+            return math.log(max(intervals.percentile_ms(merged, percentile), 1e-6))
+
+        return statistic
 
 
 def _block_tests(
     before: list[Sample], after: list[Sample], limits: dict[str, float]
 ) -> dict[str, _Tested]:
-    histograms = has_histograms(before) and has_histograms(after)
+    blocks = _Blocks(before, after) if has_histograms(before) and has_histograms(after) else None
     out: dict[str, _Tested] = {}
     for metric in METRICS:
         xs = [float(getattr(s, metric)) for s in before]
         ys = [float(getattr(s, metric)) for s in after]
         margin = math.log1p(limits[metric] * MARGIN_SHARE / 100.0)
         statistic = (
-            _percentile_of_blocks(before, after, PERCENTILE[metric])
-            if histograms and metric in PERCENTILE
+            blocks.percentile(PERCENTILE[metric])
+            if blocks is not None and metric in PERCENTILE
             else None
         )
         worse = shift_test(xs, ys, _worse(metric), margin=margin, statistic=statistic)

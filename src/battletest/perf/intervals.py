@@ -14,6 +14,9 @@ times.
 
 from __future__ import annotations
 
+import base64
+import struct
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -36,23 +39,72 @@ class Counts:
 EMPTY = Counts((), ())
 
 
+_EXTERNAL = struct.Struct(">II")  # cookie, length of the compressed payload
+_PAYLOAD = struct.Struct(">IIIIQQd")  # cookie, varint bytes, index offset, digits, low, high, ratio
+
+
+@lru_cache(maxsize=64)
+def _layout(lowest: int, highest: int, digits: int) -> HdrHistogram:
+    """An empty histogram of these settings: index → value (each setting seen once)."""
+    return HdrHistogram(lowest, highest, digits)
+
+
+def _varints(data: bytes, start: int, stop: int) -> list[int]:
+    """HdrHistogram's V2 counts: ZigZag LEB128 varints (a negative one is a run of zeros)."""
+    out: list[int] = []
+    value = shift = 0
+    for i in range(start, stop):
+        byte = data[i]
+        value |= (byte & 0x7F) << shift
+        if byte & 0x80:
+            shift += 7
+            continue
+        out.append((value >> 1) ^ -(value & 1))
+        value = shift = 0
+    return out
+
+
 @lru_cache(maxsize=16_384)
 def decode(encoded: str) -> Counts:
-    """The sparse form of an encoded HdrHistogram ("" → empty); a ValueError if malformed."""
+    """The sparse form of an encoded HdrHistogram ("" → empty); a ValueError if malformed.
+
+    Reads the V2 wire format directly (base64 of a header and a zlib-compressed run of
+    varints): hdrh's own decoder fills the whole counts array (tens of thousands of slots for
+    1 µs – 1 h at 3 digits) and walking it took ~1 ms per interval, the cost of a comparison.
+    """
     if not encoded:
         return EMPTY
     try:
-        hist = HdrHistogram.decode(encoded.encode("ascii"))
-    except Exception as exc:  # hdrh raises assorted errors (zlib, struct, its own) on bad input
+        raw = base64.b64decode(encoded, validate=True)
+        _, length = _EXTERNAL.unpack_from(raw)
+        inner = zlib.decompress(raw[_EXTERNAL.size : _EXTERNAL.size + length])
+        _, size, offset, digits, lowest, highest, _ = _PAYLOAD.unpack_from(inner)
+        counts = _varints(inner, _PAYLOAD.size, _PAYLOAD.size + size)
+        hist = _layout(lowest, highest, digits)
+    except (ValueError, struct.error, zlib.error) as exc:
         raise ValueError(f"not an encoded HdrHistogram ({type(exc).__name__})") from None
-    highest = hist.get_highest_equivalent_value
-    value_at = hist.get_value_from_index
-    pairs = [(highest(value_at(i)), c) for i, c in enumerate(list(hist.counts)) if c]
-    return Counts(tuple(v for v, _ in pairs), tuple(c for _, c in pairs))
+    if offset:  # never written by battletest's histograms
+        raise ValueError("not an encoded HdrHistogram (normalizing index offset)")
+    highest_of, value_at = hist.get_highest_equivalent_value, hist.get_value_from_index
+    values: list[int] = []
+    kept: list[int] = []
+    index = 0
+    for c in counts:
+        if c < 0:  # a run of -c empty buckets
+            index -= c
+            continue
+        if c:
+            values.append(highest_of(value_at(index)))
+            kept.append(c)
+        index += 1
+    return Counts(tuple(values), tuple(kept))
 
 
 def merge(parts: Iterable[Counts]) -> Counts:
     """One histogram of all ``parts`` (counts of equal values added)."""
+    parts = list(parts)
+    if len(parts) == 1:
+        return parts[0]
     acc: dict[int, int] = {}
     for part in parts:
         for value, count in zip(part.values, part.counts, strict=True):
