@@ -155,11 +155,8 @@ def replay(
                 raise UsageError("replay needs --target URL (or --frozen)")
             policy = WritePolicy.from_config(config)
         http = stack.enter_context(closing(Transport(url, policy=policy, redactor=redactor)))
-        try:
-            with interrupt_signals():
-                suite = replay_suite(episodes, http, masks=masks, inputs=inputs)
-        except KeyboardInterrupt:
-            raise Interrupted("replay interrupted") from None
+        with interrupt_signals():
+            suite = replay_suite(episodes, http, masks=masks, inputs=inputs, on_case=_progress())
     folder = write_suite_folder(
         suite,
         out or config.out,
@@ -177,10 +174,25 @@ def replay(
                 click.echo(f"{case.status.value.upper():7} {case.name}: {case.message}")
         click.echo(suite.message)
     click.echo(f"reports: {folder}", err=True)
+    if suite.message.endswith("(interrupted)"):
+        raise Interrupted("replay interrupted; what was replayed is reported")
     if suite.status.value == "failed":
         raise DifferencesFound(suite.message)
     if suite.status.value == "error":
         raise UsageError(suite.message, hint="see the cases marked ERROR above")
+
+
+def _progress() -> Any:
+    """A plain line on stderr every 100 replayed requests (a long replay shows it is alive)."""
+    seen = [0, 0]
+
+    def on_case(case: Any) -> None:
+        seen[0] += 1
+        seen[1] += case.status.value == "failed"
+        if seen[0] % 100 == 0:
+            click.echo(f"replayed {seen[0]} requests, {seen[1]} differ", err=True)
+
+    return on_case
 
 
 @click.group("har")

@@ -241,22 +241,33 @@ def replay_suite(
     redactor: Redactor | None = None,
     on_case: Callable[[Case], None] | None = None,
 ) -> SuiteResult:
-    """Replay every episode in order; the ``replay`` suite (failed when any answer differs)."""
+    """Replay every episode in order; the ``replay`` suite (failed when any answer differs).
+    Ctrl-C stops after the request in flight: what was replayed is kept and the suite says
+    ``interrupted``."""
     check_writes(episodes, http)
     check_inputs(episodes, inputs)
     started = time.perf_counter()
     cases: list[Case] = []
-    for n, episode in enumerate(episodes):
-        run = replay_episode(
-            episode,
-            http,
-            masks=masks,
-            inputs=inputs,
-            redactor=redactor,
-            key=f"replay-{n + 1}",
-            on_case=on_case,
-        )
-        cases.extend(run.cases)
+
+    def keep(case: Case) -> None:
+        cases.append(case)
+        if on_case is not None:
+            on_case(case)
+
+    interrupted = False
+    try:
+        for n, episode in enumerate(episodes):
+            replay_episode(
+                episode,
+                http,
+                masks=masks,
+                inputs=inputs,
+                redactor=redactor,
+                key=f"replay-{n + 1}",
+                on_case=keep,
+            )
+    except KeyboardInterrupt:
+        interrupted = True
     failed = sum(c.status == Status.FAILED for c in cases)
     errors = sum(c.status == Status.ERROR for c in cases)
     differences = sum(len(c.details.get("differences", [])) for c in cases)
@@ -278,6 +289,7 @@ def replay_suite(
             f"{len(cases)} requests from {len(episodes)} episode(s): "
             f"{differences} difference(s) in {failed} answer(s)"
             + (f", {errors} not replayed" if errors else "")
+            + (" (interrupted)" if interrupted else "")
         ),
     )
 
