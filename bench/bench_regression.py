@@ -467,21 +467,24 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("\n".join(noise_floor(series)), flush=True)
     print()
-    ok_fa = ok_power = ok_fa_s = ok_power_s = False
+    verdicts: dict[str, bool] = {}
     if windows:
-        real, ok_fa, ok_power = real_tables(series, args.any, windows)
+        real, verdicts["false alarms real"], verdicts["power real"] = real_tables(
+            series, args.any, windows
+        )
         print("\n".join(real), flush=True)
         print()
     if args.synthetic:
-        synth, ok_fa_s, ok_power_s = synthetic_table(series, args.synthetic, args.seed)
+        synth, verdicts["false alarms synthetic"], verdicts["power synthetic"] = synthetic_table(
+            series, args.synthetic, args.seed
+        )
         print("\n".join(synth))
     print(
-        f"\ngoals for 'new': false alarms ≤ {GOAL_FA:.0%} real {'met' if ok_fa else 'MISSED'}, "
-        f"synthetic {'met' if ok_fa_s else 'MISSED'}; power ≥ {GOAL_POWER:.0%} real "
-        f"{'met' if ok_power else 'MISSED'}, synthetic {'met' if ok_power_s else 'MISSED'}"
+        f"\ngoals for 'new' (false alarms ≤ {GOAL_FA:.0%}, power ≥ {GOAL_POWER:.0%}): "
+        + ", ".join(f"{k} {'met' if v else 'MISSED'}" for k, v in verdicts.items())
     )
     print(f"({time.monotonic() - started:.0f} s)")
-    return 0 if ok_fa and ok_fa_s and ok_power and ok_power_s else 1
+    return 0 if all(verdicts.values()) else 1
 
 
 if __name__ == "__main__":
