@@ -192,6 +192,11 @@ def execute(
         # every line the console shows while the run goes passes through the run's redactor
         progress = RedactedProgress(progress or SilentProgress(), redactor)
         golden = None
+        if config.golden.update and config.mode != "GOLDEN":
+            raise UsageError(
+                "--update-golden needs --mode GOLDEN (it accepts GOLDEN snapshots)",
+                hint="battletest run --mode GOLDEN --update-golden",
+            )
         if config.mode == "GOLDEN":
             from battletest.golden import Golden
 

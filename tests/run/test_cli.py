@@ -201,9 +201,10 @@ def test_a_suite_missing_from_the_table_is_not_built_yet() -> None:
     assert "resilience" not in str(err.value).split("available suites:")[1]
 
 
-def test_golden_mode_is_refused_for_now(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run_cli(["run", "--target", "http://127.0.0.1:9", "--mode", "GOLDEN"], capsys)
-    assert code == 2 and "GOLDEN is not available yet" in one_error_line(err)
+def test_update_golden_without_golden_mode_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["run", "--target", "http://127.0.0.1:9", "--mode", "LIVE", "--update-golden"]
+    code, _, err = run_cli(argv, capsys)
+    assert code == 2 and "--update-golden needs --mode GOLDEN" in one_error_line(err)
 
 
 def test_an_unknown_config_key_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
