@@ -57,6 +57,20 @@ def test_a_correct_api_passes_every_suite(api_url: str, tmp_path: Path) -> None:
     assert out.report.run.seed == 11
 
 
+def test_an_allowed_role_answered_404_is_inconclusive_not_passed(
+    api_url: str, tmp_path: Path
+) -> None:
+    rule = {"method": "GET", "path": "/items/{item_id}", "roles": ["admin", "guest"]}
+    cfg = make_config(api_url, tmp_path, rbac=[rule])
+    out = execute(cfg, only=["auth"], write_reports=False)
+    cases = {n: c for n, c in by_name(out.report, "auth").items() if n.startswith("rbac: ")}
+    allowed = cases["rbac: guest may GET /items/{item_id}"]
+    assert allowed.status is Status.SKIPPED  # type: ignore[attr-defined]
+    assert allowed.message.startswith(
+        "inconclusive: role guest calling GET /items/{item_id} got 404"
+    )  # type: ignore[attr-defined]
+
+
 def test_an_insecure_api_fails_on_alg_none_expiry_and_stack_traces(
     insecure_api_url: str, tmp_path: Path
 ) -> None:

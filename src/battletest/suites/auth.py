@@ -379,6 +379,14 @@ def rbac_matrix(
             tally.sent(op, [sent.status] if sent.unsent is None else [])
             if sent.unsent is not None:
                 case = unsent_case(name, sent.unsent)
+            elif allowed and sent.status == 404:  # never reached the operation's logic
+                case = Case(
+                    name=name,
+                    status=Status.SKIPPED,
+                    message=f"inconclusive: role {role} calling {label} got 404: the object "
+                    "it names was not found, so nothing shows the role may call it",
+                    details={**_evidence(sent), "outcome": "inconclusive"},
+                )
             elif allowed and (sent.status == 0 or sent.status in OVERLOAD):
                 case = Case(
                     name=name,
