@@ -8,6 +8,7 @@ explicitly; Selenium Manager (which would download a browser or driver) is disab
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import queue
 import re
@@ -147,6 +148,10 @@ def _wait(driver: Any, condition: str, timeout: float = 60) -> Any:
 
 
 @needs_chromium
+@pytest.mark.skipif(
+    importlib.util.find_spec("distributed") is None,
+    reason="--cluster needs the battletest[cluster] extra (make installs it)",
+)
 @pytest.mark.chromium
 @pytest.mark.slow
 @pytest.mark.network

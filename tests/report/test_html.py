@@ -307,3 +307,13 @@ def test_interrupted_run_says_its_results_are_partial() -> None:
     text = _text(report_html.render(report))
     assert "interrupted: partial results" in text
     assert "yes: partial results" in text
+
+
+def test_per_interval_histograms_stay_out_of_the_page() -> None:
+    report = sample_report()
+    suite = report.suites[0]
+    encoded = "HISTFAAAACl4nJNpmSzMwMDAxQABzFCaEUzOmT3JDsIH8ZkYmACzYgYo"
+    suite.metrics["series"] = [{"t": 1.0, "rps": 10.0, "p95": 2.0, "hist": encoded}]
+    page = report_html.render(report)
+    assert encoded not in page
+    assert '"rps": 10.0' in html.unescape(page)  # the rest of the series is shown

@@ -694,7 +694,7 @@ def _suite_view(suite: SuiteResult, index: int) -> SuiteView:
             scalars.append((key, format_value(value)))
             continue
         sparklines.extend(series_sparklines(key, value))
-        structured.append((key, _pretty_json(value)))
+        structured.append((key, _pretty_json(_without_histograms(value))))
     anchor = f"suite-{index}-" + "".join(ch if ch.isalnum() else "-" for ch in suite.name)
     return SuiteView(suite, anchor, counts, scalars, structured, sparklines)
 
@@ -829,6 +829,16 @@ def format_value(value: Any) -> str:
     if isinstance(value, int | str):
         return str(value)
     return json.dumps(value, sort_keys=True, default=str)
+
+
+def _without_histograms(value: Any) -> Any:
+    """A metric as a reader sees it: the encoded per-interval histograms (``hist``, kept in
+    report.json for baselines) left out of the page, where they are only noise and bulk."""
+    if isinstance(value, dict):
+        return {k: _without_histograms(v) for k, v in value.items() if k != "hist"}
+    if isinstance(value, list):
+        return [_without_histograms(v) for v in value]
+    return value
 
 
 def _pretty_json(value: Any) -> str:
