@@ -208,3 +208,24 @@ def test_a_run_that_fails_at_start_up_leaves_no_empty_run_folder(tmp_path: Path)
     with pytest.raises(TargetUnreachable):
         execute(config, only=["pytest"], target_factory=unreachable)
     assert [p.name for p in out.iterdir()] == []
+
+
+def test_a_cluster_load_against_the_default_demo_is_refused_not_run(tmp_path: Path) -> None:
+    from battletest.target import Target
+
+    @contextmanager
+    def demo_target(cfg: object, logs: object) -> Iterator[Target]:
+        yield Target("http://127.0.0.1:9", "demo")  # never contacted: refused before
+
+    spec = tmp_path / "openapi.json"
+    spec.write_text(
+        json.dumps({"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": {}})
+    )
+    overrides = {"out": str(tmp_path / "reports"), "history.record": False}
+    overrides |= {"load.cluster": "local:2", "target.spec": str(spec)}
+    config = load_config(None, None, overrides)
+    outcome = execute(config, only=["load"], target_factory=demo_target, write_reports=False)
+    load = outcome.report.suites[0]
+    assert load.status is Status.ERROR
+    assert load.message.startswith("not run: a distributed load run ([load] cluster) needs")
+    assert outcome.exit_code == 1

@@ -82,6 +82,14 @@ def load_suite(ctx: SuiteContext) -> SuiteResult:
     from battletest.load.suite import run_load_suite
 
     settings = load_settings(ctx)
+    if settings.get("cluster") and ctx.target.kind == "demo":
+        # the distributed safety rule: load only a target the user named, never a default
+        return SuiteResult(
+            name=NAME,
+            status=Status.ERROR,
+            message="not run: a distributed load run ([load] cluster) needs a target you name; "
+            "the built-in demo is only the default (give [target] url, app or command)",
+        )
     refused = refused_plan(ctx, settings)
     if refused is not None:
         return SuiteResult(name=NAME, status=Status.SKIPPED, message=f"not run: {refused}")
