@@ -100,7 +100,26 @@ def test_a_link_the_classifier_calls_destructive_is_never_fetched() -> None:
     app = Starlette(routes=[Route("/", root), Route("/admin/reset/openapi.json", reset)])
     with serve_app(app) as base, pytest.raises(SpecError) as caught:
         discover(base)
-    assert fetched == [] and "not sent: looks destructive" in str(caught.value)
+    assert fetched == [] and "/admin/reset/openapi.json (not run: " in str(caught.value)
+
+
+def test_discovery_backs_off_a_rate_limited_target_instead_of_missing_its_document() -> None:
+    answered: list[int] = []
+
+    async def spec(request: object) -> Response:
+        if not answered:  # the first ask is refused, as a rate-limited service does
+            answered.append(429)
+            return JSONResponse(
+                {"error": "slow down"}, status_code=429, headers={"Retry-After": "0"}
+            )
+        answered.append(200)
+        return JSONResponse(DOCUMENT)
+
+    app = Starlette(routes=[Route("/openapi.json", spec)])
+    with serve_app(app) as base:
+        doc, where = discover(base)
+    assert answered == [429, 200] and doc["info"] == DOCUMENT["info"]
+    assert where.endswith("/openapi.json")
 
 
 def test_discovery_on_a_closed_port_is_target_unreachable() -> None:

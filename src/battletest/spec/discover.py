@@ -23,9 +23,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from battletest.errors import SpecError, TargetUnreachable
+from battletest.errors import BattletestError, SpecError, TargetUnreachable
 from battletest.spec.load import parse
-from battletest.transport.policy import Risk, classify
 
 WELL_KNOWN = (
     "/openapi.json",
@@ -75,7 +74,14 @@ class _Search:
         self.base = base_url.rstrip("/")
         origin = urlsplit(self.base)
         self.origin = (origin.scheme, origin.netloc)
-        self.client = httpx.Client(timeout=timeout, follow_redirects=False)
+        # through the one transport: host-only, the write policy (read-only here: a link a
+        # page names is the service's word, not ours, so the classifier decides whether even a
+        # GET of it is sent), and 429/503 answered by backing off instead of "not found"
+        from battletest.transport import Transport, WritePolicy
+
+        policy = WritePolicy(read_only=True, why_read_only="spec discovery only reads")
+        self.transport = Transport(self.base, timeout=timeout, policy=policy, max_retries=2)
+        self.client = self.transport("discovery")
         self.tried: list[str] = []
         self.seen: set[str] = set()
 
@@ -93,13 +99,11 @@ class _Search:
             return None
         self.seen.add(url)
         shown = url[len(self.base) :] or "/" if url.startswith(self.base) else url
-        # a link found in a page is the service's word, not ours: the one classifier decides
-        # whether even a GET of it may be sent (a "/admin/reset.json" is not fetched)
-        if classify("GET", urlsplit(url).path).risk is Risk.DESTRUCTIVE:
-            self.tried.append(f"{shown} (not sent: looks destructive)")
-            return None
         try:
             resp = self.client.get(url)
+        except BattletestError as exc:  # refused by the write policy, or still rate-limited
+            self.tried.append(f"{shown} ({exc.message})")
+            return None
         except httpx.ConnectError:
             if not self.tried:  # nothing answers at all: the target is down, not spec-less
                 raise TargetUnreachable(
@@ -165,7 +169,7 @@ def discover(base_url: str, timeout: float = 3.0) -> tuple[dict[str, Any], str]:
                 if found:
                     return found
     finally:
-        search.client.close()
+        search.transport.close()
     raise SpecError(
         f"no OpenAPI document found under {base_url}; tried {', '.join(search.tried)}",
         hint="pass --spec FILE_OR_URL",
