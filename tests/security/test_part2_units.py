@@ -106,6 +106,28 @@ def test_reflected_payloads_of_equal_length_give_the_same_answer() -> None:
     assert answer(more) != answer(f)
 
 
+def test_random_ids_in_a_true_false_pair_do_not_make_the_answers_differ() -> None:
+    # two keys the demo's POST /v1/api-keys created for the true and the false payload: the
+    # ids' digits fall differently (normalised, "key_<n>e<n>b<n>c<n>" vs "key_b<n>c<n>…")
+    t = _ex(
+        '{"id": "key_6e83b1c76430", "name": "bt\' AND \'a\'=\'a", "created_at": 1.5,'
+        ' "key": "btk_d8JAtdGC0rCcHfeEDuIxy3uLXEsJ4JqC", "at": "2026-12-03T15:11:25.12Z"}',
+        status=201,
+    )
+    f = _ex(
+        '{"id": "key_b0c1b12a7301", "name": "bt\' AND \'a\'=\'b", "created_at": 2.5,'
+        ' "key": "btk_QwErTyUiOpAsDfGhJkLzXcVbNmQwErTy", "at": "2026-12-03T15:11:26.1Z"}',
+        status=201,
+    )
+    assert answer(t) == answer(f)
+    assert answer(_ex("<p>key_6e83b1c76430 made</p>", "text/html")) == answer(
+        _ex("<p>key_b0c1b12a7301 made</p>", "text/html")
+    )
+    # what a boolean injection changes still differs: the rows, the status
+    assert answer(t) != answer(_ex('{"id": "key_b0c1b12a7301"}', status=201))
+    assert answer(t) != answer(_ex(f.text, status=422))
+
+
 def test_placeholders_and_card_numbers() -> None:
     assert fill("{{{A}*{B}}}", A=3, B=4) == "{{3*4}}"
     assert fill("${{A}*{B}}", A=3, B=4) == "${3*4}"

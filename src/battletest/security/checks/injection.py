@@ -17,7 +17,6 @@ from functools import cache
 from typing import Any
 
 from battletest.results import Severity
-from battletest.security.checks.common import normalise
 from battletest.security.checks.inject import (
     Probe,
     Proof,
@@ -66,8 +65,21 @@ def fits(slot: Slot, payload: str) -> bool:
     return quoted(payload) or slot.value.isdigit()
 
 
+# A word with a digit in it (an id, a time, a counter) or a long token, collapsed whole so that
+# its length cannot vary. ``normalise`` turns each digit run into "<n>": a random id such as
+# key_65c5180472c9 then has a length that depends on how its digits fall, and two true/false
+# answers differing only in the ids the service gave them looked like a boolean SQL injection
+# (POST /v1/api-keys on the demo: about 0.6% per payload pair, bench/bench_rate_limited.py).
+_VOLATILE_WORD = re.compile(r"[A-Za-z0-9_-]*\d[A-Za-z0-9_-]*|[A-Za-z0-9_-]{24,}")
+
+
+def stable_length(text: str) -> int:
+    """The length of ``text`` with each volatile word (``_VOLATILE_WORD``) counted as one."""
+    return len(_VOLATILE_WORD.sub("0", text))
+
+
 def shape(value: Any) -> Any:
-    """A JSON value's structure: keys, list lengths, string lengths (volatile parts blanked)."""
+    """A JSON value's structure: keys, list lengths, string lengths (volatile words collapsed)."""
     if isinstance(value, dict):
         # an operator key ($ne, $eq…) echoed back is the payload itself, not a result
         keys = ["$" if str(k).startswith("$") else str(k) for k in value]
@@ -75,18 +87,19 @@ def shape(value: Any) -> Any:
     if isinstance(value, list):
         return tuple(shape(v) for v in value)
     if isinstance(value, str):
-        return ("s", len(normalise(value)))
+        return ("s", stable_length(value))
     return type(value).__name__
 
 
 def answer(ex: Exchange) -> tuple[int, Any]:
     """What a true/false pair is compared on. The payloads of a pair have equal length, so a
     reflected payload (raw, escaped or encoded alike) cannot make two answers differ: JSON is
-    compared by structure and string lengths, other bodies by normalised length."""
+    compared by structure and string lengths, other bodies by length, each with the words
+    that hold a digit (ids, tokens, times) collapsed."""
     body = ex.json()
     if body is not None:
         return ex.status, shape(body)
-    return ex.status, len(normalise(ex.text))
+    return ex.status, stable_length(ex.text)
 
 
 def differs_consistently(
