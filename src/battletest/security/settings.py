@@ -6,7 +6,8 @@ the ``battletest scan`` flags. Depth picks budgets (wordlist sizes, burst sizes,
 
 from __future__ import annotations
 
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -51,6 +52,27 @@ class RbacRule(_Strict):
     method: str
     path: str
     roles: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class RbacVerdict:
+    """What ``battletest run``'s auth suite decided on one (operation, identity) pair of the
+    ``[[rbac]]`` matrix whose rule leaves the identity's role out: refused (401/403) or accepted
+    (2xx). The scanner's ``bfla`` check does not send such a pair again; an accepted one is its
+    finding, with the auth suite's request and answer as evidence."""
+
+    method: str
+    path: str  # as the [[rbac]] rule names it
+    identity: str
+    role: str
+    status: int
+    case: str  # the auth suite's case name
+    evidence: dict[str, Any] = field(default_factory=dict)  # request and response excerpts
+    reproduce: str | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return 200 <= self.status < 300
 
 
 class Budget(_Strict):
@@ -103,6 +125,12 @@ class ScanSettings(_Strict):
     jwt_secret: str | None = None
     login: LoginSettings = Field(default_factory=LoginSettings)
     rbac: list[RbacRule] = Field(default_factory=list)
+    reuse_auth: bool = Field(
+        default=True,
+        description="Under battletest run with the auth suite: leave alg none, tampered, "
+        "expired and missing tokens, and the [[rbac]] pairs it decided, to the auth suite and "
+        "reuse its cases (false: the scanner tests them again).",
+    )
     privileged_roles: list[str] = Field(default_factory=lambda: ["admin"])
     admin_paths: list[str] = Field(
         default_factory=lambda: ["*/admin", "*/admin/*", "*/internal/*", "*/manage/*"]

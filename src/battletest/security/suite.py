@@ -17,7 +17,7 @@ from battletest.security.checks import register_all
 from battletest.security.checks.authn import body_format
 from battletest.security.context import ScanContext, ScanIdentity, identities_from, login
 from battletest.security.framework import Progress, Scanner, ScanOutcome
-from battletest.security.settings import ScanSettings
+from battletest.security.settings import RbacVerdict, ScanSettings
 from battletest.spec import Operation, Spec, from_document, select
 from battletest.transport import Transport, WritePolicy
 
@@ -55,6 +55,7 @@ def scan(
     log_source: Callable[[], str] | None = None,
     rate_limits: Any = None,
     service_keys: frozenset[str] = frozenset(),
+    rbac_verdicts: Sequence[RbacVerdict] = (),
 ) -> ScanOutcome:
     """Scan the API at ``base_url`` described by ``spec`` and return what was found.
 
@@ -63,7 +64,8 @@ def scan(
     transport (its write policy, pacing and watched identities); by default a transport of its
     own with the write policy from ``settings`` (read-only in production), paced by
     ``rate_limits`` (a config's ``[rate_limits]``; ``service_keys`` get its service quota) and
-    by the 429/503 answers it sees."""
+    by the 429/503 answers it sees. ``rbac_verdicts``: the ``[[rbac]]`` pairs ``run``'s auth
+    suite decided, which ``bfla`` reuses instead of sending again."""
     settings = settings or ScanSettings()
     scanner = scanner or default_scanner()
     scanner.select(settings.checks, settings.skip_checks)  # unknown names fail before any request
@@ -122,6 +124,7 @@ def scan(
         # the origin the document names (Swagger host, OpenAPI servers): the front end the
         # service may trust (the cors check derives attacker origins from it when echoed)
         ctx.state["spec_origin"] = getattr(spec, "origin", None)
+        ctx.state["rbac_verdicts"] = list(rbac_verdicts)
         try:
             outcome = scanner.run(ctx, progress)
         finally:
@@ -265,6 +268,7 @@ def run_security_suite(
     transport: httpx.BaseTransport | None = None,
     client: Transport | None = None,
     log_source: Callable[[], str] | None = None,
+    rbac_verdicts: Sequence[RbacVerdict] = (),
 ) -> SuiteResult:
     """The ``security`` suite for ``battletest run``.
 
@@ -296,6 +300,7 @@ def run_security_suite(
         client=client,
         extra_secrets=extra,
         log_source=log_source,
+        rbac_verdicts=rbac_verdicts,
     )
     suite = to_suite(outcome, settings)
     suite.duration_s = round(time.perf_counter() - started, 3)

@@ -28,7 +28,14 @@ from battletest.spec import Operation, Spec
 from battletest.suites.base import CaseRecorder, SuiteContext, at_path, own_object, unsent_case
 from battletest.suites.data import probe_request
 from battletest.suites.evidence import OVERLOAD, OperationTally, count
-from battletest.transport import ANONYMOUS, IdentitySession, Inconclusive, PolicyRefused, curl
+from battletest.transport import (
+    ANONYMOUS,
+    Exchange,
+    IdentitySession,
+    Inconclusive,
+    PolicyRefused,
+    curl,
+)
 from battletest.transport.identities import IDENTITY
 
 NAME = "auth"
@@ -41,6 +48,7 @@ class Sent:
     request: httpx.Request
     excerpt: str
     unsent: BattletestError | None = None  # refused by the write policy, or inconclusive
+    exchange: Exchange | None = None  # the request and its answer, for evidence
 
 
 def _send(
@@ -60,7 +68,7 @@ def _send(
         return Sent(0, request, str(exc), exc)
     except httpx.HTTPError as exc:
         return Sent(0, request, f"request failed: {exc.__class__.__name__}")
-    return Sent(response.status_code, request, response.text[:200])
+    return Sent(response.status_code, request, response.text[:200], exchange=Exchange.of(response))
 
 
 def _attack(
@@ -407,13 +415,33 @@ def rbac_matrix(
             else:
                 case = _expect_rejected(name, sent, f"role {role} calling {label}")
             ms = round((time.monotonic() - started) * 1000, 3)
-            rec.add(case.model_copy(update={"duration_ms": ms}))
+            pair = _rbac_pair(rule.method, rule.path, role, session.name, allowed, sent)
+            details = {**case.details, "rbac": pair}
+            rec.add(case.model_copy(update={"duration_ms": ms, "details": details}))
         missing = sorted(set(rule.roles) - set(roles))
         if missing:
             rec.skip(
                 f"rbac: {label} for {', '.join(missing)}",
                 "no identity has this role; add one to [[identities]]",
             )
+
+
+def _rbac_pair(
+    method: str, path: str, role: str, identity: str, allowed: bool, sent: Sent
+) -> dict[str, object]:
+    """The (operation, identity) pair an rbac case decided, as the security suite reuses it
+    (``suites/security.py``): an accepted call the rule forbids keeps its request and answer."""
+    pair: dict[str, object] = {
+        "method": method,
+        "path": path,
+        "role": role,
+        "identity": identity,
+        "allowed": allowed,
+        "status": sent.status if sent.unsent is None else None,  # 0: no answer
+    }
+    if not allowed and sent.exchange is not None and sent.exchange.ok:
+        pair["evidence"] = sent.exchange.evidence()
+    return pair
 
 
 def auth_suite(ctx: SuiteContext) -> SuiteResult:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from battletest.results import SuiteResult
+from battletest.results import Status, SuiteResult
 from battletest.suites.base import SuiteContext
 
 NAME = "security"
@@ -37,7 +37,7 @@ def security_settings(ctx: SuiteContext) -> Any:
 
         active = [c.info.id for c in default_scanner().checks if c.info.active]
         settings = settings.model_copy(update={"skip_checks": [*settings.skip_checks, *active]})
-    if auth_suite_ran(ctx) and not settings.checks:
+    if reuses_auth(ctx, settings):
         # the auth suite owns these on every secured operation; the scanner reuses its cases
         skip = sorted({*settings.skip_checks, *OWNED_BY_AUTH})
         settings = settings.model_copy(update={"skip_checks": skip})
@@ -51,6 +51,47 @@ OWNED_BY_AUTH = ("jwt-alg-none", "jwt-bad-signature", "jwt-expired", "auth-missi
 
 def auth_suite_ran(ctx: SuiteContext) -> bool:
     return any(rec.suite == "auth" for rec in ctx.recorders)
+
+
+def reuses_auth(ctx: SuiteContext, settings: Any) -> bool:
+    """Whether the scanner leaves to the auth suite what that suite already tested: it ran in
+    this run, ``[security] reuse_auth`` is on, and no explicit ``checks`` list asks for more."""
+    return auth_suite_ran(ctx) and settings.reuse_auth and not settings.checks
+
+
+def rbac_verdicts(ctx: SuiteContext) -> list[Any]:
+    """The ``[[rbac]]`` pairs the auth suite decided where the rule leaves the identity's role
+    out: refused (a passed case, 401/403) or accepted (a failed case, 2xx). The auth suite owns
+    them; the scanner's ``bfla`` reuses them. A case left inconclusive (404, 429, no answer, a
+    write the policy did not send) or failed on another status decides nothing: the scanner,
+    which fills real object ids, tries that pair itself."""
+    from battletest.security.settings import RbacVerdict
+
+    verdicts = []
+    for rec in ctx.recorders:
+        for case in list(rec.cases) if rec.suite == "auth" else []:
+            pair = case.details.get("rbac")
+            if not isinstance(pair, dict) or pair.get("allowed"):
+                continue
+            status = pair.get("status")
+            if not isinstance(status, int):
+                continue  # not sent (the write policy), or no answer
+            refused = case.status is Status.PASSED and status in (401, 403)
+            accepted = case.status is Status.FAILED and 200 <= status < 300
+            if refused or accepted:
+                verdicts.append(
+                    RbacVerdict(
+                        method=str(pair["method"]),
+                        path=str(pair["path"]),
+                        identity=str(pair["identity"]),
+                        role=str(pair["role"]),
+                        status=status,
+                        case=case.name,
+                        evidence=dict(pair.get("evidence") or {}),
+                        reproduce=case.reproduce,
+                    )
+                )
+    return verdicts
 
 
 def scan_identities(ctx: SuiteContext) -> list[Any]:
@@ -78,22 +119,39 @@ def security_suite(ctx: SuiteContext) -> SuiteResult:
     settings = security_settings(ctx)
     ctx.progress.suite_started(NAME, None)
     people = scan_identities(ctx)
+    reused = rbac_verdicts(ctx) if reuses_auth(ctx, settings) else []
     result = run_security_suite(
         ctx.target.base_url,
         ctx.spec,
         people,
         settings=settings,
         client=ctx.http,  # the run's transport: its policy, pacing and watched identities
+        rbac_verdicts=reused,
     )
     if not settings.active_allowed or ctx.config.smoke:
         why = "production forbids" if not settings.active_allowed else "LIVE_SMOKE runs no"
         note = f"passive checks only: {why} active probes"
         result.message = f"{result.message}; {note}" if result.message else note
-    if auth_suite_ran(ctx) and not ctx.config.security.get("checks"):
+    if reuses_auth(ctx, settings):
         result.metrics["reused_from_auth"] = list(OWNED_BY_AUTH)
-        note = "alg none, tampered, expired and missing tokens: see the auth suite's cases"
+        # the (operation, identity) pairs of the matrix bfla did not send: the auth suite's
+        result.metrics["rbac_reused_from_auth"] = [
+            {
+                "operation": f"{v.method} {v.path}",
+                "identity": v.identity,
+                "role": v.role,
+                "status": v.status,
+                "verdict": "accepted" if v.accepted else "refused",
+                "case": v.case,
+            }
+            for v in reused
+        ]
+        note = "alg none, tampered, expired and missing tokens"
+        if reused:
+            note += f" and {len(reused)} [[rbac]] pair{'s' if len(reused) != 1 else ''}"
+        note += ": see the auth suite's cases"
         result.message = f"{result.message}; {note}" if result.message else note
     return result
 
 
-__all__ = ["scan_identities", "security_settings", "security_suite"]
+__all__ = ["rbac_verdicts", "scan_identities", "security_settings", "security_suite"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from battletest.results import Severity
+from battletest.results import Finding, Severity
 from battletest.security.checks import escalation, privilege
 from battletest.security.checks.common import json_keys
 from battletest.security.checks.references import reference_bola, references
@@ -18,6 +18,7 @@ from battletest.security.context import (
     strings_of,
 )
 from battletest.security.framework import Outcome, Scanner
+from battletest.security.settings import RbacVerdict
 from battletest.spec import Operation, item_schema, properties_of
 from battletest.transport import Exchange
 
@@ -85,9 +86,29 @@ def _foreign_object(
 def _privileged(ctx: ScanContext, op: Operation) -> bool:
     """Privileged by the RBAC matrix, else by the spec or by the identities' answers."""
     for rule in ctx.settings.rbac:
-        if rule.method.upper() == op.method and rule.path == op.url_path:
+        if rule.method.upper() == op.method and rule.path in (op.url_path, op.path):
             return not any(i.role in rule.roles for i in ctx.unprivileged)
     return privilege.declared_privileged(ctx, op) or privilege.evidenced_privileged(ctx, op)
+
+
+def _verdicts(ctx: ScanContext, op: Operation) -> list[RbacVerdict]:
+    """The auth suite's decided ``[[rbac]]`` pairs on ``op`` (under ``battletest run``)."""
+    given: list[RbacVerdict] = ctx.state.get("rbac_verdicts") or []
+    return [v for v in given if v.method.upper() == op.method and v.path in (op.url_path, op.path)]
+
+
+def _reused_finding(ctx: ScanContext, op: Operation, accepted: list[RbacVerdict]) -> Finding:
+    """One finding for the forbidden calls of ``op`` the auth suite saw accepted: the first
+    one's request and answer, every identity named in the note."""
+    calls = "; ".join(
+        f"{v.identity} ({v.role}) got HTTP {v.status} in {v.case!r}" for v in accepted
+    )
+    roles = ", ".join(sorted({v.role for v in accepted}))
+    note = f"[[rbac]] leaves {roles} out, yet {calls} (the auth suite's cases, not sent again)"
+    first = accepted[0]
+    found = ctx.finding(op, None, note=note)
+    evidence = {**first.evidence, "note": note, "auth_cases": [v.case for v in accepted]}
+    return found.model_copy(update={"evidence": evidence, "reproduce": first.reproduce})
 
 
 def _read_path(ctx: ScanContext, op: Operation, path: str) -> str | None:
@@ -249,7 +270,7 @@ def register(scanner: Scanner) -> None:
         severity=Severity.HIGH,
         group="bfla",
         modifies=True,
-        applies=lambda ctx, op: _privileged(ctx, op),
+        applies=lambda ctx, op: _privileged(ctx, op) or any(v.accepted for v in _verdicts(ctx, op)),
         phase=45,
         remediation="Enforce the role check on the server for every privileged operation.",
     )
@@ -257,9 +278,29 @@ def register(scanner: Scanner) -> None:
         """Calls operations reserved to privileged roles (RBAC rules, admin-like scopes in the
         spec, admin-like paths) as an unprivileged identity; reported on a 2xx (twice for
         reads). State-changing calls send an empty body first, a valid one only on the
-        scanner's own objects or with --allow-destructive."""
+        scanner's own objects or with --allow-destructive. Under ``battletest run`` the auth
+        suite owns the ``[[rbac]]`` pairs it decided: such a pair is not sent again, and each
+        forbidden call the auth suite saw accepted is this check's finding."""
         assert op is not None
+        verdicts = _verdicts(ctx, op)
+        accepted = [v for v in verdicts if v.accepted]
+        reused = [_reused_finding(ctx, op, accepted)] if accepted else []
         low = ctx.unprivileged
+        decided = {v.identity for v in verdicts}
+        if (low and low[0].name in decided) or not _privileged(ctx, op):
+            if reused:
+                return Outcome.found(*reused)
+            mine = next(v for v in verdicts if v.identity == low[0].name)
+            return Outcome.clean(
+                f"reused from the auth suite: {mine.identity} ({mine.role}) got HTTP "
+                f"{mine.status} in {mine.case!r}"
+            )
+        outcome = _bfla_probe(ctx, op, low)
+        if reused:  # the auth suite's findings on other roles, beside the scanner's own probe
+            return Outcome.found(*outcome.findings, *reused)
+        return outcome
+
+    def _bfla_probe(ctx: ScanContext, op: Operation, low: list[ScanIdentity]) -> Outcome:
         if not low:
             return Outcome.inconclusive("needs an unprivileged identity")
         who = low[0]
