@@ -120,6 +120,8 @@ class GateResult(_Model):
     measured: Any = None
     passed: bool | None
     reason: str = ""
+    # for a row that did not pass: what its state means and what to change (quality.advice)
+    advice: str = ""
 
 
 class RunInfo(_Model):

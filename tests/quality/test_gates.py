@@ -295,3 +295,93 @@ def test_gate_command_prints_one_line_and_exits_2_on_a_missing_folder(
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("battletest: error:")
+
+
+# -- advice: every row that did not pass says what its state means and what to change -------
+
+
+def test_every_row_that_did_not_pass_carries_advice_and_a_pass_none() -> None:
+    contract = _suite("contract", [Status.PASSED])
+    rows = evaluate_gates([contract, _errored("security", "spec unreadable")], GatesConfig())
+    assert rows and all(bool(r.advice) == (r.passed is not True) for r in rows), [
+        (r.name, r.passed, r.advice) for r in rows
+    ]
+
+
+def test_advice_for_a_gate_whose_suite_was_not_enabled_and_when_it_is_required() -> None:
+    contract = _suite("contract", [Status.PASSED])
+    rows = _rows(evaluate_gates([contract], GatesConfig(required=["line_coverage"])))
+    assert rows["branch_coverage"].advice.startswith('Add "pytest" to [suites] enabled')
+    assert "fails the run unless [gates] required names it" in rows["branch_coverage"].advice
+    line = rows["line_coverage"].advice
+    assert line.startswith("[gates] required names line_coverage, so not measuring it fails")
+    assert line.endswith("or take it out of required.")
+    assert rows["load_thresholds"].advice.startswith('Add "load" to [suites] enabled')
+    assert "history store" in rows["flakiness_budget"].advice
+
+
+def test_advice_for_no_input_names_the_error_and_the_first_skip_reason() -> None:
+    rows = _rows(evaluate_gates([_errored("security", "spec unreadable")], GatesConfig()))
+    assert rows["max_severity"].advice.startswith(
+        "The security suite errored, so max_severity has nothing to judge"
+    )
+    assert "errors.log" in rows["max_severity"].advice
+    cases = [Case(name="p1", status=Status.SKIPPED, message="not configured: add [resilience]")]
+    resilience = SuiteResult.from_cases("resilience", cases, 0.1)
+    row = _rows(evaluate_gates([resilience], GatesConfig()))["suite_results"]
+    assert row.advice.startswith("No case of the resilience suite decided anything")
+    assert 'add "resilience" to [suites] enabled and describe its probes in [resilience]' in (
+        row.advice
+    )
+
+
+def test_exercised_operations_advice_groups_the_operations_by_what_they_got() -> None:
+    ops = ["GET /a", "GET /b", "GET /c/{id}", "POST /d", "GET /e"]
+    metrics = _ops(ops, ["GET /a"])
+    metrics["operations"]["answers"] = {
+        "GET /b": {"401": 3},
+        "GET /c/{id}": {"404": 2},
+        "POST /d": {"422": 4},
+        "GET /e": {"500": 1},
+    }
+    metrics["operations"]["schemes"] = {"GET /b": ["bearerAuth"], "GET /c/{id}": ["bearerAuth"]}
+    row = _rows(
+        evaluate_gates([_suite("contract", [Status.PASSED], metrics=metrics)], GatesConfig())
+    )["exercised_operations"]
+    assert row.passed is False
+    advice = row.advice
+    assert advice.startswith("4 operation(s) never got a documented success.")
+    assert (
+        "refused (401/403): GET /b (3× 401) — add an [[identities]] entry with credentials for "
+        "security scheme bearerAuth" in advice
+    )
+    assert "not found (404): GET /c/{id} (2× 404) — give ids that exist" in advice
+    assert "rejected as invalid (4xx): POST /d (4× 422)" in advice
+    assert "server errors (5xx): GET /e (1× 500) — fix the handler" in advice
+
+
+def test_security_conclusive_advice_names_the_commonest_reasons() -> None:
+    scan = _scan(5, 0)
+    scan.cases += [
+        Case(
+            name=f"bola GET /r/{i}",
+            status=Status.SKIPPED,
+            message=f"inconclusive: needs a second identity of role guest for GET /r/{i}",
+            details={"check": "bola", "conclusive": False},
+        )
+        for i in range(4)
+    ] + [
+        Case(
+            name="sqli POST /x",
+            status=Status.SKIPPED,
+            message="inconclusive: every probe was rate limited (HTTP 429)",
+            details={"check": "sqli", "conclusive": False},
+        )
+    ]
+    row = _rows(evaluate_gates([scan], GatesConfig()))["security_conclusive"]
+    assert row.passed is False
+    assert row.advice.startswith("5 check run(s) decided nothing; the commonest reasons: 4× “needs")
+    assert "1× “every probe was rate limited (HTTP 429)”" in row.advice
+    assert "Add [[identities]]: two per role" in row.advice
+    assert "[rate_limits]" in row.advice
+    assert row.advice.endswith("only if that share is expected for this API.")

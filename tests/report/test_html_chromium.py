@@ -124,7 +124,7 @@ def test_gate_table_matches_report_json(browser: Any, run_folder: Path) -> None:
                 report_html.format_value(gate["limit"]),
                 report_html.format_value(gate["measured"]),
                 verdict,
-                gate["reason"],
+                gate["reason"] + (f"\n→ {gate['advice']}" if gate["advice"] else ""),
             ]
         )
     assert shown == expected
@@ -267,3 +267,30 @@ def test_chart_titles_show_and_axis_labels_never_overlap(browser: Any, tmp_path:
             assert right <= left, f"{c['chart']}: bar labels overlap"
     histogram = next(c for c in charts if c["chart"].startswith("Latency histogram"))
     assert 2 <= len(histogram["labels"]) < 16
+
+
+def test_each_gate_row_that_did_not_pass_shows_its_advice(browser: Any, tmp_path: Path) -> None:
+    from .test_console import advice_report
+
+    report = advice_report()
+    report_html.write(report, tmp_path)
+    entries = _open(browser, tmp_path / "report.html")
+    assert [e for e in entries if e["level"] in ("SEVERE", "WARNING")] == []
+    for gate in report.gates:
+        row = browser.find_element("css selector", f'#gate-table tr[data-gate="{gate.name}"]')
+        shown = row.find_elements("css selector", ".advice")
+        if gate.passed is True:
+            assert shown == [], gate.name
+            continue
+        assert gate.advice, gate.name  # every state but a pass has a line
+        assert len(shown) == 1 and shown[0].is_displayed(), gate.name
+        assert shown[0].text == f"→ {gate.advice}", gate.name
+    exercised = browser.find_element(
+        "css selector", '#gate-table tr[data-gate="exercised_operations"] .advice'
+    ).text
+    assert "GET /b (3× 401)" in exercised and "security scheme bearerAuth" in exercised
+    # a failed row's advice is also a recommendation, naming the gate it comes from
+    rec = browser.find_element(
+        "css selector", '#recommendations .rec[data-source="gates.exercised_operations"]'
+    )
+    assert rec.text.startswith("Gate exercised_operations failed: 1 operation(s) never got")

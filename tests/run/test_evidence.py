@@ -62,6 +62,10 @@ def test_cases_behind_a_401_wall_are_inconclusive_and_the_run_fails(
     assert row.passed is False
     assert row.measured == 25.0
     assert row.reason.startswith("2/8 operations tried got a documented success")
+    # the advice names what they got and the scheme an identity is missing for
+    assert row.advice.startswith("6 operation(s) never got a documented success. refused")
+    assert "GET /account (1× 401)" in row.advice
+    assert "credentials for security scheme bearer" in row.advice
     assert out.exit_code is ExitCode.FAILED
 
 

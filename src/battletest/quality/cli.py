@@ -57,6 +57,8 @@ def gate(run_folder: Path, db: str | None, as_json: bool) -> None:
             verdict = {True: "pass", False: "FAIL", None: "n/a"}[r.passed]
             measured = "-" if r.measured is None else str(r.measured)
             click.echo(f"{r.name:<24}{r.limit!s:>12}{measured:>12}  {verdict}  {r.reason}")
+            if r.advice:
+                click.echo(f"{'':<24}→ {r.advice}")
     failed = [r.name for r in rows if r.passed is False]
     if failed:
         click.echo(f"gates failed: {', '.join(failed)}", err=True)

@@ -40,6 +40,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from battletest.errors import UsageError
+from battletest.quality.advice import advise
 from battletest.results import GateResult, Report, Severity, Status, SuiteResult
 
 
@@ -488,6 +489,7 @@ def evaluate_gates(
     ``flaky_tests``: test ids the history knows as flaky; without it the flakiness budget
     reads ``passed: null``. A gate whose source suite gave no usable input fails; one whose
     source suite did not run is not measured, and fails when ``config.required`` names it.
+    Each row that did not pass carries its ``advice`` (``battletest.quality.advice``).
     """
     ctx = Context(flaky_tests=flaky_tests, min_conclusive=config.min_conclusive_percent)
     rows: list[GateResult] = []
@@ -498,10 +500,15 @@ def evaluate_gates(
         row = _evaluate(gate, suites, limit, ctx)
         if row is None:
             continue
-        if row.passed is None and gate.name in config.required:
+        required = row.passed is None and gate.name in config.required
+        if required:
             row = row.model_copy(
                 update={"passed": False, "reason": f"required but not measured: {row.reason}"}
             )
+        if row.passed is not True and not row.advice:
+            problems = [p for p in (usable(s) for s in suites if not not_run(s)) if p]
+            line = advise(row, suites, source=gate.source, required=required, problems=problems)
+            row = row.model_copy(update={"advice": line})
         rows.append(row)
     return rows
 

@@ -140,6 +140,8 @@ def print_summary(console: Console, report: Report, folder: Path | None) -> None
             None: "[yellow]not measured[/]",
         }[gate.passed]
         console.print(f"gate {escape(gate.name)}: {mark} ({escape(gate.reason)})")
+        if gate.advice:
+            console.print(f"  → {gate.advice}", markup=False)
     for note in report.run.notes:
         console.print(f"note: {note}", markup=False)
     verdict = {

@@ -563,6 +563,7 @@ def recommendations(report: Report) -> list[Recommendation]:
                 Recommendation(
                     "high",
                     advice
+                    or (f"Gate {g.name} failed: {g.advice}" if g.advice else "")
                     or f"Gate {g.name} failed: measured {format_value(g.measured)} against "
                     f"{format_value(g.limit)}. {g.reason}".strip(),
                     f"gates.{g.name}",

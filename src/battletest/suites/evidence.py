@@ -132,6 +132,8 @@ class OperationTally:
     tried: set[str] = field(default_factory=set)
     exercised: set[str] = field(default_factory=set)
     not_run: dict[str, str] = field(default_factory=dict)
+    answers: dict[str, list[int]] = field(default_factory=dict)  # label → statuses received
+    schemes: dict[str, list[str]] = field(default_factory=dict)  # label → its security schemes
 
     def sent(self, op: Operation, statuses: Iterable[int]) -> None:
         """``op`` got these answers (a documented success marks it exercised)."""
@@ -139,6 +141,9 @@ class OperationTally:
         if not codes:
             return
         self.tried.add(op.label)
+        self.answers.setdefault(op.label, []).extend(codes)
+        if op.secured:
+            self.schemes[op.label] = sorted({n for alt in op.security for n in alt})
         if any(documented_success(op, s) for s in codes):
             self.exercised.add(op.label)
 
@@ -146,15 +151,19 @@ class OperationTally:
         self.not_run.setdefault(op.label, reason)
 
     def metrics(self) -> dict[str, Any]:
-        """``metrics["operations"]`` of the suite."""
+        """``metrics["operations"]`` of the suite; for each operation never exercised, the
+        answers it got and the security schemes it needs (what the gate's advice names)."""
         not_run = {k: v for k, v in sorted(self.not_run.items()) if k not in self.tried}
+        never = sorted(self.tried - self.exercised)
         return {
             "tried": len(self.tried),
             "exercised": len(self.exercised),
             "tried_operations": sorted(self.tried),
             "exercised_operations": sorted(self.exercised),
-            "not_exercised": sorted(self.tried - self.exercised),
+            "not_exercised": never,
             "not_run": not_run,
+            "answers": {k: count(self.answers.get(k, ())) for k in never},
+            "schemes": {k: self.schemes[k] for k in never if k in self.schemes},
         }
 
 
