@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -28,13 +29,16 @@ from tests.thirdparty.kinto_seed import create_accounts  # noqa: E402
 from tests.thirdparty.runs import (  # noqa: E402
     assert_completed,
     battletest,
+    case_counts,
     coverage,
     suite_rows,
     target_args,
 )
 
 
-def bench_app(name: str, workdir: Path, examples: int, depth: str) -> bool:
+def bench_app(
+    name: str, workdir: Path, examples: int, depth: str, table: list[str] | None = None
+) -> bool:
     app = APPS[name]
     ok = True
     with serve(app, workdir / "app") as running:
@@ -60,10 +64,38 @@ def bench_app(name: str, workdir: Path, examples: int, depth: str) -> bool:
             print(f"battletest {command}: {verdict} in {wall:.1f}s")
             for row in suite_rows(outcome.report) if outcome.report else []:
                 print("  " + row)
+            if table is not None and outcome.report:
+                table += table_rows(f"{name} {command}", outcome.report, outcome.code, wall)
             seen = coverage(running, mark)
             print("  " + seen.line("journal"))
             print("  no 2xx: " + ", ".join(seen.not_succeeded))
     return ok
+
+
+TABLE_HEAD = [
+    "| app / command | suite | cases | failed | passed | skipped | inconclusive | time | "
+    "failed threshold (limit → measured) |",
+    "|---|---|---|---|---|---|---|---|---|",
+]
+
+
+def table_rows(label: str, report: dict[str, Any], code: int, wall: float) -> list[str]:
+    """The summary table's rows of one invocation: one per suite, then its exit and wall time."""
+    rows = []
+    for suite in report["suites"]:
+        n = case_counts(suite)
+        failed = "; ".join(
+            f"{r['threshold']} → {r['line'].split(': ', 1)[-1].replace(' (FAILED)', '')}"
+            for r in (suite.get("metrics") or {}).get("threshold_results") or []
+            if r.get("passed") is False
+        )
+        rows.append(
+            f"| {label} | {suite['name']} | {len(suite['cases'])} | {n['failed'] + n['error']} | "
+            f"{n['passed']} | {n['skipped']} | {n['inconclusive']} | "
+            f"{suite['duration_s']:.1f} s | {failed or '–'} |"
+        )
+    rows.append(f"| {label} | (exit {code}) | | | | | | {wall:.1f} s wall | |")
+    return rows
 
 
 def main() -> int:
@@ -77,12 +109,14 @@ def main() -> int:
     args = parser.parse_args()
     base = args.keep or Path(tempfile.mkdtemp(prefix="bench-thirdparty-"))
     ok = True
+    table: list[str] = []
     for name in args.app or sorted(APPS):
         try:
-            ok = bench_app(name, base / name, args.examples, args.depth) and ok
+            ok = bench_app(name, base / name, args.examples, args.depth, table) and ok
         except pytest.fail.Exception as missing:
             print(f"{name}: {missing}")
             ok = False
+    print("\n" + "\n".join([*TABLE_HEAD, *table]))
     print(f"\nrun folders under {base}")
     return 0 if ok else 1
 

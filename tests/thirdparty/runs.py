@@ -73,14 +73,50 @@ def assert_completed(outcome: Outcome) -> None:
         assert errors == [], f"suite {suite['name']}: {errors[:5]}\n{info}"
 
 
+def case_counts(suite: dict[str, Any]) -> dict[str, int]:
+    """A suite's cases by status, with the skipped ones that are inconclusive (the case could
+    not be decided: 401/404/429 walls, no answer) counted apart from those not run."""
+    counts = {"failed": 0, "passed": 0, "skipped": 0, "inconclusive": 0, "error": 0}
+    for case in suite["cases"]:
+        status = case["status"]
+        if status == "skipped" and (
+            case["details"].get("outcome") == "inconclusive"
+            or case["message"].startswith("inconclusive")
+        ):
+            status = "inconclusive"
+        counts[status] = counts.get(status, 0) + 1
+    return counts
+
+
+def threshold_lines(suite: dict[str, Any]) -> list[str]:
+    """Each load threshold that failed: its expression (the limit), the measured value, and the
+    errors and endpoints behind an error-rate figure."""
+    metrics = suite.get("metrics") or {}
+    lines = []
+    for result in metrics.get("threshold_results") or []:
+        if result.get("passed") is not False:
+            continue
+        measured = result["line"].split(": ", 1)[-1]
+        line = f"threshold {result['threshold']} → {measured}"
+        if "error_rate" in result["threshold"]:
+            errors = ", ".join(f"{k} ×{v}" for k, v in (metrics.get("errors") or {}).items())
+            failing = [
+                f"{path} {ep['failed']}/{ep['requests']}"
+                for path, ep in (metrics.get("endpoints") or {}).items()
+                if ep.get("failed")
+            ]
+            line += f"; errors {errors or 'none'}; failing endpoints {', '.join(failing) or 'none'}"
+        lines.append(line)
+    return lines
+
+
 def suite_rows(report: dict[str, Any]) -> list[str]:
-    """One line per suite: cases by status and time; for security, check runs and findings."""
+    """One line per suite: cases by status and time; for security, check runs and findings;
+    for load, each failed threshold and what the default plan left out."""
     rows = []
     for suite in report["suites"]:
-        counts: dict[str, int] = {}
-        for case in suite["cases"]:
-            counts[case["status"]] = counts.get(case["status"], 0) + 1
-        detail = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+        counts = case_counts(suite)
+        detail = ", ".join(f"{k} {v}" for k, v in counts.items() if v)
         row = (
             f"{suite['name']}: {len(suite['cases'])} cases ({detail}) in {suite['duration_s']:.1f}s"
         )
@@ -91,6 +127,11 @@ def suite_rows(report: dict[str, Any]) -> list[str]:
                 f"findings {len(suite['findings'])}"
             )
         rows.append(row)
+        if suite["name"] == "load":
+            rows += ["  " + line for line in threshold_lines(suite)]
+            left_out = (suite.get("metrics") or {}).get("left_out")
+            if left_out:
+                rows.append("  left out of the default plan: " + ", ".join(left_out))
     return rows
 
 

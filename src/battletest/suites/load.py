@@ -1,7 +1,8 @@
 """The ``load`` suite under ``battletest run``: the ``[load]`` section → ``battletest.load``.
 
 Unset, ``[load]`` is a short baseline (5 VUs for 3 s) on the target's health path, else on the
-spec's public GET operations without parameters, else on ``/``; its thresholds (default
+spec's public GET operations without parameters that answer a plain GET without a 4xx, else on
+``/``; its thresholds (default
 ``error_rate<1%``) become cases here and gate rows in the report. The merged latency histogram
 is saved in the run folder.
 """
@@ -20,10 +21,13 @@ SHAPE_KEYS = ("vus", "rate", "stages", "iterations", "concurrent_users", "reques
 # the smoke subset (LIVE_SMOKE, production allowed to load): one VU for two seconds, k6's smoke
 SMOKE_SHAPE: dict[str, Any] = {"vus": 1, "duration": "2s"}
 SHAPE_FIELDS = (*SHAPE_KEYS, "executor", "duration", "test_duration", "max_vus", "preset")
+DEFAULT_PATHS = 5  # public GET operations a default baseline loads
+PROBED_PATHS = 15  # candidates asked once at most to find them
 
 
-def load_settings(ctx: SuiteContext) -> dict[str, Any]:
-    """The ``LoadSettings`` table for this run: the ``[load]`` section with the run's defaults."""
+def load_settings(ctx: SuiteContext, left_out: list[str] | None = None) -> dict[str, Any]:
+    """The ``LoadSettings`` table for this run: the ``[load]`` section with the run's defaults
+    (``left_out``: see ``default_paths``)."""
     section = ctx.config.load
     data: dict[str, Any] = section.model_dump(exclude_none=True)
     if not any(getattr(section, key) is not None for key in SHAPE_KEYS):
@@ -35,7 +39,7 @@ def load_settings(ctx: SuiteContext) -> dict[str, Any]:
     if section.target_pid is None and ctx.target.pid is not None:
         data["target_pid"] = ctx.target.pid  # battletest owns the target: sample its resources
     if not (section.paths or section.endpoints or section.scenario or section.from_spec):
-        data["paths"] = default_paths(ctx)
+        data["paths"] = default_paths(ctx, left_out)
     if ctx.config.smoke:  # what to request stays; how hard is a smoke test's
         data = {k: v for k, v in data.items() if k not in SHAPE_FIELDS} | SMOKE_SHAPE
     return data
@@ -59,8 +63,16 @@ def refused_plan(ctx: SuiteContext, settings: dict[str, Any]) -> str | None:
     return None
 
 
-def default_paths(ctx: SuiteContext) -> list[str]:
-    """What a baseline requests when ``[load]`` names nothing."""
+def default_paths(ctx: SuiteContext, left_out: list[str] | None = None) -> list[str]:
+    """What a baseline requests when ``[load]`` names nothing: the health path; else up to
+    ``DEFAULT_PATHS`` of the spec's public GET operations without parameters that answer a plain
+    GET without a 4xx; else ``/``. ``left_out`` gets the operations dropped, with their answer.
+
+    "Public" in the document is not always public on the wire: httpbin's ``/bearer``, Jupyter
+    Server's ``/api/kernels`` and Kinto's ``/v1/accounts`` declare no security yet answer 401/403
+    without credentials. Such an answer is the service's design, not a failure under load, so
+    each candidate is asked once (through the run's transport: read-only, paced) before it is
+    loaded. A 5xx stays in the plan: that one is the service failing."""
     health = ctx.config.target.health
     if health:
         return [health]
@@ -73,15 +85,42 @@ def default_paths(ctx: SuiteContext) -> list[str]:
             and "{" not in op.path
             and not any(p.required for p in op.parameters)
         ]
-        if public:
-            return public[:5]
+        kept = []
+        for path in public[:PROBED_PATHS]:
+            why = _refused(ctx, path)
+            if why is None:
+                kept.append(path)
+            elif left_out is not None:
+                left_out.append(f"GET {path} ({why})")
+            if len(kept) == DEFAULT_PATHS:
+                break
+        if kept:
+            return kept
     return ["/"]
+
+
+def _refused(ctx: SuiteContext, path: str) -> str | None:
+    """Why a plain GET of ``path`` is no load target (a 4xx, or the write policy refused it),
+    or None; an answer that decides nothing (unreachable, rate limited) keeps the path."""
+    from battletest.errors import BattletestError
+    from battletest.transport import PolicyRefused
+
+    try:
+        status = ctx.http.send("GET", path).status
+    except PolicyRefused as exc:
+        return f"not sent: {exc.decision.reason}"
+    except BattletestError:
+        return None
+    if 400 <= status < 500:
+        return f"HTTP {status} to a GET without credentials"
+    return None
 
 
 def load_suite(ctx: SuiteContext) -> SuiteResult:
     from battletest.load.suite import run_load_suite
 
-    settings = load_settings(ctx)
+    left_out: list[str] = []
+    settings = load_settings(ctx, left_out)
     if settings.get("cluster") and ctx.target.kind == "demo":
         # the distributed safety rule: load only a target the user named, never a default
         return SuiteResult(
@@ -106,6 +145,10 @@ def load_suite(ctx: SuiteContext) -> SuiteResult:
 
     result = run_load_suite(ctx.target.base_url, settings, progress=on_stats, run_dir=ctx.run_dir)
     result.metrics["paths"] = settings.get("paths", [])
+    if left_out:
+        result.metrics["left_out"] = left_out
+        note = f"left out of the default plan (a 4xx to a plain GET): {', '.join(left_out)}"
+        result.message = f"{result.message}; {note}" if result.message else note
     # what a baseline's target is checked against: a URL, or what battletest started (an app, a
     # command, the demo), whose loopback port is new every run
     target = ctx.target
