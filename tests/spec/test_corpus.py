@@ -16,37 +16,19 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, Phase, find, settings
 from jsonschema import Draft202012Validator
+from tests.spec.corpus import CORPUS, DATA
 
 from battletest.chaos.mock import MockServer
+from battletest.chaos.mock.http import Request
 from battletest.chaos.mock.openapi import stubs_from_openapi
 from battletest.config import load_config
 from battletest.errors import SpecError
 from battletest.load.from_spec import scenario_from_spec
 from battletest.scaffold import init_config, required_env
 from battletest.security.suite import operations_of
-from battletest.spec import METHODS, Operation, Spec, load_spec, select
+from battletest.spec import METHODS, Operation, Spec, load_spec, response_spec_for, select
 from battletest.suites.data import RequestData, probe_request, request_strategy
 
-DATA = Path(__file__).parent / "data"
-# file → (version, operations, base path)
-CORPUS: dict[str, tuple[str, int, str]] = {
-    "swagger2-petstore.json": ("2.0", 20, "/v2"),
-    "swagger2-schema-circular.json": ("2.0", 1, ""),
-    "swagger2-jupyter-server.yaml": ("2.0", 32, ""),
-    "swagger2-gitea.json": ("2.0", 159, "/api/v1"),
-    "swagger2-kubernetes.json": ("2.0", 531, ""),
-    "openapi30-clever-cloud.json": ("3.0.0", 324, "/v2"),
-    "openapi30-discriminators.json": ("3.0.3", 10, "/anything"),
-    "openapi30-polymorphism.json": ("3.0.3", 13, ""),
-    "openapi30-circular.json": ("3.0.1", 1, ""),
-    "openapi30-parameters-common.json": ("3.0.3", 5, ""),
-    "openapi30-parameters-cookies.json": ("3.0.3", 1, ""),
-    "openapi30-form-data.json": ("3.0.3", 1, ""),
-    "openapi30-file-uploads.json": ("3.0.3", 3, ""),
-    "openapi30-petstore-split/openapi.json": ("3.0.0", 20, "/v2"),
-    "openapi31-petstore.json": ("3.1.0", 20, "/v2"),
-    "openapi31-discourse.json": ("3.1.0", 84, ""),
-}
 _DRAW = settings(
     database=None,
     deadline=None,
@@ -177,9 +159,20 @@ def test_the_scanner_lists_the_same_operations_under_the_base_path(name: str) ->
 def test_mock_stubs_one_per_operation(name: str) -> None:
     spec = spec_of(name)
     stubs = stubs_from_openapi(spec)
+    ops = {op.operation_id: op for op in spec.operations}
+    mock = MockServer(stubs)  # its stub matching, not started: no socket
     assert [(s.name, s.method) for s in stubs] == [
         (op.operation_id, op.method) for op in spec.operations
     ]
+    for stub in stubs:
+        op = ops[stub.name]
+        # every answer is one the document lists (Petstore's POST /pet documents only 405): a
+        # mock that invents a 200 fails the contract of the document it stands in for
+        assert not op.responses or response_spec_for(op, stub.response.status), (op.label, stub)
+        # and the request for an operation reaches its own stub, not a templated sibling's
+        # (parameters-common: GET /anything/{id}/override beside /anything/{id}/{action})
+        answered = mock._match(Request(op.method, op.url_path, [], b""), stubs)[0]
+        assert answered is not None and answered.name == stub.name, (op.label, answered)
 
 
 @pytest.mark.slow
@@ -221,6 +214,28 @@ def test_load_from_spec_builds_a_scenario_of_safe_operations(name: str) -> None:
     for task in scenario.tasks:
         for step in task.steps:
             assert step.path.source.startswith(spec.base_path + "/")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_load_from_spec_correlates_what_the_mock_from_spec_lists(name: str) -> None:
+    """Each id a load task extracts from a listing is in the answer the mock gives for that
+    listing (Kubernetes lists ``items[].metadata.name``, Clever-Cloud's consumers ``key``):
+    none of the load from the spec fails on the mock of the same document."""
+    spec = spec_of(name)
+    try:
+        scenario = scenario_from_spec(spec)
+    except SpecError:
+        return
+    stubs = stubs_from_openapi(spec)
+    mock = MockServer(stubs)  # its stub matching, not started: no socket
+    for task in scenario.tasks:
+        for step in (s for s in task.steps if s.extract):
+            stub = mock._match(Request(step.method, step.path.source, [], b""), stubs)[0]
+            assert stub is not None and stub.response.body is not None, step.label
+            body = stub.response.body.removeprefix("{% raw %}").removesuffix("{% endraw %}")
+            for extractor in step.extract:
+                found, value = extractor.apply(stub.response.status, {}, body.encode())
+                assert found and value not in (None, ""), (step.label, extractor, body[:200])
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -4,7 +4,8 @@ Operations come from the one spec model (``battletest.spec``: Swagger 2.0, OpenA
 and are requested at their URL path (the document's base path kept). Path and query parameters
 take their value from the spec (``examples``, ``default``, the first ``enum`` value). A path parameter without one is correlated from an
 earlier response: the operation becomes a task whose first step lists the parent collection
-(``GET /v1/calls`` for ``GET /v1/calls/{call_id}``) and extracts the first item's ``id``.
+(``GET /v1/calls`` for ``GET /v1/calls/{call_id}``) and extracts the first item's field of
+that name, else its ``id`` (see ``_items_path``).
 Operations whose required parameters cannot be filled either way are skipped and named.
 """
 
@@ -35,8 +36,15 @@ def _example(param: Parameter) -> Any:
     return None
 
 
-def _items_path(op: Operation) -> str | None:
-    """Where the first item's id sits in a collection's 200 response: '0.id' or 'items.0.id'."""
+def _items_path(op: Operation, param: str) -> str | None:
+    """Where the first listed item's value for path parameter ``param`` sits in a collection's
+    200 response (``0.id``, ``items.0.id``, ``items.0.metadata.name``), or None.
+
+    The field is the parameter's own name, else ``id``, else the parameter's name one level
+    down (Kubernetes' ``metadata.name``); items without documented properties are assumed to
+    carry an ``id``. Items that document none of these cannot be correlated (Jupyter's
+    terminals list ``name`` for ``{terminal_id}``): the operation is skipped, not loaded with a
+    step that always fails to extract."""
     resp = op.responses.get("200")
     if resp is None:
         return None
@@ -44,10 +52,25 @@ def _items_path(op: Operation) -> str | None:
     if schema is None:
         return None
     if schema.get("type") == "array":
-        return "0.id"
-    for name, prop in (schema.get("properties") or {}).items():
-        if isinstance(prop, dict) and prop.get("type") == "array":
-            return f"{name}.0.id"
+        prefix, item = "0", schema.get("items")
+    else:
+        lists = [
+            (name, prop)
+            for name, prop in (schema.get("properties") or {}).items()
+            if isinstance(prop, dict) and prop.get("type") == "array"
+        ]
+        if not lists:
+            return None
+        prefix, item = f"{lists[0][0]}.0", lists[0][1].get("items")
+    props = item.get("properties") if isinstance(item, dict) else None
+    if not isinstance(props, dict) or not props:
+        return f"{prefix}.id"
+    for key in (param, "id"):
+        if key in props:
+            return f"{prefix}.{key}"
+    for key, sub in props.items():
+        if isinstance(sub, dict) and param in (sub.get("properties") or {}):
+            return f"{prefix}.{key}.{param}"
     return None
 
 
@@ -71,7 +94,7 @@ def scenario_from_spec(spec: Spec, headers: Sequence[tuple[str, str]] = ()) -> F
                     continue
                 parent_path = op.url_path.split("/{" + param.name + "}")[0]
                 parent = by_path.get(parent_path)
-                where = _items_path(parent) if parent is not None else None
+                where = _items_path(parent, param.name) if parent is not None else None
                 if parent is None or where is None or steps:
                     ok = False
                     break

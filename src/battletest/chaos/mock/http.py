@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import re
 import socket
 import struct
 from collections.abc import Awaitable, Callable
@@ -33,6 +34,9 @@ class Fault(StrEnum):
     RANDOM_DATA_THEN_CLOSE = "random_data_then_close"  # garbage bytes, then close
 
 
+_ENCODED_SLASH = re.compile("%2f", re.IGNORECASE)
+
+
 @dataclass(slots=True)
 class Request:
     """One parsed request as the mock's handler and journal see it (parsed once)."""
@@ -43,6 +47,9 @@ class Request:
     body: bytes
     client: str = ""
     path: str = field(init=False)
+    # the path with each encoded slash (%2F) left encoded: a path parameter's value may hold
+    # one (``/files/a%2Fb``), which decoding would turn into two segments
+    segment_path: str = field(init=False)
     query_string: str = field(init=False)
     query: dict[str, list[str]] = field(init=False)
     header_map: dict[str, str] = field(init=False)  # lower-case names; a repeat keeps the last
@@ -52,6 +59,9 @@ class Request:
         if "://" in raw_path:  # absolute-form target (a proxy-style request)
             raw_path = urlsplit(self.target).path
         self.path = (unquote(raw_path) if "%" in raw_path else raw_path) or "/"
+        self.segment_path = self.path
+        if "%" in raw_path and _ENCODED_SLASH.search(raw_path):
+            self.segment_path = unquote(_ENCODED_SLASH.sub("%252F", raw_path)) or "/"
         query: dict[str, list[str]] = {}
         if self.query_string:
             for k, v in parse_qsl(self.query_string, keep_blank_values=True):
@@ -81,11 +91,15 @@ def encode_response(response: Response, *, keep_alive: bool, head: bool = False)
     lines = [f"HTTP/1.1 {response.status} {reason}"]
     names = {k.lower() for k, _ in response.headers}
     lines.extend(f"{k}: {v}" for k, v in response.headers if k.lower() != "content-length")
-    lines.append(f"content-length: {len(response.body)}")
+    # a 1xx, 204 or 304 answer has no body (RFC 9110 §6.4.1): a client reads none, so bytes
+    # sent after it would be read as the start of the next answer on the connection
+    bodiless = response.status < 200 or response.status in (204, 304)
+    if not bodiless:
+        lines.append(f"content-length: {len(response.body)}")
     if "connection" not in names:
         lines.append("connection: keep-alive" if keep_alive else "connection: close")
     head_bytes = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-    return head_bytes if head else head_bytes + response.body
+    return head_bytes if head or bodiless else head_bytes + response.body
 
 
 def write_fault(transport: asyncio.Transport, fault: Fault, rng: random.Random) -> None:

@@ -1,9 +1,10 @@
 """Stubs generated from an API document: one per operation, answering a valid example.
 
 The document is read by ``battletest.spec`` (Swagger 2.0, OpenAPI 3.0 or 3.1, ``$ref`` resolved
-there); each operation's stub answers its lowest 2xx response (or ``default``) at its URL path
-(the document's base path kept): the documented example for the media type when there is one,
-otherwise an example built from the JSON Schema (``examples``, ``default``, ``enum``, formats,
+there); each operation's stub answers its lowest 2xx response (or ``default``; with neither, the
+lowest other documented status: never one the document does not list) at its URL path
+(the document's base path kept): the documented example for the media type when its schema
+accepts it, otherwise an example built from the JSON Schema (``examples``, ``default``, ``enum``, formats,
 bounds) and checked with jsonschema; when that check fails (tricky combinations)
 hypothesis-jsonschema searches for one; string patterns always go to hypothesis-jsonschema.
 """
@@ -21,6 +22,7 @@ from battletest.chaos.mock.stubs import Stub, parse_stub
 from battletest.spec import Operation, Spec, from_document, load_spec
 
 _MAX_DEPTH = 6
+_REQUIRED_DEPTH = 16  # recursive schemas are cut by the spec model; this bounds the rest
 _FORMATS = {
     "date-time": "2026-01-01T12:00:00Z",
     "date": "2026-01-01",
@@ -46,6 +48,10 @@ def read_spec(spec: str | Path | Mapping[str, Any] | Spec) -> Spec:
 
 
 def stubs_from_openapi(spec: str | Path | Mapping[str, Any] | Spec) -> list[Stub]:
+    """One stub per operation, in document order, at priority 5 plus ``_templated``: as OpenAPI
+    matches paths, a concrete segment wins over a template (``/a/{id}/override`` over
+    ``/a/{id}/{action}``, ``/bills/{id}.pdf`` over ``/bills/{id}``); a stub added later at the
+    default priority 5 wins over every templated one."""
     stubs: list[Stub] = []
     for op in read_spec(spec).operations:
         status, payload, ctype = _response_for(op)
@@ -59,6 +65,7 @@ def stubs_from_openapi(spec: str | Path | Mapping[str, Any] | Spec) -> list[Stub
                     "name": op.operation_id,
                     "method": op.method,
                     "path": _distinct_placeholders(op.url_path),
+                    "priority": 5 + _templated(op.url_path),
                     "response": response,
                 },
                 len(stubs),
@@ -68,6 +75,13 @@ def stubs_from_openapi(spec: str | Path | Mapping[str, Any] | Spec) -> list[Stub
 
 
 _NO_BODY = object()
+
+
+def _templated(path: str) -> int:
+    """2 per segment that is one template (``{id}``), 1 per partly templated (``{id}.pdf``)."""
+    return sum(
+        2 if re.fullmatch(r"\{[^}/]+\}", seg) else 1 for seg in path.split("/") if "{" in seg
+    )
 
 
 def _distinct_placeholders(path: str) -> str:
@@ -86,19 +100,39 @@ def _raw(text: str) -> str:
     return "{% raw %}" + text + "{% endraw %}" if "{{" in text or "{%" in text else text
 
 
+# a documented answer that comes from in front of the logic (refused, missing, rate limited)
+_WALLS = {"401", "403", "404", "429"}
+
+
+def documented_answer(op: Operation) -> str | None:
+    """Which documented response the stub answers: the lowest 2xx, else ``default``, else —
+    for an operation that documents no success (Petstore's ``POST /pet``: only 405) — the
+    lowest other documented status, answers from in front of the logic last. Never a status
+    the document does not list (a client checking the contract would flag it)."""
+    codes = sorted(c for c in op.responses if c[:1] == "2")
+    if codes:
+        return codes[0]
+    if "default" in op.responses:
+        return "default"
+    rest = sorted(c for c in op.responses if c.isdigit())
+    return min(rest, key=lambda c: (c in _WALLS, c[:1] == "5", c), default=None)
+
+
 def _response_for(op: Operation) -> tuple[int, Any, str]:
-    codes = sorted(c for c in op.responses if c.startswith("2"))
-    key = codes[0] if codes else ("default" if "default" in op.responses else None)
+    key = documented_answer(op)
     if key is None:
         return 200, _NO_BODY, ""
     status = int(key) if key.isdigit() else 200
     resp = op.responses[key]
-    if not resp.content:
+    if not resp.content or status in (204, 304):  # answers that carry no body
         return status, _NO_BODY, ""
     ctype = next((c for c in resp.content if "json" in c), next(iter(resp.content)))
-    if ctype in resp.examples:
-        return status, resp.examples[ctype], ctype
     schema = resp.content[ctype]
+    # a documented example is kept only when its schema accepts it: published ones are often
+    # prose or a JSON text in a string (Clever-Cloud's), which a client checking the contract
+    # would reject
+    if ctype in resp.examples and (schema is None or _valid(schema, resp.examples[ctype])):
+        return status, resp.examples[ctype], ctype
     if schema is None:
         return status, _NO_BODY, ctype
     return status, example_for(schema), ctype
@@ -176,7 +210,9 @@ def _build(schema: Any, depth: int) -> Any:
     if t is None:
         t = "object" if "properties" in schema else "array" if "items" in schema else "string"
     if t == "object":
-        if depth >= _MAX_DEPTH:
+        # deep down only the required properties, which a valid value cannot leave out
+        # (Clever-Cloud's addons list nests them seven levels deep)
+        if depth >= _REQUIRED_DEPTH:
             return {}
         props = schema.get("properties") or {}
         required = set(schema.get("required") or [])
@@ -186,7 +222,7 @@ def _build(schema: Any, depth: int) -> Any:
             if k in required or depth < _MAX_DEPTH - 2
         }
     if t == "array":
-        if depth >= _MAX_DEPTH:
+        if depth >= _MAX_DEPTH and not schema.get("minItems"):
             return []
         n = max(1, int(schema.get("minItems", 1)))
         if "maxItems" in schema:

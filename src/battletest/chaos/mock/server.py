@@ -489,14 +489,18 @@ class MockServer:
 
     def _match(self, request: Request, stubs: list[Stub]) -> tuple[Stub | None, dict[str, str]]:
         best: tuple[Stub | None, dict[str, str]] = (None, {})
-        best_priority = None
+        best_rank: tuple[int, bool] | None = None
+        head = request.method == "HEAD"
         for stub in stubs:
-            if best_priority is not None and stub.priority >= best_priority:
+            # lower priority wins, the earlier stub on a tie; a GET stub answers a HEAD only
+            # when no HEAD stub of its priority does (a document may describe both)
+            rank = (stub.priority, head and stub.method == "GET")
+            if best_rank is not None and rank >= best_rank:
                 continue
             state = self._states.get(stub.scenario) if stub.scenario else None
             params = stub.match(request, state)
             if params is not None:
-                best, best_priority = (stub, params), stub.priority
+                best, best_rank = (stub, params), rank
         return best
 
     # ------------------------------------------------------------ admin API

@@ -39,6 +39,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from jinja2 import ChainableUndefined, Template, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
@@ -261,6 +262,9 @@ class Stub:
             return None
         assert self._regex is not None
         m = self._regex.search(request.path) if self.path_regex else self._regex.match(request.path)
+        encoded = m is None and not self.path_regex and request.segment_path != request.path
+        if encoded:  # a parameter holds an encoded slash: match segments, then decode values
+            m = self._regex.match(request.segment_path)
         if m is None:
             return None
         query = request.query
@@ -279,7 +283,8 @@ class Stub:
             and (state or "Started") != self.required_state
         ):
             return None
-        return {k: v for k, v in m.groupdict().items() if v is not None}
+        params = {k: v for k, v in m.groupdict().items() if v is not None}
+        return {k: unquote(v) for k, v in params.items()} if encoded else params
 
     def to_raw(self) -> dict[str, Any]:
         """The stub as the table a stub file would hold (used by record mode and the admin API)."""
@@ -450,7 +455,7 @@ def template_context(request: Request, path_params: Mapping[str, str]) -> dict[s
     text = request.body.decode("utf-8", "replace")
     try:
         parsed = json.loads(text) if text else None
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than Python recurses
         parsed = None
     return {
         "request": {
