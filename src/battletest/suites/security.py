@@ -39,7 +39,7 @@ def security_settings(ctx: SuiteContext) -> Any:
         settings = settings.model_copy(update={"skip_checks": [*settings.skip_checks, *active]})
     if reuses_auth(ctx, settings):
         # the auth suite owns these on every secured operation; the scanner reuses its cases
-        skip = sorted({*settings.skip_checks, *OWNED_BY_AUTH})
+        skip = sorted({*settings.skip_checks, *owned_by_auth(ctx)})
         settings = settings.model_copy(update={"skip_checks": skip})
     return settings
 
@@ -47,6 +47,29 @@ def security_settings(ctx: SuiteContext) -> Any:
 # scanner checks the auth suite already ran on every secured operation (alg none, tampered,
 # expired tokens, a missing token): under `run` the scanner reuses its cases
 OWNED_BY_AUTH = ("jwt-alg-none", "jwt-bad-signature", "jwt-expired", "auth-missing")
+
+
+# the name each owned check's auth-suite cases start with
+AUTH_CASE = {
+    "jwt-alg-none": "alg none:",
+    "jwt-bad-signature": "tampered token:",
+    "jwt-expired": "expired token:",
+    "auth-missing": "missing token:",
+}
+
+
+def owned_by_auth(ctx: SuiteContext) -> list[str]:
+    """The ``OWNED_BY_AUTH`` checks the auth suite decided on some operation. One whose every
+    case it skipped stays the scanner's: expired tokens without ``[auth].jwt_secret`` and a
+    lifetime over ``max_expiry_wait_s``, which the scanner can forge with a cracked secret."""
+    decided = {
+        c.name.split(":", 1)[0] + ":"
+        for rec in ctx.recorders
+        if rec.suite == "auth"
+        for c in list(rec.cases)
+        if c.status in (Status.PASSED, Status.FAILED)
+    }
+    return [check for check in OWNED_BY_AUTH if AUTH_CASE[check] in decided]
 
 
 def auth_suite_ran(ctx: SuiteContext) -> bool:
@@ -133,7 +156,7 @@ def security_suite(ctx: SuiteContext) -> SuiteResult:
         note = f"passive checks only: {why} active probes"
         result.message = f"{result.message}; {note}" if result.message else note
     if reuses_auth(ctx, settings):
-        result.metrics["reused_from_auth"] = list(OWNED_BY_AUTH)
+        result.metrics["reused_from_auth"] = owned_by_auth(ctx)
         # the (operation, identity) pairs of the matrix bfla did not send: the auth suite's
         result.metrics["rbac_reused_from_auth"] = [
             {
@@ -146,11 +169,15 @@ def security_suite(ctx: SuiteContext) -> SuiteResult:
             }
             for v in reused
         ]
-        note = "alg none, tampered, expired and missing tokens"
+        # e.g. "alg none, tampered and missing tokens" (expired left out when it stayed here)
+        words = [AUTH_CASE[c].removesuffix(":").removesuffix(" token") for c in owned_by_auth(ctx)]
+        parts = [f"{', '.join(words[:-1])} and {words[-1]}" if len(words) > 1 else "".join(words)]
+        parts = [f"{parts[0]} tokens"] if words else []
         if reused:
-            note += f" and {len(reused)} [[rbac]] pair{'s' if len(reused) != 1 else ''}"
-        note += ": see the auth suite's cases"
-        result.message = f"{result.message}; {note}" if result.message else note
+            parts.append(f"{len(reused)} [[rbac]] pair{'s' if len(reused) != 1 else ''}")
+        if parts:
+            note = " and ".join(parts) + ": see the auth suite's cases"
+            result.message = f"{result.message}; {note}" if result.message else note
     return result
 
 
