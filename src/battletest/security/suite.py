@@ -15,6 +15,7 @@ from battletest.results import Case, Finding, Severity, Status, SuiteResult
 from battletest.security import baseline as baseline_file
 from battletest.security.checks import register_all
 from battletest.security.checks.authn import body_format
+from battletest.security.checks.dataprotect import undeclared_note
 from battletest.security.context import ScanContext, ScanIdentity, identities_from, login
 from battletest.security.framework import Progress, Scanner, ScanOutcome
 from battletest.security.settings import RbacVerdict, ScanSettings
@@ -132,6 +133,9 @@ def scan(
             if browser is not None:  # the XSS checks' headless Chromium, one per scan
                 browser.close()
         outcome.notes, outcome.paced_s = client.summary_notes(), client.pacer.waited_s
+        undeclared = undeclared_note(ctx.state)
+        if undeclared is not None:  # open schemas' leftovers: one note, not a finding each
+            outcome.notes.append(undeclared)
         if browser is not None and browser.missing:
             outcome.notes.append(
                 f"XSS not confirmed by execution ({browser.missing}): reflected payloads are "

@@ -1,33 +1,23 @@
 """Broken authorization: object level (API1), function level (API5), property level (API3:
-mass assignment, excessive data exposure), and cross-tenant access."""
+mass assignment; excessive data exposure is in ``dataprotect.py``), and cross-tenant access."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from battletest.results import Finding, Severity
 from battletest.security.checks import escalation, privilege
-from battletest.security.checks.common import json_keys
 from battletest.security.checks.references import reference_bola, references
 from battletest.security.context import (
     ScanContext,
     ScanIdentity,
     extract_ids,
-    listed_items,
     strings_of,
 )
 from battletest.security.framework import Outcome, Scanner
 from battletest.security.settings import RbacVerdict
-from battletest.spec import Operation, item_schema, properties_of
+from battletest.spec import Operation
 from battletest.transport import Exchange
-
-_SENSITIVE = re.compile(
-    r"(^|_)(password|passwd|secret|cvv|cvc|ssn)($|_)|^(hash|password_?hash|hashed_?password|"
-    r"api_?key|access_?token|refresh_?token|session_?token|token|card_?number|pan|private_?key|"
-    r"pin|salt)$",
-    re.I,
-)
 
 
 def _mass_target(ctx: ScanContext, op: Operation) -> str | None:
@@ -446,57 +436,6 @@ def register(scanner: Scanner) -> None:
         )
 
     @scanner.check(
-        id="data-exposure",
-        title="Sensitive or undeclared properties in responses (excessive data exposure)",
-        owasp="API3:2023",
-        cwe="CWE-213",
-        severity=Severity.HIGH,
-        group="data-exposure",
-        active=False,
-        applies=lambda ctx, op: op.method == "GET" and op != ctx.login_op(),
-        phase=12,
-        remediation="Serialise responses through an explicit response model; never return "
-        "credentials, hashes, tokens or card data.",
-    )
-    def data_exposure(ctx: ScanContext, op: Operation | None) -> Outcome:
-        """Reads the operation (as an identity that can) twice and reports properties named
-        like credentials, hashes, tokens or card data with a value (also in objects nested one
-        level down: ``owner.password_hash``), and top-level properties the response schema
-        does not declare, when both reads show them."""
-        assert op is not None
-        found = _first_readable(ctx, op)
-        if isinstance(found, str):
-            return Outcome.inconclusive(found)
-        path, who, ex = found
-        body = ex.json()
-        if body is None:
-            return Outcome.clean("not a JSON response")
-        keys = _valued_keys(body)
-        declared = set(properties_of(_carried_schema(op.response_schema(), body)))
-        schema_known = bool(declared)
-        findings = []
-        second = _valued_keys(ctx.send("GET", path, who).json())
-        for key in sorted(keys & second):
-            if _SENSITIVE.search(key.rsplit(".", 1)[-1]):
-                findings.append(
-                    ctx.finding(
-                        op, ex, parameter=key, note=f"response carries {key!r} with a value"
-                    )
-                )
-            elif schema_known and "." not in key and key not in declared:
-                findings.append(
-                    ctx.finding(
-                        op,
-                        ex,
-                        parameter=key,
-                        severity=Severity.LOW,
-                        title="Property absent from the response schema returned",
-                        note=f"{key!r} is not declared in the response schema",
-                    )
-                )
-        return Outcome.found(*findings)
-
-    @scanner.check(
         id="cross-tenant",
         title="Another tenant's data reachable",
         owasp="API1:2023",
@@ -560,39 +499,12 @@ def register(scanner: Scanner) -> None:
         return Outcome.clean()
 
 
-def _first_readable(
-    ctx: ScanContext, op: Operation
-) -> tuple[str, ScanIdentity | None, Exchange] | str:
-    """The first identity (then anonymous) whose GET of ``op`` answers 2xx, or why none did."""
-    reason = f"no object id known for {', '.join(op.path_params)}"
-    people: list[ScanIdentity | None] = [*ctx.identities, None]
-    for who in people:
-        path = ctx.fill(op, who) if who else (None if op.path_params else op.url_path)
-        if path is None:
-            continue
-        ex = ctx.send("GET", path, who)
-        if ex.ok:
-            return path, who, ex
-        reason = f"no identity may read it (HTTP {ex.status})"
-    return reason
-
-
 def _is_string(schema: Any) -> bool:
     if not isinstance(schema, dict):
         return False
     if schema.get("type") == "string":
         return True
     return any(_is_string(s) for key in ("anyOf", "oneOf") for s in schema.get(key) or [])
-
-
-def _carried_schema(schema: Any, body: Any) -> Any:
-    """The schema of the objects ``body`` carries: list items, an envelope's list, the object."""
-    schema = item_schema(schema)
-    if isinstance(body, dict) and not any(k in body for k in ("id", "uuid")):
-        for key, value in body.items():
-            if isinstance(value, list) and value and isinstance(value[0], dict):
-                return item_schema(properties_of(schema).get(key))
-    return schema
 
 
 def _same_object(ex: Exchange, mine: Exchange, object_id: str, op: Operation) -> bool:
@@ -606,25 +518,3 @@ def _has(ex: Exchange, object_id: str, op: Operation) -> bool:
     """A 2xx response carrying the object ``object_id`` (by its id property)."""
     param = op.path_params[-1] if op.path_params else "id"
     return ex.ok and object_id in extract_ids(ex.json(), param)
-
-
-_EMPTY: tuple[Any, ...] = (None, "", [], {}, "***", "[redacted]")
-
-
-def _valued_keys(body: Any) -> set[str]:
-    """Keys with a value in the objects a response carries, and ``parent.key`` for those of
-    the objects nested one level down (a plot's ``owner``, a booking's ``payment``)."""
-    keys = json_keys(body)
-    items = listed_items(body)
-    valued = set()
-    for key in keys:
-        for it in items[:20]:
-            if isinstance(it, dict) and it.get(key) not in _EMPTY:
-                valued.add(key)
-                break
-    for it in items[:20]:
-        for key, value in it.items():
-            nested = value[0] if isinstance(value, list) and value else value
-            if isinstance(nested, dict):
-                valued |= {f"{key}.{k}" for k, v in nested.items() if v not in _EMPTY}
-    return valued

@@ -8,9 +8,14 @@ burst of at most 100 requests, and each stops at its first proof.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shlex
+import time
+from dataclasses import dataclass
 from typing import Any
+
+import httpx
 
 from battletest.errors import TargetUnreachable
 from battletest.results import Severity
@@ -26,11 +31,126 @@ from battletest.security.checks.inject import (
     payloads,
 )
 from battletest.security.context import ScanContext
-from battletest.security.framework import Outcome, Scanner
+from battletest.security.framework import Outcome, Scanner, still_answers
 from battletest.spec import Operation
-from battletest.transport import Exchange
+from battletest.transport import Exchange, Inconclusive
 
 FORWARDING_HEADERS = ("X-Forwarded-For", "X-Real-IP", "X-Client-IP", "True-Client-IP")
+
+
+# answers that never reached an operation's logic (credentials, routing, method, media type)
+REFUSED = frozenset({401, 403, 404, 405, 415})
+SLOW_S = 0.5  # extra seconds over the working request's time that make an answer slow
+SLOWER = 8  # … and how many times the benign input's extra time (linear growth is ~1x)
+# a long shape is first sent at this many units: an exponential pattern (nested quantifiers)
+# takes ~2^24 steps there (about a second in Python's re) and would never finish at thousands
+EXPONENTIAL_UNITS = 24
+BENIGN_RUN = 4  # units in a row in the benign input of the same length
+
+
+@dataclass(frozen=True, slots=True)
+class _Timed:
+    """One timed probe: its answer (None: none within the scanner's timeout) and seconds."""
+
+    exchange: Exchange | None
+    took: float
+
+
+def _timed_answer(ctx: ScanContext, probe: Probe, slot: Slot, value: str) -> _Timed:
+    """Send ``value``; a probe the target did not answer within the scanner's timeout is
+    timed at that timeout (its evidence), once the health probe shows the target still up."""
+    t0 = time.perf_counter()
+    try:
+        ex = probe.send(slot, value)
+    except Inconclusive:
+        took = time.perf_counter() - t0
+        if took < 0.9 * ctx.client.timeout:
+            raise  # a malformed or cut answer, not a slow one
+        if not still_answers(ctx):
+            raise TargetUnreachable(
+                f"no answer to a ReDoS probe within {ctx.client.timeout:g} s, and the "
+                "health probe GET / got none after it",
+                hint="the service may be stuck matching the probe; restart it",
+            ) from None
+        return _Timed(None, took)
+    return _Timed(ex, time.perf_counter() - t0)
+
+
+def _slow(timed: _Timed, base: float) -> bool:
+    """Unanswered within the scanner's timeout, or ``SLOW_S`` over the working request."""
+    return timed.exchange is None or timed.took - base >= SLOW_S
+
+
+def _benign(entry: dict[str, Any], length: int) -> str:
+    """The shape with its runs broken every ``BENIGN_RUN`` units by a separator it does not
+    use, ``length`` long: the same characters and tail, nothing a pattern can backtrack far
+    on (``aaaa-aaaa-…!`` for ``aaaa…!``)."""
+    head, unit, tail = str(entry["head"]), str(entry["unit"]), str(entry["tail"])
+    sep = next(c for c in "-~#" if c not in head + unit + tail)
+    core = (unit * BENIGN_RUN + sep) * (length // (len(unit) * BENIGN_RUN) + 1)
+    return head + core[: max(length - len(head) - len(tail), 0)] + tail
+
+
+def _confirm_slow(
+    ctx: ScanContext,
+    probe: Probe,
+    slot: Slot,
+    entry: dict[str, Any],
+    value: str,
+    first: _Timed,
+    base: float,
+) -> tuple[Exchange, str] | None:
+    """A slow answer to ``value`` checked against a benign input of the same length and sent
+    again: (the evidence exchange, the note) when both sends were slow and far slower than
+    the benign one, else None."""
+    harmless = _benign(entry, len(value))
+    benign = _timed_answer(ctx, probe, slot, harmless)
+    if benign.exchange is None:
+        return None  # the benign input is slow too: the operation is, not the pattern
+    again = _timed_answer(ctx, probe, slot, value)
+    extra = max(benign.took - base, 0.01)
+    slowest = min(first.took, again.took) - base
+    if not _slow(again, base) or slowest < SLOWER * extra:
+        return None
+
+    def said(t: _Timed) -> str:
+        if t.exchange is None:
+            return f"no answer within {ctx.client.timeout:g} s"
+        return f"HTTP {t.exchange.status} in {t.took:.3f} s"
+
+    timed_out = first.exchange is None or again.exchange is None
+    note = (
+        f"length {len(value)}: {said(first)}, then {said(again)}; a benign input of the same "
+        f"length: {said(benign)} (the working request: {base:.3f} s)"
+        + ("; the health probe GET / answered after each unanswered probe" if timed_out else "")
+    )
+    shown = again.exchange or first.exchange
+    if shown is None:  # both unanswered: the benign exchange with the probe's value in it
+        assert benign.exchange is not None
+        shown = _with_value(benign.exchange, harmless, value, slot, probe.media)
+    return shown, note
+
+
+def _with_value(ex: Exchange, benign: str, value: str, slot: Slot, media: str) -> Exchange:
+    """The exchange ``ex`` as the unanswered probe sent it: ``value`` where ``benign`` was
+    (encoded as that location encodes it), no status and no body (nothing came back)."""
+    from urllib.parse import quote, quote_plus
+
+    def encoded(text: str) -> str:
+        if slot.location == "query" or (slot.location == "form" and media == "form"):
+            return quote_plus(text)
+        return quote(text, safe="") if slot.location == "path" else text.strip()
+
+    benign, value = encoded(benign), encoded(value)
+    return dataclasses.replace(
+        ex,
+        url=ex.url.replace(benign, value),
+        request_body=ex.request_body.replace(benign.encode(), value.encode()),
+        request_headers=[(k, v.replace(benign, value)) for k, v in ex.request_headers],
+        status=0,
+        response_headers=httpx.Headers(),
+        response_body=b"",
+    )
 
 
 def _body_probe(ctx: ScanContext) -> Probe | str:
@@ -102,7 +222,8 @@ def register(scanner: Scanner) -> None:
     def body_size(ctx: ScanContext, op: Operation | None) -> Outcome:
         """Sends one valid body padded to ``oversized_body_kib`` and the same body with a
         16-byte pad; reported when the big one gets the same answer as the small one (read
-        and processed) instead of 413."""
+        and processed) instead of 413; inconclusive when the small one is refused (401, 403
+        but on the login, 404, 405, 415: it never reached the operation)."""
         probe = _body_probe(ctx)
         if isinstance(probe, str):
             return Outcome.inconclusive(probe)
@@ -110,6 +231,14 @@ def register(scanner: Scanner) -> None:
         small = {**(probe.body or {}), "bt_padding": "x" * 16}
         big = {**(probe.body or {}), "bt_padding": "x" * size}
         normal = _raw(probe, json.dumps(small))
+        refused = REFUSED - ({401, 403} if probe.op == ctx.login_op() else set())
+        if normal is not None and normal.status in refused:
+            # refused before the operation's logic (a login's 401 is its logic's answer): the
+            # same refusal to a big body shows nothing about whether it would be read
+            return Outcome.inconclusive(
+                f"a normal body was refused (HTTP {normal.status}): no answer reached the "
+                "operation to compare with"
+            )
         ex = _raw(probe, json.dumps(big))
         if normal is None or _rejected(ex) or ex is None or ex.status != normal.status:
             answer = "the connection was closed" if ex is None else f"HTTP {ex.status}"
@@ -120,7 +249,7 @@ def register(scanner: Scanner) -> None:
             parameter="body",
             title=f"{ctx.settings.oversized_body_kib} KiB request body accepted on {probe.op.key}",
             note=f"a {size // 1024} KiB body got HTTP {ex.status}, the same answer as a "
-            "normal body: it was read and parsed, not refused with 413",
+            "normal body: the service took it whole instead of refusing it with 413",
         )
         small_json = json.dumps(small).replace("'", "")
         finding.reproduce = (
@@ -181,37 +310,37 @@ def register(scanner: Scanner) -> None:
         "bound input length before matching.",
     )
     def redos(ctx: ScanContext, op: Operation | None) -> Outcome:
-        """Sends each text parameter the shapes of ``payloads/redos.json`` at length n and 4n;
-        reported when the longer input takes over 0.5 s and at least 8x the shorter one's
-        extra time (linear would be 4x), on two rounds."""
+        """Sends each text parameter the shapes of ``payloads/redos.json`` at rising lengths
+        (24 units first for a long shape: an exponential pattern is slow there and would
+        never answer at thousands); the first answer over 0.5 s, or none within the scanner's
+        timeout, is compared with a benign input of the same length and sent again: reported
+        when it stays slow (or unanswered) and at least 8x the benign one's extra time, while
+        the health probe answers after each unanswered probe."""
         assert op is not None
 
         def test(probe: Probe, slot: Slot) -> Proof | None:
             if slot.numeric:
                 return None
             base = probe.base.elapsed_s if probe.base else 0.0
+            sent: set[str] = set()
             for entry in payloads("redos", "shapes", ctx.settings.depth):
                 n = int(entry["length"])
-                short = entry["head"] + entry["unit"] * n + entry["tail"]
-                long = entry["head"] + entry["unit"] * (4 * n) + entry["tail"]
-                shorts, longs = [], []
-                ex: Exchange | None = None
-                for _ in range(2):  # both long answers must be slow: the faster one counts
-                    shorts.append(probe.timed(slot, short)[1])
-                    ex, took = probe.timed(slot, long)
-                    longs.append(took)
-                    if took - base < 0.5:
-                        break
-                extra_short = max(min(shorts) - base, 0.01)
-                slow = len(longs) == 2 and min(longs) - base >= 0.5
-                rounds = [(round(a, 3), round(b, 3)) for a, b in zip(shorts, longs, strict=False)]
-                if slow and min(longs) - base >= 8 * extra_short and ex is not None:
-                    return (
-                        ex,
-                        f"Super-linear response time in {slot.label} ({entry['name']})",
-                        f"lengths {len(short)} / {len(long)}: answer times {rounds} s "
-                        f"(normal {round(base, 3)} s)",
-                    )
+                units = ([EXPONENTIAL_UNITS] if n > EXPONENTIAL_UNITS else []) + [n, 4 * n]
+                for count in units:
+                    value = entry["head"] + entry["unit"] * count + entry["tail"]
+                    if value in sent:
+                        continue
+                    sent.add(value)
+                    first = _timed_answer(ctx, probe, slot, value)
+                    if not _slow(first, base):
+                        continue
+                    # slow, confirmed or not: no longer input goes to this point (against an
+                    # exponential pattern it would never finish)
+                    proof = _confirm_slow(ctx, probe, slot, entry, value, first, base)
+                    if proof is None:
+                        return None
+                    title = f"Super-linear response time in {slot.label} ({entry['name']})"
+                    return proof[0], title, proof[1]
             return None
 
         return each_finding(ctx, op, test)
