@@ -6,7 +6,7 @@ Starts each app of tests/thirdparty (``make thirdparty`` first) on loopback, mak
 accounts through its API, runs ``battletest scan`` as a child process with the config
 tests/thirdparty/configs.py writes from each app's documentation (identities and nothing
 vulnerability-specific), and prints every finding: check, severity, operation, parameter and
-one line of evidence, highest severity first. Each finding above low is meant to be verified
+one line of evidence, highest severity first, then the scan's notes. Each finding above low is meant to be verified
 by hand (curl) and listed with its verdict in the closing note. Exits 1 when a scan crashed.
 """
 
@@ -78,6 +78,11 @@ def bench_app(name: str, workdir: Path, depth: str) -> bool:
         )
         for row in rows:
             print("  " + row)
+        for suite in outcome.report["suites"]:
+            for note in (
+                suite.get("metrics", {}).get("notes", []) if suite["name"] == "security" else []
+            ):
+                print(f"  note: {note}")
     return True
 
 
