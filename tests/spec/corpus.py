@@ -208,7 +208,7 @@ def run_document(
     result.not_applicable = applicable(spec)
     suites = [s for s in SUITES if s not in result.not_applicable]
     config = write_config(doc, workdir, suites=suites, examples=examples, load=load)
-    with MockServer.from_openapi(spec) as mock:
+    with MockServer.from_openapi(spec, validate=True) as mock:
         argv = ["run", "--config", str(config), "--profile", "corpus", "--mode", "live"]
         argv += ["--target", mock.url, "--spec", str(doc), "--seed", "1", "--no-history"]
         argv += ["--timeout", f"{timeout_s:g}"]

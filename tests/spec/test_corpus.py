@@ -21,6 +21,7 @@ from tests.spec.corpus import CORPUS, DATA
 from battletest.chaos.mock import MockServer
 from battletest.chaos.mock.http import Request
 from battletest.chaos.mock.openapi import stubs_from_openapi
+from battletest.chaos.mock.validate import request_problem
 from battletest.config import load_config
 from battletest.errors import SpecError
 from battletest.load.from_spec import scenario_from_spec
@@ -143,6 +144,29 @@ def test_contract_data_is_valid_for_a_sample_of_operations(name: str) -> None:
         drawn = find(request_strategy(op), lambda _: True, settings=_DRAW)
         _check_request(op, drawn, spec.base_path)
         _check_request(op, probe_request(op), spec.base_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+def test_the_validating_mock_accepts_contract_data_and_probes(name: str) -> None:
+    """The requests the suites build are ones the document allows: the mock that checks each
+    request against its operation (``validate=True``) refuses none of them (it refused
+    Petstore's probe of ``GET /pet/findByStatus``: a required array query parameter left
+    empty is not sent at all)."""
+    spec = spec_of(name)
+    stubs = stubs_from_openapi(spec)
+    mock = MockServer(stubs)  # its stub matching, not started: no socket
+    with httpx.Client(base_url="http://127.0.0.1:9") as client:  # built, never sent
+        for op in sample(spec.operations, 8):
+            drawn = find(request_strategy(op), lambda _: True, settings=_DRAW)
+            for data in (drawn, probe_request(op)):
+                built = data.build(client, op, spec.base_path, {})
+                target = built.url.raw_path.decode()
+                request = Request(built.method, target, list(built.headers.items()), built.content)
+                stub, params = mock._match(request, stubs)
+                assert stub is not None and stub.name == op.operation_id, (op.label, target)
+                # the document's rules (credentials are the identities' business, not data's)
+                assert request_problem(op, request, params, _valid) is None, (op.label, target)
 
 
 @pytest.mark.parametrize("name", NAMES)

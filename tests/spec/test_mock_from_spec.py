@@ -6,6 +6,7 @@ the mock failed or was inconclusive although the mock answers from the very docu
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -154,3 +155,89 @@ def test_a_deeply_nested_body_gets_the_documented_answer_not_a_500(mock: MockSer
         mock.url + "/pets", content=deep, headers={"content-type": "application/json"}, timeout=10
     )
     assert answer.status_code == 405
+
+
+VALIDATED: dict[str, Any] = {
+    "openapi": "3.0.3",
+    "info": {"title": "validated", "version": "1"},
+    "components": {
+        "securitySchemes": {
+            "key": {"type": "apiKey", "in": "header", "name": "X-Key"},
+            "token": {"type": "http", "scheme": "bearer"},
+        }
+    },
+    "paths": {
+        "/pets/{id}": {
+            "put": {
+                "parameters": [{**ID, "schema": {"type": "integer"}}],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": PET}},
+                },
+                "responses": {
+                    "200": {"description": "ok", "content": {"application/json": {"schema": PET}}},
+                    "400": {
+                        "description": "bad input",
+                        "content": {"application/json": {"example": {"code": "invalid"}}},
+                    },
+                },
+            }
+        },
+        "/private": {
+            "get": {
+                "security": [{"key": []}, {"token": []}],
+                "responses": {"200": {"description": "ok"}, "401": {"description": "who?"}},
+            }
+        },
+        "/search": {
+            "get": {
+                "parameters": [
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "integer", "maximum": 50},
+                    }
+                ],
+                "responses": {"200": {"description": "ok"}},
+            }
+        },
+    },
+}
+
+
+@pytest.mark.network
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "problem"),
+    [
+        ("GET", "/private", None, 401, "no credentials for key or token"),
+        ("GET", "/private", {"X-Key": "k"}, 200, None),
+        ("GET", "/private", {"Authorization": "Bearer t"}, 200, None),
+        ("PUT", "/pets/7", {"id": 7, "name": "Rex"}, 200, None),
+        ("PUT", "/pets/7", "{not json", 400, "not valid JSON"),
+        ("PUT", "/pets/7", {"id": "seven", "name": "Rex"}, 400, "does not match its schema"),
+        ("PUT", "/pets/seven", {"id": 7, "name": "Rex"}, 400, "'seven' is not integer"),
+        ("PUT", "/pets/7", None, 400, "missing required request body"),
+        ("GET", "/search?limit=10", None, 200, None),
+        ("GET", "/search?limit=99", None, 400, "does not match its schema"),
+        ("GET", "/search", None, 400, "missing required query parameter 'limit'"),
+    ],
+)
+def test_a_validating_mock_refuses_what_breaks_the_document(
+    method: str, path: str, body: Any, status: int, problem: str | None
+) -> None:
+    if path == "/private":  # the "body" is the credentials sent
+        content, headers = None, dict(body or {})
+    else:
+        content = body if isinstance(body, str) else None if body is None else json.dumps(body)
+        headers = {"content-type": "application/json"} if content else {}
+    with MockServer.from_openapi(VALIDATED, validate=True) as mock:
+        answer = httpx.request(
+            method, mock.url + path, content=content, headers=headers, timeout=10
+        )
+    assert answer.status_code == status, answer.headers
+    if problem is None:
+        assert "x-mock-problem" not in answer.headers
+    else:
+        assert problem in answer.headers["x-mock-problem"]
+        assert not path.startswith("/pets") or answer.json() == {"code": "invalid"}

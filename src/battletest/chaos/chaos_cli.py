@@ -64,6 +64,11 @@ def mock() -> None:
 @click.argument("stubs", required=False, type=FILE)
 @click.option("--spec", type=FILE, help="Generate stubs from an OpenAPI document.")
 @click.option(
+    "--validate",
+    is_flag=True,
+    help="With --spec: a request that breaks its operation's document gets its documented 400.",
+)
+@click.option(
     "--har",
     "hars",
     multiple=True,
@@ -101,6 +106,7 @@ def mock() -> None:
 def serve(
     stubs: Path | None,
     spec: Path | None,
+    validate: bool,
     hars: tuple[Path, ...],
     masks: Path | None,
     host: str,
@@ -120,6 +126,8 @@ def serve(
         raise UsageError("give one of a stub file, --spec and --har, not both")
     if save is not None and record is None:
         raise UsageError("--save writes recorded stubs; add --record URL")
+    if validate and spec is None:
+        raise UsageError("--validate checks requests against a document; add --spec FILE")
     options: dict[str, Any] = {
         "host": host,
         "port": port,
@@ -133,7 +141,7 @@ def serve(
     if stubs is not None:
         server = MockServer.from_file(stubs, **options)
     elif spec is not None:
-        server = MockServer.from_openapi(spec, **options)
+        server = MockServer.from_openapi(spec, validate=validate, **options)
     elif hars:
         from battletest.replay.har import episode_paths, read_episode
         from battletest.replay.masks import MaskSet

@@ -215,6 +215,15 @@ def _query_value(value: Any) -> Any:
     return _scalar(value)
 
 
+def sendable(schema: dict[str, Any]) -> dict[str, Any]:
+    """A required query, header or cookie parameter's schema with at least one array item: an
+    empty array is not sent at all (``?status=`` is one empty item), so the request would lack
+    the parameter (Petstore's ``GET /pet/findByStatus`` probed without ``status``)."""
+    if (schema or {}).get("type") == "array" and int(schema.get("minItems", 0)) < 1:
+        return {**schema, "minItems": 1}
+    return schema
+
+
 def _param_strategy(schema: dict[str, Any], location: str) -> st.SearchStrategy[Any]:
     strategy = from_schema(schema or {})
     if location == "path":
@@ -236,7 +245,7 @@ def request_strategy(op: Operation) -> st.SearchStrategy[RequestData]:
     for p in op.parameters:
         if p.location not in groups:
             continue
-        strategy = _param_strategy(p.schema, p.location)
+        strategy = _param_strategy(sendable(p.schema) if p.required else p.schema, p.location)
         if p.required:
             groups[p.location][p.name] = strategy
         elif p.location in optional:
@@ -330,11 +339,11 @@ def probe_request(op: Operation) -> RequestData:
         if p.location == "path":
             data.path_params[p.name] = missing_id(p.schema)
         elif p.location == "query":
-            data.query[p.name] = minimal(p.schema)
+            data.query[p.name] = minimal(sendable(p.schema))
         elif p.location == "header":
-            data.headers[p.name] = _scalar(minimal(p.schema)) or "x"
+            data.headers[p.name] = _scalar(minimal(sendable(p.schema))) or "x"
         elif p.location == "cookie":
-            data.cookies[p.name] = _scalar(minimal(p.schema)) or "x"
+            data.cookies[p.name] = _scalar(minimal(sendable(p.schema))) or "x"
     if op.request_body is not None:
         data.body = minimal(op.request_body)
         data.has_body = True

@@ -18,7 +18,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from battletest.chaos.mock.http import Response
 from battletest.chaos.mock.stubs import Stub, parse_stub
+from battletest.chaos.mock.validate import checker, refusal_key
 from battletest.spec import Operation, Spec, from_document, load_spec
 
 _MAX_DEPTH = 6
@@ -47,31 +49,48 @@ def read_spec(spec: str | Path | Mapping[str, Any] | Spec) -> Spec:
     return load_spec(spec, None)
 
 
-def stubs_from_openapi(spec: str | Path | Mapping[str, Any] | Spec) -> list[Stub]:
+def stubs_from_openapi(
+    spec: str | Path | Mapping[str, Any] | Spec, *, validate: bool = False
+) -> list[Stub]:
     """One stub per operation, in document order, at priority 5 plus ``_templated``: as OpenAPI
     matches paths, a concrete segment wins over a template (``/a/{id}/override`` over
     ``/a/{id}/{action}``, ``/bills/{id}.pdf`` over ``/bills/{id}``); a stub added later at the
-    default priority 5 wins over every templated one."""
+    default priority 5 wins over every templated one. ``validate``: a request that breaks its
+    operation gets the documented 400 instead (``battletest.chaos.mock.validate``)."""
     stubs: list[Stub] = []
-    for op in read_spec(spec).operations:
-        status, payload, ctype = _response_for(op)
+    model = read_spec(spec)
+    for op in model.operations:
+        status, payload, ctype = _response_for(op, documented_answer(op))
         response: dict[str, Any] = {"status": status}
         if payload is not _NO_BODY:
             response["headers"] = {"content-type": ctype}
             response["body"] = _raw(json.dumps(payload))
-        stubs.append(
-            parse_stub(
-                {
-                    "name": op.operation_id,
-                    "method": op.method,
-                    "path": _distinct_placeholders(op.url_path),
-                    "priority": 5 + _templated(op.url_path),
-                    "response": response,
-                },
-                len(stubs),
-            )
+        stub = parse_stub(
+            {
+                "name": op.operation_id,
+                "method": op.method,
+                "path": _distinct_placeholders(op.url_path),
+                "priority": 5 + _templated(op.url_path),
+                "response": response,
+            },
+            len(stubs),
         )
+        if validate:
+            refusals = (_refusal(op, "401", 401), _refusal(op, refusal_key(op), 400))
+            stub.check = checker(op, model.security_schemes, refusals, _valid)
+        stubs.append(stub)
     return stubs
+
+
+def _refusal(op: Operation, key: str | None, status: int) -> Response:
+    """The documented response ``key`` of ``op`` (a plain JSON ``status`` when undocumented)."""
+    if key not in op.responses:
+        error = json.dumps({"error": f"refused by the mock ({status})"}).encode()
+        return Response(status, [("content-type", "application/json")], error)
+    status, payload, ctype = _response_for(op, key)
+    if payload is _NO_BODY:
+        return Response(status)
+    return Response(status, [("content-type", ctype)], json.dumps(payload).encode())
 
 
 _NO_BODY = object()
@@ -118,8 +137,7 @@ def documented_answer(op: Operation) -> str | None:
     return min(rest, key=lambda c: (c in _WALLS, c[:1] == "5", c), default=None)
 
 
-def _response_for(op: Operation) -> tuple[int, Any, str]:
-    key = documented_answer(op)
+def _response_for(op: Operation, key: str | None) -> tuple[int, Any, str]:
     if key is None:
         return 200, _NO_BODY, ""
     status = int(key) if key.isdigit() else 200

@@ -139,11 +139,14 @@ class MockServer:
         return cls(stubs, scenarios=merged, **kwargs)
 
     @classmethod
-    def from_openapi(cls, spec: str | Path | Mapping[str, Any], **kwargs: Any) -> MockServer:
-        """One stub per operation, answering with a schema-valid example of its 2xx response."""
+    def from_openapi(
+        cls, spec: str | Path | Mapping[str, Any], *, validate: bool = False, **kwargs: Any
+    ) -> MockServer:
+        """One stub per operation, answering with a schema-valid example of its 2xx response;
+        ``validate``: a request that breaks its operation's document gets its documented 400."""
         from battletest.chaos.mock.openapi import stubs_from_openapi
 
-        return cls(stubs_from_openapi(spec), **kwargs)
+        return cls(stubs_from_openapi(spec, validate=validate), **kwargs)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -467,6 +470,9 @@ class MockServer:
                 },
             )
         entry.stub = stub.name
+        refused = stub.check(request, params) if stub.check is not None else None
+        if refused is not None:
+            return refused
         if stub.scenario is not None and stub.new_state is not None:
             with self._lock:
                 self._states[stub.scenario] = stub.new_state

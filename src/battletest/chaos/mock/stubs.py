@@ -35,7 +35,7 @@ import math
 import random
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,7 @@ from urllib.parse import unquote
 from jinja2 import ChainableUndefined, Template, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
-from battletest.chaos.mock.http import Fault, Request
+from battletest.chaos.mock.http import Fault, Request, Response
 from battletest.errors import ScenarioError
 
 MATCHER_OPS = ("equals", "contains", "matches", "present", "absent", "any_of")
@@ -241,6 +241,9 @@ class Stub:
     required_state: str | None = None
     new_state: str | None = None
     response: StubResponse = field(default_factory=StubResponse)
+    # an answer of its own for a request the stub matches but refuses (a mock from a spec with
+    # validate=True: a request that breaks the document gets its 400); None: no check
+    check: Callable[[Request, Mapping[str, str]], Response | None] | None = None
     _regex: re.Pattern[str] | None = None
 
     def __post_init__(self) -> None:
