@@ -224,6 +224,16 @@ def sendable(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def body_schema(op: Operation) -> dict[str, Any] | None:
+    """The preferred body's schema; a required text body (Gitea's ``POST /markdown/raw``) is at
+    least one character: an empty one is no body on the wire."""
+    schema = op.request_body
+    text = (op.request_content_type or "").startswith("text/")
+    if schema is not None and op.body_required and text and schema.get("type") == "string":
+        return {**schema, "minLength": max(1, int(schema.get("minLength", 0)))}
+    return schema
+
+
 def _param_strategy(schema: dict[str, Any], location: str) -> st.SearchStrategy[Any]:
     strategy = from_schema(schema or {})
     if location == "path":
@@ -255,7 +265,7 @@ def request_strategy(op: Operation) -> st.SearchStrategy[RequestData]:
     headers = st.fixed_dictionaries(groups["header"])
     cookies = st.fixed_dictionaries(groups["cookie"], optional=optional["cookie"])
     if op.request_body is not None:
-        body: st.SearchStrategy[Any] = from_schema(op.request_body)
+        body: st.SearchStrategy[Any] = from_schema(body_schema(op))
         if not op.body_required:
             body = st.one_of(body, st.just(_NO_BODY))
     else:
@@ -345,7 +355,7 @@ def probe_request(op: Operation) -> RequestData:
         elif p.location == "cookie":
             data.cookies[p.name] = _scalar(minimal(sendable(p.schema))) or "x"
     if op.request_body is not None:
-        data.body = minimal(op.request_body)
+        data.body = minimal(body_schema(op) or {})
         data.has_body = True
     return data
 
