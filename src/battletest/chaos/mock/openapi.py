@@ -76,7 +76,11 @@ def stubs_from_openapi(
             len(stubs),
         )
         if validate:
-            refusals = (_refusal(op, "401", 401), _refusal(op, refusal_key(op), 400))
+            refusals = (
+                _refusal(op, "401", 401),
+                _refusal(op, "415", 415),
+                _refusal(op, refusal_key(op), 400),
+            )
             stub.check = checker(op, model.security_schemes, refusals, _valid)
         stubs.append(stub)
     return stubs

@@ -5,7 +5,8 @@ would refuse, so a client's error handling (and battletest's errors and auth sui
 nothing. With validation on, a request without the credentials any of its operation's security
 alternatives asks for (an ``Authorization`` header, HTTP Basic, the API key's header, query
 parameter or cookie: present, never verified) gets the operation's documented ``401`` (else a
-plain one); a request that breaks its operation's document gets the documented ``400`` (else
+plain one); a body of a media type the operation does not take gets its ``415`` (else a plain
+one); a request that breaks its operation's document gets the documented ``400`` (else
 ``422``, else another documented 4xx, else a plain ``400``) with that response's example or a
 schema-built body: a path, query or header parameter that does not parse as its schema's type
 or fails its schema, a missing required query or header parameter, a JSON body that is not JSON
@@ -89,7 +90,7 @@ def request_problem(
     sent = (request.header("content-type") or "").split(";")[0].strip().lower()
     media = next((m for m in op.bodies if m.lower() == sent), None)
     if media is None or "json" not in media:
-        return None  # forms and other media types are accepted as sent
+        return None  # forms and other media types are accepted as sent (see media_problem)
     try:
         body = json.loads(request.body)
     except (ValueError, RecursionError):
@@ -134,6 +135,18 @@ def credentials_problem(
     return f"no credentials for {names}"
 
 
+def media_problem(op: Operation, request: Request) -> str | None:
+    """Why the body's media type is one ``op`` does not take (Kubernetes' PATCH takes only the
+    JSON patch types, not ``application/json``), or None."""
+    if not op.bodies or not request.body:
+        return None
+    sent = (request.header("content-type") or "").split(";")[0].strip().lower()
+    for media in (m.lower() for m in op.bodies):
+        if media in (sent, "*/*") or (media.endswith("/*") and sent.startswith(media[:-1])):
+            return None
+    return f"unsupported media type {sent or '(none)'} (takes {', '.join(op.bodies)})"
+
+
 def refusal_key(op: Operation) -> str | None:
     """The documented response a refused request gets (see the module docstring)."""
     for key in ("400", "422"):
@@ -146,17 +159,19 @@ def refusal_key(op: Operation) -> str | None:
 def checker(
     op: Operation,
     schemes: Mapping[str, SecurityScheme],
-    refusals: tuple[Response, Response],
+    refusals: tuple[Response, Response, Response],
     valid: Callable[..., bool],
 ) -> Check:
     """The stub's request check: for a request without the operation's credentials the first
-    of ``refusals`` (its 401), for one that breaks the document the second (its 400), each with
-    the reason in ``x-mock-problem``; None for a request that conforms."""
-    unauthorized, bad = refusals
+    of ``refusals`` (its 401), for a body of a media type it does not take the second (415), for
+    one that breaks the document the third (its 400), each with the reason in
+    ``x-mock-problem``; None for a request that conforms."""
+    unauthorized, unsupported, bad = refusals
 
     def check(request: Request, path_params: Mapping[str, str]) -> Response | None:
-        refusal = unauthorized
-        problem = credentials_problem(op, schemes, request)
+        refusal, problem = unauthorized, credentials_problem(op, schemes, request)
+        if problem is None:
+            refusal, problem = unsupported, media_problem(op, request)
         if problem is None:
             refusal, problem = bad, request_problem(op, request, path_params, valid)
         if problem is None:
@@ -168,4 +183,11 @@ def checker(
     return check
 
 
-__all__ = ["Check", "checker", "credentials_problem", "refusal_key", "request_problem"]
+__all__ = [
+    "Check",
+    "checker",
+    "credentials_problem",
+    "media_problem",
+    "refusal_key",
+    "request_problem",
+]
