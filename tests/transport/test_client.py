@@ -335,3 +335,26 @@ def test_user_and_password_in_the_target_url_are_never_sent() -> None:
     assert seen[2].headers["authorization"] == "Basic Ym9iOmJvYnMtcHc="  # bob:bobs-pw, his own
     assert http.base_url == "http://127.0.0.1:1/v1"
     assert any("user:password was not sent" in n for n in http.summary_notes())
+
+
+def test_a_request_without_the_identitys_own_token_is_paced_as_the_anonymous_client_too() -> None:
+    # a rate-limited target counts a forged or missing token by the client's address, with
+    # the anonymous requests: both budgets are charged, so neither is exceeded
+    clock = FakeClock()
+    http = _transport(
+        lambda r: httpx.Response(200), clock, rate_limits=RateLimits(window_s=10, per_client=4)
+    )
+    Identities([Identity(name="alice", token="good")], AuthConfig(), http).login_all()
+    alice = http("alice")
+    for _ in range(3):
+        alice.get("/v1/me")  # her own token: her budget only
+    assert http.pacer.remaining("alice") == 0 and http.pacer.remaining("anonymous") == 3
+    http.pacer = Pacer.from_limits(
+        RateLimits(window_s=10, per_client=4), clock=clock, sleep=clock.sleep
+    )
+    for _ in range(2):
+        alice.get("/v1/me", headers={"Authorization": "Bearer forged"})
+    http("anonymous").get("/health")
+    assert http.pacer.remaining("alice") == 1 and http.pacer.remaining("anonymous") == 0
+    alice.get("/v1/me", headers={"Authorization": "Bearer forged"})  # anonymous is spent: waits
+    assert clock.slept and clock.slept[-1] == pytest.approx(10.0)

@@ -9,7 +9,9 @@ transport is a ``GuardedTransport``, which for every request, in this order:
 2. refuses to send as an identity already marked broken (``IdentityBroken``: inconclusive) and
    adds the identity's credentials when the request carries none (a query or cookie API key
    too);
-3. paces by the declared ``[rate_limits]`` and the adaptive interval, and answers 429/503 by
+3. paces by the declared ``[rate_limits]`` and the adaptive interval (a request without its
+   identity's own credentials — a forged or missing token — also from the anonymous budget:
+   the target counts it by address), and answers 429/503 by
    backing off (``Retry-After`` in seconds or as a date; one longer than ``max_retry_wait_s``
    is not waited for),
    lowering that client's rate and retrying, at most ``max_retries`` times; still refused, the
@@ -97,7 +99,16 @@ class GuardedTransport(httpx.BaseTransport):
         if create_by_put:
             self._probe_absent(request)
         owner.note_sent(request)
-        response = self.send_paced(request, purpose)
+        # A request without this identity's own credentials (a forged, tampered, expired or
+        # missing token) is one a rate-limited target cannot count as that identity's: it
+        # counts it by the client's address, with the anonymous requests. Charged to both.
+        foreign = (
+            session is not None
+            and purpose != "identity"
+            and bool(session.credentials())
+            and not session.sent_own_credentials(request)
+        )
+        response = self.send_paced(request, purpose, also_anonymous=foreign)
         if (
             session is not None
             and response.status_code == 401
@@ -138,10 +149,14 @@ class GuardedTransport(httpx.BaseTransport):
         if answer.status_code != 404:
             policy.check(request.method, self.owner.api_path(request), _query_names(request))
 
-    def send_paced(self, request: httpx.Request, purpose: str = "") -> httpx.Response:
+    def send_paced(
+        self, request: httpx.Request, purpose: str = "", *, also_anonymous: bool = False
+    ) -> httpx.Response:
         owner = self.owner
         attempt = 0
         while True:
+            if also_anonymous and self.key != ANONYMOUS:
+                owner.pacer.acquire(ANONYMOUS)
             owner.pacer.acquire(self.key)
             try:
                 response = self.inner.handle_request(request)
