@@ -69,8 +69,7 @@ def fits(slot: Slot, payload: str) -> bool:
 # its length cannot vary. ``normalise`` turns each digit run into "<n>": a random id such as
 # key_65c5180472c9 then has a length that depends on how its digits fall, and two true/false
 # answers differing only in the ids the service gave them looked like a boolean SQL injection
-# (an API-key creation answering a random key: about 0.6% per payload pair,
-# bench/bench_rate_limited.py).
+# (on a create answering a random id: 300 answers held 18 shapes, 0.6% per payload pair).
 _VOLATILE_WORD = re.compile(r"[A-Za-z0-9_-]*\d[A-Za-z0-9_-]*|[A-Za-z0-9_-]{24,}")
 
 
