@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -173,3 +174,49 @@ def test_a_created_id_names_the_item_route_of_the_collection_it_was_posted_to() 
     # without a spec every POST is a create into its path (nothing else to go by)
     bare = WritePolicy()
     assert bare.observe("POST", "/v1/things", 201, {}, b'{"id": "t"}') == "/v1/things/t"
+
+
+def test_a_user_path_naming_a_configured_identity_is_that_identitys_own_profile() -> None:
+    ops = [
+        _op("PATCH", "/v1/users/{username}"),
+        _op("DELETE", "/v1/users/{username}"),
+        _op("PUT", "/v1/users/{username}/settings"),
+        _op("PATCH", "/v1/users/{username}/vehicles/{plate}"),
+        _op("PUT", "/v1/{login}/prefs"),
+    ]
+    policy = WritePolicy(operations=ops, base_path="/api", identities={"dana", "eli"})
+    assert policy.decide("PATCH", "/api/v1/users/dana") is None  # dana's own profile
+    assert policy.decide("PUT", "/api/v1/users/eli/settings") is None  # and eli's settings
+    assert policy.decide("PUT", "/api/v1/eli/prefs") is None  # a parameter named like a user
+    for method, path in [
+        ("PATCH", "/api/v1/users/zoe"),  # not a configured identity
+        ("PATCH", "/api/v1/users/dana/vehicles/DEP-1001"),  # dana's vehicle is not her profile
+    ]:
+        refused = policy.decide(method, path)
+        assert refused is not None and refused.kind is DecisionKind.NOT_OWNED, path
+    deleting = policy.decide("DELETE", "/api/v1/users/dana")  # a profile is never deleted
+    assert deleting is not None and deleting.kind is DecisionKind.DELETES_IDENTITY
+    policy.note_identity("u-77", 42)  # an id learnt from an identity's own answer
+    assert policy.decide("PATCH", "/api/v1/users/42") is None
+    # the same classifier, for every consumer
+    assert classify("PATCH", "/users/dana", identities={"dana"}).own
+    assert not classify("PATCH", "/users/dana").own
+    assert classify("DELETE", "/users/dana", identities={"dana"}).risk is Risk.DESTRUCTIVE
+
+
+def test_the_config_identities_usernames_are_the_policys_own_profiles() -> None:
+    from battletest.config import load_config
+
+    config = load_config(
+        base={
+            "identities": [
+                {"name": "d", "username": "dana", "password": "x"},
+                {"name": "k", "api_key": "k1"},
+            ]
+        },
+        environ={},
+        cwd=Path("/nonexistent"),
+    )
+    policy = WritePolicy.from_config(config, operations=[_op("PATCH", "/users/{username}")])
+    assert policy.identities == {"dana"}
+    assert policy.decide("PATCH", "/users/dana") is None

@@ -14,6 +14,8 @@ from battletest.transport.evidence import Exchange, curl, curl_command
 from battletest.transport.identities import Identities, IdentitySession
 from battletest.transport.pacing import ANONYMOUS, Pacer, retry_after
 from battletest.transport.policy import (
+    USER_COLLECTIONS,
+    USER_PARAMS,
     Decision,
     DecisionKind,
     PolicyRefused,
@@ -21,11 +23,14 @@ from battletest.transport.policy import (
     WritePolicy,
     classify,
     classify_operation,
+    own_profile,
 )
 
 __all__ = [
     "ANONYMOUS",
     "PURPOSE",
+    "USER_COLLECTIONS",
+    "USER_PARAMS",
     "Decision",
     "DecisionKind",
     "Exchange",
@@ -43,5 +48,6 @@ __all__ = [
     "classify_operation",
     "curl",
     "curl_command",
+    "own_profile",
     "retry_after",
 ]

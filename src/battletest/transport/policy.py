@@ -11,8 +11,9 @@ says reset, wipe, purge, drop, delete, truncate, init, seed, shutdown, logout, r
   not even those on a destructive-looking operation;
 - elsewhere: creates are allowed; a write to an object only when battletest created it in this
   run (tracked from ``Location`` headers and ids in create answers) or when it is a configured
-  identity's own profile or settings (``/me``, ``/users/me/settings``); collection-wide and
-  destructive operations never;
+  identity's own profile or settings (``/me``, ``/users/me/settings``, and a user item path
+  whose parameter is a configured identity's username, id or e-mail: ``/users/dana``); never
+  a DELETE of such a profile, collection-wide or destructive operations;
 - ``allow_destructive = true`` lifts all of it for the profile.
 
 Every refusal is a ``Decision`` (operation, method, path, kind, reason), kept in
@@ -87,6 +88,12 @@ FILTER_PARAMS = frozenset(
 )
 # path segments naming the calling identity itself (its own profile and settings)
 SELF_SEGMENTS = frozenset({"me", "self", "current", "my", "whoami", "profile", "account"})
+# collections of user accounts, and parameter names that name one user: a path such as
+# ``/users/{username}`` with a configured identity's username in it is that identity's profile
+USER_COLLECTIONS = frozenset(
+    {"users", "user", "members", "member", "accounts", "people", "profiles", "customers"}
+)
+USER_PARAMS = frozenset({"username", "user", "userid", "login", "email", "member", "account"})
 ID_FIELDS = ("id", "uuid", "_id", "slug")
 _SEGMENT_ID = re.compile(
     r"^(\d+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{12,}|"
@@ -161,6 +168,29 @@ def _segments(path: str) -> list[str]:
     return [s for s in path.split("/") if s]
 
 
+def own_profile(path: str, identities: Iterable[str], template: str = "") -> bool:
+    """Whether a concrete ``path`` is a configured identity's own profile or settings: a
+    segment equal to one of ``identities`` (their usernames, ids, e-mails) right after a
+    user collection (``/users/dana``, ``/members/7/settings``), or in a path parameter
+    named like a user (``template`` ``/api/{username}/prefs``). At most one segment that is
+    not an id may follow it (its settings); ``/users/dana/vehicles/DEP-1`` is not a profile."""
+    known = {str(i) for i in identities if i}
+    if not known:
+        return False
+    segments = _segments(path)
+    named = path_params_of(template, path) if template else {}
+    user_values = {v for k, v in named.items() if re.sub(r"[^a-z]", "", k.lower()) in USER_PARAMS}
+    for i, seg in enumerate(segments):
+        if seg not in known:
+            continue
+        rest = segments[i + 1 :]
+        if len(rest) > 1 or (rest and _SEGMENT_ID.match(rest[0])):
+            continue
+        if seg in user_values or (i > 0 and segments[i - 1].lower() in USER_COLLECTIONS):
+            return True
+    return False
+
+
 def classify(
     method: str,
     path: str,
@@ -170,10 +200,15 @@ def classify(
     description: str = "",
     query: Iterable[str] = (),
     item: bool | None = None,
+    identities: Iterable[str] = (),
+    concrete: str = "",
 ) -> Classification:
     """Safe, unsafe or destructive, with the reason. ``path`` is a spec template
     (``/items/{id}``) or a concrete path; ``item`` says whether it addresses one object (by
-    default: the template has a parameter, or a segment looks like an id)."""
+    default: the template has a parameter, or a segment looks like an id). ``identities``:
+    the configured identities' usernames, ids and e-mails, so that a request path naming one
+    (``concrete`` ``/users/dana`` of ``path`` ``/users/{username}``, or ``path`` itself when
+    concrete) is that identity's own profile (writable, but never deleted)."""
     method = method.upper()
     segments = _segments(path)
     templated = any(s.startswith("{") for s in segments)
@@ -182,7 +217,11 @@ def classify(
         if item is not None
         else any(s.startswith("{") or _SEGMENT_ID.match(s) for s in segments)
     )
-    own = any(s.lower() in SELF_SEGMENTS for s in segments) and not templated
+    if concrete:
+        profile = own_profile(concrete, identities, path if templated else "")
+    else:
+        profile = not templated and own_profile(path, identities)
+    own = (any(s.lower() in SELF_SEGMENTS for s in segments) and not templated) or profile
     found = words(name, summary, description, *[s for s in segments if not s.startswith("{")])
     alarming = found & DESTRUCTIVE_WORDS
     if method == "DELETE" and is_item:
@@ -191,7 +230,7 @@ def classify(
         alarming.discard("reset")  # a password reset resets one credential, not the data
     label = f"{method} {path}"
     filters = sorted(q for q in query if q.lower() in FILTER_PARAMS)
-    if method == "DELETE" and own and not is_item:
+    if method == "DELETE" and own and (profile or not is_item):
         return Classification(
             Risk.DESTRUCTIVE,
             DecisionKind.DELETES_IDENTITY,
@@ -230,15 +269,24 @@ def classify(
     return Classification(Risk.UNSAFE, None, f"{label} writes", is_item, own)
 
 
-def classify_operation(op: Any, query: Iterable[str] | None = None) -> Classification:
+def classify_operation(
+    op: Any,
+    query: Iterable[str] | None = None,
+    *,
+    path: str = "",
+    identities: Iterable[str] = (),
+) -> Classification:
     """``classify`` for a ``spec.Operation`` (its id, summary, description and parameters);
-    ``query``: the query parameters a request actually sends (default: those declared)."""
+    ``query``: the query parameters a request actually sends (default: those declared);
+    ``path``: the concrete path of the request (it may name an identity's own profile)."""
     if query is None:
         query = [p.name for p in getattr(op, "parameters", ()) if p.location == "query"]
     item = any(p.location == "path" for p in getattr(op, "parameters", ())) or "{" in op.path
     return classify(
         op.method,
         op.path,
+        concrete=path,
+        identities=identities,
         name=getattr(op, "operation_id", "") or "",
         summary=getattr(op, "summary", "") or "",
         description=getattr(op, "description", "") or "",
@@ -263,6 +311,8 @@ class WritePolicy:
     why_read_only: str = "production"
     base_path: str = ""
     operations: list[Any] = field(default_factory=list)
+    # the configured identities' usernames, ids and e-mails: their profiles are their own
+    identities: set[str] = field(default_factory=set)
     decisions: list[Decision] = field(default_factory=list)
     created: list[str] = field(default_factory=list)  # paths of objects battletest created
     deleted: set[str] = field(default_factory=set)  # … and deleted again
@@ -285,7 +335,13 @@ class WritePolicy:
             why_read_only=f"{why} is read-only" if config.is_prod else "LIVE_SMOKE is read-only",
             base_path=base_path.rstrip("/"),
             operations=list(operations),
+            identities={i.username for i in getattr(config, "identities", ()) if i.username},
         )
+
+    def note_identity(self, *values: Any) -> None:
+        """Usernames, ids or e-mails of a configured identity (its own profile is writable)."""
+        with self._lock:
+            self.identities |= {str(v) for v in values if isinstance(v, str | int) and str(v)}
 
     # ------------------------------------------------------------------ operations (static)
 
@@ -336,11 +392,16 @@ class WritePolicy:
         if self.allow_destructive or purpose == "identity":
             return None
         op = self.operation_for(method, url_path)
+        rel = url_path
+        if self.base_path and rel.startswith(self.base_path):
+            rel = rel[len(self.base_path) :] or "/"
+        with self._lock:
+            known = set(self.identities)
         if op is not None:
-            c = classify_operation(op, list(query))
+            c = classify_operation(op, list(query), path=rel, identities=known)
             label = f"{op.method} {op.path}"
         else:
-            c = classify(method, url_path, query=list(query))
+            c = classify(method, url_path, query=list(query), identities=known)
             label = ""
         if self.read_only and method not in SAFE_METHODS:
             return Decision(
@@ -566,6 +627,8 @@ def path_params_of(template: str, path: str) -> dict[str, str]:
 __all__ = [
     "DESTRUCTIVE_WORDS",
     "SAFE_METHODS",
+    "USER_COLLECTIONS",
+    "USER_PARAMS",
     "Classification",
     "Decision",
     "DecisionKind",
@@ -574,6 +637,7 @@ __all__ = [
     "WritePolicy",
     "classify",
     "classify_operation",
+    "own_profile",
     "path_params_of",
     "plan_requests",
     "refuse_unsafe_plan",
