@@ -14,20 +14,29 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from battletest.errors import AuthError
+from battletest.errors import AuthError, TargetUnreachable
 from battletest.results import Finding
 from battletest.security.canary import Canary
 from battletest.security.framework import CheckInfo, make_finding
+from battletest.security.sequences import Observations, observed_input, session_sequence
 from battletest.security.settings import LoginSettings, ScanSettings
 from battletest.security.values import example, fresh_id
 from battletest.spec import Operation, path_matches
-from battletest.transport import ANONYMOUS, Exchange, Transport
+from battletest.transport import (
+    ANONYMOUS,
+    USER_COLLECTIONS,
+    USER_PARAMS,
+    Exchange,
+    Transport,
+)
 from battletest.transport.identities import AuthConfig, Identity, IdentitySession, parse_cookie
 
 _LOGIN = re.compile(r"(^|/)(login|signin|sign-in|token|session|sessions|authenticate)$", re.I)
 _RESET = re.compile(r"(reset|forgot|recover)", re.I)
 _WRAPPERS = ("data", "item", "result", "object")  # envelopes around one object
 _ID_NAME = re.compile(r"^(?P<stem>[A-Za-z0-9]*?)[_-]?(id|uuid|Id|ID|Uuid|UUID)$")
+_ROLE = re.compile(r"^(is_?)?(role|roles|admin|superuser|permissions?|scopes?|privileges?)$", re.I)
+_SELF_PATH = re.compile(r"(^|[/._-])(me|self|whoami|profile)([/._-]|$)", re.I)
 
 
 @dataclass(slots=True)
@@ -180,6 +189,7 @@ class ScanContext:
     owners: dict[tuple[str, str], str] = field(default_factory=dict)
     current: CheckInfo | None = None  # the check now running (set by Scanner.run)
     log_source: Callable[[], str] | None = None  # the target's captured output, when known
+    observed: Observations = field(default_factory=Observations)  # values seen in answers
     _canary: Canary | None = None
 
     def __post_init__(self) -> None:
@@ -260,7 +270,28 @@ class ScanContext:
             return self.send(method, path, identity, headers=headers, **kwargs)
         if method == "DELETE" and ex.ok:
             self._deleted(path.split("?", 1)[0])
+        elif identity is not None and ex.ok and "json" in (ex.header("content-type") or ""):
+            body = ex.json()
+            if isinstance(body, dict | list):  # a consumer may need what this answer holds
+                self.observed.note(identity.name, self.operation_of(method, path), ex, body)
+        elif method == "GET" and identity is not None and ex.status in (400, 422):
+            op = self.operation_of(method, path)
+            if op is not None and "?" not in path:  # it wants a filter among its options
+                self.state.setdefault("needs-filter", set()).add(op.key)
         return ex
+
+    def operation_of(self, method: str, path: str) -> Operation | None:
+        """The spec operation a concrete request path is for (literal paths first)."""
+        bare = path.split("?", 1)[0].rstrip("/") or "/"
+        found = self.find(method, bare)
+        if found is not None:
+            return found
+        for op in self.all_operations:
+            if op.method == method and op.path_params:
+                pattern = "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(op.url_path)) + "$"
+                if re.match(pattern, bare):
+                    return op
+        return None
 
     def _deleted(self, path: str) -> None:
         """An object the scanner created is gone: later checks create another."""
@@ -440,6 +471,10 @@ class ScanContext:
             if seg.startswith("{") and seg.endswith("}"):
                 collection = "/".join(segments[:i]) or "/"
                 concrete = _fill_prefix(collection, values)
+                mine = self.profile_value(identity, seg[1:-1], collection)
+                if mine is not None:  # a user path: the identity's own profile
+                    values[seg[1:-1]] = mine
+                    continue
                 if own and i == last and not self.settings.allow_destructive:
                     made = self.owned(identity, collection) if concrete == collection else None
                     if made is None:
@@ -450,11 +485,67 @@ class ScanContext:
                 if not found and concrete == collection and self.settings.active_allowed:
                     made = self.owned(identity, collection)
                     found = [made.id] if made else []
+                if not found:  # an id an answer gave (a link, or a property of its name)
+                    schema = next((p.schema for p in op.parameters if p.name == seg[1:-1]), None)
+                    seen = observed_input(self, identity, op, seg[1:-1], schema)
+                    found = [str(seen)] if seen is not None else []
                 if not found:
                     return None
                 values[seg[1:-1]] = found[0]
         filled = op.fill(values)
         return filled + self.query(op, identity) if filled else None
+
+    def profile_value(self, identity: ScanIdentity, param: str, collection: str) -> str | None:
+        """``identity``'s own value for a path parameter naming a user (``/users/{username}``,
+        ``/members/{email}``): its username or e-mail; for an id parameter of a user
+        collection (``/users/{user_id}``), the id its own profile (``GET /me``) answers.
+        None for any other parameter."""
+        norm = re.sub(r"[^a-z]", "", param.lower())
+        users = collection.rstrip("/").rsplit("/", 1)[-1].lower() in USER_COLLECTIONS
+        if norm not in USER_PARAMS and not (users and norm in {"name", "id", "uid"}):
+            return None
+        me = self.me(identity)
+        if "email" in norm:
+            email = me.get("email")
+            if isinstance(email, str):
+                return email
+            return identity.username if identity.username and "@" in identity.username else None
+        if norm in {"username", "user", "login", "member", "account", "name"}:
+            named = identity.username or me.get("username")
+            return str(named) if named else None
+        own_id = me.get("id")
+        return (
+            str(own_id) if isinstance(own_id, str | int) and not isinstance(own_id, bool) else None
+        )
+
+    def me(self, identity: ScanIdentity) -> dict[str, Any]:
+        """``identity``'s own profile as its self operation (``GET /me``, ``/users/me``,
+        ``/rpc/profile.get``) answers it ({} when there is none), asked once; its id and
+        e-mail are noted on the write policy as that identity's own."""
+        key = f"me:{identity.name}"
+        if key not in self.state:
+            self.state[key] = {}
+            reader = next(
+                (
+                    o
+                    for o in self.all_operations
+                    if o.method == "GET" and not o.path_params and _SELF_PATH.search(o.url_path)
+                ),
+                None,
+            )
+            if reader is not None:
+                ex = self.send("GET", reader.url_path, identity)
+                body = ex.json() if ex.ok else None
+                if isinstance(body, dict):
+                    inner = next(
+                        (body[w] for w in _WRAPPERS if isinstance(body.get(w), dict)), body
+                    )
+                    self.state[key] = inner
+                    policy = getattr(self.client, "policy", None)
+                    if policy is not None:
+                        policy.note_identity(*(inner.get(k) for k in ("id", "email", "username")))
+        found: dict[str, Any] = self.state[key]
+        return found
 
     def query(self, op: Operation, identity: ScanIdentity | None = None) -> str:
         """``?name=value`` for the operation's required query parameters ('' when none): a
@@ -466,6 +557,18 @@ class ScanContext:
         chosen = [
             p for p in op.parameters if p.location == "query" and (p.required or p.name in given)
         ]
+        if not chosen and op.key in self.state.get("needs-filter", ()):
+            # it answered 4xx without its optional filters: the first one with a real value
+            chosen = next(
+                (
+                    [p]
+                    for p in op.parameters
+                    if p.location == "query"
+                    and observed_input(self, identity, op, p.name, p.schema, p.description)
+                    is not None
+                ),
+                [],
+            )
         if not chosen:
             return ""
 
@@ -477,7 +580,8 @@ class ScanContext:
                 seen = self.ids(identity, collection)
                 if seen:
                     return seen[0]
-            return example(p.schema, self.rng, p.name)
+            real = observed_input(self, identity, op, p.name, p.schema, p.description)
+            return real if real is not None else example(p.schema, self.rng, p.name)
 
         return "?" + urlencode({p.name: value(p) for p in chosen})
 
@@ -486,6 +590,16 @@ class ScanContext:
         value = example(op.body_schema, self.rng)
         if not isinstance(value, dict):
             return {}
+        required = set((op.body_schema or {}).get("required") or ())
+        for key in [k for k in value if k not in required and _ROLE.match(k)]:
+            del value[key]  # an optional role is left as it is (escalation probes set it)
+        props = op.body_properties()
+        for key in [k for k in value if k in required and k in props]:
+            if any(w in props[key] for w in ("example", "examples", "enum", "const", "format")):
+                continue
+            real = observed_input(self, identity, op, key, props[key], body=True)
+            if real is not None:  # a reference or a number an answer gave, not junk
+                value[key] = real
         claim = self.settings.tenant_claim
         if identity is not None and identity.tenant and claim and claim in value:
             value[claim] = identity.tenant
@@ -612,8 +726,10 @@ class ScanContext:
             self._canary = Canary(self.settings.canary_host)
         return self._canary
 
-    def cleanup(self) -> None:
-        """Delete what the scanner created (best effort) and stop the canary."""
+    def remove_created(self) -> None:
+        """Delete what the scanner created, each object as the identity that created it (best
+        effort: an identity that can no longer act keeps its objects; an unreachable target
+        ends the cleanup)."""
         by_name = {i.name: i for i in self.identities}
         for obj in reversed(list(self.created)):  # a delete drops it from the list
             item = self.item_op(obj.collection, "DELETE")
@@ -624,9 +740,18 @@ class ScanContext:
             if path:
                 try:
                     self.send("DELETE", path, ident)
-                except Exception:  # cleanup never hides the scan's result
+                except TargetUnreachable:
                     break
+                except Exception:  # cleanup never hides the scan's result
+                    continue
         self.created.clear()
+
+    def cleanup(self) -> None:
+        """Run the session sequence (a fresh login's refresh and logout), delete what the
+        scanner created (best effort) and stop the canary."""
+        if self.settings.active_allowed:
+            session_sequence(self)
+        self.remove_created()
         if self._canary is not None:
             self._canary.close()
             self._canary = None

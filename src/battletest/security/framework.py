@@ -29,6 +29,9 @@ Applies = Callable[["ScanContext", Operation], bool]
 Requires = Callable[["ScanContext"], "str | None"]  # why the check cannot run here, or None
 
 
+BURST_PHASE = 95  # checks from this phase on send bursts (rate limits, lockouts)
+
+
 @dataclass(frozen=True, slots=True)
 class CheckInfo:
     """What a check is, for the registry, the docs, SARIF rules and suppressions."""
@@ -181,6 +184,10 @@ class Scanner:
         try:
             for index, check in enumerate(selected):
                 info = check.info
+                if info.phase >= BURST_PHASE and ctx.created:
+                    # the bursts may lock identities out: what the scan created is deleted
+                    # first, while its owners can still do it (a later check creates anew)
+                    ctx.remove_created()
                 if progress is not None:
                     progress(index, len(selected), info.id)
                 if info.active and not settings.active_allowed:

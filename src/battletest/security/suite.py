@@ -111,6 +111,9 @@ def scan(
                 update["format"] = "form"  # the login takes only URL-encoded forms
             login_settings = login_settings.model_copy(update=update)
         people = [login(client, i, login_settings) for i in people]
+        guard = getattr(client, "policy", None)
+        if guard is not None:  # the identities' own profiles (``/users/dana``) are theirs
+            guard.note_identity(*(i.username for i in people if i.username))
         settings = settings.model_copy(update={"login": login_settings})
         ctx = ScanContext(
             client,

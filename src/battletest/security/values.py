@@ -56,8 +56,12 @@ def example(schema: Mapping[str, Any] | None, rng: random.Random, name: str = ""
         base = float(schema.get("minimum", 1))
         return round(base + rng.random() * 10, 2)
     if kind == "boolean":
-        return False
+        return bool(_ENABLING.search(name))  # never disable an account: active stays true
     return _string(schema, rng, name)
+
+
+# boolean properties whose false value switches something off (an account, a user)
+_ENABLING = re.compile(r"^(is_?)?(active|enabled|verified|confirmed|approved)$", re.I)
 
 
 def _string(schema: Mapping[str, Any], rng: random.Random, name: str) -> str:

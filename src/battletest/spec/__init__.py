@@ -6,8 +6,9 @@ Every consumer — the suites, the scanner, the mock server, ``load --from-spec`
 - ``load_spec(source, base_url)`` / ``from_document(doc)``: read (file, URL or discovery),
   resolve ``$ref`` (jsonref, across files), normalise (``normalise.py``);
 - ``discover(base_url)``: find the document a service publishes (``discover.py``);
-- ``model.py``: ``Spec``, ``Operation``, ``Parameter``, ``ResponseSpec``, ``SecurityScheme``,
-  ``OAuthFlow`` and the helpers that read them;
+- ``model.py``: ``Spec``, ``Operation``, ``Parameter``, ``ResponseSpec`` (with its 3.x
+  ``Link``s), ``SecurityScheme``, ``OAuthFlow`` and the helpers that read them;
+- ``links.py``: which operation a link leads to, and its runtime expressions evaluated;
 - ``schema.py``: OpenAPI schemas as JSON Schema, cycle-safe ``$ref`` resolution.
 
 The document's ``host``/``servers`` never say where requests go: only its base path is kept
@@ -17,10 +18,12 @@ The document's ``host``/``servers`` never say where requests go: only its base p
 from __future__ import annotations
 
 from battletest.spec.discover import DISCOVERY_PATHS, discover
+from battletest.spec.links import LinkExchange, evaluate, links_to
 from battletest.spec.load import from_document, load_spec
 from battletest.spec.model import (
     METHODS,
     SAFE_METHODS,
+    Link,
     OAuthFlow,
     Operation,
     Parameter,
@@ -40,6 +43,8 @@ __all__ = [
     "DISCOVERY_PATHS",
     "METHODS",
     "SAFE_METHODS",
+    "Link",
+    "LinkExchange",
     "OAuthFlow",
     "Operation",
     "Parameter",
@@ -47,8 +52,10 @@ __all__ = [
     "SecurityScheme",
     "Spec",
     "discover",
+    "evaluate",
     "from_document",
     "item_schema",
+    "links_to",
     "load_spec",
     "path_matches",
     "properties_of",

@@ -37,12 +37,26 @@ class Parameter:
 
 
 @dataclass(frozen=True, slots=True)
+class Link:
+    """An OpenAPI 3 response link: the operation this answer leads to (``operationId``, or
+    ``operationRef`` ``#/paths/~1users~1{id}/get``) and how that operation's inputs come from
+    this exchange — runtime expressions such as ``$response.body#/id`` (``spec.links``)."""
+
+    name: str
+    operation_id: str = ""
+    operation_ref: str = ""
+    parameters: dict[str, Any] = field(default_factory=dict)  # [in.]name → expression or value
+    request_body: Any = None
+
+
+@dataclass(frozen=True, slots=True)
 class ResponseSpec:
     status: str  # "200", "4XX", "default"
     content: dict[str, dict[str, Any] | None]  # media type → JSON Schema (None: no schema)
     required_headers: tuple[str, ...] = ()
     description: str = ""
     examples: dict[str, Any] = field(default_factory=dict)  # media type → a documented example
+    links: tuple[Link, ...] = ()  # 3.x only
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from battletest.spec.model import (
     METHODS,
+    Link,
     OAuthFlow,
     Operation,
     Parameter,
@@ -245,12 +246,40 @@ class Normaliser:
                     if isinstance(hv, dict) and hv.get("required")
                 )
             out[str(status)] = ResponseSpec(
-                str(status), content, headers, str(resp.get("description") or ""), examples
+                str(status),
+                content,
+                headers,
+                str(resp.get("description") or ""),
+                examples,
+                () if self.swagger else _links(resp.get("links")),
             )
         return out
 
 
 _NONE = object()
+
+
+def _links(raw: Any) -> tuple[Link, ...]:
+    """A 3.x response's ``links`` (``$ref`` already resolved); malformed entries are skipped."""
+    if not isinstance(raw, dict):
+        return ()
+    out = []
+    for name, link in raw.items():
+        if not isinstance(link, dict) or not (link.get("operationId") or link.get("operationRef")):
+            continue
+        params = link.get("parameters")
+        out.append(
+            Link(
+                name=str(name),
+                operation_id=str(link.get("operationId") or ""),
+                operation_ref=str(link.get("operationRef") or ""),
+                parameters={str(k): v for k, v in params.items()}
+                if isinstance(params, dict)
+                else {},
+                request_body=link.get("requestBody"),
+            )
+        )
+    return tuple(out)
 
 
 def _media_example(media: Any) -> Any:

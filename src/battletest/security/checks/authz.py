@@ -295,6 +295,9 @@ def register(scanner: Scanner) -> None:
             return Outcome.inconclusive("needs an unprivileged identity")
         who = low[0]
         helper = (ctx.admins or low)[0]
+        raised = escalation.self_role_change(ctx, op, who)  # a role set on a user's profile
+        if raised is not None:
+            return raised
         path = ctx.fill(op, helper) if op.path_params else op.url_path
         if path is None and op.method != "GET" and not ctx.settings.allow_destructive:
             path = ctx.fill(op, helper, own=True)  # an object created for the test
@@ -340,9 +343,6 @@ def register(scanner: Scanner) -> None:
                     )
                 path = mine
             own_object = True
-        raised = escalation.self_role_change(ctx, op, who)
-        if raised is not None:
-            return raised
         return _privileged_write(ctx, op, path, who, helper, own_object)
 
     @scanner.check(

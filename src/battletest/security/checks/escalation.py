@@ -170,33 +170,45 @@ _USER_FIELD = re.compile(r"^(user|username|user_?name|login|member|account|user_
 
 def role_change_fields(op: Operation) -> tuple[str, str] | None:
     """(the field naming a user, the role-like field) of an operation that sets a user's
-    role (``POST /rpc/members.setRole`` with username and role), or None."""
-    if op.path_params:
-        return None
+    role: a body property (``POST /rpc/members.setRole`` with username and role) or the path
+    parameter (``PATCH /users/{username}`` with role), or None."""
     props = op.body_properties()
-    user = next((k for k in props if _USER_FIELD.match(k)), None)
     role = next((k for k in props if ROLE_PROPERTY.match(k)), None)
+    if op.path_params:
+        last = op.path_params[-1]
+        user = last if len(op.path_params) == 1 and _USER_FIELD.match(last) else None
+    else:
+        user = next((k for k in props if _USER_FIELD.match(k)), None)
     return (user, role) if user and role else None
 
 
 def self_role_change(ctx: ScanContext, op: Operation, who: ScanIdentity) -> Outcome | None:
-    """A privileged role-setting operation called by ``who`` on itself with a higher role;
-    confirmed when ``who``'s own profile then shows that role, or a GET refused to it before
-    now answers; the configured role is written back afterwards. None: not such an operation."""
+    """A privileged role-setting operation called by ``who`` on a test identity's profile
+    (another unprivileged identity's when there is one, else its own) with a higher role;
+    confirmed when that identity's own profile then shows the role, or a GET refused to it
+    before now answers; its configured role is written back afterwards. None: not such an
+    operation (or no identity's username to name)."""
     from battletest.security.checks.privilege import refused_paths
     from battletest.security.values import example
 
     fields = role_change_fields(op)
-    if fields is None or not (who.username or who.name):
+    victim = next((i for i in ctx.unprivileged if i is not who and i.username), who)
+    name = victim.username or (victim.name if victim is who else None)
+    if fields is None or not name:
         return None
     user, role = fields
-    values = escalation_values(ctx, role, op.body_properties()[role], who.role)
+    values = escalation_values(ctx, role, op.body_properties()[role], victim.role)
     if not values:
         return None
     refused = sorted(refused_paths(ctx))
     base = example(op.request_body, ctx.rng)
-    body = {**(base if isinstance(base, dict) else {}), user: who.username or who.name}
-    ex = _write(ctx, op, who, op.url_path, {**body, role: values[0]})
+    body = base if isinstance(base, dict) else {}
+    if op.path_params:  # the user is named by the path: the body sets the role alone
+        path = op.fill({user: name}) or op.url_path
+        body = {}
+    else:
+        path, body = op.url_path, {**body, user: name}
+    ex = _write(ctx, op, who, path, {**body, role: values[0]})
     if ex.status in (401, 403):
         return Outcome.clean()
     if not ex.ok:
@@ -211,21 +223,22 @@ def self_role_change(ctx: ScanContext, op: Operation, who: ScanIdentity) -> Outc
     )
     proof = ""
     if reader is not None:
-        read = ctx.send("GET", reader.url_path, who).json()
+        read = ctx.send("GET", reader.url_path, victim).json()
         if isinstance(read, dict) and read.get(role) == values[0]:
-            proof = f"{reader.url_path} now shows {role}={values[0]!r}"
-    for path in refused[:3]:
-        if not proof and ctx.send("GET", path, who).ok:
-            proof = f"GET {path}, refused to {who.name} before, now answers 2xx"
-    _write(ctx, op, who, op.url_path, {**body, role: who.role})  # back as it was
+            proof = f"{reader.url_path} read as {victim.name} now shows {role}={values[0]!r}"
+    for refused_path in refused[:3]:
+        if not proof and ctx.send("GET", refused_path, victim).ok:
+            proof = f"GET {refused_path}, refused to {victim.name} before, now answers 2xx"
+    _write(ctx, op, who, path, {**body, role: victim.role})  # back as it was
     if not proof:
-        return Outcome.clean(f"HTTP {ex.status}, but {who.name}'s privileges did not change")
+        return Outcome.clean(f"HTTP {ex.status}, but {victim.name}'s privileges did not change")
+    whose = "its own" if victim is who else f"{victim.name}'s"
     return Outcome.found(
         ctx.finding(
             op,
             ex,
             parameter=role,
-            note=f"{who.name} ({who.role}) set its own {role} to {values[0]!r}: {proof}; "
-            f"{role} written back to {who.role!r}",
+            note=f"{who.name} ({who.role}) set {whose} {role} to {values[0]!r}: {proof}; "
+            f"{role} written back to {victim.role!r}",
         )
     )
