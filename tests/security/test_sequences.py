@@ -12,7 +12,7 @@ import pytest
 
 from battletest.netutil import serve_app
 from battletest.security import ScanIdentity, ScanSettings, scan
-from battletest.security.context import ScanContext, login
+from battletest.security.context import ScanContext, identities_from, login
 from battletest.security.sequences import session_sequence
 from battletest.security.suite import operations_of
 from battletest.spec import Operation, load_spec
@@ -144,3 +144,29 @@ def test_the_session_sequence_refreshes_and_logs_out_a_session_of_its_own() -> N
         assert ("POST", "/v1/auth/refresh", 200) in journal
         assert ("POST", "/v1/auth/logout", 204) in journal
         assert ctx.send("GET", "/v1/parcels", ann).status == 200
+
+
+@pytest.mark.slow
+@pytest.mark.network
+@pytest.mark.parametrize("insecure", [True, False])
+def test_demo_bola_with_identities_only(insecure: bool) -> None:
+    """No [security.objects]: reservations are listed only by confirmation code or phone, and
+    only by staff. A staff listing filtered by a phone seen in an identity's own profile names
+    guest2 the owner of its reservation (its guest_id is guest2's own, from GET /v1/me); guest1
+    then reads it — a finding on the insecure demo only."""
+    from battletest.demo import start
+
+    with start(insecure=insecure, kdf_time_cost=1, kdf_memory_kib=8192) as demo:
+        people = identities_from(demo.identities)
+        outcome = scan(
+            demo.base_url,
+            load_spec(demo.spec_url, demo.base_url),
+            people,
+            ScanSettings(checks=["bola"], login={"path": "/v1/auth/login"}),
+        )
+    run = next(r for r in outcome.runs if r.target == "GET /v1/reservations/{reservation_id}")
+    hits = [(f.check_id, f.path) for f in outcome.findings]
+    if insecure:
+        assert ("bola", "/v1/reservations/{reservation_id}") in hits
+    else:
+        assert hits == [] and run.conclusive, run.reason

@@ -397,18 +397,25 @@ class ScanContext:
     # -- objects ----------------------------------------------------------------------------
 
     def ids(self, identity: ScanIdentity, collection: str) -> list[str]:
-        """Ids of objects ``identity`` sees in ``collection`` (listed, then created)."""
+        """Ids of objects ``identity`` sees in ``collection`` (listed, then created). A listing
+        refused with 400/422 is asked again when its query changed (a real filter value became
+        known)."""
         key = (identity.name, collection)
-        if key not in self._ids:
+        lister = self.find("GET", collection)
+        asked = collection + self.query(lister, identity) if lister is not None else ""
+        refused: dict[tuple[str, str], str] = self.state.setdefault("refused-listings", {})
+        if key not in self._ids or refused.get(key, asked) != asked:
             found: list[str] = []
-            lister = self.find("GET", collection)
+            refused.pop(key, None)
             item = self.item_op(collection)
             param = item.path_params[-1] if item else "id"
             if lister is not None:
-                ex = self.send("GET", collection + self.query(lister), identity)
+                ex = self.send("GET", asked, identity)
                 if ex.ok:
                     found = extract_ids(ex.json(), param)
                     self._note_owners(collection, ex.json(), param)
+                elif ex.status in (400, 422):
+                    refused[key] = asked
             self._ids[key] = found
         own = [
             c.id for c in self.created if c.identity == identity.name and c.collection == collection
@@ -437,19 +444,37 @@ class ScanContext:
 
     def _note_owners(self, collection: str, body: Any, param: str) -> None:
         """Owners from a listing: an item field (top level, or one level down) equal to an
-        identity's username."""
+        identity's username, or to the id or e-mail its own profile (``GET /me``) answers, or
+        named like one of that profile's own reference fields with its value (``member_id``);
+        only an item that names exactly one identity is attributed."""
         names = {i.username: i.name for i in self.identities if i.username}
-        if not names:
+        marks: dict[tuple[str | None, str], set[str]] = {}
+        for ident in self.identities:
+            if ident.username:
+                marks.setdefault((None, ident.username), set()).add(ident.name)
+            for k, v in self.me(ident).items() if names or ident.username else ():
+                if not isinstance(v, str | int) or isinstance(v, bool) or not str(v):
+                    continue
+                if k in ("id", "email"):
+                    marks.setdefault((None, str(v)), set()).add(ident.name)
+                elif _ID_NAME.match(k):
+                    marks.setdefault((k, str(v)), set()).add(ident.name)
+        # a value several identities share (a tenant, a hotel) names no one owner
+        marks = {m: who for m, who in marks.items() if len(who) == 1}
+        if not marks:
             return
         for item in listed_items(body):
             ids = extract_ids(item, param)
             if not ids:
                 continue
-            values = [
-                *item.values(),
-                *(v for sub in item.values() if isinstance(sub, dict) for v in sub.values()),
+            pairs = [
+                *item.items(),
+                *(kv for sub in item.values() if isinstance(sub, dict) for kv in sub.items()),
             ]
-            owners = {names[v] for v in values if isinstance(v, str) and v in names}
+            owners: set[str] = set()
+            for k, v in pairs:
+                if isinstance(v, str | int) and not isinstance(v, bool) and k not in ("id", param):
+                    owners |= marks.get((None, str(v)), set()) | marks.get((k, str(v)), set())
             if len(owners) == 1:
                 self.owners[(collection, ids[0])] = owners.pop()
 
@@ -564,7 +589,9 @@ class ScanContext:
                     [p]
                     for p in op.parameters
                     if p.location == "query"
-                    and observed_input(self, identity, op, p.name, p.schema, p.description)
+                    and observed_input(
+                        self, identity, op, p.name, p.schema, p.description, shared=True
+                    )
                     is not None
                 ),
                 [],
@@ -580,7 +607,7 @@ class ScanContext:
                 seen = self.ids(identity, collection)
                 if seen:
                     return seen[0]
-            real = observed_input(self, identity, op, p.name, p.schema, p.description)
+            real = observed_input(self, identity, op, p.name, p.schema, p.description, shared=True)
             return real if real is not None else example(p.schema, self.rng, p.name)
 
         return "?" + urlencode({p.name: value(p) for p in chosen})

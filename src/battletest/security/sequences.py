@@ -186,11 +186,13 @@ def observed_input(
     description: str = "",
     *,
     body: bool = False,
+    shared: bool = False,
 ) -> Any:
     """A real value for ``op``'s input ``name`` from what ``identity`` has seen: a link's
     value, a seen name for a search parameter, a value seen under the input's name. For a
     body property (``body``) only a reference (``plate``, ``code``, ``…_id``) or a number
-    written as text is taken: other text stays the scanner's marked value. None: none seen."""
+    written as text is taken: other text stays the scanner's marked value; ``shared`` (a query
+    filter) also takes what other identities saw. None: none seen."""
     if identity is None:
         return None
     who = identity.name
@@ -206,6 +208,8 @@ def observed_input(
         if names:
             return names[0]
     seen = obs.seen(who, name)
+    if not seen and shared:  # a filter may take what another identity saw (its phone)
+        seen = [v for other in ctx.identities for v in obs.seen(other.name, name)]
     kind = schema.get("type")
     fits = [v for v in seen if _fits(v, kind)]
     if not fits:

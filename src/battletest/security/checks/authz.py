@@ -57,17 +57,19 @@ def _foreign_object(
         obj = ctx.owned(owner, collection_tpl)
         if obj is not None:
             return (op.fill({op.path_params[0]: obj.id}) or "") + ctx.query(op), obj.id, True
-    split = _split_path(ctx, op, owner)
-    if split is None:
-        return None
-    filled = ctx.fill(op, owner) or ""
     suffix = op.url_path.split("{" + op.path_params[-1] + "}", 1)[1]
-    collection = filled.split("?", 1)[0]
-    if suffix:
-        collection = collection[: -len(suffix)]
-    collection = collection.rpartition("/")[0]
+    if _split_path(ctx, op, owner) is None:
+        if "{" in collection_tpl:
+            return None
+        collection = collection_tpl  # nothing it lists; a listing may still name it the owner
+    else:
+        collection = (ctx.fill(op, owner) or "").split("?", 1)[0]
+        if suffix:
+            collection = collection[: -len(suffix)]
+        collection = collection.rpartition("/")[0]
     theirs = ctx.listed_by(other, collection)
-    for object_id in ctx.ids(owner, collection):
+    named = sorted(ctx.listed_by(owner, collection) - set(ctx.ids(owner, collection)))
+    for object_id in [*ctx.ids(owner, collection), *named]:  # listed, then named its owner's
         if object_id not in theirs and ctx.owner(collection, object_id) in (None, owner.name):
             return f"{collection}/{object_id}{suffix}{ctx.query(op)}", object_id, False
     return None
@@ -195,6 +197,10 @@ def register(scanner: Scanner) -> None:
         if not pairs:
             return Outcome.inconclusive("needs two unprivileged identities")
         target = None
+        top = op.url_path.split("/{" + op.path_params[-1] + "}")[0]
+        if "{" not in top:  # every identity's listing first: an item may name its owner
+            for who in ctx.unprivileged:
+                ctx.ids(who, top)
         for a, b in pairs:
             target = _foreign_object(ctx, op, a, b)
             if target is not None:
