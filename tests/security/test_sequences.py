@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import httpx
 import pytest
@@ -170,3 +171,56 @@ def test_demo_bola_with_identities_only(insecure: bool) -> None:
         assert ("bola", "/v1/reservations/{reservation_id}") in hits
     else:
         assert hits == [] and run.conclusive, run.reason
+
+
+def _allotment_scan(checks: list[str]) -> tuple[Any, list[tuple[str, str, int]]]:
+    from .apps.allotment.app import MEMBERS
+
+    people = [
+        ScanIdentity(name=u, role=role, username=u, password=pw)
+        for u, (pw, role, *_rest) in MEMBERS.items()
+        if u != "dave"
+    ]
+    with launch.served("allotment") as served:
+        outcome = scan(
+            served.base_url,
+            load_spec(served.spec_url, served.base_url),
+            people,
+            ScanSettings(checks=checks, login={"path": "/login", "format": "form"}),
+        )
+        return outcome, list(served.app.journal.entries)
+
+
+@pytest.mark.slow
+def test_a_rejected_request_is_built_again_with_a_number_an_answer_showed() -> None:
+    """allotment's harvest.log takes kg as a string form field but needs a number: refused
+    (400) with the scanner's marked text, accepted once harvest.report's answer showed kg."""
+    outcome, journal = _allotment_scan(["command-injection", "template-injection"])
+    assert ("POST", "/rpc/harvest.log", 400) in journal  # before any kg was seen
+    assert ("POST", "/rpc/harvest.log", 201) in journal
+    assert outcome.findings  # the planted template injection is still found
+
+
+@pytest.mark.slow
+def test_bola_leaves_out_a_read_the_spec_declares_public() -> None:
+    """The board's notes are public (no security on GET /rpc/notes.view): another identity
+    reading a note the scanner pinned is no BOLA; the private plots.get still is (A1)."""
+    outcome, _ = _allotment_scan(["bola"])
+    hits = {(f.check_id, f.path) for f in outcome.findings}
+    assert ("bola", "/rpc/plots.get") in hits
+    assert ("bola", "/rpc/notes.view") not in hits
+    assert not any(r.target == "GET /rpc/notes.view" for r in outcome.runs)
+
+
+def test_values_echoing_the_scanners_probes_are_not_reused() -> None:
+    from battletest.security.sequences import Observations
+    from battletest.transport import Exchange
+
+    ex = Exchange("GET", "http://t/items", [], b"", 200, httpx.Headers(), b"")
+    obs = Observations()
+    body = {"items": [{"name": "battletest-0042')", "code": "battletest-0042", "phone": "+1-5"}]}
+    obs.note("ann", None, ex, body)
+    assert obs.seen("ann", "name") == []  # a probe's payload, echoed back
+    assert obs.seen("ann", "code") == ["battletest-0042"]  # the scanner's own plain value
+    assert obs.seen("ann", "phone") == ["+1-5"]
+    assert obs.seen("ben", "phone") == []  # per identity

@@ -21,7 +21,7 @@ from battletest.security.framework import CheckInfo, make_finding
 from battletest.security.sequences import Observations, observed_input, session_sequence
 from battletest.security.settings import LoginSettings, ScanSettings
 from battletest.security.values import example, fresh_id
-from battletest.spec import Operation, path_matches
+from battletest.spec import Operation, path_matches, properties_of
 from battletest.transport import (
     ANONYMOUS,
     USER_COLLECTIONS,
@@ -459,7 +459,7 @@ class ScanContext:
                     marks.setdefault((None, str(v)), set()).add(ident.name)
                 elif _ID_NAME.match(k):
                     marks.setdefault((k, str(v)), set()).add(ident.name)
-        # a value several identities share (a tenant, a hotel) names no one owner
+        # a value several identities share (a tenant) names no one owner
         marks = {m: who for m, who in marks.items() if len(who) == 1}
         if not marks:
             return
@@ -612,15 +612,22 @@ class ScanContext:
 
         return "?" + urlencode({p.name: value(p) for p in chosen})
 
-    def body_for(self, op: Operation, identity: ScanIdentity | None = None) -> dict[str, Any]:
-        """A valid JSON body for ``op``; the tenant property gets ``identity``'s tenant."""
-        value = example(op.body_schema, self.rng)
+    def body_for(
+        self,
+        op: Operation,
+        identity: ScanIdentity | None = None,
+        schema: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """A valid body for ``op`` (its JSON body, or ``schema``: a form's); the tenant property
+        gets ``identity``'s tenant, a required reference or number a value an answer gave."""
+        schema = op.body_schema if schema is None else schema
+        value = example(schema, self.rng)
         if not isinstance(value, dict):
             return {}
-        required = set((op.body_schema or {}).get("required") or ())
+        required = set((schema or {}).get("required") or ())
         for key in [k for k in value if k not in required and _ROLE.match(k)]:
             del value[key]  # an optional role is left as it is (escalation probes set it)
-        props = op.body_properties()
+        props = properties_of(schema)
         for key in [k for k in value if k in required and k in props]:
             if any(w in props[key] for w in ("example", "examples", "enum", "const", "format")):
                 continue

@@ -54,10 +54,18 @@ def _stem(collection: str | None) -> str:
     return last[:-1] if last.endswith("s") else last
 
 
+_PLAIN = re.compile(r"^[\w.@+:/-]+$")
+
+
 def _scalar(value: Any) -> bool:
+    """A value worth reusing: a number, or a short text that is not one of the scanner's own
+    probes echoed back (a marked value with payload characters in it)."""
     if isinstance(value, bool) or value is None:
         return False
-    return isinstance(value, int | float) or (isinstance(value, str) and 0 < len(value) <= 200)
+    if isinstance(value, str):
+        tainted = "battletest" in value and not _PLAIN.match(value)
+        return 0 < len(value) <= 200 and not tainted
+    return isinstance(value, int | float)
 
 
 @dataclass
@@ -67,11 +75,14 @@ class Observations:
     values: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
     names: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # id → topic → names
     answers: dict[str, dict[str, LinkExchange]] = field(default_factory=dict)
+    count: int = 0  # values noted so far that had not been seen before
 
     def _add(self, identity: str, key: str, value: Any) -> None:
         seen = self.values.setdefault(identity, {}).setdefault(key, [])
         if value in seen:
             seen.remove(value)
+        else:
+            self.count += 1
         seen.append(value)
         del seen[:-MAX_VALUES]
 

@@ -75,6 +75,12 @@ def _foreign_object(
     return None
 
 
+def _declared_public(ctx: ScanContext, op: Operation) -> bool:
+    """A read the spec declares public (no credential) while other operations need one: any
+    caller may read its objects, so object-level authorization is not expected of it."""
+    return op.method == "GET" and not op.secured and any(o.secured for o in ctx.all_operations)
+
+
 def _privileged(ctx: ScanContext, op: Operation) -> bool:
     """Privileged by the RBAC matrix, else by the spec or by the identities' answers."""
     for rule in ctx.settings.rbac:
@@ -181,6 +187,7 @@ def register(scanner: Scanner) -> None:
                 or bool(references(ctx, op))
             )
             and not _privileged(ctx, op)
+            and not _declared_public(ctx, op)
         ),
         phase=40,
         remediation="Check on every request that the caller owns (or may access) the object "

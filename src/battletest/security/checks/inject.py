@@ -206,7 +206,6 @@ def request_body(
     ctx: ScanContext, op: Operation, who: ScanIdentity | None
 ) -> tuple[str, dict[str, Any] | None, frozenset[str]]:
     """(encoding, a valid body, multipart file fields) for ``op``'s preferred request body."""
-    from battletest.security.values import example
     from battletest.spec import properties_of
 
     media = body_media(op)
@@ -214,7 +213,7 @@ def request_body(
         return media, None, frozenset()
     if media == "json":
         return media, ctx.body_for(op, who), frozenset()
-    value = example(op.request_body, ctx.rng)
+    value = ctx.body_for(op, who, op.request_body)
     files = frozenset(
         k
         for k, v in properties_of(op.request_body).items()
@@ -235,7 +234,11 @@ def base_request(ctx: ScanContext, op: Operation) -> Probe | str:
     cache_key = f"probe:{op.key}"
     if cache_key in ctx.state:
         cached: Probe | str = ctx.state[cache_key]
-        return cached
+        stale = not (isinstance(cached, Probe) and cached.base is not None and cached.base.ok)
+        # a request not accepted is built again once answers showed new values (a real id)
+        if not stale or ctx.state.get(f"{cache_key}:seen") == ctx.observed.count:
+            return cached
+    ctx.state[f"{cache_key}:seen"] = ctx.observed.count
     result: Probe | str = "no identity can fill its path parameters"
     people: list[ScanIdentity | None] = [*ctx.identities] if op.secured else [None]
     if op.secured and not ctx.identities:
