@@ -626,7 +626,8 @@ class ScanContext:
             return {}
         required = set((schema or {}).get("required") or ())
         for key in [k for k in value if k not in required and _ROLE.match(k)]:
-            del value[key]  # an optional role is left as it is (escalation probes set it)
+            if not isinstance(value[key], dict):  # a permissions object is data, not a role
+                del value[key]  # an optional role is left as it is (escalation probes set it)
         props = properties_of(schema)
         for key in [k for k in value if k in required and k in props]:
             if any(w in props[key] for w in ("example", "examples", "enum", "const", "format")):
