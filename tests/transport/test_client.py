@@ -358,3 +358,21 @@ def test_a_request_without_the_identitys_own_token_is_paced_as_the_anonymous_cli
     assert http.pacer.remaining("alice") == 1 and http.pacer.remaining("anonymous") == 0
     alice.get("/v1/me", headers={"Authorization": "Bearer forged"})  # anonymous is spent: waits
     assert clock.slept and clock.slept[-1] == pytest.approx(10.0)
+
+
+def test_a_token_naming_an_identitys_subject_is_paced_as_that_identity() -> None:
+    # a token re-signed with a cracked key (or alg none) for alice's subject, sent by the
+    # anonymous client: the target counts it as alice's
+    from battletest.auth.jwt import sign
+
+    clock = FakeClock()
+    limits = RateLimits(window_s=10, per_client=4)
+    http = _transport(lambda r: httpx.Response(200), clock, rate_limits=limits)
+    own = sign({"sub": "u_alice", "exp": 2_000_000_000}, "k" * 32)
+    Identities([Identity(name="alice", token=own)], AuthConfig(), http).login_all()
+    forged = sign({"sub": "u_alice", "exp": 2_000_000_000, "role": "admin"}, "cracked" * 5)
+    stranger = sign({"sub": "u_bob"}, "cracked" * 5)
+    anonymous = http("anonymous")
+    anonymous.get("/v1/me", headers={"Authorization": f"Bearer {forged}"})
+    anonymous.get("/v1/me", headers={"Authorization": f"Bearer {stranger}"})
+    assert http.pacer.remaining("alice") == 2 and http.pacer.remaining("anonymous") == 1

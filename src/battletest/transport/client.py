@@ -9,9 +9,10 @@ transport is a ``GuardedTransport``, which for every request, in this order:
 2. refuses to send as an identity already marked broken (``IdentityBroken``: inconclusive) and
    adds the identity's credentials when the request carries none (a query or cookie API key
    too);
-3. paces by the declared ``[rate_limits]`` and the adaptive interval (a request without its
-   identity's own credentials — a forged or missing token — also from the anonymous budget:
-   the target counts it by address), and answers 429/503 by
+3. paces by the declared ``[rate_limits]`` and the adaptive interval — a request also from the
+   budget of whoever the target will count it as (``also_charged``: without its identity's own
+   credentials, the anonymous client's; a token naming an identity's subject, that
+   identity's) — and answers 429/503 by
    backing off (``Retry-After`` in seconds or as a date; one longer than ``max_retry_wait_s``
    is not waited for),
    lowering that client's rate and retrying, at most ``max_retries`` times; still refused, the
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
@@ -99,16 +100,8 @@ class GuardedTransport(httpx.BaseTransport):
         if create_by_put:
             self._probe_absent(request)
         owner.note_sent(request)
-        # A request without this identity's own credentials (a forged, tampered, expired or
-        # missing token) is one a rate-limited target cannot count as that identity's: it
-        # counts it by the client's address, with the anonymous requests. Charged to both.
-        foreign = (
-            session is not None
-            and purpose != "identity"
-            and bool(session.credentials())
-            and not session.sent_own_credentials(request)
-        )
-        response = self.send_paced(request, purpose, also_anonymous=foreign)
+        also = owner.also_charged(request, self.key, session) if purpose != "identity" else []
+        response = self.send_paced(request, purpose, also=also)
         if (
             session is not None
             and response.status_code == 401
@@ -150,13 +143,13 @@ class GuardedTransport(httpx.BaseTransport):
             policy.check(request.method, self.owner.api_path(request), _query_names(request))
 
     def send_paced(
-        self, request: httpx.Request, purpose: str = "", *, also_anonymous: bool = False
+        self, request: httpx.Request, purpose: str = "", *, also: Sequence[str] = ()
     ) -> httpx.Response:
         owner = self.owner
         attempt = 0
         while True:
-            if also_anonymous and self.key != ANONYMOUS:
-                owner.pacer.acquire(ANONYMOUS)
+            for other in dict.fromkeys(k for k in also if k != self.key):
+                owner.pacer.acquire(other)
             owner.pacer.acquire(self.key)
             try:
                 response = self.inner.handle_request(request)
@@ -189,6 +182,16 @@ class GuardedTransport(httpx.BaseTransport):
 
     def close(self) -> None:
         self.inner.close()
+
+
+def _subject(token: str) -> str | None:
+    """The ``sub`` claim of a JWT (not verified), or None."""
+    from battletest.auth.jwt import claims, looks_like_jwt
+
+    if not looks_like_jwt(token):
+        return None
+    sub = claims(token).get("sub")
+    return None if sub is None else str(sub)
 
 
 def _keep_sendable_cookies(client: httpx.Client) -> Callable[[httpx.Response], None]:
@@ -316,6 +319,27 @@ class Transport:
     def attach(self, identities: Identities) -> None:
         """Watch these identities (their clients authenticate and are watched)."""
         self.identities = identities
+
+    def also_charged(
+        self, request: httpx.Request, key: str, session: IdentitySession | None
+    ) -> list[str]:
+        """The budgets ``request`` is charged to besides its client's: a rate-limited target
+        counts a request by the credentials it carries, not by battletest's client. Without its
+        identity's own credentials (a forged, tampered, expired or missing token) it counts by
+        the client's address, with the anonymous requests; a bearer token naming an identity's
+        subject (re-signed with a cracked key, alg none) counts as that identity's."""
+        own = session is not None and session.sent_own_credentials(request)
+        out = [ANONYMOUS] if session is not None and session.credentials() and not own else []
+        auth = request.headers.get("authorization", "")
+        if self.identities is not None and not own and auth[:7].lower() == "bearer ":
+            subject = _subject(auth[7:].strip())
+            if subject is not None:
+                out += [
+                    other.name
+                    for other in self.identities
+                    if other.name != key and other.bearer and _subject(other.bearer) == subject
+                ]
+        return out
 
     def session_for(self, key: str) -> IdentitySession | None:
         if self.identities is None or key == ANONYMOUS:
