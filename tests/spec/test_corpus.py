@@ -21,7 +21,7 @@ from tests.spec.corpus import CORPUS, DATA
 from battletest.chaos.mock import MockServer
 from battletest.chaos.mock.http import Request
 from battletest.chaos.mock.openapi import stubs_from_openapi
-from battletest.chaos.mock.validate import request_problem
+from battletest.chaos.mock.validate import media_problem, request_problem
 from battletest.config import load_config
 from battletest.errors import SpecError
 from battletest.load.from_spec import scenario_from_spec
@@ -165,8 +165,10 @@ def test_the_validating_mock_accepts_contract_data_and_probes(name: str) -> None
                 request = Request(built.method, target, list(built.headers.items()), built.content)
                 stub, params = mock._match(request, stubs)
                 assert stub is not None and stub.name == op.operation_id, (op.label, target)
-                # the document's rules (credentials are the identities' business, not data's)
+                # the document's rules (credentials are the identities' business, not data's);
+                # a body goes as a media type the operation takes (image/png was sent as JSON)
                 assert request_problem(op, request, params, _valid) is None, (op.label, target)
+                assert media_problem(op, request) is None, (op.label, built.headers)
 
 
 @pytest.mark.slow  # reads Gitea's document

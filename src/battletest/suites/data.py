@@ -167,11 +167,18 @@ def encode_body(op: Operation, body: Any, headers: dict[str, str]) -> dict[str, 
     if "json" in ct:
         headers["Content-Type"] = ct
         return {"content": json.dumps(body).encode()}
-    if ct.startswith("text/") and isinstance(body, str):
+    if (ct.startswith("text/") or _raw_media(ct)) and isinstance(body, str):
+        # a text or binary body (image/png, application/octet-stream) as the documented type:
+        # labelled JSON it is answered 415 by a service that takes only its own type
         headers["Content-Type"] = ct
         return {"content": body.encode()}
     headers["Content-Type"] = "application/json"  # XML and the like: JSON is what we can write
     return {"content": json.dumps(body).encode()}
+
+
+def _raw_media(ct: str) -> bool:
+    """A media type whose body is sent as its bytes (not XML, JSON or a form)."""
+    return not any(word in ct for word in ("xml", "json", "form"))
 
 
 _BOUNDARY = "battletest-form-boundary-7f3a9c"  # fixed: the same data gives the same bytes
@@ -225,10 +232,11 @@ def sendable(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def body_schema(op: Operation) -> dict[str, Any] | None:
-    """The preferred body's schema; a required text body (Gitea's ``POST /markdown/raw``) is at
-    least one character: an empty one is no body on the wire."""
+    """The preferred body's schema; a required text or binary body (Gitea's
+    ``POST /markdown/raw``) is at least one character: an empty one is no body on the wire."""
     schema = op.request_body
-    text = (op.request_content_type or "").startswith("text/")
+    ct = op.request_content_type or ""
+    text = ct.startswith("text/") or _raw_media(ct)
     if schema is not None and op.body_required and text and schema.get("type") == "string":
         return {**schema, "minLength": max(1, int(schema.get("minLength", 0)))}
     return schema
