@@ -9,11 +9,13 @@ code path) but every request goes to 127.0.0.1.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 
 import httpx
 import pytest
+from tests.clitools import stop_process
 
 from battletest.chaos.mock import MockServer
 from battletest.chaos.proxy import FaultProxy
@@ -92,8 +94,7 @@ def test_the_proxy_command_serves_remotely_with_a_token_and_its_subcommands_send
         refused = proxy_list({k: v for k, v in env.items() if k != "BATTLETEST_PROXY_TOKEN"})
         assert refused.returncode == 2 and "needs its token" in refused.stderr
     finally:
-        proc.terminate()
-        proc.communicate(timeout=20)
+        stop_process(proc, signal.SIGTERM)
 
 
 def test_mock_refuses_a_non_loopback_address_without_allow_remote_and_a_token() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.clitools import stop_process
 
 from battletest.chaos.proxy import FaultProxy
 from battletest.cli import main
@@ -130,8 +132,7 @@ def test_serve_populates_from_config_and_answers_toxiproxy_clients(
         proxies = httpx.get(f"http://127.0.0.1:{port}/proxies").json()
         assert proxies["pms"]["upstream"] == echo_server.address
     finally:
-        server.terminate()
-        out, _ = server.communicate(timeout=20)
+        out, _ = stop_process(server, signal.SIGTERM)
     assert "proxy pms: 127.0.0.1:" in out and "control API on" in out
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+from tests.clitools import stop_process
 
 from battletest.cli import main
 from battletest.demo import start
@@ -102,8 +103,7 @@ def test_serve_writes_config_and_stops_every_child(tmp_path: Path, sig: signal.S
         assert isinstance(deps, list) and [d["name"] for d in deps] == ["pms", "tts"]
         assert httpx.get(deps[0]["url"] + "/health").json()["service"] == "pms"
     finally:
-        proc.send_signal(sig)
-        out, _ = proc.communicate(timeout=30)
+        out, _ = stop_process(proc, sig)
     assert proc.returncode == 0, out
     assert "demo stopped" in out and "admin@demo.test" in out
     _assert_gone(children)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from tests.clitools import stop_process
 
 from battletest.cli import main
 from battletest.errors import ConfigError
@@ -174,8 +174,7 @@ def test_ctrl_c_keeps_the_partial_result_and_exits_130() -> None:
         first = ""
         while not first.startswith("load ") and time.monotonic() < deadline:
             first = proc.stderr.readline()  # the first progress line: the run is going
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        out, err = stop_process(proc)
     assert proc.returncode == 130, err
     assert "interrupted: partial result" in out
     requests = int(re.search(r"requests (\d+)", out).group(1))  # type: ignore[union-attr]
