@@ -8,6 +8,7 @@ builds findings with the scan's redaction. It is created per scan; nothing here 
 
 from __future__ import annotations
 
+import contextlib
 import random
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -27,6 +28,8 @@ from battletest.transport import (
     USER_COLLECTIONS,
     USER_PARAMS,
     Exchange,
+    Inconclusive,
+    PolicyRefused,
     Transport,
 )
 from battletest.transport.identities import AuthConfig, Identity, IdentitySession, parse_cookie
@@ -507,7 +510,7 @@ class ScanContext:
                     values[seg[1:-1]] = made.id
                     continue
                 found = self.ids(identity, concrete) if concrete else []
-                if not found and concrete == collection and self.settings.active_allowed:
+                if not found and concrete == collection and self.may_write:
                     made = self.owned(identity, collection)
                     found = [made.id] if made else []
                 if not found:  # an id an answer gave (a link, or a property of its name)
@@ -751,6 +754,13 @@ class ScanContext:
             self.state[key] = True
         return obj
 
+    @property
+    def may_write(self) -> bool:
+        """The scan may send writes of its own: active checks are allowed and the transport
+        is not read-only (LIVE_SMOKE, production), where a create is never even tried."""
+        policy = getattr(self.client, "policy", None)
+        return self.settings.active_allowed and not getattr(policy, "read_only", False)
+
     def may_modify(self, collection: str, object_id: str) -> bool:
         return self.settings.allow_destructive or any(
             c.collection == collection and c.id == object_id for c in self.created
@@ -784,8 +794,9 @@ class ScanContext:
     def cleanup(self) -> None:
         """Run the session sequence (a fresh login's refresh and logout), delete what the
         scanner created (best effort) and stop the canary."""
-        if self.settings.active_allowed:
-            session_sequence(self)
+        if self.may_write:
+            with contextlib.suppress(PolicyRefused, Inconclusive):  # best effort
+                session_sequence(self)
         self.remove_created()
         if self._canary is not None:
             self._canary.close()
