@@ -8,6 +8,7 @@ exits with the error's ``exit_code``. A traceback reaching a user is a bug.
 from __future__ import annotations
 
 from enum import IntEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
@@ -42,6 +43,15 @@ class BattletestError(Exception):
 
 class ConfigError(BattletestError):
     """The configuration (file, environment, flags) is invalid."""
+
+
+def make_folder(path: Path, *, hint: str, what: str = "") -> Path:
+    """Create ``path`` (and its parents) or raise one ConfigError line naming it."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create {what}{path}: {exc.strerror}", hint=hint) from None
+    return path
 
 
 class ConfigErrors(ConfigError):

@@ -28,7 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from battletest.errors import ConfigError, UsageError
+from battletest.errors import UsageError, make_folder
 from battletest.results import Report
 
 FORMAT_VERSION = 3
@@ -176,12 +176,7 @@ def baseline_path(directory: Path, scenario: str) -> Path:
 
 def save(baseline: Baseline, directory: Path = DEFAULT_DIR) -> Path:
     """Write the baseline as indented JSON (stable key order, diff-friendly); return its path."""
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot create {directory}: {exc.strerror}", hint="pass --dir DIR"
-        ) from None
+    make_folder(directory, hint="pass --dir DIR")
     path = baseline_path(directory, baseline.scenario)
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(baseline.model_dump(mode="json"), indent=1) + "\n", "utf-8")

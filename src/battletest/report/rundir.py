@@ -10,7 +10,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-from battletest.errors import ConfigError
+from battletest.errors import ConfigError, make_folder
 
 
 def folder_name(started_at: datetime, run_id: str) -> str:
@@ -19,12 +19,7 @@ def folder_name(started_at: datetime, run_id: str) -> str:
 
 def create_run_folder(out_dir: Path, started_at: datetime, run_id: str) -> Path:
     """Create a fresh run folder under ``out_dir`` (never reusing an existing one)."""
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot create the output folder {out_dir}: {exc.strerror}", hint="pass --out DIR"
-        ) from None
+    make_folder(out_dir, hint="pass --out DIR", what="the output folder ")
     if not out_dir.is_dir():
         raise ConfigError(f"--out {out_dir} is not a folder", hint="pass --out DIR")
     base = folder_name(started_at, run_id)
