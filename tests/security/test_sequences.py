@@ -66,13 +66,15 @@ def test_bfla_sets_a_role_on_another_identitys_user_path_and_writes_it_back(
 
 
 @contextmanager
-def _courier(*, links: bool = True) -> Iterator[tuple[ScanContext, list[tuple[str, str, int]]]]:
+def _courier(
+    *, links: bool = True, checks: tuple[str, ...] = (), read_only: bool = False
+) -> Iterator[tuple[ScanContext, list[tuple[str, str, int]]]]:
     """The courier app on loopback and a scan context logged in as ann and ben."""
     app, journal = courier_app.build_app()
     with serve_app(app) as base:
         ops = operations_of(courier_app.spec(links=links))
-        settings = ScanSettings(login={"path": "/v1/auth/login"})
-        policy = WritePolicy(operations=ops)
+        settings = ScanSettings(login={"path": "/v1/auth/login"}, checks=list(checks))
+        policy = WritePolicy(operations=ops, read_only=read_only, why_read_only="LIVE_SMOKE")
         client = Transport(base, policy=policy)
         try:
             people = [
@@ -145,6 +147,24 @@ def test_the_session_sequence_refreshes_and_logs_out_a_session_of_its_own() -> N
         assert ("POST", "/v1/auth/refresh", 200) in journal
         assert ("POST", "/v1/auth/logout", 204) in journal
         assert ctx.send("GET", "/v1/parcels", ann).status == 200
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("checks", "read_only", "sequence"),
+    [((), False, True), (("bola",), False, False), ((), True, False)],
+)
+def test_the_end_of_scan_cleanup_runs_the_session_sequence_only_for_a_full_writable_scan(
+    checks: tuple[str, ...], read_only: bool, sequence: bool
+) -> None:
+    """A scan of chosen checks sends no extra login, refresh and logout; a read-only scan
+    (LIVE_SMOKE, production) sends no write at all, and its cleanup never raises the refusal."""
+    with _courier(checks=checks, read_only=read_only) as (ctx, journal):
+        ctx.cleanup()
+        sent = {(method, path) for method, path, _ in journal}
+        assert (("POST", "/v1/auth/logout") in sent) is sequence
+        if read_only:
+            assert {m for m, p in sent if p != "/v1/auth/login"} <= {"GET", "HEAD"}
 
 
 @pytest.mark.slow

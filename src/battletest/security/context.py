@@ -792,9 +792,10 @@ class ScanContext:
         self.created.clear()
 
     def cleanup(self) -> None:
-        """Run the session sequence (a fresh login's refresh and logout), delete what the
-        scanner created (best effort) and stop the canary."""
-        if self.may_write:
+        """Run the session sequence (a fresh login's refresh and logout; a full scan's only,
+        not one of chosen checks), delete what the scanner created (best effort) and stop the
+        canary."""
+        if self.may_write and not self.settings.checks:
             with contextlib.suppress(PolicyRefused, Inconclusive):  # best effort
                 session_sequence(self)
         self.remove_created()
