@@ -34,6 +34,7 @@ import httpx
 from battletest.config import Config, TargetConfig
 from battletest.errors import ConfigError, TargetUnreachable
 from battletest.netutil import LOOPBACK, free_port
+from battletest.transport import Transport, WritePolicy
 
 
 @dataclass(slots=True)
@@ -62,12 +63,28 @@ class Target:
         return "\n".join(text.splitlines()[-lines:])
 
 
+@contextmanager
+def _reader(base_url: str, timeout: float) -> Iterator[httpx.Client]:
+    """A client of the one transport for the reachability polls: read-only (a destructive-looking
+    health path is refused, not sent), no retries (a 429 or 503 is an answer here)."""
+    transport = Transport(
+        base_url,
+        timeout=timeout,
+        retry_statuses=frozenset(),
+        policy=WritePolicy(read_only=True, why_read_only="the reachability check only reads"),
+    )
+    try:
+        yield transport("reachability")
+    finally:
+        transport.close()
+
+
 def check_reachable(base_url: str, health: str | None, timeout: float) -> None:
     """Poll ``health`` (or the base URL) until it answers below 500; raise TargetUnreachable."""
     url = base_url.rstrip("/") + (health or "/")
     deadline = time.monotonic() + timeout
     last = "no answer"
-    with httpx.Client(timeout=min(5.0, timeout), follow_redirects=False) as client:
+    with _reader(base_url, min(5.0, timeout)) as client:
         while True:
             try:
                 resp = client.get(url)
@@ -89,7 +106,7 @@ def _wait_process(target: Target, health: str | None, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     proc = target.process
     assert proc is not None
-    with httpx.Client(timeout=2.0, follow_redirects=False) as client:
+    with _reader(target.base_url, 2.0) as client:
         while True:
             code = proc.poll()
             if code is not None:

@@ -191,8 +191,7 @@ def test_unreachable_mock_admin_api() -> None:
 
 def test_nothing_configured_skips_with_the_key_to_add() -> None:
     transport = httpx.MockTransport(lambda request: httpx.Response(200))
-    with httpx.Client(transport=transport) as client:
-        result = run_resilience_suite("http://target.test", {}, client=client)
+    result = run_resilience_suite("http://target.test", {}, http_transport=transport)
     assert result.status is Status.SKIPPED
     assert {c.message for c in result.cases} == {
         "not configured: add [[resilience.dependencies]]",
@@ -205,8 +204,8 @@ def test_nothing_configured_skips_with_the_key_to_add() -> None:
 def test_suite_context_adapter_reads_the_resilience_table(monkeypatch: pytest.MonkeyPatch) -> None:
     from types import SimpleNamespace
 
-    from battletest.chaos.resilience import resilience_suite
     from battletest.config import Config
+    from battletest.suites.resilience import resilience_suite
 
     events: list[str] = []
     progress = SimpleNamespace(
@@ -223,11 +222,44 @@ def test_suite_context_adapter_reads_the_resilience_table(monkeypatch: pytest.Mo
 
     original = resilience.run_resilience_suite
 
-    def with_mock_client(base_url, config, **kwargs):
-        with httpx.Client(transport=transport) as client:
-            return original(base_url, config, client=client, **kwargs)
+    def with_mock_transport(base_url, config, **kwargs):
+        return original(base_url, config, http_transport=transport, **kwargs)
 
-    monkeypatch.setattr(resilience, "run_resilience_suite", with_mock_client)
+    monkeypatch.setattr(resilience, "run_resilience_suite", with_mock_transport)
     result = resilience_suite(ctx)
     assert result.cases[0].message == "not configured: add [resilience.rate_limit]"
-    assert events == ["start resilience", "done skipped"]
+    assert events == ["start resilience"]  # run.py reports the suite done
+
+
+def test_a_read_only_run_sends_no_write_probe_and_says_what_it_did_not_run() -> None:
+    """LIVE_SMOKE: a dependency probed by POST and a POST rate-limit path are not sent (each
+    property is "not run" with the policy's reason, never passed or failed) and no overload is
+    sent; the GET probes still are."""
+    sent: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if "/__admin" not in request.url.path:
+            sent.append(f"{request.method} {request.url.path}")
+        return httpx.Response(200, json={"requests": []})
+
+    config = {
+        "dependencies": [
+            {"name": "pms", "mock_url": "http://mock.test", "path": "/orders/{n}", "method": "POST"}
+        ],
+        "rate_limit": {"path": "/login", "method": "POST", "limit": 4, "window_s": 1},
+        "overload": {"path": "/", "rate": 50, "duration_s": 1},
+        "properties": ["correlation_id", "rate_limit", "load_shedding"],
+    }
+    result = run_resilience_suite(
+        "http://target.test", config, read_only=True, http_transport=httpx.MockTransport(answer)
+    )
+    by_name = {c.name: c for c in result.cases}
+    assert {n: c.status for n, c in by_name.items()} == {
+        "correlation_id[pms]": Status.SKIPPED,
+        "rate_limit": Status.SKIPPED,
+        "load_shedding": Status.SKIPPED,
+    }
+    assert "LIVE_SMOKE is read-only: POST /orders/" in by_name["correlation_id[pms]"].message
+    assert "LIVE_SMOKE is read-only: POST /login" in by_name["rate_limit"].message
+    assert "not part of the read-only subset" in by_name["load_shedding"].message
+    assert sent == ["GET /"]  # the reachability probe only

@@ -13,6 +13,7 @@ from battletest.config import TargetConfig
 from battletest.errors import ConfigError, TargetUnreachable
 from battletest.netutil import free_port
 from battletest.target import import_app, is_asgi, open_target
+from battletest.transport import PolicyRefused
 
 pytestmark = pytest.mark.network
 
@@ -61,6 +62,29 @@ def test_an_asgi_app_is_launched_with_logs_and_stopped(
 
 
 @pytest.mark.slow
+def test_a_destructive_looking_health_path_is_refused_not_sent() -> None:
+    """The reachability poll goes through the one transport, read-only: a health path that
+    looks destructive is one clear line (exit 2), and the target never sees it."""
+    seen: list[str] = []
+
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        seen.append(scope["path"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    from battletest.netutil import serve_app
+
+    with (
+        serve_app(app) as url,
+        pytest.raises(PolicyRefused) as err,
+        open_target(TargetConfig(url=url, health="/admin/reset-all")),
+    ):
+        pass
+    assert err.value.exit_code == 2
+    assert str(err.value).startswith("not run: ") and "reset" in str(err.value), err.value
+    assert "/admin/reset-all" not in seen
+
+
 def test_a_command_with_a_port_placeholder(tmp_path: Path) -> None:
     cfg = TargetConfig(
         command=f"{sys.executable} -m http.server {{port}} --bind 127.0.0.1", health="/"

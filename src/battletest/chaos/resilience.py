@@ -52,6 +52,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import httpx
@@ -221,8 +222,9 @@ class _Probe:
             return None, time.monotonic() - t0, "timeout"
         except httpx.HTTPError as exc:
             return None, time.monotonic() - t0, type(exc).__name__
-        except (PolicyRefused, Inconclusive) as exc:  # the write policy refused this probe
+        except Inconclusive as exc:
             return None, time.monotonic() - t0, str(exc)
+        # PolicyRefused propagates: the property was not run (``run_resilience_suite``)
         return r, time.monotonic() - t0, ""
 
 
@@ -236,7 +238,6 @@ class ResilienceRun:
     def __init__(self, base_url: str, config: ResilienceConfig, client: httpx.Client) -> None:
         self.config = config
         self.probe = _Probe(base_url, config, client)
-        self.client = client
 
     # ---------------------------------------------------------------- helpers
 
@@ -652,16 +653,19 @@ def run_resilience_suite(
     config: ResilienceConfig | Mapping[str, Any],
     *,
     on_case: Callable[[Case], None] | None = None,
-    client: httpx.Client | None = None,
     environment: str | None = None,
     allow_destructive: bool = False,
+    read_only: bool = False,
+    http_transport: httpx.BaseTransport | None = None,
 ) -> SuiteResult:
     """Check every configured property against the target at ``base_url``.
 
-    Probes go through the one transport (host-only, the write policy; 429 and 503 are answers
-    here, never retried); battletest's own mocks are driven with a plain client. In
+    Every probe goes through the one transport (host-only, the write policy; 429 and 503 are
+    answers here, never retried); battletest's own mocks are driven with a plain client. In
     ``environment`` "production" the suite is refused (``SafetyError``) unless
-    ``allow_destructive``: it breaks dependencies on purpose."""
+    ``allow_destructive``: it breaks dependencies on purpose. ``read_only`` (LIVE_SMOKE): a
+    probe that writes is not sent and its property is "not run", and no overload is sent.
+    ``http_transport`` (tests): where the requests go, under the transport and its policy."""
     if environment == "production" and not allow_destructive:
         raise SafetyError(
             "the resilience suite is refused in production: it breaks dependencies on purpose",
@@ -669,19 +673,20 @@ def run_resilience_suite(
         )
     cfg = ResilienceConfig.parse(config)
     started = time.monotonic()
-    own = client is None
-    http = client or httpx.Client(timeout=cfg.timeout_s)
-    transport = (
-        Transport(
-            base_url,
-            timeout=cfg.timeout_s,
-            retry_statuses=frozenset(),
-            policy=WritePolicy(allow_destructive=allow_destructive),
-        )
-        if client is None
-        else None
+    http = httpx.Client(timeout=cfg.timeout_s, transport=http_transport)  # our mocks' admin API
+    policy = WritePolicy(
+        read_only=read_only,
+        allow_destructive=allow_destructive,
+        why_read_only="LIVE_SMOKE is read-only",
     )
-    probes = transport("resilience") if transport is not None else http
+    transport = Transport(
+        base_url,
+        timeout=cfg.timeout_s,
+        retry_statuses=frozenset(),
+        policy=policy,
+        transport=http_transport,
+    )
+    probes = transport("resilience")
     cases: list[Case] = []
 
     def record(case: Case, t0: float) -> None:
@@ -689,6 +694,17 @@ def run_resilience_suite(
         cases.append(case)
         if on_case is not None:
             on_case(case)
+
+    def check(
+        props: tuple[str, ...], dep: DependencyProbe | None, run: Callable[[], Case | list[Case]]
+    ) -> None:
+        t0 = time.monotonic()
+        try:
+            found = run()
+        except PolicyRefused as exc:  # not sent: never a pass, never a failure
+            found = [_case(p, dep, Status.SKIPPED, str(exc), {}) for p in props if cfg.wants(p)]
+        for case in found if isinstance(found, list) else [found]:
+            record(case, t0)
 
     try:
         runner = ResilienceRun(base_url, cfg, probes)
@@ -700,26 +716,35 @@ def run_resilience_suite(
             admin.deactivate()
             for prop in ("correlation_id", "circuit_breaker", "retry_backoff", "fail_fast"):
                 if cfg.wants(prop):
-                    t0 = time.monotonic()
                     try:
-                        record(getattr(runner, prop)(dep, admin), t0)
+                        check((prop,), dep, partial(getattr(runner, prop), dep, admin))
                     finally:
                         admin.deactivate()
             if cfg.wants("degraded_response") or (cfg.wants("no_cascade") and cfg.unrelated):
-                t0 = time.monotonic()
-                for case in runner.degraded_and_no_cascade(dep, admin):
-                    record(case, t0)
+                check(
+                    ("degraded_response", "no_cascade"),
+                    dep,
+                    partial(runner.degraded_and_no_cascade, dep, admin),
+                )
         if cfg.rate_limit is not None and cfg.wants("rate_limit"):
-            t0 = time.monotonic()
-            record(runner.rate_limit(), t0)
+            check(("rate_limit",), None, runner.rate_limit)
         if cfg.overload is not None and cfg.wants("load_shedding"):
-            t0 = time.monotonic()
-            record(runner.load_shedding(base_url), t0)
+            if read_only:
+                record(
+                    _case(
+                        "load_shedding",
+                        None,
+                        Status.SKIPPED,
+                        "not run: an overload is not part of the read-only subset (LIVE_SMOKE)",
+                        {},
+                    ),
+                    time.monotonic(),
+                )
+            else:
+                check(("load_shedding",), None, partial(runner.load_shedding, base_url))
     finally:
-        if own:
-            http.close()
-        if transport is not None:
-            transport.close()
+        http.close()
+        transport.close()
     for prop in PROPERTIES:
         if not cfg.wants(prop) or any(c.name.split("[")[0] == prop for c in cases):
             continue
@@ -732,21 +757,6 @@ def run_resilience_suite(
     return SuiteResult.from_cases("resilience", cases, round(time.monotonic() - started, 3))
 
 
-def resilience_suite(ctx: Any) -> SuiteResult:
-    """The suite as ``battletest run`` calls it: a ``SuiteContext`` in, a ``SuiteResult`` out
-    (the ``[resilience]`` table of the config, against the run's target)."""
-    section = ctx.config.resilience
-    raw = section.model_dump() if hasattr(section, "model_dump") else dict(section)
-    ctx.progress.suite_started("resilience", None)
-    result = run_resilience_suite(
-        ctx.target.base_url,
-        raw,
-        on_case=lambda case: ctx.progress.case_done("resilience", case),
-    )
-    ctx.progress.suite_done(result)
-    return result
-
-
 __all__ = [
     "PROPERTIES",
     "DependencyProbe",
@@ -755,6 +765,5 @@ __all__ = [
     "RateLimitProbe",
     "ResilienceConfig",
     "UnrelatedProbe",
-    "resilience_suite",
     "run_resilience_suite",
 ]

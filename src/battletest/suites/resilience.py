@@ -22,6 +22,7 @@ def resilience_suite(ctx: SuiteContext) -> SuiteResult:
         on_case=lambda case: ctx.progress.case_done(NAME, case),
         environment=ctx.config.environment,
         allow_destructive=ctx.config.allow_destructive,
+        read_only=ctx.config.read_only,
     )
 
 
